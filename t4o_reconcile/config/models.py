@@ -1,0 +1,291 @@
+"""Pydantic models of a tenant file and of the agreements file.
+
+These are the one validator at run time. Rules that concern a single value live here
+(as reusable annotated types, which the sandbox uses too); rules across items of a list
+or across files live in ``config.checks`` so that each problem can name its exact path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from stdnum import bic as std_bic
+from stdnum import iban as std_iban
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.no import fodselsnummer, kontonr, orgnr
+
+from t4o_reconcile import normalize
+from t4o_reconcile.vocabulary import (
+    LANGUAGES,
+    MERGE_FIELDS,
+    SLUG_PATTERN,
+)
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def _orgnr(value: str) -> str:
+    try:
+        return str(orgnr.validate(normalize.organization_number(value)))
+    except StdnumError as exc:
+        raise ValueError(
+            f"not a valid Norwegian organisation number (9 digits, MOD11): {exc}"
+        ) from None
+
+
+def _personal_number(value: str) -> str:
+    try:
+        return str(fodselsnummer.validate(value))
+    except StdnumError as exc:
+        raise ValueError(
+            f"not a valid Norwegian personal number (11 digits, MOD11): {exc}"
+        ) from None
+
+
+def _account_number(value: str) -> str:
+    try:
+        return str(kontonr.validate(normalize.account_number(value)))
+    except StdnumError as exc:
+        raise ValueError(
+            f"not a valid Norwegian account number (11 digits, MOD11): {exc}"
+        ) from None
+
+
+def _iban(value: str) -> str:
+    try:
+        return str(std_iban.validate(value))
+    except StdnumError as exc:
+        raise ValueError(f"not a valid IBAN (mod-97 check): {exc}") from None
+
+
+def _bic(value: str) -> str:
+    try:
+        return str(std_bic.validate(value))
+    except StdnumError as exc:
+        raise ValueError(f"not a valid BIC/SWIFT code (8 or 11 characters): {exc}") from None
+
+
+_BRACE_TOKEN = re.compile(r"[{}]")
+
+
+def merge_field_problems(value: str) -> list[str]:
+    """Every problem with the merge fields in a template string, in order of appearance."""
+    problems: list[str] = []
+    known = set(MERGE_FIELDS)
+    pos = 0
+    while True:
+        match = _BRACE_TOKEN.search(value, pos)
+        if match is None:
+            return problems
+        if match.group() == "}":
+            problems.append(f"unmatched '}}' at character {match.start() + 1}")
+            pos = match.end()
+            continue
+        close = value.find("}", match.end())
+        nested = value.find("{", match.end())
+        if close == -1 or (nested != -1 and nested < close):
+            problems.append(f"unclosed '{{' at character {match.start() + 1}")
+            pos = match.end()
+            continue
+        name = value[match.end() : close]
+        if name not in known:
+            problems.append(
+                f"unknown merge field {{{name}}}; known fields: "
+                + ", ".join("{" + f + "}" for f in MERGE_FIELDS)
+            )
+        pos = close + 1
+
+
+def _merge_fields(value: str) -> str:
+    problems = merge_field_problems(value)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise ValueError(f"expected an ISO 639-1 language code, one of: {', '.join(LANGUAGES)}")
+    return value
+
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN), AfterValidator(normalize.email)]
+Phone = Annotated[
+    str, Field(pattern=r"^\+?[\d ()./-]{5,20}$"), AfterValidator(normalize.phone)
+]
+OrganizationNumber = Annotated[str, AfterValidator(_orgnr)]
+PersonalNumber = Annotated[str, AfterValidator(_personal_number)]
+AccountNumber = Annotated[str, AfterValidator(_account_number)]
+Iban = Annotated[str, AfterValidator(_iban)]
+Bic = Annotated[str, AfterValidator(_bic)]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+Language = Annotated[str, AfterValidator(_language)]
+TemplateText = Annotated[str, AfterValidator(_merge_fields)]
+Text = Annotated[str, Field(min_length=1), AfterValidator(normalize.text)]
+
+TimingSystem = Literal["emit", "sportident", "none"]
+InvoiceRecipient = Literal["client", "partner"]
+Interval = Literal["monthly", "quarterly", "yearly"]
+PdfTemplate = Literal["standard", "compact", "detailed"]
+Encryption = Literal["auto", "ssl", "starttls", "none"]
+Role = Literal["owner", "admin", "member"]
+Program = Literal["invoicing", "accounting", "payroll", "events"]
+Right = Literal["none", "user", "admin"]
+Connector = Literal["eventor-norway", "eventor-norway-test", "eventor-sweden"]
+TemplateKind = Literal["invoice", "order"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SecretRef(Model):
+    """Where a secret comes from: never the secret itself."""
+
+    secret: str = Field(
+        pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$",
+        description="env:NAME (an environment variable) or file:PATH (relative to the file)",
+    )
+
+
+class Contact(Model):
+    email: Email
+    phone: Phone | None = None
+
+
+class Address(Model):
+    street: Text
+    postal_code: Annotated[str, Field(pattern=r"^[0-9A-Za-z -]{3,10}$")]
+    city: Text
+    country: Country = "NO"
+
+
+class Defaults(Model):
+    """Suggested settings for new events."""
+
+    timing_system: TimingSystem = "none"
+    finish_code: Annotated[str, Field(max_length=20)] | None = None
+
+
+class Billing(Model):
+    """What the tenant pays the vendor."""
+
+    licenses: Annotated[int, Field(ge=0)]
+    invoice_recipient: InvoiceRecipient = "client"
+    interval: Interval = "yearly"
+
+
+class Connection(Model):
+    connector: Connector
+    token: SecretRef
+
+
+class Invoicing(Model):
+    enabled: bool = True
+    next_invoice_number: Annotated[int, Field(ge=1)]
+    invoices_from_external_system: bool = False
+    next_customer_number: Annotated[int, Field(ge=1)] | None = None
+    pdf_template: PdfTemplate = "standard"
+
+
+class EmailAccount(Model):
+    """A custom SMTP account for sending invoices; absent means the system account."""
+
+    account_name: Text
+    display_name: Text
+    address: Email
+    username: Text
+    password: SecretRef
+    smtp_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")]
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    encryption: Encryption = "auto"
+
+
+class BankAccount(Model):
+    account_number: AccountNumber
+    iban: Iban | None = None
+    swift: Bic | None = None
+    invoice_account: bool = False
+    default_for_payments: bool = False
+
+    @model_validator(mode="after")
+    def _iban_matches_account(self) -> BankAccount:
+        # A Norwegian IBAN is NOkk followed by the 11-digit account number.
+        if self.iban and self.iban.startswith("NO") and self.iban[4:] != self.account_number:
+            raise ValueError(
+                f"iban {self.iban} does not belong to account_number {self.account_number}"
+                f" (expected NOkk{self.account_number})"
+            )
+        return self
+
+
+class User(Model):
+    email: Email
+    name: Text
+    role: Role = "member"
+    programs: dict[Program, Right] = Field(default_factory=dict)
+
+
+class EmailTemplate(Model):
+    kind: TemplateKind
+    language: Language
+    name: Text
+    subject: TemplateText
+    body: TemplateText
+
+
+class Safety(Model):
+    """How much plan may delete before apply needs --allow-deletes."""
+
+    max_delete_share: Annotated[float, Field(ge=0, le=1)] = 0.25
+    min_delete_items: Annotated[int, Field(ge=1)] = 3
+
+
+class Tenant(Model):
+    """One tenant file. A section left out is unmanaged; `null` means managed and empty."""
+
+    slug: Slug
+    name: Text
+    organization_number: OrganizationNumber | None = None
+    personal_number: PersonalNumber | None = None
+    contact: Contact | None = None
+    address: Address | None = None
+    defaults: Defaults | None = None
+    billing: Billing | None = None
+    agreement: Text | None = None
+    connections: list[Connection] | None = None
+    invoicing: Invoicing | None = None
+    email_account: EmailAccount | None = None
+    bank_accounts: list[BankAccount] | None = None
+    users: list[User] | None = None
+    email_templates: list[EmailTemplate] | None = None
+    safety: Safety | None = None
+
+    @model_validator(mode="after")
+    def _one_identity_number(self) -> Tenant:
+        if (self.organization_number is None) == (self.personal_number is None):
+            raise ValueError(
+                "exactly one of organization_number or personal_number is required"
+                " (personal_number for an association without an organisation number)"
+            )
+        return self
+
+    def managed(self, field: str) -> bool:
+        """A field counts as managed when the file sets it, even to null."""
+        return field in self.model_fields_set
+
+
+class Agreement(Model):
+    name: Text
+    customer_number: Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
+
+
+class AgreementsFile(Model):
+    agreements: list[Agreement] = Field(default_factory=list)
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()

@@ -1,0 +1,113 @@
+"""The plan: what apply will do, in order, and what stops it.
+
+An ``Action`` is one write against one resource. Addresses read like Terraform's:
+``ok-skogen.identity``, ``ok-skogen.bank_accounts["15030012345"]``,
+``agreements["Norges Orienteringsforbund"]``, and ``ok-skogen`` for a whole tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ActionKind = Literal["create", "update", "delete", "move"]
+
+# Section names of actions that are not a tenant section.
+WHOLE_TENANT = "tenant"  # create/delete of the tenant itself
+AGREEMENTS = "agreements"  # the shared agreements (tenant is None)
+
+
+def address(tenant: str | None, section: str, key: str) -> str:
+    if tenant is None:
+        return f'{section}["{key}"]'
+    if section == WHOLE_TENANT:
+        return tenant
+    if key == "":
+        return f"{tenant}.{section}"
+    return f'{tenant}.{section}["{key}"]'
+
+
+@dataclass(slots=True)
+class Action:
+    tenant: str | None
+    section: str
+    key: str
+    kind: ActionKind
+    # Normalised fields before (live) and after (desired). ``after`` may hold Secret
+    # values in memory; every renderer and the plan file show them as "(sensitive)".
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    changed_paths: list[str] = field(default_factory=list)  # dotted: "contact.phone"
+    sensitive_paths: list[str] = field(default_factory=list)
+    reason: str = ""
+    version: str | None = None  # the live version read, sent as If-Match
+
+    @property
+    def address(self) -> str:
+        return address(self.tenant, self.section, self.key)
+
+
+@dataclass(slots=True)
+class PlanError:
+    """Something apply would fail on, found before anything is written."""
+
+    address: str
+    message: str
+    source: str | None = None  # file:line:col where known
+
+
+@dataclass(slots=True)
+class TenantPlan:
+    slug: str
+    actions: list[Action] = field(default_factory=list)
+    errors: list[PlanError] = field(default_factory=list)
+    # Why apply needs --allow-deletes for this tenant; empty when it does not.
+    deletes_need_flag: list[str] = field(default_factory=list)
+    # Live versions of every resource read for this tenant: address -> version.
+    versions: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class AgreementUsers:
+    """Users are charged once per agreement: distinct users across its tenants."""
+
+    agreement: str
+    before: int
+    after: int
+
+
+@dataclass(slots=True)
+class Plan:
+    target: str
+    tenants: list[TenantPlan] = field(default_factory=list)
+    agreement_actions: list[Action] = field(default_factory=list)
+    agreement_versions: dict[str, str] = field(default_factory=dict)
+    unmanaged_tenants: list[str] = field(default_factory=list)
+    agreement_users: list[AgreementUsers] = field(default_factory=list)
+    errors: list[PlanError] = field(default_factory=list)  # not tied to one tenant
+    config_digest: str = ""
+
+    def all_actions(self) -> list[Action]:
+        """Every action in the order apply runs them (agreement creates come first,
+        agreement deletes last: see ``engine.order``)."""
+        from t4o_reconcile.engine.order import flatten
+
+        return flatten(self)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0, "move": 0}
+        for action in self.agreement_actions:
+            counts[action.kind] += 1
+        for tenant in self.tenants:
+            for action in tenant.actions:
+                counts[action.kind] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return any(self.counts().values())
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or any(t.errors for t in self.tenants)

@@ -1,0 +1,122 @@
+"""The normalised snapshot both sides of a diff are turned into.
+
+The desired side (from YAML) and the live side (from a provider) meet here as plain
+data: per tenant, per section, items keyed by their natural key. The engine compares
+snapshots and never sees YAML or HTTP.
+
+Keys: singleton sections hold one item under the key ``""``; collections are keyed by
+connector, account_number, email and ``"{kind}/{language}"``.
+
+Field values are JSON-like (str, int, float, bool, None, dict, list) and already
+normalised (see ``t4o_reconcile.normalize``). A secret field holds a ``Secret`` on the
+desired side and a ``Fingerprint`` on the live side. On the desired side an item holds
+only the fields the configuration manages; live items hold everything the API returns
+(including read-only fields such as ``last_invoice_number`` or a user's ``status``).
+
+The engine compares only the fields the desired item holds (recursively into dicts), so
+read-only and unmanaged fields never show as changes.
+
+Sections and their fields (the same on both sides):
+
+=============== ===================== ==================================================
+section         key                   fields
+=============== ===================== ==================================================
+identity        ""                    name, organization_number, personal_number,
+                                      contact {email, phone}, address {street,
+                                      postal_code, city, country}
+defaults        ""                    timing_system, finish_code
+billing         ""                    licenses, invoice_recipient, interval
+agreement       ""                    name (str or None: in no agreement)
+invoicing       ""                    enabled, next_invoice_number,
+                                      invoices_from_external_system,
+                                      next_customer_number, pdf_template;
+                                      live also last_invoice_number,
+                                      last_customer_number
+email_account   "" (or no item: the   account_name, display_name, address, username,
+                system account)       password (secret), smtp_host, smtp_port, encryption
+connections     connector             connector, token (secret)
+bank_accounts   account_number        account_number, iban, swift, invoice_account,
+                                      default_for_payments
+users           email                 email, name, role, programs {invoicing,
+                                      accounting, payroll, events: none|user|admin};
+                                      live also status (pending|active)
+email_templates "{kind}/{language}"   kind, language, name, subject, body
+=============== ===================== ==================================================
+
+Desired items hold every field with its default applied, except an optional field that
+the file leaves out (None and not written): that one is unmanaged. ``programs`` always
+lists all four programs (a program left out is "none"). On the desired side identity
+always holds both organization_number and personal_number (one of them None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from t4o_reconcile.fingerprint import matches
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A resolved secret from the configuration. Its value never reaches any output."""
+
+    value: str = field(repr=False)
+    source: str = ""  # the reference it came from, e.g. "env:OK_SKOGEN_EVENTOR"
+
+    def __repr__(self) -> str:
+        return "Secret(sensitive)"
+
+    __str__ = __repr__
+
+    def matches(self, live: Fingerprint) -> bool:
+        return matches(self.value, live.salt, live.hash)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the API returns for a secret: a salt and HMAC-SHA256(salt, secret)."""
+
+    salt: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnresolvedSecret:
+    """A secret reference that could not be resolved; planning it is a plan error."""
+
+    source: str
+    problem: str
+
+    def __repr__(self) -> str:
+        return f"UnresolvedSecret({self.source})"
+
+
+@dataclass(slots=True)
+class Item:
+    fields: dict[str, Any]
+    version: str | None = None  # the live ETag; None on the desired side
+
+
+@dataclass(slots=True)
+class SafetyOptions:
+    max_delete_share: float = 0.25
+    min_delete_items: int = 3
+
+
+@dataclass(slots=True)
+class TenantSnapshot:
+    slug: str
+    # section -> key -> item. The desired side lists only the sections it manages; a
+    # managed section that is empty is present with no items (an empty dict).
+    sections: dict[str, dict[str, Item]] = field(default_factory=dict)
+    source: str | None = None  # the file it came from (desired side)
+    safety: SafetyOptions | None = None  # None: the global setting applies
+
+
+@dataclass(slots=True)
+class Snapshot:
+    tenants: dict[str, TenantSnapshot] = field(default_factory=dict)
+    # agreement name -> item with fields {"name", "customer_number"}; None = unmanaged
+    # (the desired side has no _agreements.yaml).
+    agreements: dict[str, Item] | None = None
