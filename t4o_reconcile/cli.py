@@ -6,20 +6,45 @@ that need them, so ``t4o-reconcile --help`` starts fast.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from t4o_reconcile import __version__
+
+if TYPE_CHECKING:
+    from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
+    from t4o_reconcile.engine.plan import Plan
+    from t4o_reconcile.engine.provider import Provider
+    from t4o_reconcile.workflow import RunOptions
+
+T = TypeVar("T")
 
 DEFAULT_PATH = Path("tenants")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="t4o-reconcile")
-def main() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    envvar="T4O_LOG_LEVEL",
+    default="warning",
+    show_default=True,
+    help="Logs go to stderr (requests and retries at debug/info).",
+)
+def main(log_level: str) -> None:
     """Tenant administration as code: validate, plan and apply tenant YAML files."""
+    import logging
+
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.command()
@@ -105,3 +130,270 @@ def token_create(db: Path, partner: str, tenant: str | None) -> None:
         click.echo(store.create_token(partner=partner, tenant=tenant))
     finally:
         store.close()
+
+
+def _api_options(func: Callable[..., None]) -> Callable[..., None]:
+    func = click.option(
+        "--api",
+        "api",
+        default=None,
+        help="API base URL (or T4O_API_URL). Default: embedded sandbox.",
+    )(func)
+    func = click.option(
+        "--insecure", is_flag=True, help="Allow plain http:// to a host that is not loopback."
+    )(func)
+    func = click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)(
+        func
+    )
+    return func
+
+
+def _plan_options(func: Callable[..., None]) -> Callable[..., None]:
+    func = click.option(
+        "--tenant", "tenants", multiple=True, help="Plan only this tenant (repeatable)."
+    )(func)
+    func = click.option(
+        "--delete-unmanaged",
+        is_flag=True,
+        help="Delete live tenants that have no file (never without this flag).",
+    )(func)
+    func = click.option(
+        "--max-delete-share",
+        type=click.FloatRange(0, 1),
+        default=None,
+        help="Share of a tenant's managed items apply may delete without --allow-deletes"
+        " (default 0.25; a tenant file's safety section wins).",
+    )(func)
+    return func
+
+
+def _options(path: Path, **kwargs: Any) -> RunOptions:
+    from t4o_reconcile.workflow import RunOptions
+
+    return RunOptions(
+        path=path,
+        api=kwargs.get("api"),
+        insecure=bool(kwargs.get("insecure")),
+        parallelism=int(kwargs.get("parallelism") or 8),
+        tenants=tuple(kwargs.get("tenants") or ()),
+        delete_unmanaged=bool(kwargs.get("delete_unmanaged")),
+        max_delete_share=kwargs.get("max_delete_share"),
+    )
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _run(coro_factory: Callable[[Provider], Awaitable[T]], options: RunOptions) -> T:
+    """Run one async step against the target, turning every expected failure into a
+    clear message and exit 1."""
+    from t4o_reconcile.api.client import ApiError
+    from t4o_reconcile.config.export import ExportError
+    from t4o_reconcile.engine.apply import ApplyRefused
+    from t4o_reconcile.engine.planfile import PlanFileError
+    from t4o_reconcile.workflow import ConfigInvalid, WorkflowError, open_provider
+
+    async def go() -> T:
+        provider = open_provider(options)
+        try:
+            return await coro_factory(provider)
+        finally:
+            await provider.aclose()
+
+    try:
+        return asyncio.run(go())
+    except ConfigInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail(f"{exc}; nothing was planned or applied.")
+    except (WorkflowError, ApplyRefused, PlanFileError, ExportError) as exc:
+        _fail(str(exc))
+    except ApiError as exc:
+        _fail(f"the API answered: {exc}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for apply.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 on error."
+)
+@_plan_options
+@_api_options
+def plan(path: Path, fmt: str, out: Path | None, detailed_exitcode: bool, **kwargs: Any) -> None:
+    """Show what apply would change on the target for the tenant files under PATH."""
+    from t4o_reconcile.workflow import make_plan_with
+
+    options = _options(path, **kwargs)
+    planned = _run(lambda provider: make_plan_with(options, provider), options)
+    the_plan = planned.plan
+    click.echo(_render(the_plan, fmt))
+    if the_plan.has_errors:
+        _fail("the plan has errors; apply would refuse it.")
+    if out is not None:
+        from t4o_reconcile.engine.planfile import save_plan
+
+        save_plan(the_plan, out)
+        click.echo(
+            f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}", err=True
+        )
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(2)
+
+
+def _render(the_plan: Plan, fmt: str) -> str:
+    if fmt == "json":
+        from t4o_reconcile.render.json import render_json
+
+        return render_json(the_plan)
+    if fmt == "markdown":
+        from t4o_reconcile.render.markdown import render_markdown
+
+        return render_markdown(the_plan)
+    from t4o_reconcile.render.text import render_text
+
+    return render_text(the_plan, color=_color())
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Apply this saved plan exactly (refused if anything changed since).",
+)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option(
+    "--allow-deletes", is_flag=True, help="Allow deleting users, bank accounts, or many items."
+)
+@click.option("--fail-fast", is_flag=True, help="Stop every tenant at the first failure.")
+@click.option(
+    "--report", type=click.Path(path_type=Path), help="Write what was done as JSON to this file."
+)
+@_plan_options
+@_api_options
+def apply(
+    path: Path,
+    plan_file: Path | None,
+    auto_approve: bool,
+    allow_deletes: bool,
+    fail_fast: bool,
+    report: Path | None,
+    **kwargs: Any,
+) -> None:
+    """Plan, confirm and make the changes (or apply a saved plan with --plan)."""
+    from t4o_reconcile.engine.apply import check_applicable
+    from t4o_reconcile.workflow import apply_with, fresh_plan_for_saved, make_plan_with
+
+    options = _options(path, **kwargs)
+
+    async def run(provider: Provider) -> ApplyReport | None:
+        if plan_file is not None:
+            from t4o_reconcile.engine.planfile import load_plan
+
+            saved = load_plan(plan_file)
+            options.tenants = tuple(saved.only or ())
+            options.delete_unmanaged = saved.delete_unmanaged
+            the_plan = await fresh_plan_for_saved(options, provider, saved)
+            click.echo(the_plan.target and f"Target: {the_plan.target}", err=True)
+        else:
+            the_plan = (await make_plan_with(options, provider)).plan
+            click.echo(_render(the_plan, "text"))
+        if the_plan.has_errors:
+            _fail("the plan has errors; nothing was applied.")
+        if not the_plan.has_changes:
+            click.echo("Nothing to apply.", err=True)
+            return None
+        refusals = check_applicable(the_plan, allow_deletes=allow_deletes)
+        if refusals:
+            _fail("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
+        if not auto_approve and plan_file is None:
+            _confirm()
+        progress = _Progress() if sys.stderr.isatty() else None
+        return await apply_with(
+            the_plan,
+            provider,
+            parallelism=options.parallelism,
+            allow_deletes=allow_deletes,
+            fail_fast=fail_fast,
+            on_event=progress.update if progress else None,
+        )
+
+    outcome = _run(run, options)
+    if outcome is None:
+        return
+    for entry in outcome.actions:
+        if entry.outcome != "applied":
+            click.echo(f"  {entry.outcome}: {entry.address}: {entry.message}", err=True)
+    if report is not None:
+        import json
+
+        report.write_text(json.dumps(outcome.to_dict(), indent=2, sort_keys=True) + "\n")
+    click.echo(outcome.summary())
+    if not outcome.ok:
+        click.echo("Run apply again to converge once the cause is fixed.", err=True)
+        sys.exit(1)
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        _fail(
+            "apply needs confirmation, but standard input is not a terminal:"
+            " run with --auto-approve (after reviewing the plan) or from a terminal."
+        )
+    answer = click.prompt(
+        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
+    )
+    if answer.strip() != "yes":
+        _fail("apply cancelled; nothing was written.")
+
+
+class _Progress:
+    """One status line on a terminal: overall and the tenant that last moved."""
+
+    def update(self, event: ApplyEvent) -> None:
+        where = f" {event.tenant}" if event.tenant else ""
+        click.echo(f"\r[{event.done}/{event.total}]{where}\x1b[K", nl=False, err=True)
+        if event.done == event.total:
+            click.echo("", err=True)
+
+
+@main.command()
+@click.option("--tenant", "tenants", multiple=True, help="Export this tenant (repeatable).")
+@click.option("--all", "all_tenants", is_flag=True, help="Export every tenant the token sees.")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_PATH, show_default=True
+)
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@_api_options
+def export(
+    tenants: tuple[str, ...], all_tenants: bool, out_dir: Path, force: bool, **kwargs: Any
+) -> None:
+    """Write live tenants as YAML files, so that plan afterwards shows no change."""
+    from t4o_reconcile.workflow import export_with
+
+    if not tenants and not all_tenants:
+        _fail("name the tenants to export with --tenant SLUG, or pass --all")
+    options = _options(out_dir, **kwargs)
+    written = _run(
+        lambda provider: export_with(provider, tenants or None, out_dir, force=force), options
+    )
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(
+        "Secrets are not exported: set the environment variables named in the files.", err=True
+    )

@@ -113,9 +113,7 @@ def _language(value: str) -> str:
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN), AfterValidator(normalize.email)]
-Phone = Annotated[
-    str, Field(pattern=r"^\+?[\d ()./-]{5,20}$"), AfterValidator(normalize.phone)
-]
+Phone = Annotated[str, Field(pattern=r"^\+?[\d ()./-]{5,20}$"), AfterValidator(normalize.phone)]
 OrganizationNumber = Annotated[str, AfterValidator(_orgnr)]
 PersonalNumber = Annotated[str, AfterValidator(_personal_number)]
 AccountNumber = Annotated[str, AfterValidator(_account_number)]

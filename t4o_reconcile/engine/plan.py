@@ -87,6 +87,9 @@ class Plan:
     agreement_users: list[AgreementUsers] = field(default_factory=list)
     errors: list[PlanError] = field(default_factory=list)  # not tied to one tenant
     config_digest: str = ""
+    # How the plan was asked for, so that apply --plan re-plans the same way.
+    only: list[str] | None = None  # --tenant
+    delete_unmanaged: bool = False
 
     def all_actions(self) -> list[Action]:
         """Every action in the order apply runs them (agreement creates come first,

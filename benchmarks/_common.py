@@ -1,0 +1,210 @@
+"""Shared by plan_scale.py and apply_scale.py: generated tenants, a sandbox process, the
+provider they talk to, and the request count.
+
+Not a benchmark itself. Importing it puts the repository root on ``sys.path`` so that the
+scripts run as ``python benchmarks/plan_scale.py`` without an installed package.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+from stdnum.no import kontonr, orgnr  # noqa: E402
+
+from t4o_reconcile.api.provider import HttpProvider  # noqa: E402
+from t4o_reconcile.api.target import Target  # noqa: E402
+
+PARTNER = "bench"
+USERS = 25
+BANK_ACCOUNTS = 6
+CONNECTORS = ("eventor-norway", "eventor-sweden")
+TEMPLATES = tuple((kind, language) for kind in ("invoice", "order") for language in ("nb", "en"))
+# identity, defaults, billing, agreement, invoicing, email_account + the lists.
+ITEMS_PER_TENANT = 6 + USERS + BANK_ACCOUNTS + len(CONNECTORS) + len(TEMPLATES)
+# What the secret references in the generated files resolve to.
+SECRETS = {"BENCH_EVENTOR_TOKEN": "bench-eventor-token", "BENCH_SMTP_PASSWORD": "bench-smtp"}
+
+
+def _complete(prefix: str, valid: Callable[[str], bool]) -> str | None:
+    """The prefix with the one check digit that makes it valid, if any."""
+    for digit in "0123456789":
+        if valid(prefix + digit):
+            return prefix + digit
+    return None
+
+
+def valid_numbers(valid: Callable[[str], bool], width: int, start: int, count: int) -> list[str]:
+    found: list[str] = []
+    n = start
+    while len(found) < count:
+        number = _complete(f"{n:0{width}d}", valid)
+        if number is not None:
+            found.append(number)
+        n += 1
+    return found
+
+
+def slug_of(n: int) -> str:
+    return f"club-{n:05d}"
+
+
+def tenant_yaml(slug: str, n: int, org: str, accounts: list[str]) -> str:
+    """One tenant file of ITEMS_PER_TENANT items, the way a partner would write it."""
+    users = "".join(
+        f"  - email: {'owner' if u == 0 else f'user{u}'}@{slug}.no\n"
+        f"    name: User {u}\n"
+        f"    role: {'owner' if u == 0 else ('admin' if u < 3 else 'member')}\n"
+        f"    programs: {{invoicing: user, events: {'admin' if u % 2 else 'user'}}}\n"
+        for u in range(USERS)
+    )
+    banks = "".join(
+        f"  - account_number: '{number}'\n"
+        f"    invoice_account: {str(i == 0).lower()}\n"
+        f"    default_for_payments: {str(i == 1).lower()}\n"
+        for i, number in enumerate(accounts)
+    )
+    connections = "".join(
+        f"  - connector: {connector}\n    token: {{secret: 'env:BENCH_EVENTOR_TOKEN'}}\n"
+        for connector in CONNECTORS
+    )
+    templates = "".join(
+        f"  - kind: {kind}\n    language: {language}\n    name: {kind} {language}\n"
+        f"    subject: 'Faktura {{Number}} fra {{Supplier.Name}}'\n"
+        f"    body: |\n      Hei {{Customer.Name}},\n      forfall {{DueDate}}.\n"
+        for kind, language in TEMPLATES
+    )
+    return (
+        "# yaml-language-server: $schema=../schemas/tenant.schema.json\n"
+        f"slug: {slug}\nname: Club {n}\norganization_number: '{org}'\n"
+        f"contact:\n  email: post@{slug}.no\n  phone: '+47 22 33 44 55'\n"
+        "address:\n  street: Skogveien 1\n  postal_code: '0763'\n  city: Oslo\n  country: NO\n"
+        "defaults:\n  timing_system: emit\n"
+        f"billing:\n  licenses: {n % 40}\n  interval: monthly\n"
+        f"agreement: {'Region A' if n % 2 else 'Region B'}\n"
+        f"connections:\n{connections}"
+        f"invoicing:\n  next_invoice_number: {1000 + n}\n  pdf_template: compact\n"
+        "email_account:\n  account_name: Faktura\n  display_name: Faktura\n"
+        f"  address: faktura@{slug}.no\n  username: faktura\n"
+        "  password: {secret: 'env:BENCH_SMTP_PASSWORD'}\n"
+        "  smtp_host: smtp.example.no\n  smtp_port: 587\n  encryption: starttls\n"
+        f"bank_accounts:\n{banks}users:\n{users}email_templates:\n{templates}"
+    )
+
+
+def generate(root: Path, count: int) -> None:
+    """``count`` tenant files plus _defaults.yaml and _agreements.yaml in ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    orgs = valid_numbers(orgnr.is_valid, 8, 91000000, count)
+    accounts = valid_numbers(kontonr.is_valid, 10, 1503000000, count * BANK_ACCOUNTS)
+    (root / "_agreements.yaml").write_text(
+        "agreements:\n"
+        "  - {name: Region A, customer_number: '1001'}\n"
+        "  - {name: Region B, customer_number: '1002'}\n"
+    )
+    (root / "_defaults.yaml").write_text("billing:\n  invoice_recipient: partner\n")
+    for n in range(count):
+        slug = slug_of(n)
+        mine = accounts[n * BANK_ACCOUNTS : (n + 1) * BANK_ACCOUNTS]
+        (root / f"{slug}.yaml").write_text(tenant_yaml(slug, n, orgs[n], mine))
+
+
+def set_secrets() -> None:
+    """The loader resolves ``env:`` references from the process environment."""
+    os.environ.update(SECRETS)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def create_token(db: Path) -> str:
+    from t4o_reconcile.sandbox.store import Store
+
+    store = Store(db)
+    try:
+        return store.create_token(partner=PARTNER)
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    url: str
+    token: str
+    latency_ms: int
+
+    def target(self) -> Target:
+        return Target(url=self.url, token=self.token)
+
+    def provider(self, parallelism: int) -> HttpProvider:
+        return HttpProvider.from_target(self.target(), parallelism=parallelism)
+
+
+@contextmanager
+def sandbox(db: Path, *, latency_ms: int, token: str | None = None) -> Iterator[Sandbox]:
+    """A ``t4o-reconcile serve`` process over ``db`` on a free loopback port, stopped on
+    exit. Its output goes to ``db``'s folder (serve.log), so a failure can be read."""
+    token = token or create_token(db)
+    port = free_port()
+    log = (db.parent / "serve.log").open("ab")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "t4o_reconcile",
+            "serve",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=log,
+        stderr=log,
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.startswith("T4O_")},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"the sandbox exited with {process.returncode}; see serve.log")
+            try:
+                httpx.get(f"{url}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the sandbox did not start within 30 s") from None
+                time.sleep(0.1)
+        yield Sandbox(url, token, latency_ms)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def ratio(measured: float, target: float) -> str:
+    """``0.84`` reads as "meets the target with 16 % to spare"; above 1.00 misses it."""
+    return f"{measured / target:.2f}" if target > 0 else "n/a"

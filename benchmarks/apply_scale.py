@@ -1,0 +1,106 @@
+"""apply of N tenants created from nothing against a sandbox with 20 ms latency.
+
+    python benchmarks/apply_scale.py [--tenants 1000] [--latency-ms 20] [--parallelism 8]
+
+Generates N tenant files (see _common.py: ~43 items each), starts ``t4o-reconcile serve
+--latency-ms L`` over a fresh SQLite file, makes the plan (not timed) and times the real
+apply path (``workflow.apply_with``). Prints the wall time, the HTTP requests sent, the
+bound for that latency and parallelism and the ratio to the 1.5x target; then plans
+again and fails unless that plan is empty.
+
+The bound: apply writes the agreements first, one after another, then runs P tenants at
+a time, each tenant's writes strictly in order. So no schedule can beat
+
+    agreement writes x L  +  max(tenant requests / P, longest tenant's requests) x L
+
+and with tenants of equal size the second term is tenant requests / P x L.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from _common import ITEMS_PER_TENANT, generate, ratio, sandbox, set_secrets
+
+from t4o_reconcile.render.text import render_text
+from t4o_reconcile.workflow import RunOptions, apply_with, make_plan_with
+
+TARGET_RATIO = 1.5
+
+
+async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism: int) -> None:
+    latency = latency_ms / 1000
+    with sandbox(db, latency_ms=latency_ms) as box:
+        provider = box.provider(parallelism)
+        options = RunOptions(path=root, parallelism=parallelism)
+        try:
+            planned = await make_plan_with(options, provider)
+            plan = planned.plan
+            assert not plan.has_errors, render_text(plan, color=False)
+            counts = plan.counts()
+            print(f"plan: {counts} ({sum(planned.timings.values()):.2f} s, not timed below)")
+            agreement_writes = len(plan.agreement_actions)
+
+            client = provider.client
+            before = client.request_count
+            started = time.perf_counter()
+            report = await apply_with(
+                plan, provider, parallelism=parallelism, allow_deletes=False, fail_fast=False
+            )
+            wall = time.perf_counter() - started
+            requests = client.request_count - before
+            assert report.ok, report.summary() + "".join(
+                f"\n  {entry.address}: {entry.message}" for entry in report.failed()[:10]
+            )
+
+            tenant_requests = requests - agreement_writes
+            per_tenant = tenant_requests / tenants
+            # Tenants are alike, so the longest tenant is the mean; it only wins when
+            # there are fewer tenants than parallel slots.
+            bound = agreement_writes * latency + max(tenant_requests / parallelism, per_tenant) * (
+                latency
+            )
+            print(
+                f"apply: {tenants} tenants, {len(report.actions)} actions, {requests} requests"
+                f" ({per_tenant:.1f} per tenant) in {wall:.2f} s"
+                f" = {requests / wall:,.0f} requests/s"
+            )
+            print(
+                f"bound at {latency_ms} ms, parallelism {parallelism}:"
+                f" {agreement_writes} x {latency_ms} ms + {tenant_requests} / {parallelism}"
+                f" x {latency_ms} ms = {bound:.2f} s; wall / bound = {ratio(wall, bound)}"
+                f" (target {TARGET_RATIO}: ratio to target"
+                f" {ratio(wall / bound if bound else 0.0, TARGET_RATIO)})"
+            )
+
+            again = await make_plan_with(options, provider)
+            assert not again.plan.has_changes, "a plan after apply is not empty:\n" + render_text(
+                again.plan, color=False
+            )
+            print("plan after apply: no changes")
+        finally:
+            await provider.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--parallelism", type=int, default=8)
+    args = parser.parse_args()
+    set_secrets()
+    with tempfile.TemporaryDirectory(prefix="t4o-apply-scale-") as tmp:
+        root = Path(tmp) / "tenants"
+        generate(root, args.tenants)
+        print(f"generated {args.tenants} tenant files of {ITEMS_PER_TENANT} items")
+        asyncio.run(
+            bench(root, Path(tmp) / "sandbox.db", args.tenants, args.latency_ms, args.parallelism)
+        )
+
+
+if __name__ == "__main__":
+    main()

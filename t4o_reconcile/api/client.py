@@ -1,0 +1,348 @@
+"""The HTTP client of the t4o API: auth, retries, problem+json errors, pagination.
+
+Retries are safe by construction: reads always, PATCH/PUT/DELETE only with ``If-Match``
+(a write that committed before its answer was lost then answers 412, which the provider
+resolves by re-reading), POST only with an ``Idempotency-Key`` (the server replays the
+first answer). Request bodies never reach a log line or an error: they may hold secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+PROBLEM_PREFIX = "https://t4o-reconcile.dev/problems/"
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry. ``attempts`` counts the first try too."""
+
+    attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"RetryPolicy.attempts must be at least 1, got {self.attempts}")
+        if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
+            raise ValueError("RetryPolicy delays must not be negative")
+
+    def backoff(self, retry: int, rand: Callable[[], float] = random.random) -> float:
+        """Full jitter: uniform in [0, min(max_delay, base * 2**retry)]."""
+        return float(rand() * min(self.max_delay, self.base_delay * (2.0**retry)))
+
+
+class ApiError(Exception):
+    """An error answer of the API (RFC 9457 problem), or no answer at all (status 0)."""
+
+    def __init__(
+        self,
+        status: int,
+        type: str,
+        title: str,
+        detail: str = "",
+        field: str | None = None,
+        *,
+        method: str = "",
+        path: str = "",
+        errors: list[str] | None = None,
+    ) -> None:
+        super().__init__(status, type, title, detail, field)
+        self.status = status
+        self.type = type
+        self.title = title
+        self.detail = detail
+        self.field = field
+        self.method = method
+        self.path = path
+        self.errors = errors or []
+
+    @property
+    def rule(self) -> str:
+        """The short name of the rule broken: the last part of the problem type URI."""
+        return self.type.removeprefix(PROBLEM_PREFIX)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        status = f"{self.status} " if self.status else ""
+        text = f"{where}{status}{self.title}"
+        if self.detail and self.detail != self.title:
+            text += f": {self.detail}"
+        if self.field:
+            text += f" (field {self.field})"
+        if self.errors:
+            text += " [" + "; ".join(self.errors) + "]"
+        if self.type and self.type != "about:blank":
+            text += f" ({self.rule})"
+        return text
+
+
+def problem_from_response(response: httpx.Response, method: str, path: str) -> ApiError:
+    """An ApiError from an error answer. Never reads the request: it may hold secrets."""
+    data: Any = None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    reason = response.reason_phrase or "error"
+    if not isinstance(data, dict):
+        snippet = " ".join(response.text.split())[:200]
+        return ApiError(
+            response.status_code,
+            "about:blank",
+            reason,
+            snippet,
+            method=method,
+            path=path,
+        )
+    return ApiError(
+        int(data.get("status") or response.status_code),
+        str(data.get("type") or "about:blank"),
+        str(data.get("title") or reason),
+        _detail_text(data.get("detail")),
+        str(data["field"]) if data.get("field") else None,
+        method=method,
+        path=path,
+        errors=_error_lines(data.get("errors")),
+    )
+
+
+def _detail_text(detail: Any) -> str:
+    if detail is None:
+        return ""
+    if isinstance(detail, str):
+        return detail
+    # FastAPI's own 422 puts a list here; its entries echo the input, which may be a secret.
+    return "; ".join(_error_lines(detail))
+
+
+def _error_lines(errors: Any) -> list[str]:
+    """Field and message of each validation error, never the rejected input value."""
+    if not isinstance(errors, list):
+        return []
+    lines: list[str] = []
+    for error in errors:
+        if isinstance(error, dict):
+            where = error.get("field") or error.get("loc") or ""
+            if isinstance(where, list):
+                where = ".".join(str(part) for part in where)
+            message = error.get("msg") or error.get("message") or error.get("detail") or ""
+            lines.append(f"{where}: {message}" if where else str(message))
+        else:
+            lines.append(str(error))
+    return lines
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def if_match(version: str | int) -> str:
+    """A strong entity tag for a version: ``"3"``."""
+    text = str(version)
+    return text if text.startswith('"') else f'"{text}"'
+
+
+def version_of(response: httpx.Response) -> str | None:
+    """The resource version of a write's answer: the body's ``version`` or the ETag."""
+    if response.status_code != 204 and response.content:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("version") is not None:
+            return str(data["version"])
+    etag = str(response.headers.get("etag") or "")
+    if etag:
+        return etag.removeprefix("W/").strip('"')
+    return None
+
+
+class ApiClient:
+    """An ``httpx.AsyncClient`` that speaks the t4o API contract.
+
+    ``parallelism`` bounds the requests in flight (a semaphore, and the connection pool
+    of the transport this client builds). Pass ``transport`` to talk in-process
+    (``httpx.ASGITransport``) or to a mock; its own pool limits then apply.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        parallelism: int = 8,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if parallelism < 1:
+            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        if transport is None:
+            # A client given its own transport ignores `limits`, so the pool is set here.
+            # httpx's own retries cover failed connects only; ours cover everything else too,
+            # so leave them off to keep the attempt count honest.
+            limits = httpx.Limits(
+                max_connections=parallelism, max_keepalive_connections=parallelism
+            )
+            transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+        headers = {"Accept": "application/json", "User-Agent": "t4o-reconcile"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        )
+        self.parallelism = parallelism
+        self.retry = retry or RetryPolicy()
+        self._semaphore = asyncio.Semaphore(parallelism)
+        self._sleep = sleep
+        self._rand = rand
+        self.request_count = 0
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Send one request, retrying transient failures when that is safe.
+
+        Returns a 2xx answer; raises ``ApiError`` for anything else.
+        """
+        method = method.upper()
+        headers: dict[str, str] = {}
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        retry_safe = (
+            method in ("GET", "HEAD", "OPTIONS")
+            or (method in ("PATCH", "PUT", "DELETE") and if_match is not None)
+            or (method == "POST" and idempotency_key is not None)
+        )
+        attempts = self.retry.attempts if retry_safe else 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                async with self._semaphore:
+                    self.request_count += 1
+                    response = await self._http.request(
+                        method, path, params=params, json=json, headers=headers
+                    )
+            except httpx.TransportError as exc:
+                # Timeouts, refused and dropped connections: nothing was answered.
+                if last:
+                    raise ApiError(
+                        0,
+                        "connection-error",
+                        "no answer from the API",
+                        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                        method=method,
+                        path=path,
+                    ) from None
+                delay = self.retry.backoff(attempt, self._rand)
+                log.debug("%s %s: %s, retry in %.2fs", method, path, type(exc).__name__, delay)
+                await self._sleep(delay)
+                continue
+            log.debug("%s %s -> %d", method, path, response.status_code)
+            if response.is_success:
+                return response
+            if response.status_code not in RETRY_STATUSES or last:
+                raise problem_from_response(response, method, path)
+            delay = self.retry.backoff(attempt, self._rand)
+            if response.status_code == 429:
+                wanted = parse_retry_after(response.headers.get("retry-after"))
+                if wanted is not None:
+                    delay = min(wanted, self.retry.max_retry_after)
+            log.debug("%s %s: %d, retry in %.2fs", method, path, response.status_code, delay)
+            await self._sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+        return (await self.request("GET", path, params=params)).json()
+
+    async def pages(
+        self, path: str, params: Mapping[str, str | int] | None = None, *, limit: int = 100
+    ) -> AsyncIterator[list[Any]]:
+        """Each page of a cursor-paginated list, following ``next_cursor`` to the end."""
+        query: dict[str, str | int] = {**(params or {}), "limit": limit}
+        seen: set[str] = set()
+        while True:
+            data = await self.get_json(path, query)
+            if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+                raise ApiError(
+                    0,
+                    "unexpected-answer",
+                    "expected a page {items: [...], next_cursor}",
+                    f"got {type(data).__name__}",
+                    method="GET",
+                    path=path,
+                )
+            yield data["items"]
+            cursor = data.get("next_cursor")
+            if not cursor:
+                return
+            if cursor in seen:
+                raise ApiError(
+                    0,
+                    "unexpected-answer",
+                    "the API returned the same cursor twice",
+                    method="GET",
+                    path=path,
+                )
+            seen.add(cursor)
+            query["cursor"] = cursor
+
+    async def paginate(
+        self, path: str, params: Mapping[str, str | int] | None = None, *, limit: int = 100
+    ) -> AsyncIterator[Any]:
+        """Every item of a cursor-paginated list."""
+        async for page in self.pages(path, params, limit=limit):
+            for item in page:
+                yield item

@@ -1,0 +1,477 @@
+"""``HttpProvider``: the t4o API as a Provider (engine/provider.py).
+
+It reads live snapshots through the paged bulk read and turns each plan action into one
+write (plus, where the API's rules demand it, a read to learn versions the server changed
+by itself). Every write carries ``If-Match`` or an ``Idempotency-Key``, so the client may
+retry it; a 412 is checked against a fresh read before it counts as a conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from t4o_reconcile.api import snapshot as convert
+from t4o_reconcile.api.client import ApiClient, ApiError, RetryPolicy, if_match, version_of
+from t4o_reconcile.api.target import Target
+from t4o_reconcile.engine.compare import same
+from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
+from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
+from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
+
+PAGE_LIMIT = 100
+
+# Sections held by the tenant resource itself: one version, one PATCH.
+TENANT_SECTIONS = ("identity", "defaults", "billing")
+# Fields the API computes; never sent.
+READ_ONLY = frozenset({"status", "last_invoice_number", "last_customer_number", "version"})
+RADIO_FLAGS = ("invoice_account", "default_for_payments")
+
+COLLECTION_PATHS = {
+    "connections": "connections",
+    "bank_accounts": "bank-accounts",
+    "users": "users",
+    "email_templates": "email-templates",
+}
+# Each collection's key field(s): part of the path, never in a PATCH body.
+KEY_FIELDS = {
+    "connections": ("connector",),
+    "bank_accounts": ("account_number",),
+    "users": ("email",),
+    "email_templates": ("kind", "language"),
+}
+
+Fields = dict[str, Any]
+
+
+def wire(value: Any) -> Any:
+    """A plan value as JSON for the API: a Secret becomes its value (only here)."""
+    if isinstance(value, Secret):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): wire(v) for k, v in value.items() if not isinstance(v, Fingerprint)}
+    if isinstance(value, list | tuple):
+        return [wire(v) for v in value]
+    return value
+
+
+def holds(want: Any, have: Any) -> bool:
+    """Whether the live value already holds the desired one (only fields desired names)."""
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(
+            holds(value, have.get(key)) for key, value in want.items()
+        )
+    return same(want, have)
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="@")
+
+
+def tenant_path(slug: str) -> str:
+    return f"/v1/tenants/{_segment(slug)}"
+
+
+def resource_path(tenant: str | None, section: str, key: str) -> str:
+    """The URL path of the resource an action writes."""
+    if tenant is None or section == AGREEMENTS:
+        return f"/v1/agreements/{_segment(key)}"
+    base = tenant_path(tenant)
+    if section in TENANT_SECTIONS or section == WHOLE_TENANT:
+        return base
+    if section == "invoicing":
+        return f"{base}/invoicing"
+    if section == "email_account":
+        return f"{base}/email-account"
+    if section == "agreement":
+        return f"{base}/agreement"
+    if section in COLLECTION_PATHS:
+        return f"{base}/{COLLECTION_PATHS[section]}/" + "/".join(
+            _segment(part) for part in key.split("/")
+        )
+    raise ValueError(f"unknown section {section!r} in action for {tenant}")
+
+
+def collection_path(tenant: str | None, section: str) -> str:
+    if tenant is None or section == AGREEMENTS:
+        return "/v1/agreements"
+    if section == "email_account":
+        return f"{tenant_path(tenant)}/email-account"
+    return f"{tenant_path(tenant)}/{COLLECTION_PATHS[section]}"
+
+
+def _agreement_fields(data: Mapping[str, Any]) -> Fields:
+    return convert.agreements_snapshot([data])[str(data["name"]).strip()].fields
+
+
+# section -> fields of the resource's JSON as the engine sees them; for the 412 re-check.
+READERS: dict[str, Callable[[Mapping[str, Any]], Fields]] = {
+    "identity": convert.identity_fields,
+    "defaults": convert.defaults_fields,
+    "billing": convert.billing_fields,
+    "invoicing": convert.invoicing_fields,
+    "email_account": convert.email_account_fields,
+    "agreement": lambda data: {"name": data.get("agreement")},
+    AGREEMENTS: _agreement_fields,
+    **{section: reader for section, (reader, _) in convert.COLLECTIONS.items()},
+}
+
+
+class HttpProvider:
+    """The t4o API (remote or the embedded sandbox) as a Provider."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        target: str,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._target = target
+        self._on_close = on_close
+        # What the last read (and this run's own writes) showed, per tenant: the owner to
+        # invite users as, the live items to merge nested PATCH bodies with, and the
+        # bank accounts to compare radio-flag side effects against.
+        self._live: dict[str, TenantSnapshot] = {}
+        self._owners: dict[str, str] = {}
+
+    @classmethod
+    def from_target(
+        cls, target: Target, parallelism: int = 8, *, retry: RetryPolicy | None = None
+    ) -> HttpProvider:
+        if target.url is None:
+            from t4o_reconcile.api.embedded import (
+                EMBEDDED_BASE_URL,
+                embedded_transport,
+                local_token,
+            )
+
+            token = local_token(target.db_path)
+            transport, close_app = embedded_transport(target.db_path)
+            client = ApiClient(
+                EMBEDDED_BASE_URL,
+                token,
+                transport=transport,
+                parallelism=parallelism,
+                retry=retry,
+            )
+            return cls(client, target=target.name, on_close=close_app)
+        client = ApiClient(target.url, target.token, parallelism=parallelism, retry=retry)
+        return cls(client, target=target.name)
+
+    @property
+    def target(self) -> str:
+        return self._target
+
+    @property
+    def client(self) -> ApiClient:
+        return self._client
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def read(self, slugs: Iterable[str] | None = None) -> Snapshot:
+        configs, agreements = await asyncio.gather(
+            self._read_configs(slugs), self._collect("/v1/agreements")
+        )
+        snapshot = Snapshot(agreements=convert.agreements_snapshot(agreements))
+        for config in configs:
+            tenant = convert.tenant_snapshot(config)
+            snapshot.tenants[tenant.slug] = tenant
+            self._remember(tenant)
+        return snapshot
+
+    async def list_tenants(self) -> list[str]:
+        return [str(item["slug"]) for item in await self._collect("/v1/tenants")]
+
+    async def _collect(self, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
+        return [item async for item in self._client.paginate(path, params, limit=PAGE_LIMIT)]
+
+    async def _read_configs(self, slugs: Iterable[str] | None) -> list[Any]:
+        if slugs is None:
+            return await self._collect("/v1/bulk/tenants")
+        wanted = sorted(set(slugs))
+        chunks = [wanted[i : i + PAGE_LIMIT] for i in range(0, len(wanted), PAGE_LIMIT)]
+        pages = await asyncio.gather(
+            *(self._collect("/v1/bulk/tenants", {"slugs": ",".join(c)}) for c in chunks)
+        )
+        chosen = set(wanted)
+        return [config for page in pages for config in page if config.get("slug") in chosen]
+
+    def _remember(self, tenant: TenantSnapshot) -> None:
+        self._live[tenant.slug] = tenant
+        for item in tenant.sections.get("users", {}).values():
+            if item.fields.get("role") == "owner":
+                self._owners[tenant.slug] = str(item.fields["email"])
+
+    def _known(self, tenant: str, section: str, key: str) -> Item | None:
+        live = self._live.get(tenant)
+        return None if live is None else live.sections.get(section, {}).get(key)
+
+    def _note(self, tenant: str | None, section: str, key: str, fields: Fields | None) -> None:
+        """Keep the cached live view in step with this run's own writes."""
+        if tenant is None or tenant not in self._live:
+            return
+        items = self._live[tenant].sections.setdefault(section, {})
+        if fields is None:
+            items.pop(key, None)
+        else:
+            items[key] = Item(fields)
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def execute(self, action: Action, context: ExecutionContext) -> ActionResult:
+        try:
+            version, message = await self._write(action, context)
+        except ApiError as error:
+            if error.status == 412:
+                return await self._after_conflict(action, context)
+            if error.status == 404 and action.kind == "delete":
+                # A retried delete that had committed, or someone else was faster: either
+                # way the resource is gone, as the plan wants.
+                context.versions.pop(action.address, None)
+                return ActionResult(action.address, "applied", message="already gone")
+            return ActionResult(action.address, "failed", message=str(error))
+        except (ValueError, KeyError) as error:
+            return ActionResult(action.address, "failed", message=f"cannot apply: {error}")
+        if version is not None:
+            context.versions[action.address] = version
+        return ActionResult(action.address, "applied", message=message, new_version=version)
+
+    async def _write(self, action: Action, context: ExecutionContext) -> tuple[str | None, str]:
+        section = action.section
+        if section == WHOLE_TENANT:
+            if action.kind == "create":
+                return await self._create_tenant(action, context), ""
+            if action.kind == "delete":
+                await self._delete(action, context)
+                self._live.pop(str(action.tenant), None)
+                return None, ""
+        elif section in TENANT_SECTIONS:
+            if action.kind == "update":
+                return await self._update_tenant(action, context), ""
+        elif section == "agreement":
+            if action.kind in ("move", "update"):
+                return await self._move(action, context), ""
+        elif action.kind == "create":
+            return await self._create(action, context), ""
+        elif action.kind == "update":
+            return await self._update(action, context), ""
+        elif action.kind == "delete":
+            await self._delete(action, context)
+            self._note(action.tenant, section, action.key, None)
+            return None, ""
+        raise ValueError(f"no {action.kind} for section {section!r} ({action.address})")
+
+    def _if_match(self, action: Action, context: ExecutionContext, *aliases: str) -> str:
+        for name in (action.address, *aliases):
+            if name in context.versions:
+                return if_match(context.versions[name])
+        if action.version is not None:
+            return if_match(action.version)
+        raise ValueError(f"no version known for {action.address}; run plan again")
+
+    async def _create_tenant(self, action: Action, context: ExecutionContext) -> str | None:
+        slug = str(action.tenant)
+        after = action.after or {}
+        body: Fields = {"slug": slug}
+        for name in ("name", "organization_number", "personal_number", "contact", "address"):
+            if name in after:
+                body[name] = after[name]
+        for name in ("defaults", "billing"):
+            if after.get(name) is not None:
+                body[name] = after[name]
+        if after.get("invoicing") is not None:
+            body["invoicing"] = _writable(after["invoicing"])
+        if after.get("agreement") is not None:
+            body["agreement"] = after["agreement"]
+        owner = after.get("owner")
+        if not isinstance(owner, Mapping) or not owner.get("email"):
+            raise ValueError(f"a new tenant needs its owner (email, name): {slug}")
+        body["owner"] = {"email": owner["email"], "name": owner.get("name")}
+        await self._client.request(
+            "POST", "/v1/tenants", json=wire(body), idempotency_key=context.idempotency_key
+        )
+        # The API made more than the tenant (invoicing, membership, the owner): learn
+        # their versions so the plan's follow-up writes can send If-Match.
+        tenant = convert.tenant_snapshot(await self._client.get_json(f"{tenant_path(slug)}/config"))
+        self._remember(tenant)
+        for section, items in tenant.sections.items():
+            for key, item in items.items():
+                if item.version is not None:
+                    context.versions[address(slug, section, key)] = item.version
+        version = tenant.sections["identity"][""].version
+        if version is not None:
+            context.versions[slug] = version
+        return version
+
+    async def _update_tenant(self, action: Action, context: ExecutionContext) -> str | None:
+        slug = str(action.tenant)
+        after = action.after or {}
+        if action.section == "identity":
+            body = {k: v for k, v in after.items() if k not in READ_ONLY and k != "slug"}
+        else:
+            # defaults and billing are nested objects of the tenant: send them whole so
+            # a field the plan does not touch is kept, whatever the server's merge rule.
+            known = self._known(slug, action.section, "")
+            current = dict(known.fields) if known is not None else {}
+            if not current:
+                tenant = await self._client.get_json(tenant_path(slug))
+                current = READERS[action.section](tenant)
+            body = {action.section: {**current, **after}}
+        response = await self._client.request(
+            "PATCH",
+            tenant_path(slug),
+            json=wire(body),
+            if_match=self._if_match(action, context, *_tenant_aliases(slug)),
+        )
+        version = version_of(response)
+        if version is not None:
+            for name in _tenant_aliases(slug):
+                context.versions[name] = version
+        data = response.json() if response.content else {}
+        if isinstance(data, Mapping) and data:
+            for section in TENANT_SECTIONS:
+                self._note(slug, section, "", READERS[section](data))
+        return version
+
+    async def _move(self, action: Action, context: ExecutionContext) -> str | None:
+        slug = str(action.tenant)
+        name = (action.after or {}).get("name")
+        response = await self._client.request(
+            "PUT",
+            f"{tenant_path(slug)}/agreement",
+            json={"agreement": name},
+            if_match=self._if_match(action, context),
+        )
+        return version_of(response)
+
+    async def _create(self, action: Action, context: ExecutionContext) -> str | None:
+        body = _writable(action.after or {})
+        if action.section == "users":
+            body["invited_by"] = await self._owner(str(action.tenant))
+        response = await self._client.request(
+            "POST",
+            collection_path(action.tenant, action.section),
+            json=wire(body),
+            idempotency_key=context.idempotency_key,
+        )
+        await self._after_bank_write(action, context, response.json())
+        return version_of(response)
+
+    async def _update(self, action: Action, context: ExecutionContext) -> str | None:
+        keys = KEY_FIELDS.get(action.section, ())
+        body = {k: v for k, v in _writable(action.after or {}).items() if k not in keys}
+        if action.section == AGREEMENTS:
+            body.pop("name", None)
+        response = await self._client.request(
+            "PATCH",
+            resource_path(action.tenant, action.section, action.key),
+            json=wire(body),
+            if_match=self._if_match(action, context),
+        )
+        await self._after_bank_write(action, context, response.json())
+        return version_of(response)
+
+    async def _delete(self, action: Action, context: ExecutionContext) -> None:
+        aliases = _tenant_aliases(str(action.tenant)) if action.section == WHOLE_TENANT else ()
+        await self._client.request(
+            "DELETE",
+            resource_path(action.tenant, action.section, action.key),
+            if_match=self._if_match(action, context, *aliases),
+        )
+
+    async def _owner(self, slug: str) -> str:
+        """Who invites: the tenant's owner, from the last read or asked for now."""
+        if slug not in self._owners:
+            for user in await self._collect(f"{tenant_path(slug)}/users"):
+                if user.get("role") == "owner":
+                    self._owners[slug] = str(user["email"])
+        if slug not in self._owners:
+            raise ValueError(f"tenant {slug} has no owner to send the invitation as")
+        return self._owners[slug]
+
+    async def _after_bank_write(self, action: Action, context: ExecutionContext, data: Any) -> None:
+        """Learn the versions the server bumped when a radio flag moved to this account.
+
+        An account that lost the flag has a new version. It is recorded only when the
+        account otherwise still looks as the plan saw it; if someone else changed it, the
+        old version stays and the plan's own write to it fails with 412, as it should.
+        """
+        if isinstance(data, Mapping) and action.section in READERS:
+            self._note(action.tenant, action.section, action.key, READERS[action.section](data))
+        if action.section != "bank_accounts" or action.tenant is None:
+            return
+        moved = [flag for flag in RADIO_FLAGS if (action.after or {}).get(flag) is True]
+        if not moved:
+            return
+        slug = action.tenant
+        relisted = convert.collection(
+            "bank_accounts", await self._collect(collection_path(slug, "bank_accounts"))
+        )
+        for key, item in relisted.items():
+            if key == action.key:
+                continue
+            name = address(slug, "bank_accounts", key)
+            seen = self._known(slug, "bank_accounts", key)
+            old_version = context.versions.get(name, seen.version if seen else None)
+            if seen is None or item.version == old_version:
+                continue
+            expected = dict(seen.fields)
+            for flag in moved:
+                if expected.get(flag) is True:
+                    expected[flag] = False
+            if all(same(value, item.fields.get(field)) for field, value in expected.items()):
+                if item.version is not None:
+                    context.versions[name] = item.version
+                self._note(slug, "bank_accounts", key, item.fields)
+                self._live[slug].sections["bank_accounts"][key].version = item.version
+
+    async def _after_conflict(self, action: Action, context: ExecutionContext) -> ActionResult:
+        """A 412: maybe our own earlier attempt committed before its answer was lost."""
+        conflict = ActionResult(
+            action.address,
+            "failed",
+            message=f"{action.address} changed since the plan was made; run plan again",
+            conflict=True,
+        )
+        path = resource_path(action.tenant, action.section, action.key)
+        try:
+            response = await self._client.request("GET", path)
+        except ApiError as error:
+            if error.status == 404 and action.kind == "delete":
+                context.versions.pop(action.address, None)
+                return ActionResult(action.address, "applied", message="already gone")
+            return conflict
+        if action.kind == "delete" or action.section not in READERS:
+            return conflict
+        data = response.json()
+        if not isinstance(data, Mapping) or not holds(
+            action.after or {}, READERS[action.section](data)
+        ):
+            return conflict
+        version = version_of(response)
+        if version is not None:
+            names = _tenant_aliases(str(action.tenant)) if action.section in TENANT_SECTIONS else ()
+            for name in (action.address, *names):
+                context.versions[name] = version
+        return ActionResult(
+            action.address, "applied", message="already applied", new_version=version
+        )
+
+
+def _writable(fields: Mapping[str, Any]) -> Fields:
+    return {k: v for k, v in fields.items() if k not in READ_ONLY}
+
+
+def _tenant_aliases(slug: str) -> tuple[str, ...]:
+    """Every address that names the tenant resource: one version for all of them."""
+    return (slug, *(address(slug, section, "") for section in TENANT_SECTIONS))

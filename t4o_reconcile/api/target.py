@@ -1,0 +1,123 @@
+"""Which API a run talks to: a remote URL with a token, or the embedded sandbox."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_SANDBOX_DB = Path(".t4o/sandbox.db")
+URL_ENV = "T4O_API_URL"
+TOKEN_ENV = "T4O_API_TOKEN"
+SANDBOX_DB_ENV = "T4O_SANDBOX_DB"
+
+# Tokens shorter than this are shown with no characters at all: four of eight is too many.
+_MIN_TOKEN_FOR_HINT = 16
+
+
+class TargetError(ValueError):
+    """The target cannot be used as given; the message says what was expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    url: str | None  # None: the embedded sandbox
+    token: str | None = field(default=None, repr=False)
+    db_path: Path = DEFAULT_SANDBOX_DB
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+    @property
+    def name(self) -> str:
+        """What the target is, e.g. ``embedded sandbox (.t4o/sandbox.db)``; never the token
+        (its last 4 characters at most)."""
+        if self.url is None:
+            return f"embedded sandbox ({self.db_path})"
+        hint = ""
+        if self.token and len(self.token) >= _MIN_TOKEN_FOR_HINT:
+            hint = f" (token …{self.token[-4:]})"
+        return f"{_display_url(self.url)}{hint}"
+
+    def describe(self) -> str:
+        """The first line of plan and apply."""
+        return f"Target: {self.name}"
+
+    def __repr__(self) -> str:
+        return f"Target({self.describe()!r})"
+
+
+def resolve_target(
+    api_url: str | None = None,
+    *,
+    insecure: bool = False,
+    db_path: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Target:
+    """``--api URL`` or ``T4O_API_URL`` with ``T4O_API_TOKEN``; with neither, the sandbox
+    in ``db_path`` (or ``T4O_SANDBOX_DB``, or ``.t4o/sandbox.db``)."""
+    environ = os.environ if env is None else env
+    url = api_url or environ.get(URL_ENV) or None
+    token = environ.get(TOKEN_ENV) or None
+    if url is None:
+        if token is not None:
+            raise TargetError(
+                f"{TOKEN_ENV} is set but no API URL is given: pass --api URL or set {URL_ENV}"
+                f" (or unset {TOKEN_ENV} to use the embedded sandbox)"
+            )
+        db = Path(db_path) if db_path is not None else Path(environ.get(SANDBOX_DB_ENV) or "")
+        return Target(url=None, db_path=db if str(db) not in ("", ".") else DEFAULT_SANDBOX_DB)
+    check_url(url, insecure=insecure)
+    if token is None:
+        raise TargetError(
+            f"no API token: set {TOKEN_ENV} to a bearer token for {_display_url(url)}"
+        )
+    return Target(url=url.rstrip("/"), token=token)
+
+
+def check_url(url: str, *, insecure: bool = False) -> None:
+    """An http(s) URL with a host; plain http only to a loopback host unless insecure."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
+        raise TargetError(
+            f"expected an API URL like https://api.example.com, got {_display_url(url)!r}"
+        )
+    if parts.username or parts.password:
+        raise TargetError(
+            f"the API URL must not hold credentials; put the token in {TOKEN_ENV} instead"
+        )
+    if parts.scheme == "http" and not insecure and not is_loopback(host):
+        raise TargetError(
+            f"refusing plain http:// to {host}: the bearer token would travel"
+            " unencrypted. Use https://, or pass --insecure if you really mean it"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _display_url(url: str) -> str:
+    """The URL without any user:password part, for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unparsable URL)"
+    if "@" not in parts.netloc:
+        return url.rstrip("/")
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=netloc).geturl().rstrip("/")

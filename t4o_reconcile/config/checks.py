@@ -1,0 +1,251 @@
+"""Rules across the items of a tenant and across files.
+
+Single values are checked by the models; what needs more than one value at a time is
+checked here, after every file has loaded, so that each problem names its exact place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from t4o_reconcile.config.problems import Problem
+from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
+
+
+def check_tenant(entry: TenantEntry) -> list[Problem]:
+    """The rules within one tenant file."""
+    tenant = entry.tenant
+    problems: list[Problem] = []
+    stem = entry.source.stem
+    if stem != tenant.slug:
+        problems.append(
+            entry.problem(
+                ("slug",),
+                f"slug {tenant.slug!r} differs from the file name {entry.source.name!r};"
+                f" expected the file to be named {tenant.slug}{entry.source.suffix}",
+            )
+        )
+    problems += _unique(
+        entry, "connections", [c.connector for c in tenant.connections or []], "connector"
+    )
+    problems += _unique(
+        entry,
+        "bank_accounts",
+        [b.account_number for b in tenant.bank_accounts or []],
+        "account_number",
+    )
+    problems += _unique(entry, "users", [u.email for u in tenant.users or []], "email")
+    problems += _unique(
+        entry,
+        "email_templates",
+        [f"{t.kind}/{t.language}" for t in tenant.email_templates or []],
+        "kind",
+        what="template for kind/language",
+    )
+    if tenant.managed("users"):
+        problems += _one_owner(entry)
+    if tenant.bank_accounts:
+        for flag in ("invoice_account", "default_for_payments"):
+            problems += _one_flag(entry, flag)
+    return problems
+
+
+def _unique(
+    entry: TenantEntry, section: str, keys: list[str], field: str, *, what: str | None = None
+) -> list[Problem]:
+    problems = []
+    first: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key in first:
+            problems.append(
+                entry.problem(
+                    (section, index, field),
+                    f"{what or field} {key!r} is listed twice (first at {section}[{first[key]}]);"
+                    f" expected at most one item per {what or field}",
+                )
+            )
+        else:
+            first[key] = index
+    return problems
+
+
+def _one_owner(entry: TenantEntry) -> list[Problem]:
+    users = entry.tenant.users or []
+    owners = [i for i, user in enumerate(users) if user.role == "owner"]
+    if not owners:
+        return [
+            entry.problem(
+                ("users",),
+                "no user has role 'owner'; expected exactly one owner when users are listed",
+                key=True,
+            )
+        ]
+    return [
+        entry.problem(
+            ("users", index, "role"),
+            f"a second owner (the first is users[{owners[0]}]); expected exactly one owner",
+        )
+        for index in owners[1:]
+    ]
+
+
+def _one_flag(entry: TenantEntry, flag: str) -> list[Problem]:
+    accounts = entry.tenant.bank_accounts or []
+    holders = [i for i, account in enumerate(accounts) if getattr(account, flag)]
+    if not holders:
+        return [
+            entry.problem(
+                ("bank_accounts",),
+                f"no bank account has {flag}: true; expected exactly one",
+                key=True,
+            )
+        ]
+    return [
+        entry.problem(
+            ("bank_accounts", index, flag),
+            f"{flag} is also true on bank_accounts[{holders[0]}]; expected exactly one",
+            key=True,
+        )
+        for index in holders[1:]
+    ]
+
+
+def owner_of(entry: TenantEntry) -> str | None:
+    owners = [u.email for u in entry.tenant.users or [] if u.role == "owner"]
+    return owners[0] if len(owners) == 1 else None
+
+
+def check_across(
+    entries: Iterable[TenantEntry],
+    agreements: list[AgreementEntry] | None,
+    agreements_path: Path,
+) -> list[Problem]:
+    """The rules across tenant files and the agreements file."""
+    entries = list(entries)
+    problems: list[Problem] = []
+    by_slug: dict[str, TenantEntry] = {}
+    by_stem: dict[str, TenantEntry] = {}
+    for entry in entries:
+        other = by_slug.get(entry.slug)
+        if other is not None:
+            problems.append(
+                entry.problem(
+                    ("slug",),
+                    f"slug {entry.slug!r} is already used by {other.locate(('slug',))};"
+                    " expected each slug in one file only",
+                )
+            )
+        else:
+            by_slug[entry.slug] = entry
+        folded = entry.source.stem.casefold()
+        twin = by_stem.get(folded)
+        if twin is not None and twin.source.stem != entry.source.stem:
+            problems.append(
+                entry.problem(
+                    (),
+                    f"file name {entry.source.name!r} differs only in case from"
+                    f" {twin.source.name!r}; expected one file per tenant",
+                )
+            )
+        by_stem.setdefault(folded, entry)
+    problems += _shared_organization_numbers(entries)
+    problems += _shared_bank_accounts(entries)
+    problems += _agreement_references(entries, agreements, agreements_path)
+    if agreements:
+        problems += _unique_agreements(agreements)
+    return problems
+
+
+def _shared_organization_numbers(entries: list[TenantEntry]) -> list[Problem]:
+    problems = []
+    first: dict[str, TenantEntry] = {}
+    for entry in entries:
+        number = entry.tenant.organization_number
+        if number is None:
+            continue
+        other = first.setdefault(number, entry)
+        if other is entry:
+            continue
+        mine, theirs = owner_of(entry), owner_of(other)
+        if mine is not None and mine == theirs:
+            continue
+        owners = (
+            f"the owners are {theirs} and {mine}"
+            if mine and theirs
+            else "an owner is not listed in users on both"
+        )
+        problems.append(
+            entry.problem(
+                ("organization_number",),
+                f"organization number {number} is also used by tenant {other.slug!r}"
+                f" ({other.locate(('organization_number',))}) and {owners};"
+                " expected the same owner (user with role owner) on both tenants",
+            )
+        )
+    return problems
+
+
+def _shared_bank_accounts(entries: list[TenantEntry]) -> list[Problem]:
+    problems = []
+    first: dict[str, tuple[TenantEntry, int]] = {}
+    for entry in entries:
+        seen_here: set[str] = set()
+        for index, account in enumerate(entry.tenant.bank_accounts or []):
+            number = account.account_number
+            if number in seen_here:
+                continue  # reported by check_tenant
+            seen_here.add(number)
+            owner = first.setdefault(number, (entry, index))
+            if owner[0] is entry:
+                continue
+            other, other_index = owner
+            where = other.locate(("bank_accounts", other_index, "account_number"))
+            problems.append(
+                entry.problem(
+                    ("bank_accounts", index, "account_number"),
+                    f"account number {number} is also used by tenant {other.slug!r} ({where});"
+                    " expected each bank account on one tenant only",
+                )
+            )
+    return problems
+
+
+def _agreement_references(
+    entries: list[TenantEntry], agreements: list[AgreementEntry] | None, agreements_path: Path
+) -> list[Problem]:
+    names = {a.agreement.name for a in agreements or []}
+    problems = []
+    for entry in entries:
+        name = entry.tenant.agreement
+        if name is None or name in names:
+            continue
+        if agreements is None:
+            message = (
+                f"agreement {name!r} is named but there is no {agreements_path.name};"
+                f" expected it to define the agreement"
+            )
+        else:
+            known = ", ".join(repr(n) for n in sorted(names)) or "none"
+            message = (
+                f"unknown agreement {name!r}; expected one defined in"
+                f" {agreements_path.name} (defined: {known})"
+            )
+        problems.append(entry.problem(("agreement",), message))
+    return problems
+
+
+def _unique_agreements(agreements: list[AgreementEntry]) -> list[Problem]:
+    problems = []
+    first: dict[str, AgreementEntry] = {}
+    for entry in agreements:
+        other = first.setdefault(entry.agreement.name, entry)
+        if other is not entry:
+            problems.append(
+                entry.problem(
+                    "name",
+                    f"agreement {entry.agreement.name!r} is defined twice (first at"
+                    f" agreements[{other.index}]); expected unique names",
+                )
+            )
+    return problems

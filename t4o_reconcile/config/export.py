@@ -1,0 +1,365 @@
+"""Export: live configuration → tenant YAML, so that a plan right after is empty.
+
+Every section the live side holds is written, so the exported file manages all of it;
+read-only fields (statuses, last numbers, versions) are left out. Secrets are never
+known here (live holds only fingerprints): each becomes ``{secret: env:NAME}`` with a
+comment telling the user to supply it.
+
+Values that a YAML 1.1 reader would turn into something else (``NO`` → false, ``0150`` →
+an octal number) are quoted, and so are all the number-like identifiers, so the file
+reads the same in every YAML parser and every editor.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+
+from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
+from t4o_reconcile.vocabulary import PROGRAMS
+
+TENANT_SCHEMA = "tenant.schema.json"
+AGREEMENTS_SCHEMA = "agreements.schema.json"
+AGREEMENTS_FILE = "_agreements.yaml"
+# Where the schemas sit relative to examples/tenants/, used when no schemas/ is found.
+DEFAULT_SCHEMA_DIR = "../../schemas"
+
+# Identifiers that look like numbers: always quoted, whatever their value.
+_ALWAYS_QUOTED = {
+    "organization_number",
+    "personal_number",
+    "postal_code",
+    "country",
+    "account_number",
+    "customer_number",
+    "phone",
+}
+# Scalars a YAML 1.1 reader resolves to bool, null or a number.
+_YAML11_WORDS = frozenset(("y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"))
+_YAML11_NUMBER = re.compile(
+    r"[-+]?(\.[0-9]|[0-9])[0-9_:.eE+-]*|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|0[xob][0-9a-fA-F_]+"
+)
+
+
+class ExportError(Exception):
+    """The export cannot be written as asked; nothing was written."""
+
+
+@dataclass(slots=True)
+class ExportedTenant:
+    slug: str
+    document: CommentedMap
+    # Environment variables the user must set before planning (one per secret field).
+    secrets: list[str] = field(default_factory=list)
+    # The definition of the tenant's agreement, when it is in one that is known.
+    agreement: Item | None = None
+
+    def render(self, schema_dir: str = DEFAULT_SCHEMA_DIR) -> str:
+        header = [f"yaml-language-server: $schema={schema_dir}/{TENANT_SCHEMA}"]
+        header.append("Exported from the live configuration by `t4o-reconcile export`.")
+        if self.secrets:
+            header.append("Secrets are never exported; set these in the environment before plan:")
+            header.extend(f"  {name}" for name in self.secrets)
+        return _dump(self.document, header)
+
+
+def secret_env_name(slug: str, *parts: str) -> str:
+    """``ok-skogen`` + ``eventor-norway`` + ``token`` → ``OK_SKOGEN_EVENTOR_NORWAY_TOKEN``."""
+    name = "_".join(re.sub(r"[^A-Za-z0-9]+", "_", p).strip("_").upper() for p in (slug, *parts))
+    return f"T4O_{name}" if name[:1].isdigit() else name
+
+
+def export_tenant(live: TenantSnapshot, agreements: Mapping[str, Item]) -> ExportedTenant:
+    """One live tenant as the document of its tenant file."""
+    sections = live.sections
+    identity = _single(live, "identity")
+    if identity is None:
+        raise ExportError(f"{live.slug}: the live tenant has no identity (name, numbers)")
+    doc = CommentedMap()
+    doc["slug"] = live.slug
+    exported = ExportedTenant(live.slug, doc)
+    fields = identity.fields
+    doc["name"] = _scalar("name", fields["name"])
+    for number in ("organization_number", "personal_number"):
+        if fields.get(number) is not None:
+            doc[number] = _scalar(number, fields[number])
+    for part in ("contact", "address"):
+        if fields.get(part):
+            doc[part] = _mapping(fields[part], list(fields[part]))
+
+    if "agreement" in sections:
+        membership = _single(live, "agreement")
+        name = membership.fields.get("name") if membership is not None else None
+        doc["agreement"] = _scalar("agreement", name)
+        if name is not None:
+            exported.agreement = agreements.get(name)
+
+    singletons = {
+        "defaults": ["timing_system", "finish_code"],
+        "billing": ["licenses", "invoice_recipient", "interval"],
+        "invoicing": [
+            "enabled",
+            "next_invoice_number",
+            "invoices_from_external_system",
+            "next_customer_number",
+            "pdf_template",
+        ],
+    }
+    for section, names in singletons.items():
+        item = _single(live, section)
+        if item is not None:
+            doc[section] = _mapping(item.fields, names)
+
+    if "email_account" in sections:
+        doc["email_account"] = _email_account(exported, _single(live, "email_account"))
+    if "connections" in sections:
+        doc["connections"] = _connections(exported, sections["connections"])
+    if "bank_accounts" in sections:
+        doc["bank_accounts"] = _items(
+            sections["bank_accounts"],
+            ["account_number", "iban", "swift", "invoice_account", "default_for_payments"],
+        )
+    if "users" in sections:
+        doc["users"] = _users(sections["users"])
+    if "email_templates" in sections:
+        doc["email_templates"] = _items(
+            sections["email_templates"], ["kind", "language", "name", "subject", "body"]
+        )
+    return exported
+
+
+def write_export(
+    snapshots: Iterable[TenantSnapshot],
+    agreements: Mapping[str, Item] | None,
+    out_dir: Path,
+    *,
+    force: bool,
+) -> list[Path]:
+    """Write ``<slug>.yaml`` per tenant and merge ``agreements`` into ``_agreements.yaml``.
+
+    Refuses (``ExportError``, naming every file) to overwrite an existing tenant file or
+    to change an agreement an existing ``_agreements.yaml`` defines otherwise, unless
+    ``force``. Checks everything before writing anything; each file is written atomically.
+    """
+    out_dir = Path(out_dir)
+    known = dict(agreements or {})
+    tenants = [export_tenant(snapshot, known) for snapshot in snapshots]
+    schema_dir = schema_dir_for(out_dir)
+
+    pending: list[tuple[Path, str]] = []
+    clashes: list[str] = []
+    for tenant in tenants:
+        path = out_dir / f"{tenant.slug}.yaml"
+        if path.exists() and not force:
+            clashes.append(f"{path} already exists")
+        pending.append((path, tenant.render(schema_dir)))
+    if known:
+        path = out_dir / AGREEMENTS_FILE
+        text, conflicts = _merged_agreements(path, known, schema_dir, force=force)
+        clashes.extend(conflicts)
+        if text is not None:
+            pending.append((path, text))
+    if clashes:
+        raise ExportError(
+            "nothing was exported: "
+            + "; ".join(clashes)
+            + " (export again with --force to overwrite)"
+        )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, text in pending:
+        write_atomically(path, text)
+    return [path for path, _ in pending]
+
+
+def schema_dir_for(out_dir: Path) -> str:
+    """The repository's ``schemas/`` relative to ``out_dir``: the nearest one found going
+    up from it (stopping at a Git root), else ``DEFAULT_SCHEMA_DIR``."""
+    start = Path(out_dir).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "schemas").is_dir():
+            return Path(os.path.relpath(folder / "schemas", start)).as_posix()
+        if (folder / ".git").exists():
+            break
+    return DEFAULT_SCHEMA_DIR
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes the file private; a tenant file is as readable as the old one.
+        os.chmod(temporary, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _single(live: TenantSnapshot, section: str) -> Item | None:
+    return live.sections.get(section, {}).get("")
+
+
+def _scalar(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if name in _ALWAYS_QUOTED or value.lower() in _YAML11_WORDS or _YAML11_NUMBER.fullmatch(value):
+        return DoubleQuotedScalarString(value)
+    if "\n" in value and not value[:1].isspace() and "\t" not in value:
+        return LiteralScalarString(value)
+    return value
+
+
+def _mapping(fields: Mapping[str, Any], names: list[str]) -> CommentedMap:
+    """The named fields in that order; a None is left out (the loader then leaves the
+    field unmanaged, which matches a live value that is not set)."""
+    out = CommentedMap()
+    for name in names:
+        value = fields.get(name)
+        if value is not None:
+            out[name] = _scalar(name, value)
+    return out
+
+
+def _items(items: Mapping[str, Item], names: list[str]) -> CommentedSeq:
+    return CommentedSeq(_mapping(items[key].fields, names) for key in sorted(items))
+
+
+def _secret_ref(owner: CommentedMap, key: str, env_name: str) -> None:
+    # Quoted: libyaml (the C loader) rejects a plain "env:NAME" inside a flow mapping.
+    ref = CommentedMap(secret=DoubleQuotedScalarString(f"env:{env_name}"))
+    ref.fa.set_flow_style()
+    owner[key] = ref
+    owner.yaml_add_eol_comment(f"set {env_name} in the environment", key)
+
+
+def _email_account(exported: ExportedTenant, item: Item | None) -> CommentedMap | None:
+    if item is None:
+        return None  # the system account: managed, and none configured
+    account = _mapping(item.fields, ["account_name", "display_name", "address", "username"])
+    env_name = secret_env_name(exported.slug, "smtp", "password")
+    _secret_ref(account, "password", env_name)
+    exported.secrets.append(env_name)
+    account.update(_mapping(item.fields, ["smtp_host", "smtp_port", "encryption"]))
+    return account
+
+
+def _connections(exported: ExportedTenant, items: Mapping[str, Item]) -> CommentedSeq:
+    out = CommentedSeq()
+    for connector in sorted(items):
+        connection = CommentedMap(connector=connector)
+        env_name = secret_env_name(exported.slug, connector, "token")
+        _secret_ref(connection, "token", env_name)
+        exported.secrets.append(env_name)
+        out.append(connection)
+    return out
+
+
+def _users(items: Mapping[str, Item]) -> CommentedSeq:
+    out = CommentedSeq()
+    for email in sorted(items):
+        fields = items[email].fields
+        user = _mapping(fields, ["email", "name", "role"])
+        granted = {
+            program: right
+            for program in PROGRAMS
+            if (right := (fields.get("programs") or {}).get(program, "none")) != "none"
+        }
+        if granted:
+            user["programs"] = CommentedMap(granted)
+        out.append(user)
+    return out
+
+
+def _merged_agreements(
+    path: Path, agreements: Mapping[str, Item], schema_dir: str, *, force: bool
+) -> tuple[str | None, list[str]]:
+    """The agreements file with ``agreements`` merged in (existing entries and comments
+    kept), and the conflicts that need ``force``. None: nothing to change."""
+    yaml = _yaml()
+    document: Any = None
+    if path.exists():
+        try:
+            document = yaml.load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, YAMLError) as exc:
+            raise ExportError(
+                f"{path}: cannot be read to merge agreements into it: {exc}"
+            ) from None
+    if document is None:
+        document = CommentedMap()
+    if not isinstance(document, CommentedMap):
+        raise ExportError(f"{path}: expected a mapping with an 'agreements' list")
+    if document.get("agreements") is None:
+        document["agreements"] = CommentedSeq()
+    entries = document["agreements"]
+    if not isinstance(entries, CommentedSeq):
+        raise ExportError(f"{path}: expected 'agreements' to be a list of agreements")
+    by_name = {
+        str(entry.get("name")): entry for entry in entries if isinstance(entry, CommentedMap)
+    }
+    conflicts: list[str] = []
+    changed = not path.exists()
+    for name in sorted(agreements):
+        live_number = agreements[name].fields.get("customer_number")
+        entry = by_name.get(name)
+        if entry is None:
+            entries.append(
+                _mapping(
+                    {"name": name, "customer_number": live_number}, ["name", "customer_number"]
+                )
+            )
+            changed = True
+        elif live_number is not None and str(entry.get("customer_number")) != live_number:
+            if not force:
+                conflicts.append(
+                    f"{path}: agreement {name!r} has customer_number"
+                    f" {entry.get('customer_number')!r} but live has {live_number!r}"
+                )
+            entry["customer_number"] = _scalar("customer_number", live_number)
+            changed = True
+    if not changed:
+        return None, conflicts
+    header = (
+        [] if path.exists() else [f"yaml-language-server: $schema={schema_dir}/{AGREEMENTS_SCHEMA}"]
+    )
+    return _dump(document, header), conflicts
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.version = None
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    yaml.preserve_quotes = True
+    yaml.representer.add_representer(type(None), _represent_null)
+    return yaml
+
+
+def _represent_null(representer: RoundTripRepresenter, _: None) -> Any:
+    # Round-trip dumping writes None as an empty value; "null" says it on purpose.
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+def _dump(document: CommentedMap, header: list[str]) -> str:
+    if header:
+        document.yaml_set_start_comment("\n".join(header))
+    stream = io.StringIO()
+    _yaml().dump(document, stream)
+    return stream.getvalue()

@@ -1,0 +1,278 @@
+"""Loading a directory of tenant files into a validated ``Repository``.
+
+Every file is parsed with the fast C loader and validated; only a file with something to
+report is parsed again to find line and column (see ``yamlfile``). All problems in all
+files are reported in one run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from t4o_reconcile.config import checks, secret_refs
+from t4o_reconcile.config.messages import describe
+from t4o_reconcile.config.models import AgreementsFile, Tenant
+from t4o_reconcile.config.problems import DocPath, Problem
+from t4o_reconcile.config.repository import AgreementEntry, Origin, Repository, TenantEntry
+from t4o_reconcile.config.yamlfile import ParseError, SourceFile, YAMLSyntax, decode, parse
+from t4o_reconcile.engine.snapshot import UnresolvedSecret
+
+DEFAULTS = "_defaults"
+AGREEMENTS = "_agreements"
+SUFFIXES = (".yaml", ".yml")
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM = 200
+
+
+@dataclass(slots=True)
+class LoadResult:
+    problems: list[Problem] = field(default_factory=list)
+    files_with_problems: int = 0
+    tenant_count: int = 0
+    # None when a problem other than an unresolved secret was found: only a repository
+    # whose every file is valid is handed on (plan reports unresolved secrets itself).
+    repository: Repository | None = None
+
+
+def load_repository(path: Path, *, environ: Mapping[str, str] | None = None) -> LoadResult:
+    """Read, merge, validate and check every tenant file in the directory ``path``."""
+    loader = _Loader(Path(path), os.environ if environ is None else environ)
+    return loader.run()
+
+
+class _Loader:
+    def __init__(self, root: Path, environ: Mapping[str, str]) -> None:
+        self.root = root
+        self.environ = environ
+        self.problems: list[Problem] = []
+        self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
+
+    def run(self) -> LoadResult:
+        if not self.root.is_dir():
+            what = "does not exist" if not self.root.exists() else "is not a directory"
+            self.problems.append(
+                Problem(str(self.root), 1, 1, (), f"{what}; expected a directory of tenant files")
+            )
+            return self._result(0, None)
+        files = sorted(p for p in self.root.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        specials = {p.stem: p for p in files if p.stem in (DEFAULTS, AGREEMENTS)}
+        tenant_files = [p for p in files if p.stem not in (DEFAULTS, AGREEMENTS)]
+        self._parse_ahead(tenant_files)
+
+        defaults_file, defaults_data = self._read_defaults(specials.get(DEFAULTS))
+        agreements_path = specials.get(AGREEMENTS, self.root / f"{AGREEMENTS}.yaml")
+        agreements = self._read_agreements(specials.get(AGREEMENTS))
+
+        entries: list[TenantEntry] = []
+        for tenant_path in tenant_files:
+            entry = self._read_tenant(tenant_path, defaults_file, defaults_data)
+            if entry is not None:
+                entries.append(entry)
+                self.problems += checks.check_tenant(entry)
+        self.problems += checks.check_across(entries, agreements, agreements_path)
+
+        repository = Repository(
+            root=self.root,
+            tenants={e.slug: e for e in sorted(entries, key=lambda e: e.slug)},
+            agreements=agreements,
+            files=files,
+        )
+        return self._result(len(tenant_files), repository)
+
+    def _result(self, tenant_count: int, repository: Repository | None) -> LoadResult:
+        unique = list(dict.fromkeys(self.problems))
+        unique.sort(key=lambda p: (p.file, p.line, p.column))
+        blocking = any(not p.unresolved_secret for p in unique)
+        return LoadResult(
+            problems=unique,
+            files_with_problems=len({p.file for p in unique}),
+            tenant_count=tenant_count,
+            repository=None if blocking else repository,
+        )
+
+    # -- reading
+
+    def _read(self, path: Path) -> tuple[SourceFile, Any] | None:
+        read = self._parsed.pop(path, None) or read_file(path)
+        if isinstance(read, ParseError):
+            self._add(path, read.line, read.column, (), read.message)
+            return None
+        text, data = read
+        return SourceFile(path, text), data
+
+    def _parse_ahead(self, paths: list[Path]) -> None:
+        """Parse many files on every core: parsing is most of validate's time."""
+        workers = min(os.cpu_count() or 1, 8)
+        if len(paths) < PARALLEL_FROM or workers < 2:
+            return
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:
+            return  # no fork on this platform: parse in this process
+        chunk = max(1, len(paths) // (workers * 4))
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            self._parsed = dict(
+                zip(paths, pool.map(read_file, paths, chunksize=chunk), strict=True)
+            )
+
+    def _add(self, path: Path, line: int, column: int, doc: DocPath, message: str) -> None:
+        self.problems.append(Problem(str(path), line, column, doc, message))
+
+    def _mapping(self, path: Path, source: SourceFile, data: Any, expected: str) -> bool:
+        if isinstance(data, dict):
+            return True
+        got = "an empty file" if data is None else f"a {_yaml_type(data)}"
+        message = f"expected a mapping of {expected}, got {got}"
+        if data is None:
+            message = f"empty file; expected a mapping of {expected}"
+        line, column = source.position(())
+        self._add(path, line, column, (), message)
+        return False
+
+    def _read_defaults(self, path: Path | None) -> tuple[SourceFile | None, dict[str, Any]]:
+        if path is None:
+            return None, {}
+        read = self._read(path)
+        if read is None:
+            return None, {}
+        source, data = read
+        if data is None:
+            return source, {}  # an empty defaults file sets nothing
+        if not self._mapping(path, source, data, "settings every tenant inherits"):
+            return None, {}
+        if "slug" in data:
+            line, column = source.position(("slug",), key=True)
+            self._add(
+                path,
+                line,
+                column,
+                ("slug",),
+                "slug cannot be inherited; expected it in each tenant file",
+            )
+        # Alone the defaults are a partial tenant: a missing key may come from the tenant.
+        for error in _errors(Tenant, data):
+            if error["type"] == "missing" or not error["loc"]:
+                continue
+            located = describe(error, Tenant)
+            line, column = source.position(located.path, key=located.at_key)
+            self._add(path, line, column, located.path, located.message)
+        return source, data
+
+    def _read_agreements(self, path: Path | None) -> list[AgreementEntry] | None:
+        if path is None:
+            return None
+        read = self._read(path)
+        if read is None:
+            return []
+        source, data = read
+        if not self._mapping(path, source, data, "agreements: [{name, customer_number}]"):
+            return []
+        try:
+            parsed = AgreementsFile.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                located = describe(error, AgreementsFile)
+                line, column = source.position(located.path, key=located.at_key)
+                self._add(path, line, column, located.path, located.message)
+            return []
+        return [AgreementEntry(a, i, source) for i, a in enumerate(parsed.agreements)]
+
+    def _read_tenant(
+        self, path: Path, defaults_file: SourceFile | None, defaults: dict[str, Any]
+    ) -> TenantEntry | None:
+        read = self._read(path)
+        if read is None:
+            return None
+        source, data = read
+        if not self._mapping(path, source, data, "tenant settings (at least slug and name)"):
+            return None
+        merged = merge(defaults, data)
+        origin = Origin(source, data, defaults_file, defaults if defaults_file else None)
+        try:
+            tenant = Tenant.model_validate(merged)
+        except ValidationError as exc:
+            for error in exc.errors():
+                located = describe(error, Tenant)
+                file, line, column = origin.locate(located.path, key=located.at_key)
+                self.problems.append(Problem(file, line, column, located.path, located.message))
+            return None
+        entry = TenantEntry(tenant=tenant, source=path, origin=origin, data=merged)
+        self._resolve_secrets(entry)
+        return entry
+
+    def _resolve_secrets(self, entry: TenantEntry) -> None:
+        tenant = entry.tenant
+        references: list[tuple[DocPath, str]] = [
+            (("connections", i, "token"), c.token.secret)
+            for i, c in enumerate(tenant.connections or [])
+        ]
+        if tenant.email_account is not None:
+            references.append((("email_account", "password"), tenant.email_account.password.secret))
+        for doc_path, reference in references:
+            base_dir = entry.origin.source_of(doc_path).path.parent
+            value = secret_refs.resolve(reference, base_dir, self.environ)
+            entry.secrets[doc_path] = value
+            if isinstance(value, UnresolvedSecret):
+                self.problems.append(
+                    entry.problem(
+                        doc_path,
+                        f"{value.problem}; expected it to hold the secret of tenant"
+                        f" {tenant.slug!r} ({reference})",
+                        unresolved_secret=True,
+                    )
+                )
+
+
+def read_file(path: Path) -> tuple[str, Any] | ParseError:
+    """A file's text and parsed data, or why it cannot be read (picklable for workers)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ParseError(1, 1, f"cannot be read: {exc.strerror}")
+    text = decode(data)
+    if isinstance(text, ParseError):
+        return text
+    try:
+        return text, parse(text)
+    except YAMLSyntax as exc:
+        return exc.error
+
+
+def merge(defaults: Mapping[str, Any], tenant: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: mappings merge recursively with the tenant winning; lists are replaced."""
+    merged = dict(defaults)
+    for key, value in tenant.items():
+        base = merged.get(key)
+        if isinstance(base, dict) and isinstance(value, dict):
+            merged[key] = merge(base, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _errors(model: type[BaseModel], data: Any) -> list[Any]:
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return list(exc.errors())
+    return []
+
+
+def _yaml_type(data: Any) -> str:
+    if isinstance(data, list):
+        return "list"
+    if isinstance(data, str):
+        return "string"
+    if isinstance(data, bool):
+        return "boolean"
+    if isinstance(data, int | float):
+        return "number"
+    return type(data).__name__

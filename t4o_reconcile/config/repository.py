@@ -1,0 +1,115 @@
+"""The loaded tenant files: validated models, resolved secrets and where each came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from t4o_reconcile.config.models import Agreement, Tenant
+from t4o_reconcile.config.problems import DocPath, Problem
+from t4o_reconcile.config.yamlfile import SourceFile
+from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
+
+
+@dataclass(slots=True)
+class Origin:
+    """Maps a path in a tenant's merged document to the file that gave the value.
+
+    Mappings merge with the tenant winning and lists are replaced whole, so a path
+    belongs to the tenant file as far as the tenant file has it, and to _defaults.yaml
+    from the first key only _defaults.yaml has.
+    """
+
+    tenant_file: SourceFile
+    tenant_data: Any
+    defaults_file: SourceFile | None = None
+    defaults_data: Any = None
+
+    def locate(self, path: DocPath, *, key: bool = False) -> tuple[str, int, int]:
+        source = self.source_of(path)
+        line, column = source.position(path, key=key)
+        return str(source.path), line, column
+
+    def source_of(self, path: DocPath) -> SourceFile:
+        """The file that gave the value at ``path`` (without parsing for positions)."""
+        mine: Any = self.tenant_data
+        theirs: Any = self.defaults_data
+        for step in path:
+            if isinstance(step, str):
+                if isinstance(mine, dict) and step in mine:
+                    mine = mine[step]
+                    theirs = theirs.get(step) if isinstance(theirs, dict) else None
+                    if not (isinstance(mine, dict) and isinstance(theirs, dict)):
+                        theirs = None
+                elif self.defaults_file is not None and isinstance(theirs, dict) and step in theirs:
+                    return self.defaults_file
+                else:
+                    break
+            else:
+                theirs = None
+                if isinstance(mine, list) and 0 <= step < len(mine):
+                    mine = mine[step]
+                else:
+                    break
+        return self.tenant_file
+
+
+@dataclass(slots=True)
+class TenantEntry:
+    tenant: Tenant
+    source: Path
+    origin: Origin = field(repr=False)
+    # The merged document (defaults applied) as plain data.
+    data: dict[str, Any] = field(repr=False, default_factory=dict)
+    # Resolved secrets by the path of their field, e.g. ("connections", 0, "token").
+    secrets: dict[DocPath, Secret | UnresolvedSecret] = field(repr=False, default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
+
+    def locate(self, path: DocPath, *, key: bool = False) -> str:
+        """``file:line:col`` of the value at ``path`` (or of its key)."""
+        file, line, column = self.origin.locate(path, key=key)
+        return f"{file}:{line}:{column}"
+
+    def problem(
+        self, path: DocPath, message: str, *, key: bool = False, unresolved_secret: bool = False
+    ) -> Problem:
+        file, line, column = self.origin.locate(path, key=key)
+        return Problem(file, line, column, path, message, unresolved_secret)
+
+
+@dataclass(slots=True)
+class AgreementEntry:
+    agreement: Agreement
+    index: int
+    file: SourceFile = field(repr=False)
+
+    def locate(self, field_name: str | None = None, *, key: bool = False) -> str:
+        path = self.path(field_name)
+        line, column = self.file.position(path, key=key)
+        return f"{self.file.path}:{line}:{column}"
+
+    def path(self, field_name: str | None = None) -> DocPath:
+        base: DocPath = ("agreements", self.index)
+        return (*base, field_name) if field_name else base
+
+    def problem(self, field_name: str | None, message: str, *, key: bool = False) -> Problem:
+        path = self.path(field_name)
+        line, column = self.file.position(path, key=key)
+        return Problem(str(self.file.path), line, column, path, message)
+
+
+@dataclass(slots=True)
+class Repository:
+    root: Path
+    tenants: dict[str, TenantEntry]  # by slug, in slug order
+    # None when there is no _agreements.yaml: agreements are then unmanaged.
+    agreements: list[AgreementEntry] | None
+    # Every file read, in a stable order (for a digest of the configuration).
+    files: list[Path] = field(default_factory=list)
+
+    def agreement_names(self) -> list[str]:
+        return [entry.agreement.name for entry in self.agreements or []]

@@ -1,0 +1,144 @@
+"""The desired side of a diff: a ``Repository`` turned into the engine's ``Snapshot``.
+
+See the table in ``engine.snapshot``. Only managed sections appear; an optional field
+the file leaves out is unmanaged (absent from the item) while an explicit ``null`` is
+managed; every other field carries its value or its default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from t4o_reconcile import normalize
+from t4o_reconcile.config.models import Billing, Defaults, Tenant
+from t4o_reconcile.config.repository import Repository, TenantEntry
+from t4o_reconcile.engine.snapshot import (
+    Item,
+    SafetyOptions,
+    Snapshot,
+    TenantSnapshot,
+    UnresolvedSecret,
+)
+from t4o_reconcile.vocabulary import PROGRAMS
+
+# What the API holds for these always-present singletons when nothing was set
+# (docs/api.md, TenantCreate): ``defaults: null`` / ``billing: null`` mean "reset".
+_RESET: dict[str, BaseModel] = {
+    "defaults": Defaults(),
+    "billing": Billing(licenses=0),
+}
+
+
+def desired_snapshot(repo: Repository) -> Snapshot:
+    tenants = {slug: tenant_snapshot(entry) for slug, entry in repo.tenants.items()}
+    agreements = None
+    if repo.agreements is not None:
+        agreements = {
+            a.agreement.name: Item(
+                {"name": a.agreement.name, "customer_number": a.agreement.customer_number}
+            )
+            for a in repo.agreements
+        }
+    return Snapshot(tenants=tenants, agreements=agreements)
+
+
+def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
+    tenant = entry.tenant
+    sections: dict[str, dict[str, Item]] = {"identity": {"": Item(_identity(tenant))}}
+
+    for name in ("defaults", "billing", "invoicing"):
+        if tenant.managed(name):
+            model = getattr(tenant, name) or _RESET.get(name)
+            # invoicing: null manages nothing field by field: its numbers cannot be reset.
+            sections[name] = {"": Item(fields_of(model) if model is not None else {})}
+
+    if tenant.managed("agreement"):
+        sections["agreement"] = {"": Item({"name": tenant.agreement})}
+
+    if tenant.managed("email_account"):
+        sections["email_account"] = {}
+        if tenant.email_account is not None:
+            fields = fields_of(tenant.email_account)
+            fields["password"] = _secret(entry, ("email_account", "password"))
+            sections["email_account"][""] = Item(fields)
+
+    if tenant.managed("connections"):
+        sections["connections"] = {
+            c.connector: Item(
+                {"connector": c.connector, "token": _secret(entry, ("connections", i, "token"))}
+            )
+            for i, c in enumerate(tenant.connections or [])
+        }
+
+    if tenant.managed("bank_accounts"):
+        sections["bank_accounts"] = {
+            b.account_number: Item(fields_of(b)) for b in tenant.bank_accounts or []
+        }
+
+    if tenant.managed("users"):
+        users: dict[str, Item] = {}
+        for user in tenant.users or []:
+            fields = fields_of(user)
+            granted: dict[str, str] = {str(k): str(v) for k, v in user.programs.items()}
+            fields["programs"] = {p: granted.get(p, "none") for p in PROGRAMS}
+            users[user.email] = Item(fields)
+        sections["users"] = users
+
+    if tenant.managed("email_templates"):
+        templates: dict[str, Item] = {}
+        for template in tenant.email_templates or []:
+            fields = fields_of(template)
+            fields["subject"] = normalize.text(template.subject)
+            fields["body"] = normalize.text(template.body)
+            templates[f"{template.kind}/{template.language}"] = Item(fields)
+        sections["email_templates"] = templates
+
+    safety = None
+    if tenant.safety is not None:
+        safety = SafetyOptions(
+            max_delete_share=tenant.safety.max_delete_share,
+            min_delete_items=tenant.safety.min_delete_items,
+        )
+    return TenantSnapshot(
+        slug=tenant.slug, sections=sections, source=str(entry.source), safety=safety
+    )
+
+
+def _identity(tenant: Tenant) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "name": tenant.name,
+        "organization_number": tenant.organization_number,
+        "personal_number": tenant.personal_number,
+    }
+    for name in ("contact", "address"):
+        if tenant.managed(name):
+            value = getattr(tenant, name)
+            fields[name] = fields_of(value) if value is not None else None
+    address = fields.get("address")
+    if address:
+        address["postal_code"] = normalize.postal_code(address["postal_code"])
+        address["country"] = normalize.country(address["country"])
+    return fields
+
+
+def fields_of(model: BaseModel) -> dict[str, Any]:
+    """The managed fields of a model: set explicitly, or with a non-None default."""
+    fields: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        if name not in model.model_fields_set and info.default is None:
+            continue  # an optional field left out: unmanaged
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            value = fields_of(value)
+        fields[name] = value
+    return fields
+
+
+def _secret(entry: TenantEntry, path: tuple[str | int, ...]) -> Any:
+    value = entry.secrets.get(path)
+    if value is None:
+        # Loaded without resolving (should not happen): planning it is an error.
+        return UnresolvedSecret("", "the secret was not resolved")
+    return value

@@ -1,0 +1,400 @@
+"""Apply a plan: run its actions against a provider and report exactly what happened.
+
+The order is the engine's (``engine.order.flatten``), split into phases: agreement
+creates and updates first (tenants may move into them), then the tenants concurrently,
+each strictly in its own order, then whole-tenant deletes, then agreement deletes (they
+need their tenants moved out first). A failure stops that tenant only, or everything not
+yet started with ``fail_fast``; actions already in flight always finish, so the report
+never guesses.
+
+Every action carries an idempotency key derived from the plan id, its address and its
+kind, so running the same saved plan again after a crash cannot create anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan
+from t4o_reconcile.engine.provider import (
+    ActionResult,
+    ExecutionContext,
+    Outcome,
+    Provider,
+)
+from t4o_reconcile.engine.snapshot import Secret
+
+REPORT_FORMAT_VERSION = 1
+
+EventKind = Literal["tenant_started", "tenant_finished", "action_done"]
+
+
+class ApplyRefused(Exception):
+    """The plan cannot be applied at all; nothing was written."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(
+            "apply refused, nothing was written:\n" + "\n".join(f"  - {r}" for r in reasons)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyEvent:
+    """Progress of a run, for a terminal to draw. ``done`` of ``total`` actions have an
+    outcome (skipped ones included, so ``done`` reaches ``total``)."""
+
+    kind: EventKind
+    tenant: str | None
+    done: int
+    total: int
+    address: str | None = None
+    outcome: Outcome | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    address: str
+    tenant: str | None
+    kind: ActionKind
+    outcome: Outcome
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "tenant": self.tenant,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "message": self.message,
+        }
+
+
+@dataclass(slots=True)
+class ApplyReport:
+    target: str
+    plan_id: str
+    # In the order the plan lists them, not the order they finished.
+    actions: list[ActionOutcome] = field(default_factory=list)
+    duration_seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        counts = {"applied": 0, "failed": 0, "skipped": 0}
+        for entry in self.actions:
+            counts[entry.outcome] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """Every action was applied (an empty plan is ok)."""
+        return all(entry.outcome == "applied" for entry in self.actions)
+
+    def failed(self) -> list[ActionOutcome]:
+        return [entry for entry in self.actions if entry.outcome == "failed"]
+
+    def tenant_counts(self) -> dict[str, dict[str, int]]:
+        per: dict[str, dict[str, int]] = {}
+        for entry in self.actions:
+            if entry.tenant is None:
+                continue
+            counts = per.setdefault(entry.tenant, {"applied": 0, "failed": 0, "skipped": 0})
+            counts[entry.outcome] += 1
+        return per
+
+    def summary(self) -> str:
+        counts = self.counts()
+        verdict = "Apply complete" if self.ok else "Apply incomplete"
+        return (
+            f"{verdict}: {counts['applied']} applied, {counts['failed']} failed,"
+            f" {counts['skipped']} skipped."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--report FILE`` document: JSON-able, stable keys, no field values (so no
+        secret can reach it), only addresses, outcomes and messages."""
+        return {
+            "format_version": REPORT_FORMAT_VERSION,
+            "target": self.target,
+            "plan_id": self.plan_id,
+            "ok": self.ok,
+            "counts": self.counts(),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "tenants": self.tenant_counts(),
+            "actions": [entry.to_dict() for entry in self.actions],
+        }
+
+
+def idempotency_key(plan_id: str, action: Action) -> str:
+    """The same plan, address and kind always give the same key: a re-run of a saved plan
+    replays a create instead of duplicating it, while two plans never share a key."""
+    material = f"{plan_id}\n{action.address}\n{action.kind}".encode()
+    return hashlib.sha256(material).hexdigest()
+
+
+def check_applicable(plan: Plan, *, allow_deletes: bool) -> list[str]:
+    """Why the plan cannot be applied at all; empty when it can."""
+    reasons = [f"{error.address}: {error.message}" for error in plan.errors]
+    for tenant in plan.tenants:
+        reasons.extend(f"{error.address}: {error.message}" for error in tenant.errors)
+    if reasons:
+        reasons.insert(0, "the plan has errors; fix them and plan again")
+    if not allow_deletes:
+        for tenant in plan.tenants:
+            if tenant.deletes_need_flag:
+                why = "; ".join(tenant.deletes_need_flag)
+                reasons.append(f"{tenant.slug}: needs --allow-deletes ({why})")
+    return reasons
+
+
+@dataclass(slots=True)
+class Schedule:
+    """The plan's actions split into the phases apply runs, in order."""
+
+    agreements_first: list[Action]
+    tenants: dict[str, list[Action]]
+    tenant_deletes: list[Action]
+    agreements_last: list[Action]
+
+    def __iter__(self) -> Iterator[Action]:
+        yield from self.agreements_first
+        for actions in self.tenants.values():
+            yield from actions
+        yield from self.tenant_deletes
+        yield from self.agreements_last
+
+
+def schedule(plan: Plan) -> Schedule:
+    """Split the engine's order (``Plan.all_actions``) into phases, keeping each tenant's
+    actions and the agreement actions in the order the engine gave them."""
+    first: list[Action] = []
+    last: list[Action] = []
+    tenants: dict[str, list[Action]] = {}
+    tenant_deletes: list[Action] = []
+    for action in plan.all_actions():
+        if action.tenant is None:
+            (last if action.kind == "delete" else first).append(action)
+        elif action.section == WHOLE_TENANT and action.kind == "delete":
+            tenant_deletes.append(action)
+        else:
+            tenants.setdefault(action.tenant, []).append(action)
+    return Schedule(first, tenants, tenant_deletes, last)
+
+
+async def apply_plan(
+    plan: Plan,
+    provider: Provider,
+    *,
+    parallelism: int = 8,
+    fail_fast: bool = False,
+    allow_deletes: bool = False,
+    plan_id: str,
+    on_event: Callable[[ApplyEvent], None] | None = None,
+) -> ApplyReport:
+    """Run ``plan`` against ``provider``. Raises ``ApplyRefused`` before any write when
+    the plan has errors or needs --allow-deletes that was not given. ``on_event`` is called
+    from the event loop and must not raise."""
+    if parallelism < 1:
+        raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+    if not plan_id:
+        raise ValueError("plan_id must be a non-empty string (it seeds idempotency keys)")
+    reasons = check_applicable(plan, allow_deletes=allow_deletes)
+    if reasons:
+        raise ApplyRefused(reasons)
+    run = _Run(
+        provider=provider,
+        plan_id=plan_id,
+        fail_fast=fail_fast,
+        schedule=schedule(plan),
+        on_event=on_event,
+    )
+    started = time.monotonic()
+    await run.execute(parallelism)
+    return ApplyReport(
+        target=provider.target,
+        plan_id=plan_id,
+        actions=run.outcomes(),
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+class _Run:
+    def __init__(
+        self,
+        *,
+        provider: Provider,
+        plan_id: str,
+        fail_fast: bool,
+        schedule: Schedule,
+        on_event: Callable[[ApplyEvent], None] | None,
+    ) -> None:
+        self.provider = provider
+        self.plan_id = plan_id
+        self.fail_fast = fail_fast
+        self.schedule = schedule
+        self.on_event = on_event
+        self.total = sum(1 for _ in schedule)
+        self.results: dict[int, ActionOutcome] = {}  # id(action) -> outcome
+        self.versions: dict[str, str] = {}  # learnt from writes in this run
+        self.stopped = False  # set by fail_fast after the first failure
+        self.failed_agreements: set[str] = set()
+        self.any_tenant_incomplete = False
+
+    def outcomes(self) -> list[ActionOutcome]:
+        return [self.results[id(action)] for action in self.schedule]
+
+    async def execute(self, parallelism: int) -> None:
+        for action in self.schedule.agreements_first:
+            if self.stopped:
+                self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+                continue
+            result = await self._write(action)
+            if result.outcome != "applied":
+                self.failed_agreements.add(action.key)
+                if self.fail_fast:
+                    self.stopped = True
+
+        limit = asyncio.Semaphore(parallelism)
+
+        async def bounded(slug: str, actions: list[Action]) -> None:
+            async with limit:
+                await self._tenant(slug, actions)
+
+        async with asyncio.TaskGroup() as group:
+            for slug, actions in self.schedule.tenants.items():
+                group.create_task(bounded(slug, actions))
+        async with asyncio.TaskGroup() as group:
+            for action in self.schedule.tenant_deletes:
+                group.create_task(bounded(str(action.tenant), [action]))
+
+        for action in self.schedule.agreements_last:
+            if self.stopped:
+                self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+            elif self.any_tenant_incomplete:
+                self._skip(
+                    action,
+                    "skipped: not every tenant was applied, so the agreement may still hold"
+                    " tenants; apply again once they succeed",
+                )
+            else:
+                await self._write(action)
+
+    async def _tenant(self, slug: str, actions: list[Action]) -> None:
+        if self.stopped:
+            for action in actions:
+                self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+            self.any_tenant_incomplete = True
+            return
+        self._emit(ApplyEvent("tenant_started", slug, self._done(), self.total))
+        outcome: Outcome = "applied"
+        for position, action in enumerate(actions):
+            reason = self._reason_to_skip(action)
+            if reason is None:
+                result = await self._write(action)
+                if result.outcome == "applied":
+                    continue
+                if self.fail_fast:
+                    self.stopped = True
+                reason = f"skipped: {action.address} did not apply, so {slug} stopped there"
+                rest = actions[position + 1 :]
+                outcome = "failed"
+            else:
+                rest = actions[position:]
+                outcome = "skipped"
+            for pending in rest:
+                self._skip(pending, reason)
+            self.any_tenant_incomplete = True
+            break
+        self._emit(ApplyEvent("tenant_finished", slug, self._done(), self.total, outcome=outcome))
+
+    def _reason_to_skip(self, action: Action) -> str | None:
+        if self.stopped:
+            return "skipped: apply stopped after a failure (fail fast)"
+        blocker = self._blocked_by_agreement(action)
+        if blocker is not None:
+            return f'skipped: agreement "{blocker}" was not written'
+        return None
+
+    def _blocked_by_agreement(self, action: Action) -> str | None:
+        if not self.failed_agreements or action.after is None:
+            return None
+        if action.section == "agreement":
+            name = action.after.get("name")
+        elif action.section == WHOLE_TENANT:
+            name = action.after.get("agreement")
+        else:
+            return None
+        return name if isinstance(name, str) and name in self.failed_agreements else None
+
+    async def _write(self, action: Action) -> ActionResult:
+        context = ExecutionContext(
+            idempotency_key=idempotency_key(self.plan_id, action), versions=self.versions
+        )
+        try:
+            result = await self.provider.execute(action, context)
+        except Exception as exc:
+            # A provider bug or an error it did not turn into a result: the action is
+            # failed, never silently applied, and the other tenants carry on.
+            result = ActionResult(
+                action.address, "failed", f"{type(exc).__name__}: {exc}".rstrip(": ")
+            )
+        if result.new_version is not None:
+            self.versions[action.address] = result.new_version
+        message = result.message
+        if result.conflict:
+            message = (
+                f"{message + '; ' if message else ''}the resource changed since the plan read"
+                " it (412): run plan again"
+            )
+        self._record(action, result.outcome, _mask(message, action))
+        return result
+
+    def _skip(self, action: Action, message: str) -> None:
+        self._record(action, "skipped", message)
+
+    def _record(self, action: Action, outcome: Outcome, message: str) -> None:
+        self.results[id(action)] = ActionOutcome(
+            action.address, action.tenant, action.kind, outcome, message
+        )
+        self._emit(
+            ApplyEvent(
+                "action_done",
+                action.tenant,
+                self._done(),
+                self.total,
+                address=action.address,
+                outcome=outcome,
+                message=message,
+            )
+        )
+
+    def _done(self) -> int:
+        return len(self.results)
+
+    def _emit(self, event: ApplyEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def _mask(message: str, action: Action) -> str:
+    """A provider must never echo a secret; if one does, the report still does not."""
+    for secret in _secrets(action.after):
+        if secret.value:
+            message = message.replace(secret.value, "(sensitive)")
+    return message
+
+
+def _secrets(value: object) -> Iterator[Secret]:
+    if isinstance(value, Secret):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _secrets(item)

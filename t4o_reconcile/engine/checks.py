@@ -1,0 +1,175 @@
+"""Plan errors: what apply would fail on, found before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Plan, PlanError, address
+from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot, UnresolvedSecret
+
+_FLAGS = ("invoice_account", "default_for_payments")
+
+
+def tenant_errors(
+    want: TenantSnapshot, have: TenantSnapshot | None, desired: Snapshot, live: Snapshot
+) -> list[PlanError]:
+    errors = [*_unresolved_secrets(want), *_owner(want, have), *_bank_accounts(want, have)]
+    if have is not None:
+        errors.extend(_numbers(want, have))
+    errors.extend(_unknown_agreement(want, desired, live))
+    for error in errors:
+        error.source = error.source or want.source
+    return errors
+
+
+def _unresolved_secrets(want: TenantSnapshot) -> Iterator[PlanError]:
+    for section, items in want.sections.items():
+        for key, item in items.items():
+            for name, value in item.fields.items():
+                if isinstance(value, UnresolvedSecret):
+                    yield PlanError(
+                        address(want.slug, section, key),
+                        f"secret {value.source} for tenant {want.slug}, field {section}.{name}"
+                        f" could not be resolved: {value.problem}",
+                    )
+
+
+def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:
+    wanted = want.sections.get("invoicing", {}).get("")
+    current = have.sections.get("invoicing", {}).get("")
+    if wanted is None or current is None:
+        return
+    where = address(want.slug, "invoicing", "")
+    for kind in ("invoice", "customer"):
+        next_number = wanted.fields.get(f"next_{kind}_number")
+        last = current.fields.get(f"last_{kind}_number")
+        if next_number is None or last is None:
+            continue
+        if next_number == current.fields.get(f"next_{kind}_number"):
+            continue
+        if next_number <= last:
+            yield PlanError(
+                where,
+                f"next_{kind}_number {next_number} must be greater than the last issued"
+                f" {kind} number {last}; set it to {last + 1} or more",
+            )
+
+
+def _owner(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
+    users = want.sections.get("users")
+    slug = want.slug
+    where = f"{slug}.users"
+    if have is None:
+        owners = _owners(users or {})
+        if not owners:
+            yield PlanError(
+                where, "a new tenant needs its owner in users (a user with role: owner)"
+            )
+        elif len(owners) > 1:
+            yield PlanError(where, f"a tenant has exactly one owner, found: {', '.join(owners)}")
+        return
+    if users is None:
+        return
+    live_owners = _owners(have.sections.get("users", {}))
+    wanted_owners = _owners(users)
+    for email in live_owners:
+        if email not in users:
+            yield PlanError(
+                address(slug, "users", email),
+                f"removing the owner {email} is not possible through the API",
+            )
+        elif email not in wanted_owners:
+            role = users[email].fields.get("role")
+            yield PlanError(
+                address(slug, "users", email),
+                f"demoting the owner {email} to {role} is not possible through the API",
+            )
+    for email in wanted_owners:
+        if email not in live_owners:
+            yield PlanError(
+                address(slug, "users", email),
+                f"{email} cannot become owner: the owner is "
+                f"{', '.join(live_owners) or 'unknown'} and ownership transfer is not"
+                " possible through the API",
+            )
+
+
+def _owners(users: dict[str, Item]) -> list[str]:
+    return [key for key, user in users.items() if user.fields.get("role") == "owner"]
+
+
+def _bank_accounts(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
+    wanted = want.sections.get("bank_accounts")
+    if wanted is None:
+        return
+    where = f"{want.slug}.bank_accounts"
+    current = have.sections.get("bank_accounts", {}) if have is not None else {}
+    if not wanted:
+        if current:
+            yield PlanError(
+                where,
+                "deleting all bank accounts is not possible: the account holding"
+                " invoice_account / default_for_payments cannot be deleted",
+            )
+        return
+    for flag in _FLAGS:
+        holders = [key for key, item in wanted.items() if item.fields.get(flag) is True]
+        if not holders:
+            yield PlanError(
+                where,
+                f"no bank account would be {flag}: exactly one account must have {flag}: true",
+            )
+        elif len(holders) > 1:
+            yield PlanError(
+                where,
+                f"only one bank account can be {flag}, found: {', '.join(holders)}",
+            )
+
+
+def _unknown_agreement(
+    want: TenantSnapshot, desired: Snapshot, live: Snapshot
+) -> Iterator[PlanError]:
+    membership = want.sections.get("agreement", {}).get("")
+    name: Any = membership.fields.get("name") if membership is not None else None
+    if not isinstance(name, str):
+        return
+    known = desired.agreements if desired.agreements is not None else live.agreements
+    if known is not None and name not in known:
+        yield PlanError(
+            address(want.slug, "agreement", ""),
+            f"unknown agreement {name!r}; known agreements: {', '.join(sorted(known)) or 'none'}",
+        )
+
+
+def agreement_errors(plan: Plan, desired: Snapshot, live: Snapshot) -> list[PlanError]:
+    """An agreement that still holds tenants after the plan cannot be deleted."""
+    deleting = {a.key for a in plan.agreement_actions if a.kind == "delete"}
+    if not deleting:
+        return []
+    planned = {t.slug: t for t in plan.tenants}
+    holders: dict[str, list[str]] = {}
+    for slug, have in sorted(live.tenants.items()):
+        tenant_plan = planned.get(slug)
+        name = _membership(have.sections.get("agreement", {}))
+        if tenant_plan is not None:
+            for action in tenant_plan.actions:
+                if action.section == WHOLE_TENANT and action.kind == "delete":
+                    name = None
+                elif action.kind == "move" and action.after is not None:
+                    name = action.after.get("name")
+        if name in deleting:
+            holders.setdefault(name, []).append(slug)
+    return [
+        PlanError(
+            address(None, AGREEMENTS, name),
+            f"agreement {name} still holds tenants ({', '.join(slugs)}): move them out"
+            " before deleting it",
+        )
+        for name, slugs in sorted(holders.items())
+    ]
+
+
+def _membership(items: dict[str, Item]) -> Any:
+    item = items.get("")
+    return item.fields.get("name") if item is not None else None

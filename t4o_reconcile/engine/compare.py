@@ -1,0 +1,71 @@
+"""Field-level comparison of one desired item against its live counterpart.
+
+Only the fields the desired item holds are compared (recursively into dicts), so
+read-only live fields (``status``, ``last_invoice_number``) and fields the configuration
+leaves unmanaged never show as changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from t4o_reconcile import normalize
+from t4o_reconcile.engine.snapshot import Fingerprint, Secret, UnresolvedSecret
+
+_MISSING: Any = object()
+
+
+def same(want: Any, have: Any) -> bool:
+    # Same type first: True == 1 and 1 == 1.0 are changes the API would see.
+    if type(want) is type(have) and want == have:
+        return True
+    if isinstance(want, Secret):
+        return isinstance(have, Fingerprint) and want.matches(have)
+    if isinstance(want, UnresolvedSecret):
+        # Cannot be compared; checks report it as a plan error instead.
+        return True
+    if isinstance(want, str) and isinstance(have, str):
+        # Defensive: both sides should be normalised already, but trailing whitespace
+        # is never significant and must not become a perpetual diff.
+        return normalize.text(want) == normalize.text(have)
+    return False
+
+
+def changed_paths(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of every desired field whose live value differs."""
+    out: list[str] = []
+    _walk(want, have, "", out)
+    return out
+
+
+def _walk(want: Mapping[str, Any], have: Mapping[str, Any], prefix: str, out: list[str]) -> None:
+    for name, value in want.items():
+        live = have.get(name, _MISSING)
+        path = prefix + name
+        if isinstance(value, dict) and isinstance(live, dict):
+            _walk(value, live, path + ".", out)
+        elif live is _MISSING or not same(value, live):
+            out.append(path)
+
+
+def merged(want: Any, have: Any) -> Any:
+    """The desired value laid over the live one: what the resource holds afterwards.
+
+    An update sends whole top-level fields, so live sub-fields the configuration does
+    not manage (a phone left out of ``contact``) are kept rather than cleared.
+    """
+    if isinstance(want, dict) and isinstance(have, dict):
+        out = dict(have)
+        for key, value in want.items():
+            out[key] = merged(value, have.get(key))
+        return out
+    return want
+
+
+def secret_paths(fields: Mapping[str, Any]) -> list[str]:
+    return [name for name, value in fields.items() if is_secret(value)]
+
+
+def is_secret(value: object) -> bool:
+    return isinstance(value, Secret | UnresolvedSecret | Fingerprint)

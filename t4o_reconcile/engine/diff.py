@@ -1,0 +1,408 @@
+"""The keyed diff: two normalised snapshots in, a plan out. No I/O.
+
+Items are matched by key, never by list position; a section the desired side leaves out
+is unmanaged and never read into the plan; a section it holds is authoritative.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from t4o_reconcile.engine import checks
+from t4o_reconcile.engine import safety as safety_rules
+from t4o_reconcile.engine.compare import changed_paths, merged, secret_paths
+from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
+from t4o_reconcile.engine.plan import (
+    AGREEMENTS,
+    WHOLE_TENANT,
+    Action,
+    AgreementUsers,
+    Plan,
+    TenantPlan,
+    address,
+)
+from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
+from t4o_reconcile.vocabulary import PROGRAMS
+
+# Sections that are part of the tenant resource itself: never created or deleted alone.
+TENANT_RESOURCE_SECTIONS = ("identity", "defaults", "billing")
+# Sections diffed item by item (create/update/delete). ``agreement`` is a move instead.
+ITEM_SECTIONS = (
+    "identity",
+    "defaults",
+    "billing",
+    "invoicing",
+    "email_account",
+    "connections",
+    "bank_accounts",
+    "users",
+    "email_templates",
+)
+# Created together with a new tenant; every other section follows as its own creates.
+_CREATED_WITH_TENANT = ("identity", "defaults", "billing", "invoicing", "agreement")
+_RADIO_FLAGS = ("invoice_account", "default_for_payments")
+
+
+def make_plan(
+    desired: Snapshot,
+    live: Snapshot,
+    *,
+    target: str,
+    only: set[str] | None = None,
+    delete_unmanaged: bool = False,
+    safety: SafetyOptions | None = None,
+) -> Plan:
+    """Everything apply must do to bring ``live`` to ``desired``, in apply order.
+
+    ``only`` restricts the plan to those tenant slugs (``--tenant``); agreement actions
+    are then limited to creating agreements those tenants need. Live tenants without a
+    desired tenant are listed as unmanaged and deleted only with ``delete_unmanaged``.
+    """
+    options = safety or SafetyOptions()
+    plan = Plan(
+        target=target,
+        only=sorted(only) if only is not None else None,
+        delete_unmanaged=delete_unmanaged,
+    )
+
+    for slug in sorted(desired.tenants):
+        if only is not None and slug not in only:
+            continue
+        want = desired.tenants[slug]
+        have = live.tenants.get(slug)
+        tenant_plan = TenantPlan(slug=slug, source=want.source)
+        if have is None:
+            _plan_new_tenant(want, tenant_plan)
+        else:
+            tenant_plan.versions = _versions(have)
+            _plan_existing_tenant(want, have, tenant_plan)
+        tenant_plan.errors.extend(checks.tenant_errors(want, have, desired, live))
+        tenant_plan.deletes_need_flag = safety_rules.delete_reasons(
+            tenant_plan.actions, want, have, want.safety or options
+        )
+        tenant_plan.actions = sort_tenant_actions(tenant_plan.actions)
+        plan.tenants.append(tenant_plan)
+
+    for slug in sorted(live.tenants):
+        if slug in desired.tenants or (only is not None and slug not in only):
+            continue
+        plan.unmanaged_tenants.append(slug)
+        if delete_unmanaged:
+            plan.tenants.append(_plan_tenant_delete(live.tenants[slug]))
+
+    if live.agreements is not None:
+        plan.agreement_versions = {
+            address(None, AGREEMENTS, name): item.version
+            for name, item in sorted(live.agreements.items())
+            if item.version is not None
+        }
+    plan.agreement_actions = sort_agreement_actions(_plan_agreements(desired, live, plan, only))
+    plan.errors.extend(checks.agreement_errors(plan, desired, live))
+    plan.agreement_users = agreement_users(plan, desired, live)
+    return plan
+
+
+def _versions(have: TenantSnapshot) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for section, items in have.sections.items():
+        for key, item in items.items():
+            if item.version is not None:
+                out[address(have.slug, section, key)] = item.version
+    return out
+
+
+def _plan_existing_tenant(want: TenantSnapshot, have: TenantSnapshot, plan: TenantPlan) -> None:
+    slug = want.slug
+    for section in ITEM_SECTIONS:
+        wanted = want.sections.get(section)
+        if wanted is None:
+            continue  # unmanaged
+        plan.actions.extend(diff_section(slug, section, wanted, have.sections.get(section, {})))
+    membership = want.sections.get("agreement")
+    if membership is not None:
+        move = _agreement_move(slug, membership, have.sections.get("agreement", {}))
+        if move is not None:
+            plan.actions.append(move)
+    if "bank_accounts" in want.sections:
+        settle_radio_flags(plan.actions, want.sections["bank_accounts"])
+
+
+def diff_section(
+    slug: str | None, section: str, wanted: dict[str, Item], live: dict[str, Item]
+) -> list[Action]:
+    """Create, update and delete actions that turn ``live`` items into ``wanted`` ones."""
+    actions: list[Action] = []
+    for key, item in wanted.items():
+        current = live.get(key)
+        if current is None:
+            actions.append(create_action(slug, section, key, item.fields))
+            continue
+        paths = changed_paths(item.fields, current.fields)
+        if paths:
+            actions.append(_update_action(slug, section, key, item, current, paths))
+    if section in TENANT_RESOURCE_SECTIONS or section == "invoicing":
+        return actions  # part of a resource that always exists: never deleted alone
+    for key in sorted(live.keys() - wanted.keys()):
+        current = live[key]
+        actions.append(
+            Action(
+                tenant=slug,
+                section=section,
+                key=key,
+                kind="delete",
+                before=dict(current.fields),
+                after=None,
+                sensitive_paths=secret_paths(current.fields),
+                reason="not in the configuration",
+                version=current.version,
+            )
+        )
+    return actions
+
+
+def create_action(
+    slug: str | None, section: str, key: str, fields: dict[str, Any], reason: str = ""
+) -> Action:
+    return Action(
+        tenant=slug,
+        section=section,
+        key=key,
+        kind="create",
+        before=None,
+        after=dict(fields),
+        sensitive_paths=secret_paths(fields),
+        reason=reason,
+    )
+
+
+def _update_action(
+    slug: str | None, section: str, key: str, want: Item, have: Item, paths: list[str]
+) -> Action:
+    top = list(dict.fromkeys(path.split(".", 1)[0] for path in paths))
+    before = {name: have.fields.get(name) for name in top}
+    after = {name: merged(want.fields[name], have.fields.get(name)) for name in top}
+    return Action(
+        tenant=slug,
+        section=section,
+        key=key,
+        kind="update",
+        before=before,
+        after=after,
+        changed_paths=paths,
+        sensitive_paths=secret_paths(want.fields),
+        version=have.version,
+    )
+
+
+def _agreement_move(slug: str, wanted: dict[str, Item], live: dict[str, Item]) -> Action | None:
+    want_name = _membership(wanted)
+    current = live.get("")
+    have_name = current.fields.get("name") if current is not None else None
+    if want_name == have_name:
+        return None
+    if want_name is None:
+        reason = f"leave agreement {have_name}"
+    elif have_name is None:
+        reason = f"join agreement {want_name}"
+    else:
+        reason = f"move from agreement {have_name} to {want_name}"
+    return Action(
+        tenant=slug,
+        section="agreement",
+        key="",
+        kind="move",
+        before={"name": have_name},
+        after={"name": want_name},
+        changed_paths=["name"],
+        reason=reason,
+        version=current.version if current is not None else None,
+    )
+
+
+def _membership(items: dict[str, Item] | None) -> str | None:
+    if not items or "" not in items:
+        return None
+    name = items[""].fields.get("name")
+    return name if isinstance(name, str) else None
+
+
+def settle_radio_flags(actions: list[Action], wanted: dict[str, Item]) -> None:
+    """Drop ``flag: true → false`` changes that the API makes by itself.
+
+    A radio flag cannot be set false directly; setting it true on another account
+    clears it everywhere else, so such a change is implied, not sent.
+    """
+    for flag in _RADIO_FLAGS:
+        holders = [key for key, item in wanted.items() if item.fields.get(flag) is True]
+        if not holders:
+            continue  # checks report "no account would hold the flag"
+        for action in list(actions):
+            if action.section != "bank_accounts" or action.kind != "update":
+                continue
+            if flag not in action.changed_paths or not action.after:
+                continue
+            if action.after.get(flag) is not False:
+                continue
+            action.changed_paths.remove(flag)
+            del action.after[flag]
+            if action.before is not None:
+                action.before.pop(flag, None)
+            note = f"{flag} moves to {holders[0]} (cleared by the API when set there)"
+            action.reason = f"{action.reason}; {note}" if action.reason else note
+            if not action.changed_paths:
+                actions.remove(action)
+
+
+def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
+    slug = want.slug
+    sections = want.sections
+    after: dict[str, Any] = {"slug": slug}
+    identity = sections.get("identity", {}).get("")
+    if identity is not None:
+        after.update(identity.fields)
+    for section in ("defaults", "billing", "invoicing"):
+        item = sections.get(section, {}).get("")
+        if item is not None:
+            after[section] = dict(item.fields)
+    after["agreement"] = _membership(sections.get("agreement"))
+    users = sections.get("users", {})
+    owner_key = next((k for k, u in users.items() if u.fields.get("role") == "owner"), None)
+    owner = users[owner_key] if owner_key is not None else None
+    after["owner"] = (
+        {"email": owner.fields.get("email", owner_key), "name": owner.fields.get("name")}
+        if owner is not None and owner_key is not None
+        else None
+    )
+    plan.actions.append(
+        Action(
+            tenant=slug,
+            section=WHOLE_TENANT,
+            key="",
+            kind="create",
+            before=None,
+            after=after,
+            reason="new tenant",
+        )
+    )
+    for section in ITEM_SECTIONS:
+        if section in _CREATED_WITH_TENANT:
+            continue
+        for key, item in sections.get(section, {}).items():
+            if section == "users" and key == owner_key:
+                continue
+            plan.actions.append(create_action(slug, section, key, item.fields))
+    if owner is not None and owner_key is not None:
+        grant = _owner_programs(slug, owner_key, owner)
+        if grant is not None:
+            plan.actions.append(grant)
+
+
+def _owner_programs(slug: str, key: str, owner: Item) -> Action | None:
+    """A tenant is created with its owner holding no programs; grant them afterwards."""
+    programs = owner.fields.get("programs")
+    if not isinstance(programs, dict):
+        return None
+    start = {program: "none" for program in PROGRAMS}
+    paths = [f"programs.{p}" for p, right in programs.items() if start.get(p) != right]
+    if not paths:
+        return None
+    return Action(
+        tenant=slug,
+        section="users",
+        key=key,
+        kind="update",
+        before={"programs": start},
+        after={"programs": merged(programs, start)},
+        changed_paths=paths,
+        reason="grant the owner's programs after creating the tenant",
+    )
+
+
+def _plan_tenant_delete(have: TenantSnapshot) -> TenantPlan:
+    identity = have.sections.get("identity", {}).get("")
+    plan = TenantPlan(slug=have.slug, versions=_versions(have))
+    plan.actions.append(
+        Action(
+            tenant=have.slug,
+            section=WHOLE_TENANT,
+            key="",
+            kind="delete",
+            before=dict(identity.fields) if identity is not None else {"slug": have.slug},
+            after=None,
+            reason="unmanaged tenant (no file), deleted by request",
+            version=identity.version if identity is not None else None,
+        )
+    )
+    plan.deletes_need_flag = ["deletes the whole tenant with all its users and bank accounts"]
+    return plan
+
+
+def _plan_agreements(
+    desired: Snapshot, live: Snapshot, plan: Plan, only: set[str] | None
+) -> list[Action]:
+    if desired.agreements is None:
+        return []
+    actions = diff_section(None, AGREEMENTS, desired.agreements, live.agreements or {})
+    if only is None:
+        return actions
+    # A partial plan only creates the agreements its own tenants join.
+    needed = {
+        name
+        for tenant in plan.tenants
+        for action in tenant.actions
+        if action.after and action.section in ("agreement", WHOLE_TENANT)
+        for name in [action.after.get("agreement" if action.section == WHOLE_TENANT else "name")]
+        if isinstance(name, str)
+    }
+    return [a for a in actions if a.kind == "create" and a.key in needed]
+
+
+def agreement_users(plan: Plan, desired: Snapshot, live: Snapshot) -> list[AgreementUsers]:
+    """Distinct user e-mails per agreement, before (live) and after this plan.
+
+    After: planned tenants use their desired users and membership where managed, live
+    ones otherwise; tenants outside the plan keep their live state; deleted ones count
+    for nothing.
+    """
+    planned = {t.slug for t in plan.tenants}
+    deleted = {
+        t.slug
+        for t in plan.tenants
+        for a in t.actions
+        if a.section == WHOLE_TENANT and a.kind == "delete"
+    }
+    before: dict[str, set[str]] = {}
+    after: dict[str, set[str]] = {}
+    for current in live.tenants.values():
+        name = _membership(current.sections.get("agreement"))
+        if name is not None:
+            before.setdefault(name, set()).update(current.sections.get("users", {}))
+    for slug in live.tenants.keys() | desired.tenants.keys():
+        if slug in deleted:
+            continue
+        have = live.tenants.get(slug)
+        want = desired.tenants.get(slug) if slug in planned else None
+        name, users = _after_membership(want, have)
+        if name is not None:
+            after.setdefault(name, set()).update(users)
+    names = set(before) | set(after)
+    names |= set(live.agreements or {}) | set(desired.agreements or {})
+    return [
+        AgreementUsers(
+            agreement=name,
+            before=len(before.get(name, ())),
+            after=len(after.get(name, ())),
+        )
+        for name in sorted(names)
+    ]
+
+
+def _after_membership(
+    want: TenantSnapshot | None, have: TenantSnapshot | None
+) -> tuple[str | None, set[str]]:
+    def pick(section: str) -> dict[str, Item]:
+        if want is not None and section in want.sections:
+            return want.sections[section]
+        return have.sections.get(section, {}) if have is not None else {}
+
+    return _membership(pick("agreement")), set(pick("users"))

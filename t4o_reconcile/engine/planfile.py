@@ -1,0 +1,130 @@
+"""The saved plan (``plan --out``): the JSON plan plus versions and the config digest.
+
+No secret value is ever written: a secret is kept as ``{"sensitive": true, "source":
+"env:NAME"}`` and loads back as a ``SavedSecret``; apply re-resolves it from the
+configuration whose digest matches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from t4o_reconcile.engine.plan import (
+    Action,
+    AgreementUsers,
+    Plan,
+    PlanError,
+    TenantPlan,
+)
+from t4o_reconcile.engine.sensitive import as_plan_file, from_json
+from t4o_reconcile.render.json import FORMAT_VERSION, plan_document
+
+PLAN_FILE_KIND = "t4o-reconcile-plan"
+
+
+class PlanFileError(ValueError):
+    """A plan file that cannot be read back: names the file and what was expected."""
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """Write the plan atomically: a reader sees the old file or the new one, never half."""
+    document = plan_document(plan, secret=as_plan_file)
+    document["kind"] = PLAN_FILE_KIND
+    document["config_digest"] = plan.config_digest
+    document["agreement_versions"] = dict(plan.agreement_versions)
+    document["only"] = plan.only
+    document["delete_unmanaged"] = plan.delete_unmanaged
+    for entry, tenant in zip(document["tenants"], plan.tenants, strict=True):
+        entry["versions"] = dict(tenant.versions)
+    text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_plan(path: Path) -> Plan:
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(
+            f"{path}:{exc.lineno}:{exc.colno}: expected a JSON plan file: {exc.msg}"
+        ) from None
+    if not isinstance(document, dict) or document.get("kind") != PLAN_FILE_KIND:
+        raise PlanFileError(
+            f"{path}: expected a plan file written by 'plan --out' (kind {PLAN_FILE_KIND!r})"
+        )
+    if document.get("format_version") != FORMAT_VERSION:
+        raise PlanFileError(
+            f"{path}: expected format_version {FORMAT_VERSION}, found"
+            f" {document.get('format_version')!r}; make the plan again with this version"
+        )
+    try:
+        return _plan(document)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise PlanFileError(f"{path}: malformed plan file ({exc!r} missing or wrong)") from None
+
+
+def _plan(document: dict[str, Any]) -> Plan:
+    return Plan(
+        target=document["target"],
+        tenants=[
+            TenantPlan(
+                slug=entry["slug"],
+                actions=[_action(a) for a in entry["actions"]],
+                errors=[_error(e) for e in entry["errors"]],
+                deletes_need_flag=list(entry["deletes_need_flag"]),
+                versions=dict(entry.get("versions", {})),
+                source=entry.get("source"),
+            )
+            for entry in document["tenants"]
+        ],
+        agreement_actions=[_action(a) for a in document["agreement_actions"]],
+        agreement_versions=dict(document.get("agreement_versions", {})),
+        unmanaged_tenants=list(document["unmanaged_tenants"]),
+        agreement_users=[
+            AgreementUsers(agreement=u["agreement"], before=u["before"], after=u["after"])
+            for u in document["agreement_users"]
+        ],
+        errors=[_error(e) for e in document["errors"]],
+        config_digest=document.get("config_digest", ""),
+        only=document.get("only"),
+        delete_unmanaged=bool(document.get("delete_unmanaged", False)),
+    )
+
+
+def _action(entry: dict[str, Any]) -> Action:
+    kind = entry["action"]
+    if kind not in ("create", "update", "delete", "move"):
+        raise TypeError(f"action {kind!r}")
+    return Action(
+        tenant=entry["tenant"],
+        section=entry["section"],
+        key=entry["key"],
+        kind=kind,
+        before=from_json(entry["before"]),
+        after=from_json(entry["after"]),
+        changed_paths=list(entry["changed_paths"]),
+        sensitive_paths=list(entry["sensitive_paths"]),
+        reason=entry["reason"],
+        version=entry["version"],
+    )
+
+
+def _error(entry: dict[str, Any]) -> PlanError:
+    return PlanError(address=entry["address"], message=entry["message"], source=entry["source"])

@@ -1,0 +1,69 @@
+"""How secret values look outside memory: never their value.
+
+Renderers show every secret as ``(sensitive)``; the plan file keeps only where a secret
+came from (``{"sensitive": true, "source": "env:NAME"}``) and loading it gives back a
+``SavedSecret`` marker, so apply re-resolves the value from the configuration it has
+verified by digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from t4o_reconcile.engine.snapshot import Fingerprint, Secret, UnresolvedSecret
+
+SENSITIVE = "(sensitive)"
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSecret:
+    """A secret read back from a plan file: only the reference it came from."""
+
+    source: str
+
+    def __repr__(self) -> str:
+        return f"SavedSecret({self.source or 'sensitive'})"
+
+
+def is_sensitive(value: object) -> bool:
+    return isinstance(value, Secret | Fingerprint | UnresolvedSecret | SavedSecret)
+
+
+def mask(value: object) -> str:
+    return SENSITIVE
+
+
+def as_plan_file(value: object) -> dict[str, Any]:
+    source = value.source if isinstance(value, Secret | UnresolvedSecret | SavedSecret) else ""
+    return {"sensitive": True, "source": source or None}
+
+
+def from_plan_file(value: dict[str, Any]) -> SavedSecret:
+    return SavedSecret(source=value.get("source") or "")
+
+
+def is_plan_file_secret(value: object) -> bool:
+    return isinstance(value, dict) and value.get("sensitive") is True and len(value) <= 2
+
+
+def to_json(value: Any, secret: Callable[[object], Any] = mask) -> Any:
+    """A JSON-ready copy of ``value`` in which every secret is replaced by ``secret(it)``."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v, secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v, secret) for v in value]
+    if is_sensitive(value):
+        return secret(value)
+    return value
+
+
+def from_json(value: Any) -> Any:
+    if is_plan_file_secret(value):
+        return from_plan_file(value)
+    if isinstance(value, dict):
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value

@@ -1,0 +1,95 @@
+"""What the text and Markdown renderers share: symbols and field lines of an action."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
+from t4o_reconcile.engine.sensitive import SENSITIVE, is_sensitive
+
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→"}
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldLine:
+    path: str
+    text: str  # the value, or "before → after" for a change
+
+
+def value_text(value: Any) -> str:
+    """One value as JSON: strings quoted, control characters escaped, secrets masked."""
+    if is_sensitive(value):
+        return SENSITIVE
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def field_lines(action: Action) -> list[FieldLine]:
+    """Field-level lines: every field of a create or delete, before → after of an update."""
+    sensitive = set(action.sensitive_paths)
+    if action.kind in ("update", "move"):
+        lines = []
+        for path in action.changed_paths:
+            if path.split(".", 1)[0] in sensitive:
+                lines.append(FieldLine(path, "(sensitive, changed)"))
+                continue
+            before = _lookup(action.before, path)
+            after = _lookup(action.after, path)
+            lines.append(FieldLine(path, f"{_shown(before)} → {_shown(after)}"))
+        return lines
+    fields = action.after if action.kind == "create" else action.before
+    return [
+        FieldLine(path, SENSITIVE if path.split(".", 1)[0] in sensitive else value_text(value))
+        for path, value in _flatten(fields or {}, "")
+    ]
+
+
+def _shown(value: Any) -> str:
+    return "(absent)" if value is _MISSING else value_text(value)
+
+
+def _lookup(fields: Mapping[str, Any] | None, path: str) -> Any:
+    value: Any = fields
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _flatten(fields: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for name in fields:
+        value = fields[name]
+        if isinstance(value, dict) and value:
+            yield from _flatten(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name, value
+
+
+def tenant_counts(tenant: TenantPlan) -> dict[str, int]:
+    counts = {"create": 0, "update": 0, "delete": 0, "move": 0}
+    for action in tenant.actions:
+        counts[action.kind] += 1
+    return counts
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes. Live state matches the configuration."
+    c = plan.counts()
+    return (
+        f"Plan: {c['create']} to create, {c['update']} to update,"
+        f" {c['delete']} to delete, {c['move']} to move."
+    )
+
+
+def error_count(plan: Plan) -> int:
+    return len(plan.errors) + sum(len(t.errors) for t in plan.tenants)
+
+
+def shown_tenants(plan: Plan) -> list[TenantPlan]:
+    """Tenants worth a section: those with actions, errors or deletes needing the flag."""
+    return [t for t in plan.tenants if t.actions or t.errors or t.deletes_need_flag]

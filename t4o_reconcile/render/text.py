@@ -1,0 +1,117 @@
+"""The terminal plan: ``+ ~ - →`` symbols, field-level changes, a Terraform-like summary."""
+
+from __future__ import annotations
+
+from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
+from t4o_reconcile.engine.plan import Action, Plan, PlanError
+from t4o_reconcile.render.common import (
+    SYMBOLS,
+    error_count,
+    field_lines,
+    shown_tenants,
+    summary_line,
+)
+
+_COLORS = {
+    "create": "\033[32m",
+    "update": "\033[33m",
+    "delete": "\033[31m",
+    "move": "\033[36m",
+    "error": "\033[1;31m",
+    "warn": "\033[1;33m",
+    "bold": "\033[1m",
+    "dim": "\033[2m",
+}
+_RESET = "\033[0m"
+
+
+class _Writer:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+        self.lines: list[str] = []
+
+    def paint(self, style: str, text: str) -> str:
+        return f"{_COLORS[style]}{text}{_RESET}" if self.color else text
+
+    def add(self, line: str = "") -> None:
+        self.lines.append(line)
+
+
+def render_text(plan: Plan, *, color: bool) -> str:
+    out = _Writer(color)
+    out.add(f"Target: {_safe(plan.target)}")
+
+    if plan.agreement_actions or plan.errors:
+        out.add()
+        out.add(out.paint("bold", "Agreements"))
+        for action in sort_agreement_actions(plan.agreement_actions):
+            _action(out, action)
+        for error in plan.errors:
+            _error(out, error)
+
+    for tenant in shown_tenants(plan):
+        out.add()
+        source = f"  ({_safe(tenant.source)})" if tenant.source else ""
+        out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
+        for action in sort_tenant_actions(tenant.actions):
+            _action(out, action)
+        for error in tenant.errors:
+            _error(out, error)
+        if tenant.deletes_need_flag:
+            out.add(
+                "  "
+                + out.paint("warn", "! needs --allow-deletes: ")
+                + _safe("; ".join(tenant.deletes_need_flag))
+            )
+
+    unchanged = len(plan.tenants) - len(shown_tenants(plan))
+    if unchanged:
+        out.add()
+        out.add(out.paint("dim", f"{unchanged} tenant(s) unchanged."))
+    if plan.unmanaged_tenants:
+        out.add()
+        out.add(
+            "Unmanaged tenants (live, no file; left alone unless deletion is requested): "
+            + ", ".join(plan.unmanaged_tenants)
+        )
+    moving_users = [u for u in plan.agreement_users if u.before or u.after]
+    if moving_users:
+        out.add()
+        out.add("Users per agreement (charged once per agreement):")
+        for users in moving_users:
+            change = "" if users.before == users.after else f" → {users.after}"
+            out.add(f"  {_safe(users.agreement)}: {users.before}{change}")
+
+    errors = error_count(plan)
+    out.add()
+    if errors:
+        out.add(out.paint("error", f"{errors} plan error(s): apply would fail; fix them first."))
+    flagged = [t.slug for t in plan.tenants if t.deletes_need_flag]
+    if flagged:
+        out.add(out.paint("warn", "Needs --allow-deletes: " + ", ".join(flagged)))
+    out.add(summary_line(plan))
+    return "\n".join(out.lines) + "\n"
+
+
+def _action(out: _Writer, action: Action) -> None:
+    symbol = out.paint(action.kind, SYMBOLS[action.kind])
+    reason = out.paint("dim", f"  # {_safe(action.reason)}") if action.reason else ""
+    out.add(f"  {symbol} {_safe(action.address)}{reason}")
+    for line in field_lines(action):
+        out.add(f"      {_safe(line.path)}: {line.text}")
+
+
+def _error(out: _Writer, error: PlanError) -> None:
+    where = f" ({_safe(error.source)})" if error.source else ""
+    out.add(
+        "  "
+        + out.paint("error", "✗ ERROR")
+        + f" {_safe(error.address)}: {_safe(error.message)}{where}"
+    )
+
+
+def _safe(text: str) -> str:
+    """Keys, messages and paths carry user text: no control characters on a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)

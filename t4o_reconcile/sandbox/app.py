@@ -1,0 +1,862 @@
+"""The FastAPI application of the sandbox: routes of docs/api.md over ``operations``.
+
+Endpoints are sync functions (FastAPI runs them in its thread pool); each runs in one
+transaction of the store. Answers are built as JSON text directly — the response models
+document the schema (and schemathesis checks the answers against it) without paying for
+validating every answer a second time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from stdnum.no import kontonr
+
+from t4o_reconcile import __version__, normalize
+from t4o_reconcile.sandbox import models as m
+from t4o_reconcile.sandbox import operations as ops
+from t4o_reconcile.sandbox import rules
+from t4o_reconcile.sandbox.bulk import tenant_configs
+from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
+from t4o_reconcile.sandbox.rules import ProblemError
+from t4o_reconcile.sandbox.store import Principal, Row, Store, Tx
+
+JSON = "application/json"
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _problem_response(exc: ProblemError) -> Response:
+    return Response(
+        _dumps(exc.body()),
+        status_code=exc.rule.status,
+        media_type=rules.PROBLEM_MEDIA_TYPE,
+        headers=exc.headers,
+    )
+
+
+def _resource(data: dict[str, Any], version: int, status: int = 200) -> Response:
+    return Response(
+        _dumps(data), status_code=status, media_type=JSON, headers={"ETag": ops.etag(version)}
+    )
+
+
+def _row(row: Row, status: int = 200) -> Response:
+    return _resource(row.out(), row.version, status)
+
+
+# Paging ----------------------------------------------------------------------------
+
+
+def encode_cursor(after: str | int) -> str:
+    return base64.urlsafe_b64encode(_dumps({"after": after}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, kind: type[str] | type[int]) -> Any:
+    if cursor is None or cursor == "":
+        return kind()
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+    except (ValueError, KeyError, TypeError):
+        after = None
+    if type(after) is not kind:
+        raise ProblemError(
+            rules.INVALID_CURSOR,
+            "cursor: expected the next_cursor of a previous page of this list",
+            field="cursor",
+        )
+    return after
+
+
+def _page(items: list[Any], next_after: str | int | None) -> Response:
+    cursor = None if next_after is None else encode_cursor(next_after)
+    return Response(_dumps({"items": items, "next_cursor": cursor}), media_type=JSON)
+
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1..100)")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description='Required: the ETag last read, e.g. "3" (else 428)'),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Required on every create; a retry with the same key and body returns"
+        " the first answer",
+    ),
+]
+
+
+# Auth and per-request context ---------------------------------------------------------
+
+bearer = HTTPBearer(auto_error=False, description="A token from `sandbox token create`")
+
+
+@dataclass(slots=True)
+class Context:
+    store: Store
+    principal: Principal
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.store.transaction(self.principal, write=False) as tx:
+            yield tx
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self.store.transaction(self.principal, write=True) as tx:
+            yield tx
+
+    def create(
+        self,
+        idempotency: Idempotency,
+        make: Callable[[Tx], Row],
+        render: Callable[[Tx, Row], dict[str, Any]] | None = None,
+    ) -> Response:
+        """Run a create once per Idempotency-Key; a retry gets the stored first answer."""
+        key = idempotency.key
+        if not key:
+            raise ProblemError(
+                rules.IDEMPOTENCY_KEY_REQUIRED,
+                "Idempotency-Key: header required on every create (a unique string per"
+                " intended create, sent again only on retries)",
+                field="Idempotency-Key",
+            )
+        partner = self.principal.partner
+        with self.write() as tx:
+            replay = tx.replay(partner, key)
+            if replay is not None:
+                if replay.request != idempotency.digest:
+                    raise ProblemError(
+                        rules.IDEMPOTENCY_KEY_REUSED,
+                        "Idempotency-Key: already used for another request; use a new key"
+                        " for a new create",
+                        field="Idempotency-Key",
+                    )
+                headers = {"ETag": replay.etag} if replay.etag else {}
+                return Response(
+                    replay.body, status_code=replay.status, media_type=JSON, headers=headers
+                )
+            row = make(tx)
+            body = _dumps(render(tx, row) if render else row.out())
+            tx.remember(partner, key, idempotency.digest, 201, body, ops.etag(row.version))
+        return Response(
+            body, status_code=201, media_type=JSON, headers={"ETag": ops.etag(row.version)}
+        )
+
+
+def context(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Context:
+    store: Store = request.app.state.store
+    principal = store.authenticate(credentials.credentials) if credentials else None
+    if principal is None:
+        raise ProblemError(
+            rules.UNAUTHENTICATED,
+            "Authorization: expected 'Bearer <token>' with a token from"
+            " `t4o-reconcile sandbox token create`",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Context(store, principal)
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    key: str | None
+    digest: str
+
+
+async def idempotency(request: Request, key: IdempotencyKey = None) -> Idempotency:
+    """The key and a digest of the request it was first used with (method, path, body)."""
+    raw = await request.body()
+    try:
+        canonical = json.dumps(json.loads(raw), sort_keys=True) if raw else ""
+    except ValueError:
+        canonical = raw.decode("utf-8", "replace")
+    text = f"{request.method} {request.url.path}\n{canonical}"
+    return Idempotency(key, hashlib.sha256(text.encode()).hexdigest())
+
+
+Ctx = Annotated[Context, Depends(context)]
+Idem = Annotated[Idempotency, Depends(idempotency)]
+
+# Documented answers ------------------------------------------------------------------
+
+_PROBLEM_TEXT = {
+    400: "Idempotency-Key missing",
+    401: "No token or an unknown one",
+    403: "Not allowed for this token or user",
+    404: "Not found (also another partner's tenant)",
+    409: "A rule of the domain refuses the change",
+    412: "If-Match is not the current version",
+    422: "The body or a parameter does not match the schema, or a rule refuses a value",
+    428: "If-Match missing",
+    429: "Rate limit exceeded; see Retry-After",
+    500: "Internal error (or an injected fault)",
+    503: "Unavailable (or an injected fault; a write may have been committed)",
+}
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {
+            "description": _PROBLEM_TEXT[code],
+            "content": {
+                rules.PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for code in sorted({401, 404, 422, 429, 500, 503, *codes})
+    }
+
+
+READ = _problems()
+LIST = _problems()
+CREATE = _problems(400, 403, 409)
+UPDATE = _problems(403, 409, 412, 428)
+HELPER = _problems(403, 409)
+
+router = APIRouter(prefix="/v1")
+
+
+def _key_email(email: str) -> str:
+    return normalize.email(email)
+
+
+def _key_account(number: str) -> str:
+    return str(kontonr.compact(number))
+
+
+# Tenants ---------------------------------------------------------------------------
+
+
+@router.get("/tenants", response_model=m.Page[m.TenantOut], responses=LIST, tags=["tenants"])
+def list_tenants(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+    after = decode_cursor(cursor, str)
+    p = ctx.principal
+    with ctx.read() as tx:
+        rows = tx.tenant_page(p.partner, p.tenant, after, limit + 1, None)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return _page([row.out() for _, row in rows], rows[-1][0] if more else None)
+
+
+@router.post(
+    "/tenants", status_code=201, response_model=m.TenantOut, responses=CREATE, tags=["tenants"]
+)
+def create_tenant(body: m.TenantCreate, ctx: Ctx, idem: Idem) -> Response:
+    return ctx.create(idem, lambda tx: ops.create_tenant(tx, body))
+
+
+@router.get("/tenants/{slug}", response_model=m.TenantOut, responses=READ, tags=["tenants"])
+def get_tenant(slug: str, ctx: Ctx) -> Response:
+    with ctx.read() as tx:
+        return _row(ops.visible_tenant(tx, slug))
+
+
+@router.patch("/tenants/{slug}", response_model=m.TenantOut, responses=UPDATE, tags=["tenants"])
+def patch_tenant(slug: str, body: m.TenantPatch, ctx: Ctx, if_match: IfMatch = None) -> Response:
+    with ctx.write() as tx:
+        return _row(ops.update_tenant(tx, slug, if_match, body))
+
+
+@router.delete(
+    "/tenants/{slug}",
+    status_code=204,
+    response_class=Response,
+    responses=UPDATE,
+    tags=["tenants"],
+)
+def delete_tenant(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+    with ctx.write() as tx:
+        ops.delete_tenant(tx, slug, if_match)
+    return Response(status_code=204)
+
+
+@router.get("/tenants/{slug}/config", response_model=m.TenantConfig, responses=READ, tags=["bulk"])
+def get_tenant_config(slug: str, ctx: Ctx) -> Response:
+    with ctx.read() as tx:
+        ops.visible_tenant(tx, slug)
+        _, text, _ = tenant_configs(tx, after="", limit=1, slugs=[slug])
+    return Response(text[1:-1], media_type=JSON)
+
+
+@router.get("/bulk/tenants", response_model=m.Page[m.TenantConfig], responses=LIST, tags=["bulk"])
+def bulk_tenants(
+    ctx: Ctx,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    slugs: Annotated[
+        str | None, Query(description="Comma-separated slugs: only these tenants")
+    ] = None,
+) -> Response:
+    after = decode_cursor(cursor, str)
+    wanted = None if slugs is None else sorted({s.strip() for s in slugs.split(",") if s.strip()})
+    with ctx.read() as tx:
+        page, text, more = tenant_configs(tx, after=after, limit=limit, slugs=wanted)
+    next_cursor = encode_cursor(page[-1]) if more else None
+    return Response(
+        '{"items":' + text + ',"next_cursor":' + _dumps(next_cursor) + "}", media_type=JSON
+    )
+
+
+# Invoicing -------------------------------------------------------------------------
+
+
+@router.get(
+    "/tenants/{slug}/invoicing", response_model=m.InvoicingOut, responses=READ, tags=["invoicing"]
+)
+def get_invoicing(slug: str, ctx: Ctx) -> Response:
+    with ctx.read() as tx:
+        return _row(ops.invoicing(tx, slug))
+
+
+@router.patch(
+    "/tenants/{slug}/invoicing",
+    response_model=m.InvoicingOut,
+    responses=UPDATE,
+    tags=["invoicing"],
+)
+def patch_invoicing(
+    slug: str, body: m.InvoicingPatch, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    with ctx.write() as tx:
+        return _row(ops.update_invoicing(tx, slug, if_match, body))
+
+
+@router.post(
+    "/tenants/{slug}/invoicing/issue-invoice",
+    response_model=m.InvoicingOut,
+    responses=HELPER,
+    tags=["test helpers"],
+)
+def issue_invoice(slug: str, ctx: Ctx) -> Response:
+    """Sandbox only: issue one invoice (last_invoice_number takes the next number)."""
+    with ctx.write() as tx:
+        return _row(ops.issue_invoice(tx, slug))
+
+
+@router.post(
+    "/tenants/{slug}/invoicing/add-customer",
+    response_model=m.InvoicingOut,
+    responses=HELPER,
+    tags=["test helpers"],
+)
+def add_customer(slug: str, ctx: Ctx) -> Response:
+    """Sandbox only: add one customer (last_customer_number takes the next number)."""
+    with ctx.write() as tx:
+        return _row(ops.add_customer(tx, slug))
+
+
+# Email account ---------------------------------------------------------------------
+
+_EMAIL_ACCOUNT = "email_account (the system account is used)"
+
+
+@router.get(
+    "/tenants/{slug}/email-account",
+    response_model=m.EmailAccountOut,
+    responses=READ,
+    tags=["email account"],
+)
+def get_email_account(slug: str, ctx: Ctx) -> Response:
+    with ctx.read() as tx:
+        return _row(ops.item(tx, slug, ops.EMAIL_ACCOUNT, "", _EMAIL_ACCOUNT))
+
+
+@router.post(
+    "/tenants/{slug}/email-account",
+    status_code=201,
+    response_model=m.EmailAccountOut,
+    responses=CREATE,
+    tags=["email account"],
+)
+def create_email_account(slug: str, body: m.EmailAccountCreate, ctx: Ctx, idem: Idem) -> Response:
+    return ctx.create(idem, lambda tx: ops.create_email_account(tx, slug, body))
+
+
+@router.patch(
+    "/tenants/{slug}/email-account",
+    response_model=m.EmailAccountOut,
+    responses=UPDATE,
+    tags=["email account"],
+)
+def patch_email_account(
+    slug: str, body: m.EmailAccountPatch, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    with ctx.write() as tx:
+        return _row(ops.update_email_account(tx, slug, if_match, body))
+
+
+@router.delete(
+    "/tenants/{slug}/email-account",
+    status_code=204,
+    response_class=Response,
+    responses=UPDATE,
+    tags=["email account"],
+)
+def delete_email_account(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+    with ctx.write() as tx:
+        ops.delete_item(tx, slug, ops.EMAIL_ACCOUNT, "", if_match)
+    return Response(status_code=204)
+
+
+# Collections: connections, bank accounts, users, templates ----------------------------
+
+
+def _list_items(ctx: Context, slug: str, section: str, limit: int, cursor: str | None) -> Response:
+    after = decode_cursor(cursor, str)
+    with ctx.read() as tx:
+        ops.visible_tenant(tx, slug)
+        rows = tx.items(slug, section, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return _page([row.out() for _, row in rows], rows[-1][0] if more else None)
+
+
+def _get_item(ctx: Context, slug: str, section: str, key: str) -> Response:
+    with ctx.read() as tx:
+        return _row(ops.item(tx, slug, section, key, f'{section}["{key}"]'))
+
+
+def _delete_item(ctx: Context, slug: str, section: str, key: str, if_match: str | None) -> Response:
+    with ctx.write() as tx:
+        ops.delete_item(tx, slug, section, key, if_match)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/tenants/{slug}/connections",
+    response_model=m.Page[m.ConnectionOut],
+    responses=LIST,
+    tags=["connections"],
+)
+def list_connections(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+    return _list_items(ctx, slug, ops.CONNECTIONS, limit, cursor)
+
+
+@router.post(
+    "/tenants/{slug}/connections",
+    status_code=201,
+    response_model=m.ConnectionOut,
+    responses=CREATE,
+    tags=["connections"],
+)
+def create_connection(slug: str, body: m.ConnectionCreate, ctx: Ctx, idem: Idem) -> Response:
+    return ctx.create(idem, lambda tx: ops.create_connection(tx, slug, body))
+
+
+@router.get(
+    "/tenants/{slug}/connections/{connector}",
+    response_model=m.ConnectionOut,
+    responses=READ,
+    tags=["connections"],
+)
+def get_connection(slug: str, connector: str, ctx: Ctx) -> Response:
+    return _get_item(ctx, slug, ops.CONNECTIONS, connector)
+
+
+@router.patch(
+    "/tenants/{slug}/connections/{connector}",
+    response_model=m.ConnectionOut,
+    responses=UPDATE,
+    tags=["connections"],
+)
+def patch_connection(
+    slug: str, connector: str, body: m.ConnectionPatch, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    with ctx.write() as tx:
+        return _row(ops.update_connection(tx, slug, connector, if_match, body))
+
+
+@router.delete(
+    "/tenants/{slug}/connections/{connector}",
+    status_code=204,
+    response_class=Response,
+    responses=UPDATE,
+    tags=["connections"],
+)
+def delete_connection(slug: str, connector: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+    return _delete_item(ctx, slug, ops.CONNECTIONS, connector, if_match)
+
+
+@router.get(
+    "/tenants/{slug}/bank-accounts",
+    response_model=m.Page[m.BankAccountOut],
+    responses=LIST,
+    tags=["bank accounts"],
+)
+def list_bank_accounts(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+    return _list_items(ctx, slug, ops.BANK_ACCOUNTS, limit, cursor)
+
+
+@router.post(
+    "/tenants/{slug}/bank-accounts",
+    status_code=201,
+    response_model=m.BankAccountOut,
+    responses=CREATE,
+    tags=["bank accounts"],
+)
+def create_bank_account(slug: str, body: m.BankAccountCreate, ctx: Ctx, idem: Idem) -> Response:
+    return ctx.create(idem, lambda tx: ops.create_bank_account(tx, slug, body))
+
+
+@router.get(
+    "/tenants/{slug}/bank-accounts/{account_number}",
+    response_model=m.BankAccountOut,
+    responses=READ,
+    tags=["bank accounts"],
+)
+def get_bank_account(slug: str, account_number: str, ctx: Ctx) -> Response:
+    return _get_item(ctx, slug, ops.BANK_ACCOUNTS, _key_account(account_number))
+
+
+@router.patch(
+    "/tenants/{slug}/bank-accounts/{account_number}",
+    response_model=m.BankAccountOut,
+    responses=UPDATE,
+    tags=["bank accounts"],
+)
+def patch_bank_account(
+    slug: str, account_number: str, body: m.BankAccountPatch, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    number = _key_account(account_number)
+    with ctx.write() as tx:
+        return _row(ops.update_bank_account(tx, slug, number, if_match, body))
+
+
+@router.delete(
+    "/tenants/{slug}/bank-accounts/{account_number}",
+    status_code=204,
+    response_class=Response,
+    responses=UPDATE,
+    tags=["bank accounts"],
+)
+def delete_bank_account(
+    slug: str, account_number: str, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    return _delete_item(ctx, slug, ops.BANK_ACCOUNTS, _key_account(account_number), if_match)
+
+
+@router.get(
+    "/tenants/{slug}/users", response_model=m.Page[m.UserOut], responses=LIST, tags=["users"]
+)
+def list_users(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+    return _list_items(ctx, slug, ops.USERS, limit, cursor)
+
+
+@router.post(
+    "/tenants/{slug}/users",
+    status_code=201,
+    response_model=m.UserOut,
+    responses=CREATE,
+    tags=["users"],
+)
+def invite_user(slug: str, body: m.UserCreate, ctx: Ctx, idem: Idem) -> Response:
+    """Invite a user: pending until accepted, but present from now on."""
+    return ctx.create(idem, lambda tx: ops.create_user(tx, slug, body))
+
+
+@router.get(
+    "/tenants/{slug}/users/{email}", response_model=m.UserOut, responses=READ, tags=["users"]
+)
+def get_user(slug: str, email: str, ctx: Ctx) -> Response:
+    return _get_item(ctx, slug, ops.USERS, _key_email(email))
+
+
+@router.patch(
+    "/tenants/{slug}/users/{email}", response_model=m.UserOut, responses=UPDATE, tags=["users"]
+)
+def patch_user(
+    slug: str, email: str, body: m.UserPatch, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    with ctx.write() as tx:
+        return _row(ops.update_user(tx, slug, _key_email(email), if_match, body))
+
+
+@router.delete(
+    "/tenants/{slug}/users/{email}",
+    status_code=204,
+    response_class=Response,
+    responses=UPDATE,
+    tags=["users"],
+)
+def delete_user(slug: str, email: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+    return _delete_item(ctx, slug, ops.USERS, _key_email(email), if_match)
+
+
+@router.post(
+    "/tenants/{slug}/users/{email}/accept",
+    response_model=m.UserOut,
+    responses=HELPER,
+    tags=["test helpers"],
+)
+def accept_invitation(slug: str, email: str, ctx: Ctx) -> Response:
+    """Sandbox only: the invited user accepts (pending → active; active stays)."""
+    with ctx.write() as tx:
+        return _row(ops.accept_invitation(tx, slug, _key_email(email)))
+
+
+@router.get(
+    "/tenants/{slug}/email-templates",
+    response_model=m.Page[m.EmailTemplateOut],
+    responses=LIST,
+    tags=["email templates"],
+)
+def list_email_templates(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+    return _list_items(ctx, slug, ops.EMAIL_TEMPLATES, limit, cursor)
+
+
+@router.post(
+    "/tenants/{slug}/email-templates",
+    status_code=201,
+    response_model=m.EmailTemplateOut,
+    responses=CREATE,
+    tags=["email templates"],
+)
+def create_email_template(slug: str, body: m.EmailTemplateCreate, ctx: Ctx, idem: Idem) -> Response:
+    return ctx.create(idem, lambda tx: ops.create_email_template(tx, slug, body))
+
+
+@router.get(
+    "/tenants/{slug}/email-templates/{kind}/{language}",
+    response_model=m.EmailTemplateOut,
+    responses=READ,
+    tags=["email templates"],
+)
+def get_email_template(slug: str, kind: str, language: str, ctx: Ctx) -> Response:
+    return _get_item(ctx, slug, ops.EMAIL_TEMPLATES, f"{kind}/{language}")
+
+
+@router.patch(
+    "/tenants/{slug}/email-templates/{kind}/{language}",
+    response_model=m.EmailTemplateOut,
+    responses=UPDATE,
+    tags=["email templates"],
+)
+def patch_email_template(
+    slug: str,
+    kind: str,
+    language: str,
+    body: m.EmailTemplatePatch,
+    ctx: Ctx,
+    if_match: IfMatch = None,
+) -> Response:
+    with ctx.write() as tx:
+        return _row(ops.update_email_template(tx, slug, f"{kind}/{language}", if_match, body))
+
+
+@router.delete(
+    "/tenants/{slug}/email-templates/{kind}/{language}",
+    status_code=204,
+    response_class=Response,
+    responses=UPDATE,
+    tags=["email templates"],
+)
+def delete_email_template(
+    slug: str, kind: str, language: str, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    return _delete_item(ctx, slug, ops.EMAIL_TEMPLATES, f"{kind}/{language}", if_match)
+
+
+# Agreement membership and agreements ----------------------------------------------------
+
+
+@router.get(
+    "/tenants/{slug}/agreement",
+    response_model=m.MembershipOut,
+    responses=READ,
+    tags=["agreements"],
+)
+def get_membership(slug: str, ctx: Ctx) -> Response:
+    with ctx.read() as tx:
+        return _row(ops.membership(tx, slug))
+
+
+@router.put(
+    "/tenants/{slug}/agreement",
+    response_model=m.MembershipOut,
+    responses=UPDATE,
+    tags=["agreements"],
+)
+def move_tenant(slug: str, body: m.MembershipPut, ctx: Ctx, if_match: IfMatch = None) -> Response:
+    """Move the tenant into another agreement (or out, with null) in one step."""
+    with ctx.write() as tx:
+        return _row(ops.move(tx, slug, if_match, body))
+
+
+@router.get(
+    "/agreements", response_model=m.Page[m.AgreementOut], responses=LIST, tags=["agreements"]
+)
+def list_agreements(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+    after = decode_cursor(cursor, str)
+    with ctx.read() as tx:
+        rows = tx.agreements(ctx.principal.partner, after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = ops.agreements_out(tx, rows)
+    return _page(items, rows[-1].data["name"] if more else None)
+
+
+@router.post(
+    "/agreements",
+    status_code=201,
+    response_model=m.AgreementOut,
+    responses=CREATE,
+    tags=["agreements"],
+)
+def create_agreement(body: m.AgreementCreate, ctx: Ctx, idem: Idem) -> Response:
+    return ctx.create(idem, lambda tx: ops.create_agreement(tx, body), ops.agreement_out)
+
+
+@router.get(
+    "/agreements/{name}", response_model=m.AgreementOut, responses=READ, tags=["agreements"]
+)
+def get_agreement(name: str, ctx: Ctx) -> Response:
+    with ctx.read() as tx:
+        row = ops.agreement(tx, name)
+        return _resource(ops.agreement_out(tx, row), row.version)
+
+
+@router.patch(
+    "/agreements/{name}", response_model=m.AgreementOut, responses=UPDATE, tags=["agreements"]
+)
+def patch_agreement(
+    name: str, body: m.AgreementPatch, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
+    with ctx.write() as tx:
+        row = ops.update_agreement(tx, name, if_match, body)
+        return _resource(ops.agreement_out(tx, row), row.version)
+
+
+@router.delete(
+    "/agreements/{name}",
+    status_code=204,
+    response_class=Response,
+    responses=UPDATE,
+    tags=["agreements"],
+)
+def delete_agreement(name: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+    with ctx.write() as tx:
+        ops.delete_agreement(tx, name, if_match)
+    return Response(status_code=204)
+
+
+# Audit log ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/tenants/{slug}/audit-log",
+    response_model=m.Page[m.AuditEntry],
+    responses=LIST,
+    tags=["audit"],
+)
+def audit_log(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+    after = decode_cursor(cursor, int)
+    with ctx.read() as tx:
+        ops.visible_tenant(tx, slug)
+        entries = tx.audit_entries(slug, after, limit + 1)
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return _page(entries, entries[-1]["id"] if more else None)
+
+
+# The application -----------------------------------------------------------------------
+
+
+def _validation_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Only location, message and type: pydantic's "input" may hold a secret.
+    errors = [
+        {
+            "loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]],
+            "msg": e["msg"],
+            "type": e["type"],
+        }
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"][1:]) or ".".join(map(str, first["loc"]))
+    return _problem_response(
+        ProblemError(rules.INVALID_REQUEST, f"{where}: {first['msg']}", field=where, errors=errors)
+    )
+
+
+def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        rule = rules.METHOD_NOT_ALLOWED
+        detail = f"{request.method} is not supported on {request.url.path}"
+    else:
+        rule = rules.NOT_FOUND
+        detail = f"{request.url.path}: no such resource; see /openapi.json for the paths"
+    return _problem_response(ProblemError(rule, detail))
+
+
+def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return _problem_response(exc)
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    return _problem_response(
+        ProblemError(rules.INTERNAL_ERROR, "the sandbox failed; the request was not applied")
+    )
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            problem = m.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return build
+
+
+def create_app(db_path: Path | str, faults: Faults | None = None) -> FastAPI:
+    """The sandbox over the SQLite file ``db_path`` (created when missing)."""
+    app = FastAPI(
+        title="t4o tenant admin API",
+        version=__version__,
+        description="The sandbox of the t4o tenant admin API; see docs/api.md."
+        " Problem types: " + ", ".join(r.name for r in rules.all_rules()),
+    )
+    app.state.store = Store(db_path)
+    app.include_router(router)
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_exception_handler(StarletteHTTPException, _http_problem)
+    app.add_exception_handler(Exception, _internal_error)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    if faults is not None and faults.active:
+        app.add_middleware(FaultMiddleware, faults=faults)
+    return app

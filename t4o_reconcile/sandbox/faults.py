@@ -1,0 +1,156 @@
+"""Injected faults: latency, 5xx (before running, or after a committed write) and 429.
+
+A plain ASGI middleware rather than ``BaseHTTPMiddleware``: the latency is an
+``asyncio.sleep`` so concurrent requests overlap, and a write can be run to its commit
+with its answer thrown away ("dropped after commit"), which is what proves that a client
+retries creates safely through idempotency keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from t4o_reconcile.sandbox import rules
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    latency_ms: int = 0
+    fail_rate: float = 0.0
+    rate_limit: float = 0.0  # requests per second per token; 0 = no limit
+    # Of the failed writes, the share that runs and commits before its 503.
+    drop_after_commit: float = 0.5
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms: expected 0 or more, got {self.latency_ms}")
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError(f"fail_rate: expected a share between 0 and 1, got {self.fail_rate}")
+        if not 0.0 <= self.drop_after_commit <= 1.0:
+            raise ValueError(
+                f"drop_after_commit: expected a share between 0 and 1, got {self.drop_after_commit}"
+            )
+        if self.rate_limit < 0:
+            raise ValueError(f"rate_limit: expected 0 or more, got {self.rate_limit}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.latency_ms or self.fail_rate or self.rate_limit)
+
+    @classmethod
+    def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Faults:
+        env = os.environ if environ is None else environ
+        try:
+            return cls(
+                latency_ms=int(env.get("T4O_SANDBOX_LATENCY_MS", "0") or 0),
+                fail_rate=float(env.get("T4O_SANDBOX_FAIL_RATE", "0") or 0),
+                rate_limit=float(env.get("T4O_SANDBOX_RATE_LIMIT", "0") or 0),
+            )
+        except ValueError as exc:
+            raise ValueError(f"T4O_SANDBOX_* environment: {exc}") from None
+
+
+class _Bucket:
+    """A token bucket: ``rate`` per second, bursts up to ``rate`` (at least one)."""
+
+    __slots__ = ("stamp", "tokens")
+
+    def __init__(self, capacity: float, now: float) -> None:
+        self.tokens = capacity
+        self.stamp = now
+
+
+async def _send_problem(
+    send: Send, rule: rules.Rule, detail: str, headers: dict[str, str] | None = None
+) -> None:
+    body = json.dumps(rules.problem_body(rule, detail)).encode()
+    raw_headers = [
+        (b"content-type", rules.PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": rule.status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _token_key(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            # Kept in memory only, and hashed so no token sits in the limiter's table.
+            return hashlib.sha256(value).hexdigest()
+    return "anonymous"
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+        self.random = random.Random(faults.seed)
+        self.buckets: dict[str, _Bucket] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        faults = self.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        if faults.rate_limit:
+            retry_after = self._take(_token_key(scope))
+            if retry_after:
+                await _send_problem(
+                    send,
+                    rules.RATE_LIMITED,
+                    f"more than {faults.rate_limit:g} requests per second for this token;"
+                    f" retry after {retry_after} s",
+                    {"Retry-After": str(retry_after)},
+                )
+                return
+        if faults.fail_rate and self.random.random() < faults.fail_rate:
+            if scope["method"] in WRITE_METHODS and self.random.random() < faults.drop_after_commit:
+                await self._drop_after_commit(scope, receive, send)
+                return
+            rule = self.random.choice((rules.INTERNAL_ERROR, rules.UNAVAILABLE))
+            await _send_problem(send, rule, "injected fault: the request was not run")
+            return
+        await self.app(scope, receive, send)
+
+    def _take(self, key: str) -> int:
+        """Seconds to wait, or 0 when the request may go ahead."""
+        rate = self.faults.rate_limit
+        now = time.monotonic()
+        capacity = max(1.0, rate)
+        bucket = self.buckets.setdefault(key, _Bucket(capacity, now))
+        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * rate)
+        bucket.stamp = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0
+        return max(1, math.ceil((1 - bucket.tokens) / rate))
+
+    async def _drop_after_commit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def swallow(message: Message) -> None:
+            return None
+
+        await self.app(scope, receive, swallow)
+        await _send_problem(
+            send, rules.UNAVAILABLE, "injected fault: the write was committed, its answer dropped"
+        )

@@ -1,0 +1,358 @@
+"""The JSON bodies of the API: what clients write and what the sandbox answers.
+
+Field types come from ``config.models`` (one model per concept); the API differs from the
+YAML only where it must: secrets are plain strings on the way in and fingerprints on the
+way out, and every resource read carries its ``version``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from t4o_reconcile.config.models import (
+    AccountNumber,
+    Address,
+    Bic,
+    Billing,
+    Connector,
+    Contact,
+    Defaults,
+    Email,
+    Encryption,
+    Iban,
+    Language,
+    Model,
+    OrganizationNumber,
+    PdfTemplate,
+    PersonalNumber,
+    Right,
+    Role,
+    Slug,
+    TemplateKind,
+    Text,
+)
+from t4o_reconcile.config.models import (
+    Agreement as AgreementCreate,
+)
+from t4o_reconcile.config.models import (
+    BankAccount as BankAccountCreate,
+)
+from t4o_reconcile.config.models import (
+    Invoicing as InvoicingSettings,
+)
+
+__all__ = ["AgreementCreate", "BankAccountCreate", "InvoicingSettings"]
+
+Version = Annotated[
+    str, Field(pattern=r"^[0-9]+$", description="The resource version; also sent as ETag")
+]
+Secret = Annotated[SecretStr, Field(min_length=1, description="Write-only; never returned")]
+SmtpHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")]
+SmtpPort = Annotated[int, Field(ge=1, le=65535)]
+PositiveInt = Annotated[int, Field(ge=1)]
+CustomerNumber = Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
+Programs = dict[Literal["invoicing", "accounting", "payroll", "events"], Right]
+
+
+class Out(BaseModel):
+    """Answers: every field always present."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FingerprintOut(Out):
+    salt: str
+    hash: str
+
+
+class SecretOut(Out):
+    fingerprint: FingerprintOut
+
+
+# Tenants ---------------------------------------------------------------------------
+
+
+class TenantOut(Out):
+    slug: str
+    name: str
+    organization_number: str | None
+    personal_number: str | None
+    contact: Contact | None
+    address: Address | None
+    defaults: Defaults
+    billing: Billing
+    version: Version
+
+
+class OwnerCreate(Model):
+    email: Email
+    name: Text
+    programs: Programs = Field(default_factory=dict)
+
+
+class TenantCreate(Model):
+    slug: Slug
+    name: Text
+    organization_number: OrganizationNumber | None = None
+    personal_number: PersonalNumber | None = None
+    contact: Contact | None = None
+    address: Address | None = None
+    defaults: Defaults | None = None
+    billing: Billing | None = None
+    owner: OwnerCreate
+    invoicing: InvoicingSettings | None = None
+    agreement: Text | None = None
+
+
+class TenantPatch(Model):
+    """Top-level fields are partial; a nested object (contact, ...) is replaced whole."""
+
+    slug: str | None = Field(default=None, description="Immutable: sending it is refused")
+    name: Text | None = None
+    organization_number: OrganizationNumber | None = None
+    personal_number: PersonalNumber | None = None
+    contact: Contact | None = None
+    address: Address | None = None
+    defaults: Defaults | None = None
+    billing: Billing | None = None
+
+
+# Invoicing -------------------------------------------------------------------------
+
+
+class InvoicingOut(Out):
+    enabled: bool
+    next_invoice_number: int
+    invoices_from_external_system: bool
+    next_customer_number: int | None
+    pdf_template: PdfTemplate
+    last_invoice_number: int
+    last_customer_number: int
+    version: Version
+
+
+class InvoicingPatch(Model):
+    enabled: bool | None = None
+    next_invoice_number: PositiveInt | None = None
+    invoices_from_external_system: bool | None = None
+    next_customer_number: PositiveInt | None = None
+    pdf_template: PdfTemplate | None = None
+
+
+# Email account ---------------------------------------------------------------------
+
+
+class EmailAccountCreate(Model):
+    account_name: Text
+    display_name: Text
+    address: Email
+    username: Text
+    password: Secret
+    smtp_host: SmtpHost
+    smtp_port: SmtpPort = 587
+    encryption: Encryption = "auto"
+
+
+class EmailAccountPatch(Model):
+    account_name: Text | None = None
+    display_name: Text | None = None
+    address: Email | None = None
+    username: Text | None = None
+    password: Secret | None = None
+    smtp_host: SmtpHost | None = None
+    smtp_port: SmtpPort | None = None
+    encryption: Encryption | None = None
+
+
+class EmailAccountOut(Out):
+    account_name: str
+    display_name: str
+    address: str
+    username: str
+    password: SecretOut
+    smtp_host: str
+    smtp_port: int
+    encryption: Encryption
+    version: Version
+
+
+# Connections -----------------------------------------------------------------------
+
+
+class ConnectionCreate(Model):
+    connector: Connector
+    token: Secret
+
+
+class ConnectionPatch(Model):
+    token: Secret
+
+
+class ConnectionOut(Out):
+    connector: Connector
+    token: SecretOut
+    version: Version
+
+
+# Bank accounts ---------------------------------------------------------------------
+
+
+class BankAccountPatch(Model):
+    iban: Iban | None = None
+    swift: Bic | None = None
+    invoice_account: bool | None = None
+    default_for_payments: bool | None = None
+
+
+class BankAccountOut(Out):
+    account_number: AccountNumber
+    iban: str | None
+    swift: str | None
+    invoice_account: bool
+    default_for_payments: bool
+    version: Version
+
+
+# Users -----------------------------------------------------------------------------
+
+
+class UserCreate(Model):
+    email: Email
+    name: Text
+    role: Role = "member"
+    programs: Programs = Field(default_factory=dict)
+    invited_by: Email = Field(description="E-mail of an active admin or the owner")
+
+
+class UserPatch(Model):
+    name: Text | None = None
+    role: Role | None = None
+    programs: Programs | None = Field(
+        default=None, description="Replaces the map; a program left out is 'none'"
+    )
+
+
+class ProgramsOut(Out):
+    invoicing: Right
+    accounting: Right
+    payroll: Right
+    events: Right
+
+
+class UserOut(Out):
+    email: str
+    name: str
+    role: Role
+    programs: ProgramsOut
+    status: Literal["pending", "active"]
+    version: Version
+
+
+# Email templates -------------------------------------------------------------------
+
+
+class EmailTemplateCreate(Model):
+    """Merge fields are checked by the sandbox so that the problem has its own type."""
+
+    kind: TemplateKind
+    language: Language
+    name: Text
+    subject: Text
+    body: Text
+
+
+class EmailTemplatePatch(Model):
+    name: Text | None = None
+    subject: Text | None = None
+    body: Text | None = None
+
+
+class EmailTemplateOut(Out):
+    kind: TemplateKind
+    language: str
+    name: str
+    subject: str
+    body: str
+    version: Version
+
+
+# Agreements ------------------------------------------------------------------------
+
+
+class MembershipPut(Model):
+    agreement: Text | None
+
+
+class MembershipOut(Out):
+    agreement: str | None
+    version: Version
+
+
+class AgreementPatch(Model):
+    customer_number: CustomerNumber
+
+
+class AgreementOut(Out):
+    name: str
+    customer_number: str
+    tenant_count: int = Field(ge=0, description="Derived; changing it does not bump version")
+    version: Version
+
+
+# Audit, bulk, pages, problems ------------------------------------------------------
+
+
+class AuditEntry(Out):
+    id: int
+    at: str
+    actor: str
+    action: str
+    resource: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class TenantConfig(Out):
+    slug: str
+    tenant: TenantOut
+    invoicing: InvoicingOut
+    email_account: EmailAccountOut | None
+    connections: list[ConnectionOut]
+    bank_accounts: list[BankAccountOut]
+    users: list[UserOut]
+    email_templates: list[EmailTemplateOut]
+    agreement: MembershipOut
+
+
+T = TypeVar("T")
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class ProblemItem(Out):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(Out):
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[ProblemItem] | None = None
+
+
+# What a new tenant starts with when the create leaves these out.
+DEFAULT_DEFAULTS: dict[str, Any] = {"timing_system": "none", "finish_code": None}
+DEFAULT_BILLING: dict[str, Any] = {
+    "licenses": 0,
+    "invoice_recipient": "client",
+    "interval": "yearly",
+}

@@ -1,0 +1,610 @@
+"""The rules of DESIGN.md §1 as operations on one transaction.
+
+Each write checks visibility (404), the version (428/412) and then the domain rules, and
+records what it changed in the audit log. HTTP is not known here: the app turns the rows
+these return into responses and ``ProblemError`` into problem documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from t4o_reconcile.config.models import merge_field_problems
+from t4o_reconcile.sandbox import models as m
+from t4o_reconcile.sandbox import rules
+from t4o_reconcile.sandbox.rules import ProblemError
+from t4o_reconcile.sandbox.store import Row, Tx, secret_out
+from t4o_reconcile.vocabulary import PROGRAMS
+
+INVOICING = "invoicing"
+EMAIL_ACCOUNT = "email_account"
+CONNECTIONS = "connections"
+BANK_ACCOUNTS = "bank_accounts"
+USERS = "users"
+EMAIL_TEMPLATES = "email_templates"
+MEMBERSHIP = "agreement"
+BANK_FLAGS = ("invoice_account", "default_for_payments")
+ADMIN_ROLES = ("owner", "admin")
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _address(section: str, key: str = "") -> str:
+    return section if key == "" else f'{section}["{key}"]'
+
+
+def check_version(if_match: str | None, row: Row, what: str) -> None:
+    if if_match is None:
+        raise ProblemError(
+            rules.IF_MATCH_REQUIRED,
+            f"{what}: send If-Match with the version you last read (its ETag)",
+            field="If-Match",
+        )
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" in tags or etag(row.version) in tags:
+        return
+    raise ProblemError(
+        rules.VERSION_MISMATCH,
+        f"{what}: If-Match {if_match.strip()} is not the current version {etag(row.version)}",
+        field="If-Match",
+    )
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(rules.NOT_FOUND, f"{what} does not exist")
+
+
+def _sent(patch: BaseModel, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields a PATCH body sets, with secrets turned into fingerprints."""
+    # Only the top level is partial: a nested object sent is stored whole.
+    full = patch.model_dump()
+    changes = {name: full[name] for name in patch.model_fields_set}
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise ProblemError(
+                rules.INVALID_REQUEST,
+                f"{name}: may not be null; leave it out to keep the current value",
+                field=name,
+            )
+        if isinstance(value, SecretStr):
+            changes[name] = secret_out(value.get_secret_value())
+    return changes
+
+
+def _created(body: BaseModel) -> dict[str, Any]:
+    data = body.model_dump()
+    for name, value in data.items():
+        if isinstance(value, SecretStr):
+            data[name] = secret_out(value.get_secret_value())
+    return data
+
+
+def _require_partner_token(tx: Tx, what: str) -> None:
+    assert tx.principal is not None
+    if tx.principal.tenant is not None:
+        raise ProblemError(
+            rules.FORBIDDEN_FOR_TENANT_TOKEN, f"{what}: needs a partner token, not a tenant token"
+        )
+
+
+def _write(
+    tx: Tx, slug: str | None, section: str, key: str, before: Row, data: dict[str, Any]
+) -> Row:
+    """Store a changed item with its version bumped; an unchanged one stays as it is."""
+    if data == before.data:
+        return before
+    assert slug is not None
+    after = tx.put(slug, section, key, data, before.version + 1)
+    tx.audit(slug, "update", _address(section, key), before.out(), after.out())
+    return after
+
+
+# Tenants ---------------------------------------------------------------------------
+
+
+def visible_tenant(tx: Tx, slug: str) -> Row:
+    """The tenant if the token may see it; another partner's tenant is simply not found."""
+    assert tx.principal is not None
+    found = tx.tenant(slug)
+    if found is None or found[1] != tx.principal.partner or not tx.principal.sees(slug):
+        raise not_found(f"tenant {slug!r}")
+    return found[0]
+
+
+def _check_identity_numbers(data: dict[str, Any]) -> None:
+    if (data.get("organization_number") is None) == (data.get("personal_number") is None):
+        raise ProblemError(
+            rules.IDENTITY_NUMBER_REQUIRED,
+            "organization_number / personal_number: expected exactly one of them"
+            " (personal_number for an association without an organisation number)",
+            field="organization_number",
+        )
+
+
+def _check_organization_number(tx: Tx, slug: str, number: str | None, owner: str) -> None:
+    if number is None:
+        return
+    if any(other != owner for other in tx.owners_of_organization_number(number, slug)):
+        raise ProblemError(
+            rules.ORGANIZATION_NUMBER_IN_USE,
+            f"organization_number {number}: already on a tenant with another owner;"
+            " two tenants may share it only when both have the same owner",
+            field="organization_number",
+        )
+
+
+def _check_agreement(tx: Tx, name: str | None, field: str) -> None:
+    assert tx.principal is not None
+    if name is not None and tx.agreement(tx.principal.partner, name) is None:
+        raise ProblemError(
+            rules.UNKNOWN_AGREEMENT,
+            f"{field}: no agreement named {name!r}; create it under /v1/agreements first",
+            field=field,
+        )
+
+
+def programs(given: Mapping[Any, str] | None) -> dict[str, str]:
+    """Every program listed; one left out has no right ("none")."""
+    given = given or {}
+    return {program: given.get(program, "none") for program in PROGRAMS}
+
+
+def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
+    assert tx.principal is not None
+    _require_partner_token(tx, "creating a tenant")
+    slug = body.slug
+    data: dict[str, Any] = {
+        "slug": slug,
+        "name": body.name,
+        "organization_number": body.organization_number,
+        "personal_number": body.personal_number,
+        "contact": None if body.contact is None else body.contact.model_dump(),
+        "address": None if body.address is None else body.address.model_dump(),
+        "defaults": m.DEFAULT_DEFAULTS if body.defaults is None else body.defaults.model_dump(),
+        "billing": m.DEFAULT_BILLING if body.billing is None else body.billing.model_dump(),
+    }
+    _check_identity_numbers(data)
+    if tx.tenant(slug) is not None:
+        raise ProblemError(
+            rules.SLUG_TAKEN, f"slug {slug!r}: a tenant with this slug exists", field="slug"
+        )
+    owner_email = body.owner.email
+    _check_organization_number(tx, slug, body.organization_number, owner_email)
+    _check_agreement(tx, body.agreement, "agreement")
+
+    tenant = tx.insert_tenant(slug, tx.principal.partner, owner_email, data)
+    tx.audit(slug, "create", "tenant", None, tenant.out())
+    settings = body.invoicing.model_dump() if body.invoicing else {"next_invoice_number": 1}
+    invoicing = m.InvoicingSettings.model_validate(settings).model_dump()
+    invoicing.update(last_invoice_number=0, last_customer_number=0)
+    tx.audit(slug, "create", INVOICING, None, tx.put(slug, INVOICING, "", invoicing, 1).out())
+    owner = {
+        "email": owner_email,
+        "name": body.owner.name,
+        "role": "owner",
+        "programs": programs(body.owner.programs),
+        "status": "active",
+    }
+    tx.audit(
+        slug,
+        "create",
+        _address(USERS, owner_email),
+        None,
+        tx.put(slug, USERS, owner_email, owner, 1).out(),
+    )
+    membership = tx.put(slug, MEMBERSHIP, "", {"agreement": body.agreement}, 1)
+    if body.agreement is not None:
+        tx.audit(slug, "move", MEMBERSHIP, None, membership.out())
+    return tenant
+
+
+def update_tenant(tx: Tx, slug: str, if_match: str | None, patch: m.TenantPatch) -> Row:
+    before = visible_tenant(tx, slug)
+    check_version(if_match, before, f"tenant {slug!r}")
+    changes = _sent(
+        patch, nullable=("slug", "organization_number", "personal_number", "contact", "address")
+    )
+    new_slug = changes.pop("slug", slug)
+    if new_slug not in (None, slug):
+        raise ProblemError(
+            rules.SLUG_IMMUTABLE,
+            f"slug: a tenant's slug is immutable (it is {slug!r}); create a new tenant instead",
+            field="slug",
+        )
+    data = {**before.data, **changes}
+    _check_identity_numbers(data)
+    if data["organization_number"] != before.data["organization_number"]:
+        found = tx.tenant(slug)
+        assert found is not None
+        _check_organization_number(tx, slug, data["organization_number"], found[2])
+    if data == before.data:
+        return before
+    after = tx.update_tenant(slug, data, before.version + 1)
+    tx.audit(slug, "update", "tenant", before.out(), after.out())
+    return after
+
+
+def delete_tenant(tx: Tx, slug: str, if_match: str | None) -> None:
+    _require_partner_token(tx, "deleting a tenant")
+    before = visible_tenant(tx, slug)
+    check_version(if_match, before, f"tenant {slug!r}")
+    tx.delete_tenant(slug)
+    tx.audit(slug, "delete", "tenant", before.out(), None)
+
+
+# Invoicing -------------------------------------------------------------------------
+
+
+def invoicing(tx: Tx, slug: str) -> Row:
+    visible_tenant(tx, slug)
+    row = tx.get(slug, INVOICING)
+    assert row is not None, "every tenant has invoicing settings"
+    return row
+
+
+def _check_numbers(data: dict[str, Any]) -> None:
+    if data["next_invoice_number"] <= data["last_invoice_number"]:
+        raise ProblemError(
+            rules.INVOICE_NUMBER_TOO_LOW,
+            f"next_invoice_number {data['next_invoice_number']}: expected a number greater"
+            f" than the last issued invoice number {data['last_invoice_number']}",
+            field="next_invoice_number",
+        )
+    nxt = data["next_customer_number"]
+    if nxt is not None and nxt <= data["last_customer_number"]:
+        raise ProblemError(
+            rules.CUSTOMER_NUMBER_TOO_LOW,
+            f"next_customer_number {nxt}: expected a number greater than the last customer"
+            f" number {data['last_customer_number']}",
+            field="next_customer_number",
+        )
+
+
+def update_invoicing(tx: Tx, slug: str, if_match: str | None, patch: m.InvoicingPatch) -> Row:
+    before = invoicing(tx, slug)
+    check_version(if_match, before, f"invoicing of {slug!r}")
+    data = {**before.data, **_sent(patch, nullable=("next_customer_number",))}
+    _check_numbers(data)
+    return _write(tx, slug, INVOICING, "", before, data)
+
+
+def issue_invoice(tx: Tx, slug: str) -> Row:
+    before = invoicing(tx, slug)
+    if not before.data["enabled"]:
+        raise ProblemError(
+            rules.INVOICING_DISABLED,
+            "enabled: invoicing is off for this tenant; no invoice can be issued",
+            field="enabled",
+        )
+    number = before.data["next_invoice_number"]
+    data = {**before.data, "last_invoice_number": number, "next_invoice_number": number + 1}
+    return _write(tx, slug, INVOICING, "", before, data)
+
+
+def add_customer(tx: Tx, slug: str) -> Row:
+    before = invoicing(tx, slug)
+    nxt = before.data["next_customer_number"]
+    number = nxt if nxt is not None else before.data["last_customer_number"] + 1
+    data = {**before.data, "last_customer_number": number}
+    if nxt is not None:
+        data["next_customer_number"] = number + 1
+    return _write(tx, slug, INVOICING, "", before, data)
+
+
+# Keyed items: email account, connections, templates ---------------------------------
+
+
+def item(tx: Tx, slug: str, section: str, key: str, what: str) -> Row:
+    visible_tenant(tx, slug)
+    row = tx.get(slug, section, key)
+    if row is None:
+        raise not_found(what)
+    return row
+
+
+def _insert(tx: Tx, slug: str, section: str, key: str, data: dict[str, Any]) -> Row:
+    row = tx.put(slug, section, key, data, 1)
+    tx.audit(slug, "create", _address(section, key), None, row.out())
+    return row
+
+
+def delete_item(tx: Tx, slug: str, section: str, key: str, if_match: str | None) -> None:
+    before = item(tx, slug, section, key, _address(section, key))
+    check_version(if_match, before, _address(section, key))
+    if section == BANK_ACCOUNTS:
+        _check_bank_account_deletable(tx, slug, key, before)
+    if section == USERS and before.data["role"] == "owner":
+        raise ProblemError(
+            rules.OWNER_PROTECTED,
+            f"email {key}: the owner cannot be removed through the API",
+            field="email",
+        )
+    tx.remove(slug, section, key)
+    tx.audit(slug, "delete", _address(section, key), before.out(), None)
+
+
+def create_email_account(tx: Tx, slug: str, body: m.EmailAccountCreate) -> Row:
+    visible_tenant(tx, slug)
+    if tx.get(slug, EMAIL_ACCOUNT) is not None:
+        raise ProblemError(
+            rules.EMAIL_ACCOUNT_EXISTS,
+            "email_account: the tenant has one already; PATCH it or DELETE it first",
+        )
+    return _insert(tx, slug, EMAIL_ACCOUNT, "", _created(body))
+
+
+def update_email_account(
+    tx: Tx, slug: str, if_match: str | None, patch: m.EmailAccountPatch
+) -> Row:
+    before = item(tx, slug, EMAIL_ACCOUNT, "", "email_account (the system account is used)")
+    check_version(if_match, before, "email_account")
+    return _write(tx, slug, EMAIL_ACCOUNT, "", before, {**before.data, **_sent(patch)})
+
+
+def create_connection(tx: Tx, slug: str, body: m.ConnectionCreate) -> Row:
+    visible_tenant(tx, slug)
+    if tx.get(slug, CONNECTIONS, body.connector) is not None:
+        raise ProblemError(
+            rules.CONNECTION_EXISTS,
+            f"connector {body.connector!r}: the tenant has this connection already",
+            field="connector",
+        )
+    return _insert(tx, slug, CONNECTIONS, body.connector, _created(body))
+
+
+def update_connection(
+    tx: Tx, slug: str, connector: str, if_match: str | None, patch: m.ConnectionPatch
+) -> Row:
+    before = item(tx, slug, CONNECTIONS, connector, _address(CONNECTIONS, connector))
+    check_version(if_match, before, _address(CONNECTIONS, connector))
+    return _write(tx, slug, CONNECTIONS, connector, before, {**before.data, **_sent(patch)})
+
+
+def _template_problems(fields: dict[str, Any]) -> None:
+    for name in ("subject", "body"):
+        value = fields.get(name)
+        problems = merge_field_problems(value) if isinstance(value, str) else []
+        if problems:
+            raise ProblemError(rules.UNKNOWN_MERGE_FIELD, f"{name}: {problems[0]}", field=name)
+
+
+def create_email_template(tx: Tx, slug: str, body: m.EmailTemplateCreate) -> Row:
+    visible_tenant(tx, slug)
+    data = body.model_dump()
+    _template_problems(data)
+    key = f"{body.kind}/{body.language}"
+    if tx.get(slug, EMAIL_TEMPLATES, key) is not None:
+        raise ProblemError(
+            rules.TEMPLATE_EXISTS,
+            f"kind/language {key}: the tenant has this template already",
+            field="kind",
+        )
+    return _insert(tx, slug, EMAIL_TEMPLATES, key, data)
+
+
+def update_email_template(
+    tx: Tx, slug: str, key: str, if_match: str | None, patch: m.EmailTemplatePatch
+) -> Row:
+    before = item(tx, slug, EMAIL_TEMPLATES, key, _address(EMAIL_TEMPLATES, key))
+    check_version(if_match, before, _address(EMAIL_TEMPLATES, key))
+    changes = _sent(patch)
+    _template_problems(changes)
+    return _write(tx, slug, EMAIL_TEMPLATES, key, before, {**before.data, **changes})
+
+
+# Bank accounts ---------------------------------------------------------------------
+
+
+def _take_flags(tx: Tx, slug: str, holder: str, flags: list[str]) -> None:
+    """Radio buttons: the flags now on ``holder`` are cleared on every other account."""
+    if not flags:
+        return
+    for key, other in tx.items(slug, BANK_ACCOUNTS):
+        if key == holder:
+            continue
+        data = {**other.data, **{flag: False for flag in flags}}
+        _write(tx, slug, BANK_ACCOUNTS, key, other, data)
+
+
+def create_bank_account(tx: Tx, slug: str, body: m.BankAccountCreate) -> Row:
+    visible_tenant(tx, slug)
+    number = body.account_number
+    if tx.key_holders(BANK_ACCOUNTS, number):
+        raise ProblemError(
+            rules.ACCOUNT_NUMBER_IN_USE,
+            f"account_number {number}: already registered; an account number belongs to"
+            " one tenant only",
+            field="account_number",
+        )
+    data = body.model_dump()
+    if not tx.items(slug, BANK_ACCOUNTS, limit=1):
+        # The first account carries both flags: "exactly one" must hold from the start.
+        data.update(invoice_account=True, default_for_payments=True)
+    _take_flags(tx, slug, number, [flag for flag in BANK_FLAGS if data[flag]])
+    return _insert(tx, slug, BANK_ACCOUNTS, number, data)
+
+
+def update_bank_account(
+    tx: Tx, slug: str, number: str, if_match: str | None, patch: m.BankAccountPatch
+) -> Row:
+    what = _address(BANK_ACCOUNTS, number)
+    before = item(tx, slug, BANK_ACCOUNTS, number, what)
+    check_version(if_match, before, what)
+    changes = _sent(patch, nullable=("iban", "swift"))
+    for flag in BANK_FLAGS:
+        if changes.get(flag) is False and before.data[flag]:
+            raise ProblemError(
+                rules.BANK_ACCOUNT_FLAG_REQUIRED,
+                f"{flag}: cannot be cleared directly; set {flag}: true on another account",
+                field=flag,
+            )
+    data = {**before.data, **changes}
+    try:
+        m.BankAccountCreate.model_validate(data)
+    except ValidationError as exc:
+        raise ProblemError(
+            rules.INVALID_REQUEST,
+            f"iban: {exc.errors()[0]['msg']}",
+            field="iban",
+        ) from None
+    after = _write(tx, slug, BANK_ACCOUNTS, number, before, data)
+    _take_flags(tx, slug, number, [f for f in BANK_FLAGS if data[f] and not before.data[f]])
+    return after
+
+
+def _check_bank_account_deletable(tx: Tx, slug: str, number: str, row: Row) -> None:
+    held = [flag for flag in BANK_FLAGS if row.data[flag]]
+    if held and len(tx.items(slug, BANK_ACCOUNTS, limit=2)) > 1:
+        raise ProblemError(
+            rules.BANK_ACCOUNT_FLAG_HELD,
+            f"account_number {number}: holds {' and '.join(held)}; set the flag on another"
+            " account first",
+            field=held[0],
+        )
+
+
+# Users -----------------------------------------------------------------------------
+
+
+def create_user(tx: Tx, slug: str, body: m.UserCreate) -> Row:
+    visible_tenant(tx, slug)
+    if body.role == "owner":
+        raise ProblemError(
+            rules.OWNER_EXISTS,
+            "role: a tenant has exactly one owner; invite as admin or member",
+            field="role",
+        )
+    inviter = tx.get(slug, USERS, body.invited_by)
+    if (
+        inviter is None
+        or inviter.data["status"] != "active"
+        or inviter.data["role"] not in ADMIN_ROLES
+    ):
+        raise ProblemError(
+            rules.INVITER_NOT_ADMIN,
+            f"invited_by {body.invited_by}: expected the e-mail of an active admin or the"
+            " owner of this tenant",
+            field="invited_by",
+        )
+    if tx.get(slug, USERS, body.email) is not None:
+        raise ProblemError(
+            rules.USER_EXISTS,
+            f"email {body.email}: already a user (or invited) of this tenant",
+            field="email",
+        )
+    data = {
+        "email": body.email,
+        "name": body.name,
+        "role": body.role,
+        "programs": programs(body.programs),
+        "status": "pending",
+    }
+    return _insert(tx, slug, USERS, body.email, data)
+
+
+def update_user(tx: Tx, slug: str, email: str, if_match: str | None, patch: m.UserPatch) -> Row:
+    what = _address(USERS, email)
+    before = item(tx, slug, USERS, email, what)
+    check_version(if_match, before, what)
+    changes = _sent(patch)
+    role = changes.get("role", before.data["role"])
+    if before.data["role"] == "owner" and role != "owner":
+        raise ProblemError(
+            rules.OWNER_PROTECTED, f"role: {email} is the owner and cannot be demoted", field="role"
+        )
+    if role == "owner" and before.data["role"] != "owner":
+        raise ProblemError(rules.OWNER_EXISTS, "role: a tenant has exactly one owner", field="role")
+    if "programs" in changes:
+        changes["programs"] = programs(changes["programs"])
+    return _write(tx, slug, USERS, email, before, {**before.data, **changes})
+
+
+def accept_invitation(tx: Tx, slug: str, email: str) -> Row:
+    before = item(tx, slug, USERS, email, _address(USERS, email))
+    return _write(tx, slug, USERS, email, before, {**before.data, "status": "active"})
+
+
+# Agreements ------------------------------------------------------------------------
+
+
+def membership(tx: Tx, slug: str) -> Row:
+    visible_tenant(tx, slug)
+    row = tx.get(slug, MEMBERSHIP)
+    assert row is not None, "every tenant has a membership row"
+    return row
+
+
+def move(tx: Tx, slug: str, if_match: str | None, body: m.MembershipPut) -> Row:
+    before = membership(tx, slug)
+    check_version(if_match, before, f"agreement membership of {slug!r}")
+    _check_agreement(tx, body.agreement, "agreement")
+    if body.agreement == before.data["agreement"]:
+        return before
+    after = tx.put(slug, MEMBERSHIP, "", {"agreement": body.agreement}, before.version + 1)
+    tx.audit(slug, "move", MEMBERSHIP, before.out(), after.out())
+    return after
+
+
+def agreement_out(tx: Tx, row: Row) -> dict[str, Any]:
+    assert tx.principal is not None
+    count = tx.tenant_counts(tx.principal.partner, [row.data["name"]])[row.data["name"]]
+    return {**row.out(), "tenant_count": count}
+
+
+def agreements_out(tx: Tx, rows: list[Row]) -> list[dict[str, Any]]:
+    assert tx.principal is not None
+    counts = tx.tenant_counts(tx.principal.partner, [r.data["name"] for r in rows])
+    return [{**r.out(), "tenant_count": counts[r.data["name"]]} for r in rows]
+
+
+def agreement(tx: Tx, name: str) -> Row:
+    assert tx.principal is not None
+    row = tx.agreement(tx.principal.partner, name)
+    if row is None:
+        raise not_found(f"agreement {name!r}")
+    return row
+
+
+def create_agreement(tx: Tx, body: m.AgreementCreate) -> Row:
+    assert tx.principal is not None
+    _require_partner_token(tx, "creating an agreement")
+    if tx.agreement(tx.principal.partner, body.name) is not None:
+        raise ProblemError(
+            rules.AGREEMENT_EXISTS, f"name {body.name!r}: the agreement exists", field="name"
+        )
+    row = tx.put_agreement(tx.principal.partner, body.name, body.customer_number, 1)
+    tx.audit(None, "create", _address("agreements", body.name), None, row.out())
+    return row
+
+
+def update_agreement(tx: Tx, name: str, if_match: str | None, patch: m.AgreementPatch) -> Row:
+    assert tx.principal is not None
+    _require_partner_token(tx, "changing an agreement")
+    before = agreement(tx, name)
+    check_version(if_match, before, _address("agreements", name))
+    if patch.customer_number == before.data["customer_number"]:
+        return before
+    after = tx.put_agreement(tx.principal.partner, name, patch.customer_number, before.version + 1)
+    tx.audit(None, "update", _address("agreements", name), before.out(), after.out())
+    return after
+
+
+def delete_agreement(tx: Tx, name: str, if_match: str | None) -> None:
+    assert tx.principal is not None
+    _require_partner_token(tx, "deleting an agreement")
+    before = agreement(tx, name)
+    check_version(if_match, before, _address("agreements", name))
+    count = tx.tenant_counts(tx.principal.partner, [name])[name]
+    if count:
+        raise ProblemError(
+            rules.AGREEMENT_NOT_EMPTY,
+            f"name {name!r}: still holds {count} tenant(s); move them out first",
+            field="name",
+        )
+    tx.delete_agreement(tx.principal.partner, name)
+    tx.audit(None, "delete", _address("agreements", name), before.out(), None)

@@ -1,0 +1,432 @@
+"""SQLite persistence of the sandbox: tokens, tenants, their resources, audit, idempotency.
+
+One connection per store, guarded by a lock: FastAPI runs sync endpoints in a thread pool
+and SQLite serialises writes anyway, so one transaction at a time is both simple and
+correct. WAL mode keeps readers in other processes (``sandbox token create`` while the
+server runs) from blocking. Every request runs in exactly one transaction.
+
+Each resource of a tenant is one row of ``resources`` (tenant, section, key, JSON data,
+version), so the bulk read of a page of tenants is two queries whatever their content.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from t4o_reconcile.fingerprint import fingerprint, matches, new_salt
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    salt TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    partner TEXT NOT NULL,
+    tenant TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenants (
+    slug TEXT PRIMARY KEY,
+    partner TEXT NOT NULL,
+    organization_number TEXT,
+    owner_email TEXT NOT NULL,
+    data TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tenants_by_partner ON tenants (partner, slug);
+CREATE INDEX IF NOT EXISTS tenants_by_orgnr ON tenants (organization_number);
+CREATE TABLE IF NOT EXISTS resources (
+    slug TEXT NOT NULL,
+    section TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (slug, section, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resources_by_key ON resources (section, key);
+CREATE TABLE IF NOT EXISTS agreements (
+    partner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    customer_number TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (partner, name)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    partner TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    etag TEXT,
+    PRIMARY KEY (partner, key)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_by_slug ON audit (slug, id);
+"""
+
+_TOKEN_PREFIX = "t4o"
+SENSITIVE = "(sensitive)"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a token acts for: a partner, optionally restricted to one tenant."""
+
+    partner: str
+    tenant: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return self.partner if self.tenant is None else f"{self.partner}/{self.tenant}"
+
+    def sees(self, slug: str) -> bool:
+        return self.tenant is None or self.tenant == slug
+
+
+@dataclass(slots=True)
+class Row:
+    data: dict[str, Any]
+    version: int
+
+    def out(self) -> dict[str, Any]:
+        return {**self.data, "version": str(self.version)}
+
+
+@dataclass(slots=True)
+class Replay:
+    """A stored answer to a create, returned again for a retry with the same key."""
+
+    request: str
+    status: int
+    body: str
+    etag: str | None
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def masked(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A copy fit for the audit log: every fingerprinted secret shows as "(sensitive)"."""
+    if data is None:
+        return None
+    return {
+        k: SENSITIVE if isinstance(v, dict) and "fingerprint" in v else v for k, v in data.items()
+    }
+
+
+def secret_out(secret: str) -> dict[str, Any]:
+    salt = new_salt()
+    return {"fingerprint": {"salt": salt, "hash": fingerprint(secret, salt)}}
+
+
+class Tx:
+    """One transaction: the primitive reads and writes the operations are built from."""
+
+    def __init__(self, conn: sqlite3.Connection, principal: Principal | None) -> None:
+        self.conn = conn
+        self.principal = principal
+
+    # Tenants ---------------------------------------------------------------------
+
+    def tenant(self, slug: str) -> tuple[Row, str, str] | None:
+        """(row, partner, owner_email) of any tenant, whoever owns it."""
+        found = self.conn.execute(
+            "SELECT data, version, partner, owner_email FROM tenants WHERE slug = ?", (slug,)
+        ).fetchone()
+        if found is None:
+            return None
+        return Row(json.loads(found[0]), found[1]), found[2], found[3]
+
+    def insert_tenant(self, slug: str, partner: str, owner_email: str, data: dict[str, Any]) -> Row:
+        self.conn.execute(
+            "INSERT INTO tenants (slug, partner, organization_number, owner_email, data, version)"
+            " VALUES (?, ?, ?, ?, ?, 1)",
+            (slug, partner, data.get("organization_number"), owner_email, _dumps(data)),
+        )
+        return Row(data, 1)
+
+    def update_tenant(self, slug: str, data: dict[str, Any], version: int) -> Row:
+        self.conn.execute(
+            "UPDATE tenants SET data = ?, organization_number = ?, version = ? WHERE slug = ?",
+            (_dumps(data), data.get("organization_number"), version, slug),
+        )
+        return Row(data, version)
+
+    def delete_tenant(self, slug: str) -> None:
+        self.conn.execute("DELETE FROM resources WHERE slug = ?", (slug,))
+        self.conn.execute("DELETE FROM tenants WHERE slug = ?", (slug,))
+
+    def owners_of_organization_number(self, number: str, other_than: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT owner_email FROM tenants WHERE organization_number = ? AND slug != ?",
+            (number, other_than),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def tenant_page(
+        self, partner: str, only: str | None, after: str, limit: int, slugs: list[str] | None
+    ) -> list[tuple[str, Row]]:
+        rows = self.raw_tenant_page(partner, only, after, limit, slugs)
+        return [(slug, Row(json.loads(data), version)) for slug, data, version in rows]
+
+    def raw_tenant_page(
+        self, partner: str, only: str | None, after: str, limit: int, slugs: list[str] | None
+    ) -> list[tuple[str, str, int]]:
+        """Like ``tenant_page`` but with the stored JSON text: the bulk read splices it."""
+        sql = "SELECT slug, data, version FROM tenants WHERE partner = ? AND slug > ?"
+        args: list[Any] = [partner, after]
+        if only is not None:
+            sql += " AND slug = ?"
+            args.append(only)
+        if slugs is not None:
+            sql += f" AND slug IN ({','.join('?' * len(slugs))})"
+            args.extend(slugs)
+        sql += " ORDER BY slug LIMIT ?"
+        args.append(limit)
+        return list(self.conn.execute(sql, args))
+
+    def raw_resources_of(self, slugs: list[str]) -> list[tuple[str, str, str, str, int]]:
+        """Every resource row of these tenants, ordered by tenant, section and key."""
+        if not slugs:
+            return []
+        return list(
+            self.conn.execute(
+                "SELECT slug, section, key, data, version FROM resources"
+                f" WHERE slug IN ({','.join('?' * len(slugs))})"
+                " ORDER BY slug, section, key",
+                slugs,
+            )
+        )
+
+    # Resources of a tenant ---------------------------------------------------------
+
+    def get(self, slug: str, section: str, key: str = "") -> Row | None:
+        found = self.conn.execute(
+            "SELECT data, version FROM resources WHERE slug = ? AND section = ? AND key = ?",
+            (slug, section, key),
+        ).fetchone()
+        return None if found is None else Row(json.loads(found[0]), found[1])
+
+    def put(self, slug: str, section: str, key: str, data: dict[str, Any], version: int) -> Row:
+        self.conn.execute(
+            "INSERT INTO resources (slug, section, key, data, version) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (slug, section, key) DO UPDATE SET data = excluded.data,"
+            " version = excluded.version",
+            (slug, section, key, _dumps(data), version),
+        )
+        return Row(data, version)
+
+    def remove(self, slug: str, section: str, key: str = "") -> None:
+        self.conn.execute(
+            "DELETE FROM resources WHERE slug = ? AND section = ? AND key = ?",
+            (slug, section, key),
+        )
+
+    def items(
+        self, slug: str, section: str, after: str = "", limit: int = -1
+    ) -> list[tuple[str, Row]]:
+        rows = self.conn.execute(
+            "SELECT key, data, version FROM resources WHERE slug = ? AND section = ?"
+            " AND key > ? ORDER BY key LIMIT ?",
+            (slug, section, after, limit),
+        )
+        return [(r[0], Row(json.loads(r[1]), r[2])) for r in rows]
+
+    def key_holders(self, section: str, key: str) -> list[str]:
+        """The tenants holding an item under this key (e.g. an account number)."""
+        rows = self.conn.execute(
+            "SELECT slug FROM resources WHERE section = ? AND key = ?", (section, key)
+        )
+        return [r[0] for r in rows]
+
+    # Agreements ------------------------------------------------------------------
+
+    def agreement(self, partner: str, name: str) -> Row | None:
+        found = self.conn.execute(
+            "SELECT customer_number, version FROM agreements WHERE partner = ? AND name = ?",
+            (partner, name),
+        ).fetchone()
+        if found is None:
+            return None
+        return Row({"name": name, "customer_number": found[0]}, found[1])
+
+    def agreements(self, partner: str, after: str, limit: int) -> list[Row]:
+        rows = self.conn.execute(
+            "SELECT name, customer_number, version FROM agreements"
+            " WHERE partner = ? AND name > ? ORDER BY name LIMIT ?",
+            (partner, after, limit),
+        )
+        return [Row({"name": r[0], "customer_number": r[1]}, r[2]) for r in rows]
+
+    def put_agreement(self, partner: str, name: str, customer_number: str, version: int) -> Row:
+        self.conn.execute(
+            "INSERT INTO agreements (partner, name, customer_number, version) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (partner, name) DO UPDATE SET customer_number = excluded.customer_number,"
+            " version = excluded.version",
+            (partner, name, customer_number, version),
+        )
+        return Row({"name": name, "customer_number": customer_number}, version)
+
+    def delete_agreement(self, partner: str, name: str) -> None:
+        self.conn.execute("DELETE FROM agreements WHERE partner = ? AND name = ?", (partner, name))
+
+    def tenant_counts(self, partner: str, names: list[str]) -> dict[str, int]:
+        if not names:
+            return {}
+        rows = self.conn.execute(
+            "SELECT json_extract(r.data, '$.agreement') AS name, count(*)"
+            " FROM resources r JOIN tenants t ON t.slug = r.slug"
+            " WHERE t.partner = ? AND r.section = 'agreement'"
+            f" AND json_extract(r.data, '$.agreement') IN ({','.join('?' * len(names))})"
+            " GROUP BY name",
+            [partner, *names],
+        )
+        counts = dict.fromkeys(names, 0)
+        counts.update({r[0]: r[1] for r in rows})
+        return counts
+
+    # Audit and idempotency ---------------------------------------------------------
+
+    def audit(
+        self,
+        slug: str | None,
+        action: str,
+        resource: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        actor = self.principal.actor if self.principal else "system"
+        self.conn.execute(
+            "INSERT INTO audit (slug, at, actor, action, resource, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                slug,
+                datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                actor,
+                action,
+                resource,
+                None if before is None else _dumps(masked(before)),
+                None if after is None else _dumps(masked(after)),
+            ),
+        )
+
+    def audit_entries(self, slug: str, after: int, limit: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, at, actor, action, resource, before, after FROM audit"
+            " WHERE slug = ? AND id > ? ORDER BY id LIMIT ?",
+            (slug, after, limit),
+        )
+        return [
+            {
+                "id": r[0],
+                "at": r[1],
+                "actor": r[2],
+                "action": r[3],
+                "resource": r[4],
+                "before": None if r[5] is None else json.loads(r[5]),
+                "after": None if r[6] is None else json.loads(r[6]),
+            }
+            for r in rows
+        ]
+
+    def replay(self, partner: str, key: str) -> Replay | None:
+        found = self.conn.execute(
+            "SELECT request, status, body, etag FROM idempotency WHERE partner = ? AND key = ?",
+            (partner, key),
+        ).fetchone()
+        return None if found is None else Replay(*found)
+
+    def remember(
+        self, partner: str, key: str, request: str, status: int, body: str, etag: str | None
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO idempotency (partner, key, request, status, body, etag)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (partner, key, request, status, body, etag),
+        )
+
+
+class Store:
+    """The sandbox database. Safe to share between threads."""
+
+    def __init__(self, db_path: Path | str) -> None:
+        path = Path(db_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA busy_timeout = 10000")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def transaction(self, principal: Principal | None = None, *, write: bool) -> Iterator[Tx]:
+        """One transaction; rolled back when the block raises (a refused request)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Tx(self._conn, principal)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def create_token(self, partner: str, tenant: str | None = None) -> str:
+        """A new bearer token for the partner (or one of its tenants). Only a salted hash
+        is stored, so the returned value is the only copy."""
+        if not partner.strip():
+            raise ValueError("partner: expected a non-empty partner name")
+        token_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(24)
+        token = f"{_TOKEN_PREFIX}_{token_id}_{secret}"
+        salt = new_salt()
+        with self.transaction(write=True) as tx:
+            tx.conn.execute(
+                "INSERT INTO tokens (id, salt, hash, partner, tenant, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    token_id,
+                    salt,
+                    fingerprint(token, salt),
+                    partner.strip(),
+                    tenant,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+        return token
+
+    def authenticate(self, token: str) -> Principal | None:
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != _TOKEN_PREFIX:
+            return None
+        with self.transaction(write=False) as tx:
+            found = tx.conn.execute(
+                "SELECT salt, hash, partner, tenant FROM tokens WHERE id = ?", (parts[1],)
+            ).fetchone()
+        if found is None or not matches(token, found[0], found[1]):
+            return None
+        return Principal(partner=found[2], tenant=found[3])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

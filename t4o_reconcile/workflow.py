@@ -1,0 +1,196 @@
+"""The steps of plan, apply and export, joined: config → snapshot → provider → engine.
+
+cli.py parses and prints; this module does the work between, so that tests and the
+benchmarks can run the same path without a terminal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from t4o_reconcile.engine.plan import Plan
+from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot
+
+if TYPE_CHECKING:
+    from t4o_reconcile.config.problems import Problem
+    from t4o_reconcile.config.repository import Repository
+    from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
+    from t4o_reconcile.engine.provider import Provider
+
+
+class WorkflowError(Exception):
+    """A run cannot go on; the message says why and what to do."""
+
+
+class ConfigInvalid(WorkflowError):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the configuration")
+
+
+@dataclass(slots=True)
+class RunOptions:
+    path: Path
+    api: str | None = None
+    insecure: bool = False
+    parallelism: int = 8
+    tenants: tuple[str, ...] = ()
+    delete_unmanaged: bool = False
+    max_delete_share: float | None = None
+    min_delete_items: int | None = None
+    db_path: Path | None = None
+
+
+@dataclass(slots=True)
+class Planned:
+    plan: Plan
+    desired: Snapshot
+    live: Snapshot
+    repository: Repository
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_desired(path: Path) -> tuple[Repository, Snapshot]:
+    """The configuration as a snapshot. Unresolved secrets are left for the plan to
+    report (as plan errors naming variable, tenant and field); anything else stops here."""
+    from t4o_reconcile.config.loader import load_repository
+    from t4o_reconcile.config.snapshot import desired_snapshot
+
+    if not path.is_dir():
+        raise WorkflowError(f"{path}: no such directory of tenant files")
+    result = load_repository(path)
+    if result.repository is None:
+        raise ConfigInvalid(result.problems)
+    return result.repository, desired_snapshot(result.repository)
+
+
+def open_provider(options: RunOptions) -> Provider:
+    from t4o_reconcile.api.provider import HttpProvider
+    from t4o_reconcile.api.target import TargetError, resolve_target
+
+    try:
+        target = resolve_target(options.api, insecure=options.insecure, db_path=options.db_path)
+    except TargetError as exc:
+        raise WorkflowError(str(exc)) from None
+    return HttpProvider.from_target(target, parallelism=options.parallelism)
+
+
+def global_safety(options: RunOptions) -> SafetyOptions:
+    safety = SafetyOptions()
+    if options.max_delete_share is not None:
+        safety.max_delete_share = options.max_delete_share
+    if options.min_delete_items is not None:
+        safety.min_delete_items = options.min_delete_items
+    return safety
+
+
+async def make_plan_with(options: RunOptions, provider: Provider) -> Planned:
+    import time
+
+    from t4o_reconcile.engine.diff import make_plan
+    from t4o_reconcile.engine.digest import config_digest
+
+    started = time.perf_counter()
+    repository, desired = load_desired(options.path)
+    loaded = time.perf_counter()
+    unknown = [slug for slug in options.tenants if slug not in desired.tenants]
+    if unknown:
+        raise WorkflowError(
+            "--tenant names no tenant file: " + ", ".join(sorted(unknown)) + f" (in {options.path})"
+        )
+    only = set(options.tenants) or None
+    live = await provider.read(sorted(only) if only else None)
+    read = time.perf_counter()
+    plan = make_plan(
+        desired,
+        live,
+        target=provider.target,
+        only=only,
+        delete_unmanaged=options.delete_unmanaged,
+        safety=global_safety(options),
+    )
+    plan.config_digest = config_digest(desired)
+    plan.only = sorted(only) if only else None
+    plan.delete_unmanaged = options.delete_unmanaged
+    diffed = time.perf_counter()
+    timings = {"load": loaded - started, "read": read - loaded, "diff": diffed - read}
+    return Planned(plan, desired, live, repository, timings)
+
+
+def plan_id_of(plan: Plan) -> str:
+    """Idempotency keys derive from this: the same saved plan applied twice sends the same
+    keys, so a create that already happened is answered, not repeated."""
+    if not plan.config_digest:
+        return uuid.uuid4().hex
+    versions = sorted(
+        (address, version)
+        for tenant in plan.tenants
+        for address, version in tenant.versions.items()
+    )
+    seed = plan.config_digest + repr(versions) + repr(sorted(plan.agreement_versions.items()))
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+async def apply_with(
+    plan: Plan,
+    provider: Provider,
+    *,
+    parallelism: int,
+    allow_deletes: bool,
+    fail_fast: bool,
+    on_event: Callable[[ApplyEvent], None] | None = None,
+) -> ApplyReport:
+    from t4o_reconcile.engine.apply import apply_plan
+
+    return await apply_plan(
+        plan,
+        provider,
+        parallelism=parallelism,
+        fail_fast=fail_fast,
+        allow_deletes=allow_deletes,
+        plan_id=plan_id_of(plan),
+        on_event=on_event,
+    )
+
+
+async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: Plan) -> Plan:
+    """Re-plan from the current config and live state and refuse unless nothing changed
+    since ``saved`` was made: the result then holds exactly the saved plan's actions, with
+    the secrets resolved again from the verified configuration."""
+    from t4o_reconcile.engine.stale import check_stale
+
+    planned = await make_plan_with(options, provider)
+    problems = check_stale(saved, planned.live, planned.plan.config_digest)
+    if not problems and _shape(saved) != _shape(planned.plan):
+        problems = ["the actions planned now differ from the saved plan"]
+    if problems:
+        raise WorkflowError(
+            "the plan is stale, nothing was applied:\n  "
+            + "\n  ".join(problems)
+            + "\nRun plan again."
+        )
+    return planned.plan
+
+
+def _shape(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [
+        (action.address, action.kind, tuple(action.changed_paths)) for action in plan.all_actions()
+    ]
+
+
+async def export_with(
+    provider: Provider, slugs: Sequence[str] | None, out_dir: Path, *, force: bool
+) -> list[Path]:
+    from t4o_reconcile.config.export import write_export
+
+    live = await provider.read(list(slugs) if slugs else None)
+    if slugs:
+        missing = [slug for slug in slugs if slug not in live.tenants]
+        if missing:
+            raise WorkflowError("no such tenant on the target: " + ", ".join(missing))
+    return write_export(list(live.tenants.values()), live.agreements or {}, out_dir, force=force)

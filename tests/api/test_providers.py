@@ -1,0 +1,43 @@
+"""Providers are found through the ``t4o_reconcile.providers`` entry point group."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from t4o_reconcile.api import providers
+from t4o_reconcile.api.provider import HttpProvider
+
+
+def test_the_default_provider_is_the_http_provider() -> None:
+    assert providers.load_provider() is HttpProvider
+    assert providers.load_provider("t4o") is HttpProvider
+
+
+def test_a_provider_registered_by_another_package_is_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = EntryPoint(
+        name="vendor", value="collections:OrderedDict", group=providers.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(providers, "_registered", lambda: {"vendor": other})
+    from collections import OrderedDict
+
+    assert providers.load_provider("vendor") is OrderedDict
+
+
+def test_an_unknown_provider_names_the_known_ones() -> None:
+    with pytest.raises(LookupError, match=r"unknown provider 'nope'; known providers: .*t4o"):
+        providers.load_provider("nope")
+
+
+def test_from_target_builds_a_remote_provider_named_without_its_token() -> None:
+    from t4o_reconcile.api.target import Target
+    from tests.api.aio import run
+
+    token = "t4o_0123456789ab_verysecretvalueWXYZ"
+    provider = HttpProvider.from_target(Target(url="https://api.example.com", token=token), 3)
+    assert provider.target == "https://api.example.com (token …WXYZ)"
+    assert provider.client.parallelism == 3
+    run(provider.aclose())

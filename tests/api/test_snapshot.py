@@ -1,0 +1,171 @@
+"""TenantConfig JSON → the live TenantSnapshot the engine compares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from t4o_reconcile.api.snapshot import SnapshotError, agreements_snapshot, tenant_snapshot
+from t4o_reconcile.engine.snapshot import Fingerprint, Secret
+from t4o_reconcile.fingerprint import fingerprint
+from t4o_reconcile.vocabulary import SECTIONS
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "slug": "ok-skogen",
+        "tenant": {
+            "slug": "ok-skogen",
+            "name": "OK Skogen  ",
+            "organization_number": "912 345 678",
+            "personal_number": None,
+            "contact": {"email": "Post@OK-Skogen.no", "phone": "22 33 44 55"},
+            "address": {
+                "street": "Skogveien 1",
+                "postal_code": "0123",
+                "city": "Oslo",
+                "country": "no",
+            },
+            "defaults": {"timing_system": "emit", "finish_code": None},
+            "billing": {"licenses": 3, "invoice_recipient": "client", "interval": "yearly"},
+            "version": "3",
+        },
+        "invoicing": {
+            "enabled": True,
+            "next_invoice_number": 10,
+            "invoices_from_external_system": False,
+            "next_customer_number": None,
+            "pdf_template": "standard",
+            "last_invoice_number": 9,
+            "last_customer_number": 0,
+            "version": "2",
+        },
+        "email_account": None,
+        "connections": [
+            {
+                "connector": "eventor-norway",
+                "token": {"fingerprint": {"salt": "ab", "hash": fingerprint("tok", "ab")}},
+                "version": "1",
+            }
+        ],
+        "bank_accounts": [
+            {
+                "account_number": "15030012345",
+                "iban": "no93 8601 1117 947",
+                "swift": "dnbanokk",
+                "invoice_account": True,
+                "default_for_payments": True,
+                "version": "4",
+            }
+        ],
+        "users": [
+            {
+                "email": "Kari@OK-Skogen.no",
+                "name": "Kari",
+                "role": "owner",
+                "programs": {"invoicing": "admin"},
+                "status": "active",
+                "version": "1",
+            }
+        ],
+        "email_templates": [
+            {
+                "kind": "invoice",
+                "language": "nb",
+                "name": "Faktura",
+                "subject": "Faktura {Number}",
+                "body": "Hei  \nBetal\n",
+                "version": "5",
+            }
+        ],
+        "agreement": {"agreement": None, "version": "1"},
+    }
+    base.update(overrides)
+    return base
+
+
+def test_every_section_is_present_because_live_is_complete() -> None:
+    snapshot = tenant_snapshot(config())
+    assert snapshot.slug == "ok-skogen"
+    assert set(snapshot.sections) == set(SECTIONS)
+    assert snapshot.sections["email_account"] == {}
+
+
+def test_identity_defaults_and_billing_share_the_tenant_version() -> None:
+    sections = tenant_snapshot(config()).sections
+    assert {sections[s][""].version for s in ("identity", "defaults", "billing")} == {"3"}
+    assert sections["invoicing"][""].version == "2"
+    assert sections["agreement"][""].version == "1"
+
+
+def test_values_are_normalised_as_the_yaml_side_normalises_them() -> None:
+    sections = tenant_snapshot(config()).sections
+    identity = sections["identity"][""].fields
+    assert identity["name"] == "OK Skogen"
+    assert identity["organization_number"] == "912345678"
+    assert identity["contact"] == {"email": "post@ok-skogen.no", "phone": "+4722334455"}
+    assert identity["address"]["country"] == "NO"
+    account = sections["bank_accounts"]["15030012345"].fields
+    assert account["iban"] == "NO9386011117947"
+    assert account["swift"] == "DNBANOKK"
+    assert "kari@ok-skogen.no" in sections["users"]
+    assert sections["email_templates"]["invoice/nb"].fields["body"] == "Hei\nBetal"
+
+
+def test_secrets_become_fingerprints_a_desired_secret_can_be_matched_against() -> None:
+    token = tenant_snapshot(config()).sections["connections"]["eventor-norway"].fields["token"]
+    assert isinstance(token, Fingerprint)
+    assert Secret("tok").matches(token)
+    assert not Secret("other").matches(token)
+
+
+def test_users_list_all_four_programs_and_keep_their_status() -> None:
+    user = tenant_snapshot(config()).sections["users"]["kari@ok-skogen.no"]
+    assert user.fields["programs"] == {
+        "invoicing": "admin",
+        "accounting": "none",
+        "payroll": "none",
+        "events": "none",
+    }
+    assert user.fields["status"] == "active"
+    assert user.version == "1"
+
+
+def test_an_email_account_is_one_item_with_its_password_as_fingerprint() -> None:
+    account = {
+        "account_name": "Faktura",
+        "display_name": "OK Skogen",
+        "address": "Faktura@ok.no",
+        "username": "faktura",
+        "password": {"fingerprint": {"salt": "s", "hash": "h"}},
+        "smtp_host": "smtp.ok.no",
+        "smtp_port": 587,
+        "encryption": "starttls",
+        "version": "7",
+    }
+    item = tenant_snapshot(config(email_account=account)).sections["email_account"][""]
+    assert item.version == "7"
+    assert item.fields["password"] == Fingerprint("s", "h")
+    assert item.fields["address"] == "faktura@ok.no"
+
+
+def test_agreement_membership_is_an_item_holding_the_name() -> None:
+    membership = {"agreement": "NOF", "version": "2"}
+    item = tenant_snapshot(config(agreement=membership)).sections["agreement"][""]
+    assert (item.fields, item.version) == ({"name": "NOF"}, "2")
+
+
+def test_agreements_are_keyed_by_name_with_versions() -> None:
+    items = agreements_snapshot(
+        [{"name": "NOF", "customer_number": "1001", "tenant_count": 3, "version": "4"}]
+    )
+    assert items["NOF"].fields == {"name": "NOF", "customer_number": "1001"}
+    assert items["NOF"].version == "4"
+
+
+def test_a_config_without_a_needed_part_names_what_was_expected() -> None:
+    broken = config()
+    del broken["invoicing"]
+    with pytest.raises(SnapshotError, match="expected a field 'invoicing'"):
+        tenant_snapshot(broken)

@@ -1,0 +1,57 @@
+"""validate through the command line: exit codes, output, and a light --help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from t4o_reconcile.cli import main
+
+from .conftest import EXAMPLES, HEAD
+
+
+def test_validate_examples_exits_0(example_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["validate", str(EXAMPLES)])
+
+    assert result.exit_code == 0, result.output
+    assert "tenant(s) valid" in result.output
+
+
+def test_validate_bad_files_exits_1_and_lists_problems(tmp_path: Path) -> None:
+    (tmp_path / "club.yaml").write_text(HEAD + "biling: 1\n")
+
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "club.yaml:4:1: biling: unknown key 'biling'; did you mean 'billing'?" in result.output
+    assert "1 problem(s) in 1 file(s)." in result.output
+
+
+def test_validate_with_a_missing_secret_exits_1(monkeypatch: object, tmp_path: Path) -> None:
+    (tmp_path / "club.yaml").write_text(
+        HEAD + "connections:\n  - {connector: eventor-norway, token: {secret: 'env:T4O_NOPE'}}\n"
+    )
+
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "T4O_NOPE is not set" in result.output
+
+
+def test_help_does_not_import_heavy_packages() -> None:
+    code = (
+        "import sys\n"
+        "from t4o_reconcile.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('fastapi', 'deepdiff', 'jsonschema', 'uvicorn')\n"
+        "print('HEAVY', [m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert "HEAVY []" in out
+    assert "validate" in out

@@ -1,0 +1,141 @@
+"""End-to-end fixtures: a real `t4o-reconcile serve` process on a loopback port, and the
+real CLI run as a subprocess against it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "tenants"
+
+
+def base_env() -> dict[str, str]:
+    """The test's environment without T4O_* settings, able to import the package from
+    any working directory (it need not be installed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("T4O_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def example_secrets() -> dict[str, str]:
+    """A value for every env:NAME the examples reference."""
+    names: set[str] = set()
+    for path in EXAMPLES.glob("*.yaml"):
+        names.update(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", path.read_text()))
+    return {name: f"e2e-value-of-{name}" for name in sorted(names)}
+
+
+def cli(
+    *args: str | Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: int = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "t4o_reconcile", *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    db: Path
+    process: subprocess.Popen[bytes]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = base_env()
+        env.update(example_secrets())
+        env.update(T4O_API_URL=self.url, T4O_API_TOKEN=self.token, NO_COLOR="1")
+        env.update(extra)
+        return env
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
+
+
+def start_server(db: Path, *extra_args: str) -> Server:
+    port = free_port()
+    env = base_env()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            *("-m", "t4o_reconcile", "serve"),
+            *("--db", str(db), "--port", str(port)),
+            *extra_args,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url + "/v1/tenants", timeout=1)
+            break
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"sandbox did not start on {url}") from None
+            time.sleep(0.1)
+    created = cli("sandbox", "token", "create", "--db", db, "--partner", "e2e-partner", env=env)
+    assert created.returncode == 0, created.stderr
+    return Server(url=url, token=created.stdout.strip().splitlines()[-1], db=db, process=process)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh sandbox process for one test."""
+    running = start_server(tmp_path / "sandbox.db")
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+@pytest.fixture
+def examples_copy(tmp_path: Path) -> Path:
+    """The examples in a folder of the test's own, free to edit."""
+    target = tmp_path / "tenants"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+def all_args(*parts: Sequence[str]) -> list[str]:
+    return [arg for part in parts for arg in part]

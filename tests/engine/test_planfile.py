@@ -1,0 +1,81 @@
+"""The saved plan: round-trips, holds versions and digest, never a secret value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from t4o_reconcile.engine.diff import make_plan
+from t4o_reconcile.engine.digest import config_digest
+from t4o_reconcile.engine.planfile import PlanFileError, load_plan, save_plan
+from t4o_reconcile.engine.sensitive import SavedSecret
+from t4o_reconcile.engine.snapshot import Fingerprint
+from t4o_reconcile.render.json import plan_to_dict
+
+from .builders import EVENTOR_TOKEN, agreements, desired_tenant, live_twin, snapshot
+
+
+def _plan():  # type: ignore[no-untyped-def]
+    want = desired_tenant(agreement="NOF")
+    have = live_twin(desired_tenant())
+    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint("00", "ff")
+    have.sections["billing"][""].fields["licenses"] = 1
+    desired = snapshot(want, desired_tenant("ok-new"), agreements=agreements(("NOF", "1")))
+    plan = make_plan(
+        desired,
+        snapshot(have, agreements={}),
+        target="sandbox",
+        only={"ok-skogen", "ok-new"},
+        delete_unmanaged=True,
+    )
+    plan.config_digest = config_digest(desired)
+    return plan
+
+
+def test_a_saved_plan_loads_back_equal(tmp_path: Path) -> None:
+    plan = _plan()
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    loaded = load_plan(path)
+    assert plan_to_dict(loaded) == plan_to_dict(plan)
+    assert loaded.config_digest == plan.config_digest
+    assert (loaded.only, loaded.delete_unmanaged) == (plan.only, plan.delete_unmanaged)
+    assert [t.versions for t in loaded.tenants] == [t.versions for t in plan.tenants]
+    existing = next(t for t in loaded.tenants if t.slug == "ok-skogen")
+    assert existing.versions  # the live tenant's versions were read
+
+
+def test_secrets_load_back_as_markers_naming_their_source(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(_plan(), path)
+    assert EVENTOR_TOKEN not in path.read_text()
+    loaded = load_plan(path)
+    token = next(
+        a for a in loaded.all_actions() if a.key == "eventor-norway" and a.kind == "update"
+    )
+    assert token.after == {"token": SavedSecret("env:OK_SKOGEN_EVENTOR")}
+
+
+def test_saving_replaces_the_file_whole_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("old")
+    save_plan(_plan(), path)
+    assert json.loads(path.read_text())["kind"] == "t4o-reconcile-plan"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("not json", "expected a JSON plan file"),
+        ('{"kind": "something"}', "expected a plan file written by 'plan --out'"),
+        ('{"kind": "t4o-reconcile-plan", "format_version": 9}', "expected format_version 1"),
+    ],
+)
+def test_a_bad_plan_file_is_a_clear_error(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(content)
+    with pytest.raises(PlanFileError, match=expected):
+        load_plan(path)

@@ -1,0 +1,31 @@
+"""Plans for renderer tests, built by the real engine from engine test snapshots."""
+
+from __future__ import annotations
+
+from t4o_reconcile.engine.diff import make_plan
+from t4o_reconcile.engine.plan import Plan, TenantPlan
+from t4o_reconcile.engine.snapshot import Fingerprint, Item
+from tests.engine.builders import agreements, desired_tenant, live_twin, snapshot
+
+
+def mixed_plan() -> Plan:
+    """One of each: create, update (with a secret), delete, move, an error, a flag."""
+    want = desired_tenant(agreement="NOF")
+    have = live_twin(desired_tenant())
+    have.sections["identity"][""].fields["contact"]["phone"] = "+4799999999"
+    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint("00", "ff")
+    have.sections["invoicing"][""].fields.update(last_invoice_number=1500, next_invoice_number=1501)
+    del want.sections["users"]["kari@ok-skogen.no"]
+    have.sections["email_templates"]["order/en"] = Item(
+        {"kind": "order", "language": "en", "name": "O", "subject": "s", "body": "b"}, version="2"
+    )
+    live = snapshot(have, live_twin(desired_tenant("ok-stray")), agreements={})
+    return make_plan(
+        snapshot(want, desired_tenant("ok-new"), agreements=agreements(("NOF", "1001"))),
+        live,
+        target="sandbox (.t4o/sandbox.db)",
+    )
+
+
+def tenant_plan(plan: Plan, slug: str) -> TenantPlan:
+    return next(t for t in plan.tenants if t.slug == slug)

@@ -1,0 +1,57 @@
+"""The machine-readable plan."""
+
+from __future__ import annotations
+
+import json
+
+from t4o_reconcile.render.json import plan_to_dict, render_json
+
+from .plans import mixed_plan
+
+
+def test_the_document_is_versioned_with_summary_counts() -> None:
+    plan = mixed_plan()
+    doc = json.loads(render_json(plan))
+    assert doc["format_version"] == 1
+    assert doc["target"] == plan.target
+    assert doc["summary"] == {**plan.counts(), "errors": 1}
+    assert doc["unmanaged_tenants"] == ["ok-stray"]
+    assert doc["agreement_users"] == [{"agreement": "NOF", "before": 0, "after": 2}]
+
+
+def test_each_action_carries_the_documented_fields() -> None:
+    doc = plan_to_dict(mixed_plan())
+    identity = next(
+        a for t in doc["tenants"] for a in t["actions"] if a["address"] == "ok-skogen.identity"
+    )
+    assert set(identity) >= {
+        "address",
+        "action",
+        "before",
+        "after",
+        "changed_paths",
+        "sensitive_paths",
+        "reason",
+        "version",
+    }
+    assert identity["action"] == "update"
+    assert identity["changed_paths"] == ["contact.phone"]
+    assert identity["version"] == "1"
+
+
+def test_secrets_are_sensitive_markers() -> None:
+    doc = plan_to_dict(mixed_plan())
+    token = next(
+        a
+        for t in doc["tenants"]
+        for a in t["actions"]
+        if a["key"] == "eventor-norway" and a["action"] == "update"
+    )
+    assert token["after"] == {"token": "(sensitive)"}
+    assert token["sensitive_paths"] == ["token"]
+
+
+def test_output_is_stable() -> None:
+    text = render_json(mixed_plan())
+    assert text == render_json(mixed_plan())
+    assert text == json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False) + "\n"
