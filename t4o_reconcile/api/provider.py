@@ -297,6 +297,8 @@ class HttpProvider:
         if not isinstance(owner, Mapping) or not owner.get("email"):
             raise ValueError(f"a new tenant needs its owner (email, name): {slug}")
         body["owner"] = {"email": owner["email"], "name": owner.get("name")}
+        if isinstance(owner.get("programs"), Mapping):
+            body["owner"]["programs"] = dict(owner["programs"])
         await self._client.request(
             "POST", "/v1/tenants", json=wire(body), idempotency_key=context.idempotency_key
         )

@@ -269,7 +269,12 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
     owner_key = next((k for k, u in users.items() if u.fields.get("role") == "owner"), None)
     owner = users[owner_key] if owner_key is not None else None
     after["owner"] = (
-        {"email": owner.fields.get("email", owner_key), "name": owner.fields.get("name")}
+        {
+            "email": owner.fields.get("email", owner_key),
+            "name": owner.fields.get("name"),
+            # The API creates the owner with these rights, so a new tenant is one create.
+            "programs": merged(owner.fields.get("programs") or {}, _NO_PROGRAMS),
+        }
         if owner is not None and owner_key is not None
         else None
     )
@@ -291,31 +296,9 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
             if section == "users" and key == owner_key:
                 continue
             plan.actions.append(create_action(slug, section, key, item.fields))
-    if owner is not None and owner_key is not None:
-        grant = _owner_programs(slug, owner_key, owner)
-        if grant is not None:
-            plan.actions.append(grant)
 
 
-def _owner_programs(slug: str, key: str, owner: Item) -> Action | None:
-    """A tenant is created with its owner holding no programs; grant them afterwards."""
-    programs = owner.fields.get("programs")
-    if not isinstance(programs, dict):
-        return None
-    start = {program: "none" for program in PROGRAMS}
-    paths = [f"programs.{p}" for p, right in programs.items() if start.get(p) != right]
-    if not paths:
-        return None
-    return Action(
-        tenant=slug,
-        section="users",
-        key=key,
-        kind="update",
-        before={"programs": start},
-        after={"programs": merged(programs, start)},
-        changed_paths=paths,
-        reason="grant the owner's programs after creating the tenant",
-    )
+_NO_PROGRAMS = {program: "none" for program in PROGRAMS}
 
 
 def _plan_tenant_delete(have: TenantSnapshot) -> TenantPlan:

@@ -29,14 +29,23 @@ def test_live_state_that_matches_the_configuration_plans_nothing() -> None:
 def test_a_new_tenant_is_one_tenant_create_followed_by_creates_of_its_items() -> None:
     want = desired_tenant(agreement="NOF")
     plan = plan_of(snapshot(want, agreements=agreements(("NOF", "1"))), snapshot())
-    kinds = {a.kind for a in actions(plan) if a.section != "users" or a.kind != "update"}
+    kinds = {a.kind for a in actions(plan)}
     assert kinds == {"create"}
     first = plan.tenants[0].actions[0]
     assert (first.section, first.kind, first.address) == (WHOLE_TENANT, "create", "ok-skogen")
     assert first.after is not None
     assert first.after["name"] == "OK Skogen"
     assert first.after["agreement"] == "NOF"
-    assert first.after["owner"] == {"email": "eva@ok-skogen.no", "name": "Eva Eier"}
+    assert first.after["owner"] == {
+        "email": "eva@ok-skogen.no",
+        "name": "Eva Eier",
+        "programs": {
+            "invoicing": "admin",
+            "accounting": "none",
+            "payroll": "none",
+            "events": "none",
+        },
+    }
     assert first.after["invoicing"]["next_invoice_number"] == 1000
     assert first.after["defaults"] == {"timing_system": "emit", "finish_code": None}
     created = {a.address for a in plan.tenants[0].actions[1:] if a.kind == "create"}
@@ -46,12 +55,11 @@ def test_a_new_tenant_is_one_tenant_create_followed_by_creates_of_its_items() ->
     assert "ok-skogen.email_account" in created
 
 
-def test_a_new_tenant_grants_the_owner_programs_after_it_is_created() -> None:
+def test_a_new_tenant_creates_its_owner_with_the_owner_programs_in_one_step() -> None:
     plan = plan_of(snapshot(desired_tenant()), snapshot())
-    grant = [a for a in plan.tenants[0].actions if a.kind == "update"]
-    assert [(a.key, a.changed_paths) for a in grant] == [
-        ("eva@ok-skogen.no", ["programs.invoicing"])
-    ]
+    assert [a for a in plan.tenants[0].actions if a.kind == "update"] == []
+    owner = plan.tenants[0].actions[0].after["owner"]  # type: ignore[index]
+    assert owner["programs"]["invoicing"] == "admin"
 
 
 def test_an_update_lists_only_the_changed_fields_with_dotted_paths() -> None:
