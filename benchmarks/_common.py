@@ -138,7 +138,8 @@ def create_token(db: Path) -> str:
 
     store = Store(db)
     try:
-        return store.create_token(partner=PARTNER)
+        token: str = store.create_token(partner=PARTNER)
+        return token
     finally:
         store.close()
 

@@ -309,7 +309,10 @@ def apply(
             options.tenants = tuple(saved.only or ())
             options.delete_unmanaged = saved.delete_unmanaged
             the_plan = await fresh_plan_for_saved(options, provider, saved)
-            click.echo(the_plan.target and f"Target: {the_plan.target}", err=True)
+            from t4o_reconcile.render.common import summary_line
+
+            click.echo(f"Target: {the_plan.target}")
+            click.echo(f"Applying the saved plan {plan_file}: {summary_line(the_plan)}")
         else:
             the_plan = (await make_plan_with(options, provider)).plan
             click.echo(_render(the_plan, "text"))

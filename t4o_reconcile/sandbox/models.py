@@ -49,6 +49,9 @@ Version = Annotated[
     str, Field(pattern=r"^[0-9]+$", description="The resource version; also sent as ETag")
 ]
 Secret = Annotated[SecretStr, Field(min_length=1, description="Write-only; never returned")]
+# Models holding a secret store it exactly as sent: stripping it would make its fingerprint
+# differ from the one the client computes, a perpetual "(sensitive, changed)".
+_KEEP_SECRETS_AS_SENT = ConfigDict(extra="forbid", str_strip_whitespace=False)
 SmtpHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")]
 SmtpPort = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -145,6 +148,7 @@ class InvoicingPatch(Model):
 
 
 class EmailAccountCreate(Model):
+    model_config = _KEEP_SECRETS_AS_SENT
     account_name: Text
     display_name: Text
     address: Email
@@ -156,6 +160,7 @@ class EmailAccountCreate(Model):
 
 
 class EmailAccountPatch(Model):
+    model_config = _KEEP_SECRETS_AS_SENT
     account_name: Text | None = None
     display_name: Text | None = None
     address: Email | None = None
@@ -182,11 +187,13 @@ class EmailAccountOut(Out):
 
 
 class ConnectionCreate(Model):
+    model_config = _KEEP_SECRETS_AS_SENT
     connector: Connector
     token: Secret
 
 
 class ConnectionPatch(Model):
+    model_config = _KEEP_SECRETS_AS_SENT
     token: Secret
 
 

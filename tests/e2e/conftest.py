@@ -139,3 +139,13 @@ def examples_copy(tmp_path: Path) -> Path:
 
 def all_args(*parts: Sequence[str]) -> list[str]:
     return [arg for part in parts for arg in part]
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One sandbox process shared by the tests of a module that do not interfere."""
+    running = start_server(tmp_path_factory.mktemp("sandbox") / "sandbox.db")
+    try:
+        yield running
+    finally:
+        stop_server(running)

@@ -1,0 +1,48 @@
+"""The scale benchmarks run end to end with a tiny N, so they cannot rot unnoticed.
+
+Only that they work and report their figures is checked here: the timings themselves
+belong to the scripts' output, never to an assertion.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_script(name: str, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("T4O_")}
+    # As documented: from the repository root, with no installed package needed.
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / name), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_plan_scale_seeds_then_reports_a_no_change_plan() -> None:
+    out = run_script("plan_scale.py", "--tenants", "5", "--latency-ms", "0")
+
+    assert "seeded 5 tenants" in out
+    assert "no-change plan of 5 tenants" in out
+    assert "local part" in out and "ratio to the 2 s target" in out
+    assert "read live" in out and "ratio to the 1.3x target" in out
+
+
+def test_apply_scale_creates_everything_and_the_next_plan_is_empty() -> None:
+    out = run_script("apply_scale.py", "--tenants", "5", "--latency-ms", "0")
+
+    assert "apply: 5 tenants" in out
+    assert "bound at 0 ms, parallelism 8" in out
+    assert "plan after apply: no changes" in out

@@ -1,0 +1,101 @@
+"""The exact output of `plan` in its three formats, for the examples against (a) a fresh
+sandbox and (b) a sandbox holding a different configuration, so that every kind of action
+shows: create, update (plain and sensitive), delete (some needing --allow-deletes), move,
+an agreement to change and one to delete, and an unmanaged tenant.
+
+The expected outputs live in tests/e2e/golden/; the port and the token's tail are masked.
+After an intended change of the output, regenerate them with
+
+    UPDATE_GOLDEN=1 python -m pytest tests/e2e/test_golden.py
+
+and review the diff like any other change."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import EXAMPLES, Server, cli, start_server, stop_server
+from tests.e2e.helpers import divergent_env, make_divergent, normalise_output
+
+pytestmark = pytest.mark.e2e
+
+GOLDEN = Path(__file__).parent / "golden"
+FORMATS = {"text": "txt", "markdown": "md", "json": "json"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory holding the examples as `tenants/`, so that the paths the
+    plan prints are the same on every machine."""
+    folder = tmp_path_factory.mktemp("golden")
+    shutil.copytree(EXAMPLES, folder / "tenants")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fresh(workdir: Path) -> Iterator[Server]:
+    running = start_server(workdir / "fresh.db")
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def divergent(workdir: Path) -> Iterator[Server]:
+    running = start_server(workdir / "divergent.db")
+    other = workdir / "divergent"
+    other.mkdir()
+    shutil.copytree(EXAMPLES, other / "tenants")
+    make_divergent(other / "tenants")
+    try:
+        applied = cli("apply", "tenants", "--auto-approve", env=divergent_env(running), cwd=other)
+        assert applied.returncode == 0, applied.stderr
+        yield running
+    finally:
+        stop_server(running)
+
+
+def check_golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(actual)
+        return
+    assert path.exists(), f"{path} is missing: run UPDATE_GOLDEN=1 pytest {__file__}"
+    expected = path.read_text()
+    assert actual == expected, f"the output differs from {path}"
+
+
+def planned(server: Server, workdir: Path, fmt: str) -> str:
+    done = cli("plan", "tenants", "--format", fmt, env=server.env(), cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    return normalise_output(done.stdout, server)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_plan_of_the_examples_against_a_fresh_sandbox(
+    fresh: Server, workdir: Path, fmt: str
+) -> None:
+    check_golden(f"fresh.{FORMATS[fmt]}", planned(fresh, workdir, fmt))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_plan_of_the_examples_against_a_sandbox_holding_another_configuration(
+    divergent: Server, workdir: Path, fmt: str
+) -> None:
+    check_golden(f"divergent.{FORMATS[fmt]}", planned(divergent, workdir, fmt))
+
+
+def test_the_divergent_plan_holds_every_kind_of_action() -> None:
+    """Guards the golden file itself: it must keep covering every kind of action."""
+    text = (GOLDEN / "divergent.txt").read_text()
+    for marker in ("\n  + ", "\n  ~ ", "\n  - ", "\n  → ", "(sensitive, changed)"):
+        assert marker in text, marker
+    assert "needs --allow-deletes" in text
+    assert "Unmanaged tenants" in text
