@@ -1,0 +1,36 @@
+"""Suite-wide options: ``--slow`` runs the bigger hypothesis profile and the tests
+marked ``slow``; without it the default profile runs and those tests are skipped."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "slow",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        default=False,
+        help="run the bigger hypothesis profile (e.g. 2,000 convergence cases) and slow tests",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.load_profile("slow" if config.getoption("--slow") else "default")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="a bigger run: use --slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
