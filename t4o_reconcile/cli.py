@@ -52,8 +52,10 @@ def main(log_level: str) -> None:
 def validate(path: Path) -> None:
     """Check the tenant files under PATH (default: tenants/). Exit 0 valid, 1 invalid."""
     from t4o_reconcile.config.loader import load_repository
+    from t4o_reconcile.workflow import gc_paused
 
-    result = load_repository(path)
+    with gc_paused():
+        result = load_repository(path)
     for problem in result.problems:
         click.echo(str(problem), err=True)
     if result.problems:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,7 +92,26 @@ def global_safety(options: RunOptions) -> SafetyOptions:
     return safety
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """A plan builds a few hundred thousand small objects that all stay alive until it is
+    done; the cyclic garbage collector's passes over them were a third of the local time
+    of a 1,000-tenant plan (snapshot 0.59 s → 0.19 s without them)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 async def make_plan_with(options: RunOptions, provider: Provider) -> Planned:
+    with gc_paused():
+        return await _make_plan_with(options, provider)
+
+
+async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
     import time
 
     from t4o_reconcile.engine.diff import make_plan

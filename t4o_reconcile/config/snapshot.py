@@ -7,6 +7,7 @@ managed; every other field carries its value or its default.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import BaseModel
@@ -126,14 +127,24 @@ def _identity(tenant: Tenant) -> dict[str, Any]:
 def fields_of(model: BaseModel) -> dict[str, Any]:
     """The managed fields of a model: set explicitly, or with a non-None default."""
     fields: dict[str, Any] = {}
-    for name, info in type(model).model_fields.items():
-        if name not in model.model_fields_set and info.default is None:
+    # Read the instance dict directly: this runs ~40 times per tenant, and pydantic's
+    # attribute and model_fields accessors made it a third of a 1,000-tenant plan's diff.
+    values = model.__dict__
+    written = model.__pydantic_fields_set__
+    for name, optional in _field_defaults(type(model)):
+        if optional and name not in written:
             continue  # an optional field left out: unmanaged
-        value = getattr(model, name)
+        value = values[name]
         if isinstance(value, BaseModel):
             value = fields_of(value)
         fields[name] = value
     return fields
+
+
+@functools.cache
+def _field_defaults(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """Each field's name and whether it is optional with a None default."""
+    return tuple((name, info.default is None) for name, info in model.model_fields.items())
 
 
 def _secret(entry: TenantEntry, path: tuple[str | int, ...]) -> Any:
