@@ -187,15 +187,21 @@ async def apply_with(
 ) -> ApplyReport:
     from t4o_reconcile.engine.apply import apply_plan
 
-    return await apply_plan(
-        plan,
-        provider,
-        parallelism=parallelism,
-        fail_fast=fail_fast,
-        allow_deletes=allow_deletes,
-        plan_id=plan_id_of(plan),
-        on_event=on_event,
-    )
+    # The plan and the snapshots stay alive for the whole run: move them out of the
+    # collector's sight so its passes scan only what the requests create.
+    gc.freeze()
+    try:
+        return await apply_plan(
+            plan,
+            provider,
+            parallelism=parallelism,
+            fail_fast=fail_fast,
+            allow_deletes=allow_deletes,
+            plan_id=plan_id_of(plan),
+            on_event=on_event,
+        )
+    finally:
+        gc.unfreeze()
 
 
 async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: Plan) -> Plan:
