@@ -22,22 +22,12 @@ from t4o_reconcile.engine.plan import (
     address,
 )
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
-from t4o_reconcile.vocabulary import PROGRAMS
+from t4o_reconcile.vocabulary import PROGRAMS, SECTIONS
 
 # Sections that are part of the tenant resource itself: never created or deleted alone.
 TENANT_RESOURCE_SECTIONS = ("identity", "defaults", "billing")
 # Sections diffed item by item (create/update/delete). ``agreement`` is a move instead.
-ITEM_SECTIONS = (
-    "identity",
-    "defaults",
-    "billing",
-    "invoicing",
-    "email_account",
-    "connections",
-    "bank_accounts",
-    "users",
-    "email_templates",
-)
+ITEM_SECTIONS = tuple(section for section in SECTIONS if section != "agreement")
 # Created together with a new tenant; every other section follows as its own creates.
 _CREATED_WITH_TENANT = ("identity", "defaults", "billing", "invoicing", "agreement")
 _RADIO_FLAGS = ("invoice_account", "default_for_payments")

@@ -14,23 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
+from t4o_reconcile.vocabulary import SECTIONS
 
 _SECTION_RANK = {
     section: rank
     for rank, section in enumerate(
-        (
-            WHOLE_TENANT,
-            "agreement",
-            "identity",
-            "defaults",
-            "billing",
-            "invoicing",
-            "email_account",
-            "connections",
-            "bank_accounts",
-            "users",
-            "email_templates",
-        )
+        (WHOLE_TENANT, "agreement", *(s for s in SECTIONS if s != "agreement"))
     )
 }
 _KIND_RANK = {"create": 0, "move": 1, "update": 2, "delete": 4}
