@@ -17,6 +17,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.resolver import VersionedResolver
 
+from t4o_reconcile.config import fastyaml
 from t4o_reconcile.config.problems import DocPath
 
 
@@ -65,6 +66,10 @@ def decode(data: bytes) -> str | ParseError:
 
 def parse(text: str) -> Any:
     """The document as plain Python data; raises ``ParseError``-carrying ``YAMLSyntax``."""
+    try:
+        return fastyaml.load(text)
+    except fastyaml.NotPlain:
+        pass  # anchors, tags, odd keys, errors: the full loader builds or words them
     try:
         return _FAST.load(text)
     except MarkedYAMLError as exc:
