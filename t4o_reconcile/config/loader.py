@@ -7,9 +7,10 @@ files are reported in one run.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ AGREEMENTS = "_agreements"
 SUFFIXES = (".yaml", ".yml")
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_FROM = 200
+PIPELINE_CHUNK = 16
 
 
 @dataclass(slots=True)
@@ -54,6 +56,8 @@ class _Loader:
         self.environ = environ
         self.problems: list[Problem] = []
         self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
+        # Files the worker processes are parsing, in order (see _parse_ahead).
+        self._pending: Iterator[tuple[Path, tuple[str, Any] | ParseError]] = iter(())
 
     def run(self) -> LoadResult:
         if not self.root.is_dir():
@@ -65,18 +69,17 @@ class _Loader:
         files = sorted(p for p in self.root.iterdir() if p.suffix in SUFFIXES and p.is_file())
         specials = {p.stem: p for p in files if p.stem in (DEFAULTS, AGREEMENTS)}
         tenant_files = [p for p in files if p.stem not in (DEFAULTS, AGREEMENTS)]
-        self._parse_ahead(tenant_files)
-
         defaults_file, defaults_data = self._read_defaults(specials.get(DEFAULTS))
         agreements_path = specials.get(AGREEMENTS, self.root / f"{AGREEMENTS}.yaml")
         agreements = self._read_agreements(specials.get(AGREEMENTS))
 
         entries: list[TenantEntry] = []
-        for tenant_path in tenant_files:
-            entry = self._read_tenant(tenant_path, defaults_file, defaults_data)
-            if entry is not None:
-                entries.append(entry)
-                self.problems += checks.check_tenant(entry)
+        with self._parse_ahead(tenant_files):
+            for tenant_path in tenant_files:
+                entry = self._read_tenant(tenant_path, defaults_file, defaults_data)
+                if entry is not None:
+                    entries.append(entry)
+                    self.problems += checks.check_tenant(entry)
         self.problems += checks.check_across(entries, agreements, agreements_path)
 
         repository = Repository(
@@ -101,27 +104,42 @@ class _Loader:
     # -- reading
 
     def _read(self, path: Path) -> tuple[SourceFile, Any] | None:
-        read = self._parsed.pop(path, None) or read_file(path)
+        read = self._parsed.pop(path, None)
+        if read is None:
+            for parsed_path, parsed in self._pending:
+                if parsed_path == path:
+                    read = parsed
+                    break
+                self._parsed[parsed_path] = parsed
+        if read is None:
+            read = read_file(path)
         if isinstance(read, ParseError):
             self._add(path, read.line, read.column, (), read.message)
             return None
         text, data = read
         return SourceFile(path, text), data
 
-    def _parse_ahead(self, paths: list[Path]) -> None:
-        """Parse many files on every core: parsing is most of validate's time."""
+    @contextlib.contextmanager
+    def _parse_ahead(self, paths: list[Path]) -> Iterator[None]:
+        """Parse many files on every core while this process validates the ones already
+        parsed: parsing is most of validate's time."""
         workers = min(os.cpu_count() or 1, 8)
         if len(paths) < PARALLEL_FROM or workers < 2:
+            yield
             return
         try:
             context = multiprocessing.get_context("fork")
         except ValueError:
-            return  # no fork on this platform: parse in this process
-        chunk = max(1, len(paths) // (workers * 4))
+            yield  # no fork on this platform: parse in this process
+            return
+        # Small chunks, so that validation can start on the first ones soon.
+        chunk = max(1, min(PIPELINE_CHUNK, len(paths) // (workers * 4)))
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            self._parsed = dict(
-                zip(paths, pool.map(read_file, paths, chunksize=chunk), strict=True)
-            )
+            self._pending = zip(paths, pool.map(read_file, paths, chunksize=chunk), strict=True)
+            try:
+                yield
+            finally:
+                self._pending = iter(())
 
     def _add(self, path: Path, line: int, column: int, doc: DocPath, message: str) -> None:
         self.problems.append(Problem(str(path), line, column, doc, message))
