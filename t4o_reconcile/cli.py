@@ -93,8 +93,23 @@ def schema(out_dir: Path) -> None:
     default=0.0,
     help="Requests per second per token before 429 (0: no limit).",
 )
+@click.option(
+    "--timeout-rate",
+    type=click.FloatRange(0, 1),
+    envvar="T4O_SANDBOX_TIMEOUT_RATE",
+    default=0.0,
+    help="Share of requests that hang for --timeout-ms, are not run, then answer 504.",
+)
+@click.option("--timeout-ms", type=int, envvar="T4O_SANDBOX_TIMEOUT_MS", default=5000)
 def serve(
-    db: Path, host: str, port: int, latency_ms: int, fail_rate: float, rate_limit: float
+    db: Path,
+    host: str,
+    port: int,
+    latency_ms: int,
+    fail_rate: float,
+    rate_limit: float,
+    timeout_rate: float,
+    timeout_ms: int,
 ) -> None:
     """Run the sandbox API server over an SQLite file."""
     from t4o_reconcile.sandbox.server import serve as run_server
@@ -106,6 +121,8 @@ def serve(
         latency_ms=latency_ms,
         fail_rate=fail_rate,
         rate_limit=rate_limit,
+        timeout_rate=timeout_rate,
+        timeout_ms=timeout_ms,
     )
 
 

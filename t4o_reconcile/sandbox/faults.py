@@ -35,6 +35,10 @@ class Faults:
     latency_ms: int = 0
     fail_rate: float = 0.0
     rate_limit: float = 0.0  # requests per second per token; 0 = no limit
+    # A share of requests that hang for timeout_ms, are not run, and then answer 504:
+    # a client with a shorter timeout sees a time-out and must retry.
+    timeout_rate: float = 0.0
+    timeout_ms: int = 5000
     # Of the failed writes, the share that runs and commits before its 503.
     drop_after_commit: float = 0.5
     seed: int | None = None
@@ -50,10 +54,16 @@ class Faults:
             )
         if self.rate_limit < 0:
             raise ValueError(f"rate_limit: expected 0 or more, got {self.rate_limit}")
+        if not 0.0 <= self.timeout_rate <= 1.0:
+            raise ValueError(
+                f"timeout_rate: expected a share between 0 and 1, got {self.timeout_rate}"
+            )
+        if self.timeout_ms < 0:
+            raise ValueError(f"timeout_ms: expected 0 or more, got {self.timeout_ms}")
 
     @property
     def active(self) -> bool:
-        return bool(self.latency_ms or self.fail_rate or self.rate_limit)
+        return bool(self.latency_ms or self.fail_rate or self.rate_limit or self.timeout_rate)
 
     @classmethod
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Faults:
@@ -63,6 +73,8 @@ class Faults:
                 latency_ms=int(env.get("T4O_SANDBOX_LATENCY_MS", "0") or 0),
                 fail_rate=float(env.get("T4O_SANDBOX_FAIL_RATE", "0") or 0),
                 rate_limit=float(env.get("T4O_SANDBOX_RATE_LIMIT", "0") or 0),
+                timeout_rate=float(env.get("T4O_SANDBOX_TIMEOUT_RATE", "0") or 0),
+                timeout_ms=int(env.get("T4O_SANDBOX_TIMEOUT_MS", "5000") or 5000),
             )
         except ValueError as exc:
             raise ValueError(f"T4O_SANDBOX_* environment: {exc}") from None
@@ -124,6 +136,10 @@ class FaultMiddleware:
                     {"Retry-After": str(retry_after)},
                 )
                 return
+        if faults.timeout_rate and self.random.random() < faults.timeout_rate:
+            await asyncio.sleep(faults.timeout_ms / 1000)
+            await _send_problem(send, rules.TIMED_OUT, "injected fault: the request hung, not run")
+            return
         if faults.fail_rate and self.random.random() < faults.fail_rate:
             if scope["method"] in WRITE_METHODS and self.random.random() < faults.drop_after_commit:
                 await self._drop_after_commit(scope, receive, send)

@@ -53,6 +53,7 @@ INVALID_CURSOR = _rule("invalid-cursor", 422, "The cursor is not one this API re
 RATE_LIMITED = _rule("rate-limited", 429, "Too many requests for this token")
 INTERNAL_ERROR = _rule("internal-error", 500, "Internal error")
 UNAVAILABLE = _rule("unavailable", 503, "Service temporarily unavailable")
+TIMED_OUT = _rule("timed-out", 504, "The request timed out and was not run")
 
 # Tenants.
 SLUG_TAKEN = _rule("slug-taken", 409, "A tenant with this slug already exists")

@@ -10,13 +10,26 @@ from t4o_reconcile.sandbox.faults import Faults
 
 
 def serve(
-    db: Path, host: str, port: int, latency_ms: int, fail_rate: float, rate_limit: float
+    db: Path,
+    host: str,
+    port: int,
+    latency_ms: int,
+    fail_rate: float,
+    rate_limit: float,
+    timeout_rate: float = 0.0,
+    timeout_ms: int = 5000,
 ) -> None:
     import uvicorn
 
     from t4o_reconcile.sandbox.app import create_app
 
-    faults = Faults(latency_ms=latency_ms, fail_rate=fail_rate, rate_limit=rate_limit)
+    faults = Faults(
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        rate_limit=rate_limit,
+        timeout_rate=timeout_rate,
+        timeout_ms=timeout_ms,
+    )
     app = create_app(db, faults)
     url = f"http://{host}:{port}"
     click.echo(f"t4o sandbox API on {url}/v1 (database {db}; OpenAPI at {url}/docs)", err=True)
@@ -28,7 +41,8 @@ def serve(
     if faults.active:
         click.echo(
             f"Faults: latency {latency_ms} ms, fail rate {fail_rate:g},"
-            f" rate limit {rate_limit:g}/s per token",
+            f" rate limit {rate_limit:g}/s per token,"
+            f" time-outs {timeout_rate:g} after {timeout_ms} ms",
             err=True,
         )
     try:
