@@ -164,6 +164,13 @@ def _api_options(func: Callable[..., None]) -> Callable[..., None]:
     func = click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)(
         func
     )
+    func = click.option(
+        "--provider",
+        envvar="T4O_PROVIDER",
+        default="t4o",
+        show_default=True,
+        help="The provider (entry point of t4o_reconcile.providers) that speaks to the API.",
+    )(func)
     return func
 
 
@@ -197,6 +204,7 @@ def _options(path: Path, **kwargs: Any) -> RunOptions:
         tenants=tuple(kwargs.get("tenants") or ()),
         delete_unmanaged=bool(kwargs.get("delete_unmanaged")),
         max_delete_share=kwargs.get("max_delete_share"),
+        provider=str(kwargs.get("provider") or "t4o"),
     )
 
 

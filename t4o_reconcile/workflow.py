@@ -47,6 +47,7 @@ class RunOptions:
     max_delete_share: float | None = None
     min_delete_items: int | None = None
     db_path: Path | None = None
+    provider: str = "t4o"
 
 
 @dataclass(slots=True)
@@ -73,14 +74,23 @@ def load_desired(path: Path) -> tuple[Repository, Snapshot]:
 
 
 def open_provider(options: RunOptions) -> Provider:
-    from t4o_reconcile.api.provider import HttpProvider
+    """The provider named by ``options.provider`` (an entry point of the group
+    ``t4o_reconcile.providers``), built by its ``from_target(target, parallelism)``."""
+    from t4o_reconcile.api.providers import load_provider
     from t4o_reconcile.api.target import TargetError, resolve_target
 
     try:
         target = resolve_target(options.api, insecure=options.insecure, db_path=options.db_path)
-    except TargetError as exc:
+        provider_class = load_provider(options.provider)
+    except (TargetError, LookupError) as exc:
         raise WorkflowError(str(exc)) from None
-    return HttpProvider.from_target(target, parallelism=options.parallelism)
+    build = getattr(provider_class, "from_target", None)
+    if build is None:
+        raise WorkflowError(
+            f"provider {options.provider!r} has no from_target(target, parallelism) to build it"
+        )
+    provider: Provider = build(target, parallelism=options.parallelism)
+    return provider
 
 
 def global_safety(options: RunOptions) -> SafetyOptions:

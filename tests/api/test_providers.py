@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
 from t4o_reconcile.api import providers
 from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.workflow import RunOptions, WorkflowError, open_provider
 
 
 def test_the_default_provider_is_the_http_provider() -> None:
@@ -41,3 +43,35 @@ def test_from_target_builds_a_remote_provider_named_without_its_token() -> None:
     assert provider.target == "https://api.example.com (token …WXYZ)"
     assert provider.client.parallelism == 3
     run(provider.aclose())
+
+
+class RecordingProvider:
+    """A stand-in for a vendor's adapter: records how the workflow built it."""
+
+    built: tuple[object, int] | None = None
+
+    @classmethod
+    def from_target(cls, target: object, parallelism: int = 8) -> RecordingProvider:
+        cls.built = (target, parallelism)
+        return cls()
+
+
+def test_the_workflow_builds_the_provider_named_on_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    vendor = EntryPoint(
+        name="vendor", value=f"{__name__}:RecordingProvider", group=providers.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(providers, "_registered", lambda: {"vendor": vendor})
+
+    built = open_provider(
+        RunOptions(path=tmp_path, provider="vendor", parallelism=3, db_path=tmp_path / "db")
+    )
+
+    assert isinstance(built, RecordingProvider)
+    assert RecordingProvider.built is not None and RecordingProvider.built[1] == 3
+
+
+def test_an_unknown_provider_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkflowError, match=r"unknown provider 'nope'; known providers: .*t4o"):
+        open_provider(RunOptions(path=tmp_path, provider="nope", db_path=tmp_path / "db"))
