@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,20 +170,6 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
     return Planned(plan, desired, live, repository, timings)
 
 
-def plan_id_of(plan: Plan) -> str:
-    """Idempotency keys derive from this: the same saved plan applied twice sends the same
-    keys, so a create that already happened is answered, not repeated."""
-    if not plan.config_digest:
-        return uuid.uuid4().hex
-    versions = sorted(
-        (address, version)
-        for tenant in plan.tenants
-        for address, version in tenant.versions.items()
-    )
-    seed = plan.config_digest + repr(versions) + repr(sorted(plan.agreement_versions.items()))
-    return hashlib.sha256(seed.encode()).hexdigest()
-
-
 async def apply_with(
     plan: Plan,
     provider: Provider,
@@ -207,7 +191,7 @@ async def apply_with(
             parallelism=parallelism,
             fail_fast=fail_fast,
             allow_deletes=allow_deletes,
-            plan_id=plan_id_of(plan),
+            plan_id=plan.plan_id,
             on_event=on_event,
         )
     finally:
@@ -230,6 +214,8 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
             + "\n  ".join(problems)
             + "\nRun plan again."
         )
+    # The same plan, so the same idempotency keys as any earlier run of this file.
+    planned.plan.plan_id = saved.plan_id
     return planned.plan
 
 

@@ -7,6 +7,7 @@ An ``Action`` is one write against one resource. Addresses read like Terraform's
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -87,6 +88,10 @@ class Plan:
     agreement_users: list[AgreementUsers] = field(default_factory=list)
     errors: list[PlanError] = field(default_factory=list)  # not tied to one tenant
     config_digest: str = ""
+    # A new id for every plan made, kept in its plan file. Idempotency keys derive from it,
+    # so applying the same saved plan again replays its creates instead of repeating them,
+    # while a new plan never reuses an old plan's keys.
+    plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # How the plan was asked for, so that apply --plan re-plans the same way.
     only: list[str] | None = None  # --tenant
     delete_unmanaged: bool = False

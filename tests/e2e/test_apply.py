@@ -124,3 +124,30 @@ def test_a_tenant_files_safety_section_sets_its_own_delete_threshold(
 def templates_of(server: Server, slug: str) -> list[dict[str, Any]]:
     with server.client() as client:
         return items(client, f"/v1/tenants/{slug}/email-templates")
+
+
+def test_an_item_deleted_behind_the_tools_back_is_created_again_not_replayed(
+    server: Server,
+) -> None:
+    """Each new plan has its own idempotency keys: re-creating an item that someone deleted
+    after an apply made it must not be answered from the first create's replay, even when
+    every other version is what it was then."""
+    path = "/v1/tenants/ok-skogen/connections/eventor-norway"
+
+    def delete_connection() -> None:
+        with server.client() as api:
+            version = api.get(path).headers["ETag"]
+            assert api.delete(path, headers={"If-Match": version}).status_code == 204
+
+    assert cli("apply", EXAMPLES, "--auto-approve", env=server.env()).returncode == 0
+    delete_connection()
+    assert cli("apply", EXAMPLES, "--auto-approve", env=server.env()).returncode == 0
+    delete_connection()  # the live state is now exactly what the second apply started from
+
+    again = cli("apply", EXAMPLES, "--auto-approve", env=server.env())
+    replanned = cli("plan", EXAMPLES, "--detailed-exitcode", env=server.env())
+
+    assert again.returncode == 0, again.stderr
+    assert replanned.returncode == 0, replanned.stdout
+    with server.client() as api:
+        assert api.get(path).status_code == 200
