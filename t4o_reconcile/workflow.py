@@ -43,7 +43,6 @@ class RunOptions:
     tenants: tuple[str, ...] = ()
     delete_unmanaged: bool = False
     max_delete_share: float | None = None
-    min_delete_items: int | None = None
     db_path: Path | None = None
     provider: str = "t4o"
 
@@ -95,8 +94,6 @@ def global_safety(options: RunOptions) -> SafetyOptions:
     safety = SafetyOptions()
     if options.max_delete_share is not None:
         safety.max_delete_share = options.max_delete_share
-    if options.min_delete_items is not None:
-        safety.min_delete_items = options.min_delete_items
     return safety
 
 

@@ -47,10 +47,6 @@ class Provider(Protocol):
         Every item carries its version."""
         ...
 
-    async def list_tenants(self) -> list[str]:
-        """The slugs of every tenant the token can see."""
-        ...
-
     async def execute(self, action: Action, context: ExecutionContext) -> ActionResult:
         """Make one write. Retries of transient failures happen inside; a create is
         retried safely through ``context.idempotency_key``."""

@@ -49,9 +49,6 @@ class FakeProvider:
     async def read(self, slugs: Iterable[str] | None = None) -> Snapshot:
         return self.live
 
-    async def list_tenants(self) -> list[str]:
-        return list(self.live.tenants)
-
     async def aclose(self) -> None:
         return None
 
