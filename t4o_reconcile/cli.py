@@ -49,8 +49,11 @@ def main(log_level: str) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
-def validate(path: Path) -> None:
-    """Check the tenant files under PATH (default: tenants/). Exit 0 valid, 1 invalid."""
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+def validate(path: Path, strict: bool) -> None:
+    """Check the tenant files under PATH (default: tenants/). Exit 0 valid, 1 invalid.
+
+    Warnings are printed but leave the exit code 0 unless --strict is given."""
     from t4o_reconcile.config.loader import load_repository
     from t4o_reconcile.workflow import gc_paused
 
@@ -58,11 +61,16 @@ def validate(path: Path) -> None:
         result = load_repository(path)
     for problem in result.problems:
         click.echo(str(problem), err=True)
-    if result.problems:
-        click.echo(
-            f"{len(result.problems)} problem(s) in {result.files_with_problems} file(s).", err=True
-        )
+    errors, warnings = len(result.errors), len(result.warnings)
+    if errors:
+        also = f" and {warnings} warning(s)" if warnings else ""
+        click.echo(f"{errors} problem(s) in {result.files_with_problems} file(s){also}.", err=True)
         sys.exit(1)
+    if warnings:
+        click.echo(f"{warnings} warning(s).", err=True)
+        if strict:
+            click.echo("Warnings fail with --strict.", err=True)
+            sys.exit(1)
     click.echo(f"{result.tenant_count} tenant(s) valid in {path}.")
 
 
@@ -266,6 +274,8 @@ def plan(path: Path, fmt: str, out: Path | None, detailed_exitcode: bool, **kwar
 
     options = _options(path, **kwargs)
     planned = _run(lambda provider: make_plan_with(options, provider), options)
+    for warning in planned.repository.warnings:
+        click.echo(str(warning), err=True)
     the_plan = planned.plan
     click.echo(_render(the_plan, fmt))
     if the_plan.has_errors:

@@ -31,7 +31,8 @@ class WorkflowError(Exception):
 class ConfigInvalid(WorkflowError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the configuration")
+        errors = sum(1 for p in self.problems if p.is_error)
+        super().__init__(f"{errors} problem(s) in the configuration")
 
 
 @dataclass(slots=True)

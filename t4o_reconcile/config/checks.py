@@ -48,6 +48,31 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
     if tenant.bank_accounts:
         for flag in ("invoice_account", "default_for_payments"):
             problems += _one_flag(entry, flag)
+    problems += _smtp(entry)
+    return problems
+
+
+# The port each encryption is served on by convention: 465 is implicit TLS (ssl), 587 is
+# submission with STARTTLS. The other way round the connection usually hangs or fails.
+_PORT_OF: dict[str, int] = {"ssl": 465, "starttls": 587}
+
+
+def _smtp(entry: TenantEntry) -> list[Problem]:
+    account = entry.tenant.email_account
+    if account is None:
+        return []
+    problems = []
+    for encryption, port in _PORT_OF.items():
+        other = next(e for e in _PORT_OF if e != encryption)
+        if account.encryption == encryption and account.smtp_port == _PORT_OF[other]:
+            problems.append(
+                entry.problem(
+                    ("email_account", "smtp_port"),
+                    f"port {account.smtp_port} is for {other}, but encryption is {encryption};"
+                    f" expected port {port} with {encryption} (or encryption: {other})",
+                    level="warning",
+                )
+            )
     return problems
 
 

@@ -36,12 +36,21 @@ PIPELINE_CHUNK = 16
 
 @dataclass(slots=True)
 class LoadResult:
+    # Errors and warnings, in file order; see ``errors`` and ``warnings``.
     problems: list[Problem] = field(default_factory=list)
     files_with_problems: int = 0
     tenant_count: int = 0
     # None when a problem other than an unresolved secret was found: only a repository
     # whose every file is valid is handed on (plan reports unresolved secrets itself).
     repository: Repository | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
 
 
 def load_repository(path: Path, *, environ: Mapping[str, str] | None = None) -> LoadResult:
@@ -93,10 +102,13 @@ class _Loader:
     def _result(self, tenant_count: int, repository: Repository | None) -> LoadResult:
         unique = list(dict.fromkeys(self.problems))
         unique.sort(key=lambda p: (p.file, p.line, p.column))
-        blocking = any(not p.unresolved_secret for p in unique)
+        # Warnings never block: the files are valid, the reviewer is told.
+        blocking = any(p.is_error and not p.unresolved_secret for p in unique)
+        if repository is not None:
+            repository.warnings = [p for p in unique if not p.is_error]
         return LoadResult(
             problems=unique,
-            files_with_problems=len({p.file for p in unique}),
+            files_with_problems=len({p.file for p in unique if p.is_error}),
             tenant_count=tenant_count,
             repository=None if blocking else repository,
         )

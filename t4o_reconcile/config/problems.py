@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 DocPath = tuple[str | int, ...]
 
@@ -18,11 +19,17 @@ def format_path(path: DocPath) -> str:
     return text or "(document)"
 
 
+Level = Literal["error", "warning"]
+LEVELS: tuple[Level, ...] = ("error", "warning")
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One error; ``str()`` gives ``FILE:LINE:COL: path.in.document: message``.
+    """One finding; ``str()`` gives ``FILE:LINE:COL: path.in.document: message`` for an
+    error and ``FILE:LINE:COL: warning: path.in.document: message`` for a warning.
 
-    Lines and columns count from 1, like compilers and editors do.
+    Lines and columns count from 1, like compilers and editors do. An error makes the
+    files invalid; a warning is printed and only fails ``validate --strict``.
     """
 
     file: str
@@ -33,10 +40,16 @@ class Problem:
     # A secret that cannot be resolved (missing environment variable or file). validate
     # reports it; plan can still run and reports it as a plan error on that tenant.
     unresolved_secret: bool = False
+    level: Level = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
 
     @property
     def location(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
     def __str__(self) -> str:
-        return f"{self.location}: {format_path(self.path)}: {self.message}"
+        prefix = "" if self.is_error else f"{self.level}: "
+        return f"{self.location}: {prefix}{format_path(self.path)}: {self.message}"

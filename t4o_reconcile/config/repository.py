@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from t4o_reconcile.config.models import Agreement, Tenant
-from t4o_reconcile.config.problems import DocPath, Problem
+from t4o_reconcile.config.problems import DocPath, Level, Problem
 from t4o_reconcile.config.yamlfile import SourceFile
 from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
@@ -75,10 +75,16 @@ class TenantEntry:
         return f"{file}:{line}:{column}"
 
     def problem(
-        self, path: DocPath, message: str, *, key: bool = False, unresolved_secret: bool = False
+        self,
+        path: DocPath,
+        message: str,
+        *,
+        key: bool = False,
+        unresolved_secret: bool = False,
+        level: Level = "error",
     ) -> Problem:
         file, line, column = self.origin.locate(path, key=key)
-        return Problem(file, line, column, path, message, unresolved_secret)
+        return Problem(file, line, column, path, message, unresolved_secret, level)
 
 
 @dataclass(slots=True)
@@ -96,10 +102,12 @@ class AgreementEntry:
         base: DocPath = ("agreements", self.index)
         return (*base, field_name) if field_name else base
 
-    def problem(self, field_name: str | None, message: str, *, key: bool = False) -> Problem:
+    def problem(
+        self, field_name: str | None, message: str, *, key: bool = False, level: Level = "error"
+    ) -> Problem:
         path = self.path(field_name)
         line, column = self.file.position(path, key=key)
-        return Problem(str(self.file.path), line, column, path, message)
+        return Problem(str(self.file.path), line, column, path, message, level=level)
 
 
 @dataclass(slots=True)
@@ -110,6 +118,8 @@ class Repository:
     agreements: list[AgreementEntry] | None
     # Every file read, in a stable order (for a digest of the configuration).
     files: list[Path] = field(default_factory=list)
+    # What validate would warn about: plan prints these, they never stop it.
+    warnings: list[Problem] = field(default_factory=list)
 
     def agreement_names(self) -> list[str]:
         return [entry.agreement.name for entry in self.agreements or []]

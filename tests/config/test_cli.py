@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from t4o_reconcile.cli import main
@@ -55,3 +56,53 @@ def test_help_does_not_import_heavy_packages() -> None:
 
     assert "HEAVY []" in out
     assert "validate" in out
+
+
+SMTP_465_STARTTLS = (
+    "email_account:\n"
+    "  account_name: Mail\n  display_name: Club\n  address: post@club.no\n"
+    "  username: post\n  password: {secret: 'env:CLUB_SMTP'}\n"
+    "  smtp_host: smtp.club.no\n  smtp_port: 465\n  encryption: starttls\n"
+)
+
+
+def test_validate_prints_a_warning_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CLUB_SMTP", "x")
+    (tmp_path / "club.yaml").write_text(HEAD + SMTP_465_STARTTLS)
+
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    assert "club.yaml:11:14: warning: email_account.smtp_port: port 465 is for ssl" in (
+        result.output
+    )
+    assert "1 warning(s)." in result.output
+    assert "1 tenant(s) valid" in result.output
+
+
+def test_validate_strict_fails_on_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CLUB_SMTP", "x")
+    (tmp_path / "club.yaml").write_text(HEAD + SMTP_465_STARTTLS)
+
+    result = CliRunner().invoke(main, ["validate", "--strict", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "warning: email_account.smtp_port" in result.output
+    assert "Warnings fail with --strict." in result.output
+
+
+def test_validate_counts_errors_and_warnings_apart(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CLUB_SMTP", "x")
+    (tmp_path / "club.yaml").write_text(HEAD + SMTP_465_STARTTLS)
+    (tmp_path / "other.yaml").write_text(HEAD.replace("club", "other") + "biling: 1\n")
+
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "1 problem(s) in 1 file(s) and 1 warning(s)." in result.output
