@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from t4o_reconcile import __version__
+from t4o_reconcile.api.target import DEFAULT_DEADLINE
 
 if TYPE_CHECKING:
     from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
@@ -173,6 +174,23 @@ def _api_options(func: Callable[..., None]) -> Callable[..., None]:
         func
     )
     func = click.option(
+        "--rate-limit",
+        "client_rate_limit",
+        type=click.FloatRange(min=0, min_open=True),
+        envvar="T4O_RATE_LIMIT",
+        default=None,
+        help="Send at most R requests per second (or T4O_RATE_LIMIT). Default: the rate the"
+        " API announces in its RateLimit headers.",
+    )(func)
+    func = click.option(
+        "--deadline",
+        type=click.FloatRange(min=0, min_open=True),
+        envvar="T4O_DEADLINE",
+        default=DEFAULT_DEADLINE,
+        show_default=True,
+        help="Seconds one request may wait out 429 answers before it fails (or T4O_DEADLINE).",
+    )(func)
+    func = click.option(
         "--provider",
         envvar="T4O_PROVIDER",
         default="t4o",
@@ -213,6 +231,8 @@ def _options(path: Path, **kwargs: Any) -> RunOptions:
         delete_unmanaged=bool(kwargs.get("delete_unmanaged")),
         max_delete_share=kwargs.get("max_delete_share"),
         provider=str(kwargs.get("provider") or "t4o"),
+        rate_limit=kwargs.get("client_rate_limit"),
+        deadline=float(kwargs.get("deadline") or DEFAULT_DEADLINE),
     )
 
 

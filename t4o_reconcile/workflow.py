@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from t4o_reconcile.api.target import DEFAULT_DEADLINE
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot
 
@@ -46,6 +47,8 @@ class RunOptions:
     max_delete_share: float | None = None
     db_path: Path | None = None
     provider: str = "t4o"
+    rate_limit: float | None = None  # requests per second; None: as the API announces
+    deadline: float = DEFAULT_DEADLINE  # seconds one request may wait out 429 answers
 
 
 @dataclass(slots=True)
@@ -78,7 +81,13 @@ def open_provider(options: RunOptions) -> Provider:
     from t4o_reconcile.api.target import TargetError, resolve_target
 
     try:
-        target = resolve_target(options.api, insecure=options.insecure, db_path=options.db_path)
+        target = resolve_target(
+            options.api,
+            insecure=options.insecure,
+            db_path=options.db_path,
+            rate_limit=options.rate_limit,
+            deadline=options.deadline,
+        )
         provider_class = load_provider(options.provider)
     except (TargetError, LookupError) as exc:
         raise WorkflowError(str(exc)) from None

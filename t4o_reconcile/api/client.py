@@ -19,6 +19,10 @@ from typing import Any
 
 import httpx
 
+from t4o_reconcile.api.pacing import Pacer
+from t4o_reconcile.api.ratelimit import parse_rate_limit
+from t4o_reconcile.api.target import DEFAULT_DEADLINE
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -35,12 +39,16 @@ class RetryPolicy:
     base_delay: float = 0.25
     max_delay: float = 8.0
     max_retry_after: float = 30.0
+    # Seconds one request may wait out 429 answers; not counted against ``attempts``.
+    deadline: float = DEFAULT_DEADLINE
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"RetryPolicy.attempts must be at least 1, got {self.attempts}")
         if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
             raise ValueError("RetryPolicy delays must not be negative")
+        if self.deadline <= 0:
+            raise ValueError(f"RetryPolicy.deadline must be above 0 seconds, got {self.deadline}")
 
     def backoff(self, retry: int, rand: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**retry)]."""
@@ -203,8 +211,10 @@ class ApiClient:
         parallelism: int = 8,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
+        rate_limit: float | None = None,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
@@ -227,9 +237,10 @@ class ApiClient:
         )
         self.parallelism = parallelism
         self.retry = retry or RetryPolicy()
-        self._semaphore = asyncio.Semaphore(parallelism)
+        self.pacer = Pacer(parallelism, rate=rate_limit, clock=clock, sleep=sleep)
         self._sleep = sleep
         self._rand = rand
+        self._clock = clock
         self.request_count = 0
 
     async def __aenter__(self) -> ApiClient:
@@ -267,14 +278,17 @@ class ApiClient:
             or (method == "POST" and idempotency_key is not None)
         )
         attempts = self.retry.attempts if retry_safe else 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+        started = self._clock()
+        failures = 0  # 5xx and time-outs; a 429 is pacing, bounded by the deadline instead
+        while True:
+            last = failures == attempts - 1
             try:
-                async with self._semaphore:
+                async with self.pacer.slot():
                     self.request_count += 1
                     response = await self._http.request(
                         method, path, params=params, json=json, headers=headers
                     )
+                    self.pacer.observe(response.status_code, response.headers)
             except httpx.TransportError as exc:
                 # Timeouts, refused and dropped connections: nothing was answered.
                 if last:
@@ -286,23 +300,46 @@ class ApiClient:
                         method=method,
                         path=path,
                     ) from None
-                delay = self.retry.backoff(attempt, self._rand)
+                delay = self.retry.backoff(failures, self._rand)
+                failures += 1
                 log.debug("%s %s: %s, retry in %.2fs", method, path, type(exc).__name__, delay)
                 await self._sleep(delay)
                 continue
             log.debug("%s %s -> %d", method, path, response.status_code)
             if response.is_success:
                 return response
+            if response.status_code == 429 and retry_safe:
+                self._wait_out_rate_limit(response, method, path, started)
+                continue
             if response.status_code not in RETRY_STATUSES or last:
                 raise problem_from_response(response, method, path)
-            delay = self.retry.backoff(attempt, self._rand)
-            if response.status_code == 429:
-                wanted = parse_retry_after(response.headers.get("retry-after"))
-                if wanted is not None:
-                    delay = min(wanted, self.retry.max_retry_after)
+            delay = self.retry.backoff(failures, self._rand)
+            failures += 1
             log.debug("%s %s: %d, retry in %.2fs", method, path, response.status_code, delay)
             await self._sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _wait_out_rate_limit(
+        self, response: httpx.Response, method: str, path: str, started: float
+    ) -> None:
+        """Pause every request for as long as the server asks; fail once waiting would pass
+        the deadline, saying how long this request waited and what the API said."""
+        wanted = parse_retry_after(response.headers.get("retry-after"))
+        if wanted is None:
+            wanted = parse_rate_limit(response.headers).reset
+        if wanted is None:
+            wanted = self.retry.backoff(self.pacer.throttled, self._rand)
+        delay = min(wanted, self.retry.max_retry_after)
+        waited = self._clock() - started
+        if waited + delay > self.retry.deadline:
+            error = problem_from_response(response, method, path)
+            error.detail = (
+                f"still rate-limited after waiting {waited:.0f} s, and the API asks for"
+                f" {wanted:.0f} s more, past the {self.retry.deadline:.0f} s deadline"
+                f" (--deadline); the API said: {error.detail or error.title}"
+            )
+            raise error
+        log.debug("%s %s: 429, every request waits %.2fs", method, path, delay)
+        self.pacer.pause(delay)
 
     async def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
         return (await self.request("GET", path, params=params)).json()

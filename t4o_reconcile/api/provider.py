@@ -145,6 +145,7 @@ class HttpProvider:
     def from_target(
         cls, target: Target, parallelism: int = 8, *, retry: RetryPolicy | None = None
     ) -> HttpProvider:
+        retry = retry or RetryPolicy(deadline=target.deadline)
         if target.url is None:
             from t4o_reconcile.api.embedded import (
                 EMBEDDED_BASE_URL,
@@ -160,9 +161,16 @@ class HttpProvider:
                 transport=transport,
                 parallelism=parallelism,
                 retry=retry,
+                rate_limit=target.rate_limit,
             )
             return cls(client, target=target.name, on_close=close_app)
-        client = ApiClient(target.url, target.token, parallelism=parallelism, retry=retry)
+        client = ApiClient(
+            target.url,
+            target.token,
+            parallelism=parallelism,
+            retry=retry,
+            rate_limit=target.rate_limit,
+        )
         return cls(client, target=target.name)
 
     @property

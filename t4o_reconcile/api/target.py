@@ -13,6 +13,11 @@ DEFAULT_SANDBOX_DB = Path(".t4o/sandbox.db")
 URL_ENV = "T4O_API_URL"
 TOKEN_ENV = "T4O_API_TOKEN"
 SANDBOX_DB_ENV = "T4O_SANDBOX_DB"
+# How long one request may wait out 429 answers while the API keeps answering. A rate
+# limit is not an error, so it is not counted as a failed attempt; ten minutes outlasts a
+# per-minute window many times over and still fails a stuck CI job long before a runner's
+# own limit (GitHub's is 6 hours).
+DEFAULT_DEADLINE = 600.0
 
 # Tokens shorter than this are shown with no characters at all: four of eight is too many.
 _MIN_TOKEN_FOR_HINT = 16
@@ -27,6 +32,10 @@ class Target:
     url: str | None  # None: the embedded sandbox
     token: str | None = field(default=None, repr=False)
     db_path: Path = DEFAULT_SANDBOX_DB
+    # How the client paces itself: requests per second (None: as the API announces) and
+    # how long one request may wait out 429 answers.
+    rate_limit: float | None = None
+    deadline: float = DEFAULT_DEADLINE
 
     @property
     def embedded(self) -> bool:
@@ -57,6 +66,8 @@ def resolve_target(
     insecure: bool = False,
     db_path: Path | str | None = None,
     env: Mapping[str, str] | None = None,
+    rate_limit: float | None = None,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> Target:
     """``--api URL`` or ``T4O_API_URL`` with ``T4O_API_TOKEN``; with neither, the sandbox
     in ``db_path`` (or ``T4O_SANDBOX_DB``, or ``.t4o/sandbox.db``)."""
@@ -70,13 +81,18 @@ def resolve_target(
                 f" (or unset {TOKEN_ENV} to use the embedded sandbox)"
             )
         db = Path(db_path) if db_path is not None else Path(environ.get(SANDBOX_DB_ENV) or "")
-        return Target(url=None, db_path=db if str(db) not in ("", ".") else DEFAULT_SANDBOX_DB)
+        return Target(
+            url=None,
+            db_path=db if str(db) not in ("", ".") else DEFAULT_SANDBOX_DB,
+            rate_limit=rate_limit,
+            deadline=deadline,
+        )
     check_url(url, insecure=insecure)
     if token is None:
         raise TargetError(
             f"no API token: set {TOKEN_ENV} to a bearer token for {_display_url(url)}"
         )
-    return Target(url=url.rstrip("/"), token=token)
+    return Target(url=url.rstrip("/"), token=token, rate_limit=rate_limit, deadline=deadline)
 
 
 def check_url(url: str, *, insecure: bool = False) -> None:

@@ -111,6 +111,17 @@ def _token_key(scope: Scope) -> str:
     return "anonymous"
 
 
+def _with_headers(send: Send, headers: dict[str, str]) -> Send:
+    extra = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
+
+
 class FaultMiddleware:
     def __init__(self, app: ASGIApp, faults: Faults) -> None:
         self.app = app
@@ -126,16 +137,19 @@ class FaultMiddleware:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.rate_limit:
-            retry_after = self._take(_token_key(scope))
+            key = _token_key(scope)
+            retry_after = self._take(key)
+            limit_headers = self._rate_limit_headers(key)
             if retry_after:
                 await _send_problem(
                     send,
                     rules.RATE_LIMITED,
                     f"more than {faults.rate_limit:g} requests per second for this token;"
                     f" retry after {retry_after} s",
-                    {"Retry-After": str(retry_after)},
+                    {"Retry-After": str(retry_after), **limit_headers},
                 )
                 return
+            send = _with_headers(send, limit_headers)
         if faults.timeout_rate and self.random.random() < faults.timeout_rate:
             await asyncio.sleep(faults.timeout_ms / 1000)
             await _send_problem(send, rules.TIMED_OUT, "injected fault: the request hung, not run")
@@ -161,6 +175,27 @@ class FaultMiddleware:
             bucket.tokens -= 1
             return 0
         return max(1, math.ceil((1 - bucket.tokens) / rate))
+
+    def _rate_limit_headers(self, key: str) -> dict[str, str]:
+        """The limit as the IETF drafts announce it, in all three generations' fields, so
+        any client can pace itself: the bucket holds ``capacity`` requests and refills at
+        ``rate`` per second, i.e. a quota of ``capacity`` per ``capacity / rate`` seconds."""
+        rate = self.faults.rate_limit
+        capacity = max(1.0, rate)
+        tokens = self.buckets[key].tokens
+        remaining = math.floor(tokens)
+        # Seconds until one more request may go (when none may now) or the bucket is full.
+        missing = (1 - tokens) if remaining < 1 else (capacity - tokens)
+        reset = math.ceil(max(0.0, missing) / rate)
+        quota = f"{capacity:g}"
+        window = f"{capacity / rate:g}"
+        return {
+            "RateLimit-Limit": quota,
+            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(reset),
+            "RateLimit-Policy": f"{quota};w={window}",
+            "RateLimit": f"limit={quota}, remaining={remaining}, reset={reset}",
+        }
 
     async def _drop_after_commit(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def swallow(message: Message) -> None:
