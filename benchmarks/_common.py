@@ -158,7 +158,9 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox(db: Path, *, latency_ms: int, token: str | None = None) -> Iterator[Sandbox]:
+def sandbox(
+    db: Path, *, latency_ms: int, token: str | None = None, extra_args: tuple[str, ...] = ()
+) -> Iterator[Sandbox]:
     """A ``t4o-reconcile serve`` process over ``db`` on a free loopback port, stopped on
     exit. Its output goes to ``db``'s folder (serve.log), so a failure can be read."""
     token = token or create_token(db)
@@ -176,6 +178,7 @@ def sandbox(db: Path, *, latency_ms: int, token: str | None = None) -> Iterator[
             str(port),
             "--latency-ms",
             str(latency_ms),
+            *extra_args,
         ],
         stdout=log,
         stderr=log,

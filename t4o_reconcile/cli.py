@@ -19,7 +19,7 @@ from t4o_reconcile import __version__
 from t4o_reconcile.api.target import DEFAULT_DEADLINE
 
 if TYPE_CHECKING:
-    from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
+    from t4o_reconcile.engine.apply import ApplyReport
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
     from t4o_reconcile.workflow import RunOptions
@@ -383,15 +383,22 @@ def apply(
             _fail("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
         if not auto_approve and plan_file is None:
             _confirm()
-        progress = _Progress() if sys.stderr.isatty() else None
-        return await apply_with(
-            the_plan,
-            provider,
-            parallelism=options.parallelism,
-            allow_deletes=allow_deletes,
-            fail_fast=fail_fast,
-            on_event=progress.update if progress else None,
-        )
+        from t4o_reconcile.render.progress import LogProgress, TerminalProgress
+
+        tenants = sum(1 for tenant in the_plan.tenants if tenant.actions)
+        progress_type = TerminalProgress if sys.stderr.isatty() else LogProgress
+        progress = progress_type(sys.stderr, tenants=tenants)
+        try:
+            return await apply_with(
+                the_plan,
+                provider,
+                parallelism=options.parallelism,
+                allow_deletes=allow_deletes,
+                fail_fast=fail_fast,
+                on_event=progress.update,
+            )
+        finally:
+            progress.close()
 
     outcome = _run(run, options)
     if outcome is None:
@@ -420,16 +427,6 @@ def _confirm() -> None:
     )
     if answer.strip() != "yes":
         _fail("apply cancelled; nothing was written.")
-
-
-class _Progress:
-    """One status line on a terminal: overall and the tenant that last moved."""
-
-    def update(self, event: ApplyEvent) -> None:
-        where = f" {event.tenant}" if event.tenant else ""
-        click.echo(f"\r[{event.done}/{event.total}]{where}\x1b[K", nl=False, err=True)
-        if event.done == event.total:
-            click.echo("", err=True)
 
 
 @main.command()

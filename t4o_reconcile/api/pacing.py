@@ -2,8 +2,8 @@
 
 Two controls, shared by every request of one client:
 
-- **a token bucket** (aiolimiter's leaky bucket with room for one request, so requests
-  are spaced ``1/rate`` apart rather than sent in bursts) at the rate the operator gave
+- **a token bucket** (aiolimiter's leaky bucket with room for a quarter second of requests,
+  so requests are spread out rather than sent in bursts) at the rate the operator gave
   (``--rate-limit``) or the server announced (``RateLimit-Policy``, quota per window);
 - **a concurrency window**, as TCP's congestion window: it starts at one request while
   nothing is known (slow start: one more per success), halves on every 429 and grows by
@@ -107,4 +107,9 @@ class Pacer:
 
 
 def _bucket(rate: float | None) -> AsyncLimiter | None:
-    return None if rate is None else AsyncLimiter(1, 1.0 / rate)
+    """Room for a quarter second's worth (at least one): a request woken a little late
+    does not lose its turn, and a burst stays far below any server's quota."""
+    if rate is None:
+        return None
+    room = max(1.0, rate / 4)
+    return AsyncLimiter(room, room / rate)
