@@ -334,12 +334,17 @@ class HttpProvider:
         body["owner"] = {"email": owner["email"], "name": owner.get("name")}
         if isinstance(owner.get("programs"), Mapping):
             body["owner"]["programs"] = dict(owner["programs"])
-        await self._client.request(
+        response = await self._client.request(
             "POST", "/v1/tenants", json=wire(body), idempotency_key=context.idempotency_key
         )
         # The API made more than the tenant (invoicing, membership, the owner): learn
-        # their versions so the plan's follow-up writes can send If-Match.
-        tenant = convert.tenant_snapshot(await self._client.get_json(f"{tenant_path(slug)}/config"))
+        # their versions so the plan's follow-up writes can send If-Match. The answer
+        # carries them as `config`; an API that does not is asked once more.
+        created = response.json()
+        config = created.get("config") if isinstance(created, Mapping) else None
+        if not isinstance(config, Mapping) or config.get("slug") != slug:
+            config = await self._client.get_json(f"{tenant_path(slug)}/config")
+        tenant = convert.tenant_snapshot(config)
         self._remember(tenant)
         for section, items in tenant.sections.items():
             for key, item in items.items():
@@ -451,8 +456,13 @@ class HttpProvider:
         if not moved:
             return
         slug = action.tenant
+        # The answer names the accounts the write changed on the side (`also_changed`);
+        # an API that does not is listed again.
+        also_changed = data.get("also_changed") if isinstance(data, Mapping) else None
+        if not isinstance(also_changed, list):
+            also_changed = await self._collect(collection_path(slug, "bank_accounts"))
         relisted = convert.collection(
-            "bank_accounts", await self._collect(collection_path(slug, "bank_accounts"))
+            "bank_accounts", [item for item in also_changed if isinstance(item, Mapping)]
         )
         for key, item in relisted.items():
             if key == action.key:

@@ -261,10 +261,16 @@ def list_tenants(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response
 
 
 @router.post(
-    "/tenants", status_code=201, response_model=m.TenantOut, responses=CREATE, tags=["tenants"]
+    "/tenants", status_code=201, response_model=m.TenantCreated, responses=CREATE, tags=["tenants"]
 )
 def create_tenant(body: m.TenantCreate, ctx: Ctx, idem: Idem) -> Response:
-    return ctx.create(idem, lambda tx: ops.create_tenant(tx, body))
+    return ctx.create(idem, lambda tx: ops.create_tenant(tx, body), _with_config)
+
+
+def _with_config(tx: Tx, row: Row) -> dict[str, Any]:
+    slug = row.data["slug"]
+    _, text, _ = tenant_configs(tx, after="", limit=1, slugs=[slug])
+    return {**row.out(), "config": json.loads(text)[0]}
 
 
 @router.get("/tenants/{slug}", response_model=m.TenantOut, responses=READ, tags=["tenants"])
@@ -512,7 +518,7 @@ def list_bank_accounts(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = 
 @router.post(
     "/tenants/{slug}/bank-accounts",
     status_code=201,
-    response_model=m.BankAccountOut,
+    response_model=m.BankAccountWritten,
     responses=CREATE,
     tags=["bank accounts"],
 )
@@ -532,7 +538,7 @@ def get_bank_account(slug: str, account_number: str, ctx: Ctx) -> Response:
 
 @router.patch(
     "/tenants/{slug}/bank-accounts/{account_number}",
-    response_model=m.BankAccountOut,
+    response_model=m.BankAccountWritten,
     responses=UPDATE,
     tags=["bank accounts"],
 )

@@ -321,6 +321,14 @@ class AuditEntry(Out):
     after: dict[str, Any] | None
 
 
+class BankAccountWritten(BankAccountOut):
+    """A bank account write's answer: the account, and every other account of the tenant
+    the write changed as a side effect (a radio flag moved away from it), as read
+    afterwards, so a client learns their new versions without listing them again."""
+
+    also_changed: list[BankAccountOut] = Field(default_factory=list)
+
+
 class TenantConfig(Out):
     slug: str
     tenant: TenantOut
@@ -331,6 +339,14 @@ class TenantConfig(Out):
     users: list[UserOut]
     email_templates: list[EmailTemplateOut]
     agreement: MembershipOut
+
+
+class TenantCreated(TenantOut):
+    """A tenant create's answer: the tenant, and everything created with it (invoicing,
+    membership, owner) as the config read gives it, so a client needs no second read to
+    learn their versions."""
+
+    config: TenantConfig
 
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from t4o_reconcile.config.models import merge_field_problems
 from t4o_reconcile.sandbox import models as m
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.store import Row, Tx, secret_out
+from t4o_reconcile.sandbox.store import Row, Tx, Written, secret_out
 from t4o_reconcile.vocabulary import PROGRAMS
 
 INVOICING = "invoicing"
@@ -400,18 +400,23 @@ def update_email_template(
 # Bank accounts ---------------------------------------------------------------------
 
 
-def _take_flags(tx: Tx, slug: str, holder: str, flags: list[str]) -> None:
-    """Radio buttons: the flags now on ``holder`` are cleared on every other account."""
+def _take_flags(tx: Tx, slug: str, holder: str, flags: list[str]) -> list[Row]:
+    """Radio buttons: the flags now on ``holder`` are cleared on every other account.
+    Returns the accounts that changed (as written), for the answer's ``also_changed``."""
+    changed: list[Row] = []
     if not flags:
-        return
+        return changed
     for key, other in tx.items(slug, BANK_ACCOUNTS):
         if key == holder:
             continue
         data = {**other.data, **{flag: False for flag in flags}}
-        _write(tx, slug, BANK_ACCOUNTS, key, other, data)
+        after = _write(tx, slug, BANK_ACCOUNTS, key, other, data)
+        if after.version != other.version:
+            changed.append(after)
+    return changed
 
 
-def create_bank_account(tx: Tx, slug: str, body: m.BankAccountCreate) -> Row:
+def create_bank_account(tx: Tx, slug: str, body: m.BankAccountCreate) -> Written:
     visible_tenant(tx, slug)
     number = body.account_number
     if tx.key_holders(BANK_ACCOUNTS, number):
@@ -425,13 +430,14 @@ def create_bank_account(tx: Tx, slug: str, body: m.BankAccountCreate) -> Row:
     if not tx.items(slug, BANK_ACCOUNTS, limit=1):
         # The first account carries both flags: "exactly one" must hold from the start.
         data.update(invoice_account=True, default_for_payments=True)
-    _take_flags(tx, slug, number, [flag for flag in BANK_FLAGS if data[flag]])
-    return _insert(tx, slug, BANK_ACCOUNTS, number, data)
+    also_changed = _take_flags(tx, slug, number, [flag for flag in BANK_FLAGS if data[flag]])
+    row = _insert(tx, slug, BANK_ACCOUNTS, number, data)
+    return Written(row.data, row.version, also_changed)
 
 
 def update_bank_account(
     tx: Tx, slug: str, number: str, if_match: str | None, patch: m.BankAccountPatch
-) -> Row:
+) -> Written:
     what = _address(BANK_ACCOUNTS, number)
     before = item(tx, slug, BANK_ACCOUNTS, number, what)
     check_version(if_match, before, what)
@@ -453,8 +459,8 @@ def update_bank_account(
             field="iban",
         ) from None
     after = _write(tx, slug, BANK_ACCOUNTS, number, before, data)
-    _take_flags(tx, slug, number, [f for f in BANK_FLAGS if data[f] and not before.data[f]])
-    return after
+    moved = [f for f in BANK_FLAGS if data[f] and not before.data[f]]
+    return Written(after.data, after.version, _take_flags(tx, slug, number, moved))
 
 
 def _check_bank_account_deletable(tx: Tx, slug: str, number: str, row: Row) -> None:

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,18 @@ class Row:
 
     def out(self) -> dict[str, Any]:
         return {**self.data, "version": str(self.version)}
+
+
+@dataclass(slots=True)
+class Written(Row):
+    """A written row and the other rows the write changed as a side effect (a bank
+    account's radio flag moved away from them): the answer names them in
+    ``also_changed``, so the client learns their versions without reading them again."""
+
+    also_changed: list[Row] = field(default_factory=list)
+
+    def out(self) -> dict[str, Any]:
+        return {**super(Written, self).out(), "also_changed": [r.out() for r in self.also_changed]}
 
 
 @dataclass(slots=True)

@@ -442,3 +442,47 @@ def test_the_embedded_target_creates_a_private_local_token_once(
     assert run(main()) == first  # reused, not recreated
     (tmp_path / ".t4o/sandbox.db").unlink()
     assert run(main()) != first  # a new database gets a new token
+
+
+def test_one_request_per_action_when_the_answers_say_what_else_changed(tmp_path: Path) -> None:
+    """A tenant create answers with everything created with it, and a bank account that
+    takes a flag answers with the accounts that lost it: no read after either write."""
+
+    async def main() -> None:
+        provider = make_provider(tmp_path / "db.sqlite")
+        r = Run(provider)
+        before = provider.client.request_count
+        await r.do(new_tenant_without_agreement())
+        assert provider.client.request_count - before == 1
+        assert f'{SLUG}.users["{OWNER}"]' in r.context.versions  # learnt from the answer
+        await r.do(
+            act(
+                "bank_accounts",
+                ACCOUNT_A,
+                "create",
+                {
+                    "account_number": ACCOUNT_A,
+                    "invoice_account": True,
+                    "default_for_payments": True,
+                },
+            )
+        )
+        old_a = r.context.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']
+        before = provider.client.request_count
+        await r.do(
+            act(
+                "bank_accounts",
+                ACCOUNT_B,
+                "create",
+                {
+                    "account_number": ACCOUNT_B,
+                    "invoice_account": True,
+                    "default_for_payments": True,
+                },
+            )
+        )
+        assert provider.client.request_count - before == 1
+        assert int(r.context.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']) == int(old_a) + 1
+        await provider.aclose()
+
+    run(main())

@@ -46,3 +46,20 @@ def test_apply_scale_creates_everything_and_the_next_plan_is_empty() -> None:
     assert "apply: 5 tenants" in out
     assert "bound at 0 ms, parallelism 8" in out
     assert "plan after apply: no changes" in out
+    assert "(38.0 per tenant for 38.0 actions)" in out  # one request per action
+
+
+def test_rate_limit_reports_a_row_per_parallelism_and_phase() -> None:
+    out = run_script(
+        "rate_limit.py", "--tenants", "3", "--rate-limit", "50", "--parallelism", "2", "8"
+    )
+
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("2 ", "8 "))]
+    assert [(row[0], row[1]) for row in rows] == [
+        ("2", "apply"),
+        ("2", "plan"),
+        ("8", "apply"),
+        ("8", "plan"),
+    ]
+    assert all(row[-1] == "0" for row in rows)  # no failed action
+    assert "targets (apply)" in out

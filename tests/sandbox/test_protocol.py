@@ -248,3 +248,19 @@ async def test_the_app_runs_under_httpx_asgi_transport(tmp_path: Path) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_a_tenant_create_answers_with_everything_created_with_it(api: Api) -> None:
+    created = api.create("/v1/tenants", tenant_body("ny-klubb")).json()
+    config = api.get("/v1/tenants/ny-klubb/config").json()
+    assert created["config"] == config  # invoicing, membership, owner and their versions
+    assert {k: v for k, v in created.items() if k != "config"} == config["tenant"]
+
+
+def test_the_rate_limit_is_announced_in_every_answer(tmp_path: Path) -> None:
+    _, api = _faulty(tmp_path, Faults(rate_limit=4))
+    headers = api.get("/v1/tenants").headers
+    assert headers["ratelimit-policy"] == "4;w=1"
+    assert headers["ratelimit-limit"] == "4"
+    assert headers["ratelimit-remaining"] == "3"
+    assert headers["ratelimit"] == f"limit=4, remaining=3, reset={headers['ratelimit-reset']}"

@@ -399,3 +399,15 @@ def test_every_change_is_audited_with_actor_before_after_and_masked_secrets(
     assert connection["after"]["token"] == "(sensitive)"
     ids = [e["id"] for e in entries]
     assert ids == sorted(ids)
+
+
+def test_a_flag_taken_names_the_accounts_that_lost_it(api: Api, tenant: str) -> None:
+    api.create(f"{T}/bank-accounts", {"account_number": A1})
+    api.create(f"{T}/bank-accounts", {"account_number": A2})
+    before = int(api.version(f"{T}/bank-accounts/{A1}").strip('"'))
+    answer = api.patch(f"{T}/bank-accounts/{A2}", {"invoice_account": True}).json()
+    assert answer["also_changed"] == [api.get(f"{T}/bank-accounts/{A1}").json()]
+    assert answer["also_changed"][0]["version"] == str(before + 1)
+    assert answer["also_changed"][0]["invoice_account"] is False
+    unchanged = api.patch(f"{T}/bank-accounts/{A2}", {"swift": "DNBANOKK"}).json()
+    assert unchanged["also_changed"] == []  # nothing else moved
