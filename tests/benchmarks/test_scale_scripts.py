@@ -63,3 +63,18 @@ def test_rate_limit_reports_a_row_per_parallelism_and_phase() -> None:
     ]
     assert all(row[-1] == "0" for row in rows)  # no failed action
     assert "targets (apply)" in out
+
+
+def test_memory_scale_measures_every_step_of_the_real_cli() -> None:
+    out = run_script("memory_scale.py", "--tenants", "3", "--formats", "text", "json")
+
+    steps = [line[9:31].strip() for line in out.splitlines() if line.startswith("      3")]
+    assert steps == [
+        "validate",
+        "plan --format text",
+        "plan --format json",
+        "plan --out",
+        "apply",
+        "plan, no changes",
+    ]
+    assert "memory 0." in out and "targets:" in out
