@@ -48,21 +48,39 @@ def main(log_level: str) -> None:
     )
 
 
+PROBLEM_FORMATS = ("text", "json", "github", "sarif")
+
+
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(PROBLEM_FORMATS),
+    default="text",
+    show_default=True,
+    help="text: file:line:col lines on stderr; json, github (workflow commands) and sarif"
+    " (SARIF 2.1.0) on stdout.",
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-def validate(path: Path, strict: bool) -> None:
-    """Check the tenant files under PATH (default: tenants/). Exit 0 valid, 1 invalid.
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+    """Check tenant files: directories (default: tenants/) whole, or single files within
+    the repository of their directory. Exit 0 valid, 1 invalid.
 
     Warnings are printed but leave the exit code 0 unless --strict is given."""
-    from t4o_reconcile.config.loader import load_repository
+    from t4o_reconcile.config.validate import validate_paths
+    from t4o_reconcile.render.problems import from_problems, render
     from t4o_reconcile.workflow import gc_paused
 
     with gc_paused():
-        result = load_repository(path)
-    for problem in result.problems:
-        click.echo(str(problem), err=True)
-    errors, warnings = len(result.errors), len(result.warnings)
+        result = validate_paths(list(paths) or [DEFAULT_PATH])
+    findings = from_problems(result.problems)
+    if fmt == "text":
+        click.echo(render(findings, fmt), err=True, nl=False)
+    else:
+        click.echo(render(findings, fmt), nl=False)
+    errors = len(result.errors)
+    warnings = len(result.problems) - errors
     if errors:
         also = f" and {warnings} warning(s)" if warnings else ""
         click.echo(f"{errors} problem(s) in {result.files_with_problems} file(s){also}.", err=True)
@@ -72,7 +90,8 @@ def validate(path: Path, strict: bool) -> None:
         if strict:
             click.echo("Warnings fail with --strict.", err=True)
             sys.exit(1)
-    click.echo(f"{result.tenant_count} tenant(s) valid in {path}.")
+    where = ", ".join(str(p) for p in paths) or str(DEFAULT_PATH)
+    click.echo(f"{result.tenant_count} tenant(s) valid in {where}.", err=fmt != "text")
 
 
 @main.command()
