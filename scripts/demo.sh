@@ -10,7 +10,8 @@ EXPORT=.t4o/demo-export
 # A sandbox of its own, started empty, so the demo shows the same thing every time.
 export T4O_SANDBOX_DB=.t4o/demo.db
 rm -rf .t4o/demo.db .t4o/demo.db-wal .t4o/demo.db-shm "$EXPORT"
-unset T4O_API_URL T4O_API_TOKEN
+unset T4O_API_TOKEN
+export T4O_API_URL=embedded   # the embedded sandbox by name: the demo runs where CI is set too
 
 # The examples reference their secrets as {secret: env:NAME}; give each a demo value.
 for name in $(grep -rhoE 'env:[A-Za-z_][A-Za-z0-9_]*' "$EXAMPLES" | cut -d: -f2 | sort -u); do

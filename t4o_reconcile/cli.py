@@ -19,6 +19,9 @@ from t4o_reconcile import __version__
 from t4o_reconcile.api.target import DEFAULT_DEADLINE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from t4o_reconcile.config.problems import Problem
     from t4o_reconcile.engine.apply import ApplyReport
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
@@ -229,6 +232,14 @@ def _plan_options(func: Callable[..., None]) -> Callable[..., None]:
         help="Delete live tenants that have no file (never without this flag).",
     )(func)
     func = click.option(
+        "--changed-since",
+        metavar="REF",
+        default=None,
+        help="Plan only the tenants whose files changed against this git ref (all of them"
+        " when _defaults.yaml or _agreements.yaml changed); tenant files deleted in the"
+        " change leave management.",
+    )(func)
+    func = click.option(
         "--max-delete-share",
         type=click.FloatRange(0, 1),
         default=None,
@@ -252,6 +263,7 @@ def _options(path: Path, **kwargs: Any) -> RunOptions:
         provider=str(kwargs.get("provider") or "t4o"),
         rate_limit=kwargs.get("client_rate_limit"),
         deadline=float(kwargs.get("deadline") or DEFAULT_DEADLINE),
+        changed_since=kwargs.get("changed_since"),
     )
 
 
@@ -264,7 +276,9 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _run(coro_factory: Callable[[Provider], Awaitable[T]], options: RunOptions) -> T:
+def _run(
+    coro_factory: Callable[[Provider], Awaitable[T]], options: RunOptions, *, fmt: str = "text"
+) -> T:
     """Run one async step against the target, turning every expected failure into a
     clear message and exit 1."""
     from t4o_reconcile.api.client import ApiError
@@ -283,8 +297,13 @@ def _run(coro_factory: Callable[[Provider], Awaitable[T]], options: RunOptions) 
     try:
         return asyncio.run(go())
     except ConfigInvalid as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
+        from t4o_reconcile.render.problems import from_problems, render
+
+        findings = from_problems(exc.problems)
+        if fmt in ("json", "github", "sarif"):
+            click.echo(render(findings, fmt), nl=False)
+        else:
+            click.echo(render(findings, "text"), err=True, nl=False)
         _fail(f"{exc}; nothing was planned or applied.")
     except (WorkflowError, ApplyRefused, PlanFileError, ExportError) as exc:
         _fail(str(exc))
@@ -292,31 +311,60 @@ def _run(coro_factory: Callable[[Provider], Awaitable[T]], options: RunOptions) 
         _fail(f"the API answered: {exc}")
 
 
+PLAN_FORMATS = ("text", "markdown", "json", "github", "sarif")
+_PROBLEM_ONLY = ("github", "sarif")
+
+
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
+    type=click.Choice(PLAN_FORMATS),
     default="text",
     show_default=True,
+    help="github and sarif show the plan's problems (annotations); the plan itself is text,"
+    " markdown (the pull-request comment) or json.",
 )
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for apply.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 on error."
 )
+@click.option(
+    "--unmanaged-is-drift",
+    is_flag=True,
+    help="With --detailed-exitcode: live tenants that have no file count as changes (exit"
+    " 2), so a nightly check sees tenants created outside Git.",
+)
+@click.option(
+    "--allow-deletes",
+    is_flag=True,
+    help="Approve the deletes that need it; a plan saved with --out records the approval"
+    " and apply --plan honours it.",
+)
 @_plan_options
 @_api_options
-def plan(path: Path, fmt: str, out: Path | None, detailed_exitcode: bool, **kwargs: Any) -> None:
+def plan(
+    path: Path,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    unmanaged_is_drift: bool,
+    allow_deletes: bool,
+    **kwargs: Any,
+) -> None:
     """Show what apply would change on the target for the tenant files under PATH."""
     from t4o_reconcile.workflow import make_plan_with
 
     options = _options(path, **kwargs)
-    planned = _run(lambda provider: make_plan_with(options, provider), options)
-    for warning in planned.repository.warnings:
-        click.echo(str(warning), err=True)
+    options.allow_deletes = allow_deletes
+    planned = _run(lambda provider: make_plan_with(options, provider), options, fmt=fmt)
+    warnings = planned.repository.warnings
+    if fmt not in _PROBLEM_ONLY:
+        for warning in warnings:
+            click.echo(str(warning), err=True)
     the_plan = planned.plan
-    click.echo(_render(the_plan, fmt))
+    click.echo(_render(the_plan, fmt, warnings), nl=fmt not in _PROBLEM_ONLY)
     if the_plan.has_errors:
         _fail("the plan has errors; apply would refuse it.")
     if out is not None:
@@ -326,11 +374,45 @@ def plan(path: Path, fmt: str, out: Path | None, detailed_exitcode: bool, **kwar
         click.echo(
             f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}", err=True
         )
-    if detailed_exitcode and the_plan.has_changes:
+    if detailed_exitcode and (
+        the_plan.has_changes or (unmanaged_is_drift and the_plan.unmanaged_tenants)
+    ):
         sys.exit(2)
 
 
-def _render(the_plan: Plan, fmt: str) -> str:
+@main.command()
+@click.argument("plan_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
+@click.option(
+    "--comment-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write the markdown comment as numbered parts (part-001.md, …), each below"
+    " GitHub's comment limit, every tenant in exactly one part.",
+)
+def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
+    """Render a saved plan (plan --out) in any format: the full plan artifact."""
+    from t4o_reconcile.engine.planfile import PlanFileError, load_plan
+
+    try:
+        the_plan = load_plan(plan_file)
+    except PlanFileError as exc:
+        _fail(str(exc))
+    if comment_dir is not None:
+        from t4o_reconcile.render.markdown import write_comment_parts
+
+        written = write_comment_parts(the_plan, comment_dir)
+        click.echo(f"wrote {len(written)} comment part(s) to {comment_dir}", err=True)
+        return
+    click.echo(_render(the_plan, fmt), nl=fmt not in _PROBLEM_ONLY)
+
+
+def _render(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> str:
+    if fmt in _PROBLEM_ONLY:
+        from t4o_reconcile.render.problems import from_plan, from_problems, render, summary_notice
+
+        text = render([*from_problems(warnings), *from_plan(the_plan)], fmt)
+        return text + summary_notice(the_plan) if fmt == "github" else text
     if fmt == "json":
         from t4o_reconcile.render.json import render_json
 
@@ -376,14 +458,40 @@ def apply(
     from t4o_reconcile.workflow import apply_with, fresh_plan_for_saved, make_plan_with
 
     options = _options(path, **kwargs)
+    if plan_file is not None:
+        # A saved plan is applied as it was reviewed: an option that would change what it
+        # does is refused, never ignored.
+        changing = [
+            flag
+            for flag, given in (
+                ("--tenant", bool(options.tenants)),
+                ("--changed-since", options.changed_since is not None),
+                ("--delete-unmanaged", options.delete_unmanaged),
+                ("--max-delete-share", options.max_delete_share is not None),
+                ("--allow-deletes", allow_deletes),
+            )
+            if given
+        ]
+        if changing:
+            _fail(
+                f"apply --plan applies the saved plan as reviewed; {', '.join(changing)} would"
+                " change it. Make a new plan with those options (plan --allow-deletes --out"
+                " FILE records the approval of deletes) and apply that."
+            )
 
     async def run(provider: Provider) -> ApplyReport | None:
+        nonlocal allow_deletes
         if plan_file is not None:
             from t4o_reconcile.engine.planfile import load_plan
 
             saved = load_plan(plan_file)
+            # Re-plan exactly the tenants the saved plan covered; a --changed-since plan is
+            # not diffed against git again (after the merge there is nothing to diff).
             options.tenants = tuple(saved.only or ())
+            options.targeted = saved.only is not None
             options.delete_unmanaged = saved.delete_unmanaged
+            options.leaving = tuple(saved.leaving)
+            allow_deletes = saved.deletes_approved
             the_plan = await fresh_plan_for_saved(options, provider, saved)
             from t4o_reconcile.render.common import summary_line
 

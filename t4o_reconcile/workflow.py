@@ -49,6 +49,12 @@ class RunOptions:
     provider: str = "t4o"
     rate_limit: float | None = None  # requests per second; None: as the API announces
     deadline: float = DEFAULT_DEADLINE  # seconds one request may wait out 429 answers
+    allow_deletes: bool = False  # plan --allow-deletes: recorded in the plan as approved
+    changed_since: str | None = None  # plan --changed-since REF
+    # Set by apply --plan from the saved plan: ``tenants`` is the exact set planned (even
+    # when empty), and these tenants' files were deleted in the change.
+    targeted: bool = False
+    leaving: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -133,16 +139,26 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
     from t4o_reconcile.engine.digest import config_digest
 
     started = time.perf_counter()
-    only = set(options.tenants) or None
+    only: set[str] | None = set(options.tenants) if options.tenants or options.targeted else None
+    leaving = set(options.leaving)
+    if options.changed_since is not None:
+        changed, deleted = await asyncio.to_thread(
+            changed_tenants, options.path, options.changed_since
+        )
+        only = None if changed is None else (only or set()) | changed
+        leaving |= deleted
+    identity = asyncio.ensure_future(identity_of(provider))
     # The live read waits on the network while loading the files waits on the CPU: run
     # them side by side. The read is dropped if the configuration turns out invalid.
-    reading = asyncio.ensure_future(provider.read(sorted(only) if only else None))
+    wanted = None if only is None else sorted(only | leaving)
+    reading = asyncio.ensure_future(provider.read(wanted))
     read_done: list[float] = []
     reading.add_done_callback(lambda _: read_done.append(time.perf_counter()))
     try:
         repository, desired = await asyncio.to_thread(load_desired, options.path)
         loaded = time.perf_counter()
-        unknown = [slug for slug in options.tenants if slug not in desired.tenants]
+        named = () if options.targeted else options.tenants
+        unknown = [slug for slug in named if slug not in desired.tenants]
         if unknown:
             raise WorkflowError(
                 "--tenant names no tenant file: "
@@ -150,9 +166,10 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
                 + f" (in {options.path})"
             )
     except BaseException:
-        reading.cancel()
-        with contextlib.suppress(BaseException):
-            await reading
+        for task in (reading, identity):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         raise
     live = await reading
     read = time.perf_counter()
@@ -163,10 +180,18 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
         only=only,
         delete_unmanaged=options.delete_unmanaged,
         safety=global_safety(options),
+        leaving=leaving,
     )
     plan.config_digest = config_digest(desired)
-    plan.only = sorted(only) if only else None
+    plan.only = sorted(only) if only is not None else None
+    plan.changed_since = options.changed_since
+    if only is not None:
+        plan.skipped_tenants = sum(1 for slug in desired.tenants if slug not in only)
     plan.delete_unmanaged = options.delete_unmanaged
+    plan.endpoint = endpoint_of(provider)
+    plan.identity = await identity
+    plan.deletes_approved = options.allow_deletes
+    plan.commit = git_commit(options.path)
     diffed = time.perf_counter()
     timings = {
         "load": loaded - started,
@@ -175,6 +200,97 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
         "diff": diffed - read,
     }
     return Planned(plan, desired, live, repository, timings)
+
+
+def changed_tenants(path: Path, ref: str) -> tuple[set[str] | None, set[str]]:
+    """The tenants whose files under ``path`` differ from git ref ``ref`` (committed or
+    not, new files included), and the tenants whose files were deleted. ``None`` for the
+    first means every tenant: _defaults.yaml or _agreements.yaml changed."""
+    from t4o_reconcile.config.loader import AGREEMENTS, DEFAULTS, SUFFIXES
+
+    diff = _git(path, "diff", "--relative", "--no-renames", "--name-status", "-z", ref, "--", ".")
+    fields = diff.split("\0")
+    entries = [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
+    untracked = _git(path, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
+    entries += [("A", name) for name in untracked.split("\0") if name]
+    changed: set[str] = set()
+    deleted: set[str] = set()
+    everything = False
+    for status, name in entries:
+        file = Path(name)
+        if len(file.parts) != 1 or file.suffix not in SUFFIXES:
+            continue  # only the repository's own files count, not sub-folders
+        if file.stem in (DEFAULTS, AGREEMENTS):
+            everything = True
+        elif status.startswith("D"):
+            deleted.add(file.stem)
+        else:
+            changed.add(file.stem)
+    return (None if everything else changed), deleted
+
+
+def _git(path: Path, *args: str) -> str:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path), *args], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise WorkflowError(f"--changed-since needs git: {exc}") from None
+    if done.returncode != 0:
+        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        raise WorkflowError(f"--changed-since: git {args[0]} in {path}: {why}")
+    return done.stdout
+
+
+def endpoint_of(provider: Provider) -> str:
+    """The API a provider speaks to, without any token hint (``target`` may hold one)."""
+    endpoint = getattr(provider, "endpoint", None)
+    return endpoint if isinstance(endpoint, str) else provider.target
+
+
+async def identity_of(provider: Provider) -> str | None:
+    """Who the token acts for, when the provider can say (``whoami``)."""
+    whoami = getattr(provider, "whoami", None)
+    if whoami is None:
+        return None
+    identity = await whoami()
+    return str(identity)
+
+
+def git_commit(path: Path) -> str | None:
+    """The commit checked out where the configuration lives; None outside git."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--verify", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+def check_target(saved: Plan, endpoint: str, identity: str | None) -> None:
+    """A saved plan applies only to the API and identity it was made for: a plan made
+    against staging must not apply to production because versions happen to match."""
+    made_for = _where(saved.endpoint, saved.identity)
+    this = _where(endpoint, identity)
+    if made_for != this:
+        raise WorkflowError(
+            f"the plan was made for {made_for}, this is {this}; nothing was applied."
+            " Apply it against the target it was made for, or plan again against this one."
+        )
+
+
+def _where(endpoint: str, identity: str | None) -> str:
+    return f"{endpoint} as {identity}" if identity else endpoint
 
 
 async def apply_with(
@@ -211,6 +327,7 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
     the secrets resolved again from the verified configuration."""
     from t4o_reconcile.engine.stale import check_stale
 
+    check_target(saved, endpoint_of(provider), await identity_of(provider))
     planned = await make_plan_with(options, provider)
     problems = check_stale(saved, planned.live, planned.plan.config_digest)
     if not problems and _shape(saved) != _shape(planned.plan):
@@ -223,6 +340,7 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
         )
     # The same plan, so the same idempotency keys as any earlier run of this file.
     planned.plan.plan_id = saved.plan_id
+    planned.plan.deletes_approved = saved.deletes_approved
     return planned.plan
 
 

@@ -14,6 +14,13 @@ settings.register_profile(
 )
 
 
+@pytest.fixture(autouse=True)
+def _a_workstation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs under CI=true, where plan and apply refuse to fall back to the
+    embedded sandbox; tests are a workstation unless they set CI themselves."""
+    monkeypatch.delenv("CI", raising=False)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--slow",

@@ -131,9 +131,11 @@ class HttpProvider:
         *,
         target: str,
         on_close: Callable[[], None] | None = None,
+        endpoint: str | None = None,
     ) -> None:
         self._client = client
         self._target = target
+        self._endpoint = endpoint or target
         self._on_close = on_close
         # What the last read (and this run's own writes) showed, per tenant: the owner to
         # invite users as, the live items to merge nested PATCH bodies with, and the
@@ -163,7 +165,7 @@ class HttpProvider:
                 retry=retry,
                 rate_limit=target.rate_limit,
             )
-            return cls(client, target=target.name, on_close=close_app)
+            return cls(client, target=target.name, on_close=close_app, endpoint=target.endpoint)
         client = ApiClient(
             target.url,
             target.token,
@@ -171,11 +173,31 @@ class HttpProvider:
             retry=retry,
             rate_limit=target.rate_limit,
         )
-        return cls(client, target=target.name)
+        return cls(client, target=target.name, endpoint=target.endpoint)
 
     @property
     def target(self) -> str:
         return self._target
+
+    @property
+    def endpoint(self) -> str:
+        """The API itself, without any token hint: a saved plan records it."""
+        return self._endpoint
+
+    async def whoami(self) -> str:
+        """The identity behind the token: ``partner`` or ``partner/tenant``."""
+        data = await self._client.get_json("/v1/whoami")
+        partner = data.get("partner") if isinstance(data, dict) else None
+        tenant = data.get("tenant") if isinstance(data, dict) else None
+        if not isinstance(partner, str) or not (tenant is None or isinstance(tenant, str)):
+            raise ApiError(
+                0,
+                "unexpected-answer",
+                "expected {partner, tenant} from GET /v1/whoami",
+                method="GET",
+                path="/v1/whoami",
+            )
+        return partner if tenant is None else f"{partner}/{tenant}"
 
     @property
     def client(self) -> ApiClient:

@@ -19,6 +19,10 @@ SANDBOX_DB_ENV = "T4O_SANDBOX_DB"
 # own limit (GitHub's is 6 hours).
 DEFAULT_DEADLINE = 600.0
 
+# --api embedded (or T4O_API_URL=embedded): the embedded sandbox, asked for by name. Needed
+# in CI, where a missing target is a misnamed secret, not a wish for a throwaway sandbox.
+EMBEDDED = "embedded"
+
 # Tokens shorter than this are shown with no characters at all: four of eight is too many.
 _MIN_TOKEN_FOR_HINT = 16
 
@@ -52,6 +56,13 @@ class Target:
             hint = f" (token …{self.token[-4:]})"
         return f"{_display_url(self.url)}{hint}"
 
+    @property
+    def endpoint(self) -> str:
+        """The API URL, or the embedded sandbox and its database: what a plan is tied to."""
+        if self.url is None:
+            return f"embedded sandbox ({self.db_path.resolve()})"
+        return _display_url(self.url)
+
     def describe(self) -> str:
         """The first line of plan and apply."""
         return f"Target: {self.name}"
@@ -74,8 +85,17 @@ def resolve_target(
     environ = os.environ if env is None else env
     url = api_url or environ.get(URL_ENV) or None
     token = environ.get(TOKEN_ENV) or None
+    explicit = url == EMBEDDED
+    if explicit:
+        url = None
     if url is None:
-        if token is not None:
+        if not explicit and in_ci(environ):
+            raise TargetError(
+                f"CI is set but no API is given: set {URL_ENV} and {TOKEN_ENV} (check that the"
+                " CI secrets and variables are named exactly so), or pass --api embedded to"
+                " use the embedded sandbox on purpose"
+            )
+        if token is not None and not explicit:
             raise TargetError(
                 f"{TOKEN_ENV} is set but no API URL is given: pass --api URL or set {URL_ENV}"
                 f" (or unset {TOKEN_ENV} to use the embedded sandbox)"
@@ -93,6 +113,11 @@ def resolve_target(
             f"no API token: set {TOKEN_ENV} to a bearer token for {_display_url(url)}"
         )
     return Target(url=url.rstrip("/"), token=token, rate_limit=rate_limit, deadline=deadline)
+
+
+def in_ci(environ: Mapping[str, str]) -> bool:
+    """``CI`` set to anything but empty, 0 or false, as GitHub, GitLab and most CIs do."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def check_url(url: str, *, insecure: bool = False) -> None:

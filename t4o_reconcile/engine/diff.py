@@ -41,12 +41,15 @@ def make_plan(
     only: set[str] | None = None,
     delete_unmanaged: bool = False,
     safety: SafetyOptions | None = None,
+    leaving: set[str] | None = None,
 ) -> Plan:
     """Everything apply must do to bring ``live`` to ``desired``, in apply order.
 
     ``only`` restricts the plan to those tenant slugs (``--tenant``); agreement actions
     are then limited to creating agreements those tenants need. Live tenants without a
-    desired tenant are listed as unmanaged and deleted only with ``delete_unmanaged``.
+    desired tenant are listed as unmanaged and deleted only with ``delete_unmanaged``;
+    those in ``leaving`` (their files were deleted in the change) are listed as leaving
+    management instead, in a targeted plan too.
     """
     options = safety or SafetyOptions()
     plan = Plan(
@@ -74,9 +77,14 @@ def make_plan(
         plan.tenants.append(tenant_plan)
 
     for slug in sorted(live.tenants):
-        if slug in desired.tenants or (only is not None and slug not in only):
+        if slug in desired.tenants:
             continue
-        plan.unmanaged_tenants.append(slug)
+        if leaving and slug in leaving:
+            plan.leaving.append(slug)
+        elif only is not None and slug not in only:
+            continue
+        else:
+            plan.unmanaged_tenants.append(slug)
         if delete_unmanaged:
             plan.tenants.append(_plan_tenant_delete(live.tenants[slug]))
 

@@ -93,8 +93,21 @@ class Plan:
     # while a new plan never reuses an old plan's keys.
     plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # How the plan was asked for, so that apply --plan re-plans the same way.
-    only: list[str] | None = None  # --tenant
+    only: list[str] | None = None  # --tenant, or the tenants --changed-since found
     delete_unmanaged: bool = False
+    # Where and as whom the plan was made: the API URL (or the embedded sandbox) and the
+    # identity behind the token. apply --plan refuses any other target.
+    endpoint: str = ""
+    identity: str | None = None
+    # plan --allow-deletes: the reviewer approved the deletes that need the flag.
+    deletes_approved: bool = False
+    # The git commit of the configuration, when it is in a git checkout.
+    commit: str | None = None
+    # plan --changed-since REF: the ref, the tenants the plan left out, and the tenants whose
+    # files the change deleted (they leave management).
+    changed_since: str | None = None
+    skipped_tenants: int = 0
+    leaving: list[str] = field(default_factory=list)
 
     def all_actions(self) -> list[Action]:
         """Every action in the order apply runs them (agreement creates come first,

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from t4o_reconcile.engine.document import FORMAT_VERSION, plan_document
 from t4o_reconcile.engine.plan import (
     Action,
     AgreementUsers,
@@ -21,7 +22,6 @@ from t4o_reconcile.engine.plan import (
     TenantPlan,
 )
 from t4o_reconcile.engine.sensitive import as_plan_file, from_json
-from t4o_reconcile.render.json import FORMAT_VERSION, plan_document
 
 PLAN_FILE_KIND = "t4o-reconcile-plan"
 
@@ -107,6 +107,13 @@ def _plan(document: dict[str, Any]) -> Plan:
         only=document.get("only"),
         delete_unmanaged=bool(document.get("delete_unmanaged", False)),
         plan_id=str(document["plan_id"]),
+        endpoint=str(document["endpoint"]),
+        identity=document["identity"],
+        deletes_approved=document["deletes_approved"] is True,
+        commit=document["commit"],
+        changed_since=(document["targeted"] or {}).get("changed_since"),
+        skipped_tenants=int((document["targeted"] or {}).get("skipped", 0)),
+        leaving=list(document["leaving_management"]),
     )
 
 

@@ -77,12 +77,19 @@ def tenant_counts(tenant: TenantPlan) -> dict[str, int]:
 
 
 def summary_line(plan: Plan) -> str:
+    """The counts, and the live tenants no file manages: a drift check must see those."""
+    unmanaged = len(plan.unmanaged_tenants)
+    tail = f" {unmanaged} unmanaged tenant(s): live, no file." if unmanaged else ""
+    if plan.leaving:
+        tail += f" {len(plan.leaving)} tenant(s) leaving management."
     if not plan.has_changes:
+        if tail:
+            return "No changes to the managed tenants." + tail
         return "No changes. Live state matches the configuration."
     c = plan.counts()
     return (
         f"Plan: {c['create']} to create, {c['update']} to update,"
-        f" {c['delete']} to delete, {c['move']} to move."
+        f" {c['delete']} to delete, {c['move']} to move." + tail
     )
 
 

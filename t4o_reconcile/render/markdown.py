@@ -1,15 +1,25 @@
-"""The plan as a pull-request comment: summary table first, one collapsible block per tenant.
+"""The plan as a pull-request comment, whole: numbered parts when it is too big for one.
 
-Every value that reaches the comment goes through ``escape`` (the templates' finalize
-hook), which turns characters with a meaning in Markdown or HTML into numeric character
-references: CommonMark shows those as literal text in prose, tables and raw HTML alike,
-so a tenant named ``<script>`` or ``| * _ `` renders as written and cannot break the
-layout. The comment stays below GitHub's 65,536-character limit by dropping whole tenant
-blocks from the end and saying so.
+- Each action is a fenced ``diff`` block: GitHub colours ``+`` and ``-`` lines, and a
+  renderer that strips raw HTML still shows the block (only the ``<details>`` around it
+  goes). Inside a fence nothing is markup, so values are shown as written; the fence is
+  longer than any run of backticks in it, so no value can close it.
+- Everything outside a fence goes through ``escape``: characters with a meaning in
+  Markdown or HTML become numeric character references, so a tenant named ``<script>`` or
+  ``| * _`` renders as written in prose, table cells and raw HTML alike.
+- Each part starts with a hidden marker (``<!-- t4o-reconcile:plan part=1/3 … -->``) so a
+  workflow finds and updates its own comments; the first part has the summary, the plan id
+  and commit, then errors, deletes and tenants leaving management before anything else.
+- No truncation: tenants are packed in order into parts below ``MAX_CHARS`` (GitHub's
+  limit is 65,536), every tenant in exactly one part; a tenant too big for one part is cut
+  into numbered pieces between actions.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -17,7 +27,6 @@ import jinja2
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
 from t4o_reconcile.render.common import (
-    SYMBOLS,
     error_count,
     field_lines,
     shown_tenants,
@@ -26,14 +35,13 @@ from t4o_reconcile.render.common import (
 )
 
 MAX_CHARS = 65_000
-_HEAD_BUDGET = 24_000  # the summary may take this much; tenant blocks get the rest
-_LIST_CAP = 50  # errors, flagged tenants, unmanaged tenants listed before "and N more"
-TRUNCATED = (
-    "**⚠️ Plan truncated — see the full plan artifact.** {hidden} of {total} tenant"
-    " section(s) are not shown above.\n"
-)
+MARKER = "<!-- t4o-reconcile:plan"
+_ROW_CAP = 100  # summary table rows before "and N more" (each tenant still has its block)
+_LIST_CAP = 50  # errors, flagged and unmanaged tenants listed in the summary
+_PART_HEAD_ROOM = 400  # the header of a later part, with room to spare
 
 _SPECIAL = set("&<>\"'`*_[]|\\#~!(){}@$")
+_BACKTICKS = re.compile(r"`+")
 
 
 def escape(value: Any) -> str:
@@ -50,10 +58,20 @@ def escape(value: Any) -> str:
     return "".join(out)
 
 
+class Raw(str):
+    """Already safe (a fenced block built here): the templates print it as it is."""
+
+    __slots__ = ()
+
+
+def _finalize(value: Any) -> str:
+    return str(value) if isinstance(value, Raw) else escape(value)
+
+
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("t4o_reconcile.render", "templates"),
-    autoescape=False,  # Markdown, not HTML: ``escape`` below handles both
-    finalize=escape,
+    autoescape=False,  # Markdown, not HTML: ``escape`` handles both
+    finalize=_finalize,
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
@@ -62,37 +80,176 @@ _env = jinja2.Environment(
 
 
 def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
-    tenants = shown_tenants(plan)
-    rows = len(tenants)
-    head = _head(plan, tenants, row_cap=rows)
-    while len(head) > _HEAD_BUDGET and rows > 0:
-        rows = _row_cap_for(head, rows)
-        head = _head(plan, tenants, row_cap=rows)
+    """The whole comment: its parts one after the other (one part for most plans)."""
+    return "\n".join(comment_parts(plan, max_chars=max_chars))
+
+
+def write_comment_parts(plan: Plan, folder: Path, *, max_chars: int = MAX_CHARS) -> list[Path]:
+    """``part-001.md``, ``part-002.md``, … in ``folder``; old parts there are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("part-*.md"):
+        old.unlink()
+    written = []
+    for number, text in enumerate(comment_parts(plan, max_chars=max_chars), start=1):
+        path = folder / f"part-{number:03d}.md"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def comment_parts(plan: Plan, *, max_chars: int = MAX_CHARS) -> list[str]:
+    head = _env.get_template("head.md.j2").render(**_head_context(plan))
     foot = _env.get_template("foot.md.j2").render(**_foot_context(plan))
-    note_room = len(TRUNCATED) + 40
-    budget = max_chars - len(head) - len(foot) - note_room
-
-    blocks: list[str] = []
+    first_room = max_chars - len(head) - len(foot) - _PART_HEAD_ROOM
+    later_room = max_chars - 2 * _PART_HEAD_ROOM
+    if first_room < later_room // 4:
+        raise ValueError("the summary alone does not fit in a comment")
+    bodies: list[list[str]] = [[]]
     used = 0
-    template = _env.get_template("tenant.md.j2")
-    for tenant in tenants:
-        block = template.render(tenant=_tenant_context(tenant))
-        if used + len(block) > budget:
-            break
-        blocks.append(block)
+    for block in _blocks(plan, piece_room=min(first_room, later_room)):
+        room = first_room if len(bodies) == 1 else later_room
+        if bodies[-1] and used + len(block) > room:
+            bodies.append([])
+            used = 0
+        bodies[-1].append(block)
         used += len(block)
-    note = ""
-    if len(blocks) < len(tenants):
-        note = TRUNCATED.format(hidden=len(tenants) - len(blocks), total=len(tenants)) + "\n"
-    return head + "".join(blocks) + note + foot
+    total = len(bodies)
+    parts = []
+    for number, blocks in enumerate(bodies, start=1):
+        marker = f"{MARKER} part={number}/{total} plan={plan.plan_id} -->\n"
+        if number == 1:
+            text = marker + head + "".join(blocks) + foot
+        else:
+            text = marker + _env.get_template("part.md.j2").render(
+                number=number, total=total, plan_id=plan.plan_id, commit=_short(plan.commit)
+            )
+            text += "".join(blocks)
+        if total > 1 and number < total:
+            text += f"\n_Continued in part {number + 1} of {total}._\n"
+        parts.append(text)
+    return parts
 
 
-def _row_cap_for(head: str, rows: int) -> int:
-    # Shrink in proportion to the overshoot, and always by at least one row.
-    return max(0, min(rows - 1, int(rows * _HEAD_BUDGET / len(head)) - 1))
+# Blocks --------------------------------------------------------------------------------
 
 
-def _head(plan: Plan, tenants: list[TenantPlan], *, row_cap: int) -> str:
+def _tenant_order(plan: Plan) -> list[TenantPlan]:
+    """Tenants with errors first, then those whose deletes need approval, then the rest."""
+    tenants = shown_tenants(plan)
+    return sorted(tenants, key=lambda t: (not t.errors, not t.deletes_need_flag))
+
+
+def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
+    if plan.agreement_actions or plan.errors:
+        yield from _block(
+            title="Agreements",
+            summary_tail="",
+            open_=True,
+            notes=[],
+            actions=sort_agreement_actions(plan.agreement_actions),
+            piece_room=piece_room,
+        )
+    for tenant in _tenant_order(plan):
+        counts = tenant_counts(tenant)
+        tail = ", ".join(f"{n} to {kind}" for kind, n in counts.items() if n) or "no changes"
+        if tenant.errors:
+            tail += f" · ❌ {len(tenant.errors)} error(s)"
+        if tenant.deletes_need_flag:
+            tail += " · ⚠️ deletes need approval"
+        notes = [f"❌ **{escape(e.address)}**: {escape(e.message)}" for e in tenant.errors]
+        if tenant.deletes_need_flag:
+            notes.append(
+                "⚠️ deletes that need approval (`--allow-deletes`): "
+                + escape("; ".join(tenant.deletes_need_flag))
+            )
+        yield from _block(
+            title=tenant.slug,
+            summary_tail=tail,
+            open_=bool(tenant.errors or tenant.deletes_need_flag),
+            notes=notes,
+            actions=sort_tenant_actions(tenant.actions),
+            piece_room=piece_room,
+        )
+
+
+def _block(
+    *,
+    title: str,
+    summary_tail: str,
+    open_: bool,
+    notes: list[str],
+    actions: list[Action],
+    piece_room: int,
+) -> list[str]:
+    """One collapsible block; cut into numbered pieces between actions when it is bigger
+    than a part can hold."""
+    diffs = [_diff_lines(action) for action in actions]
+    pieces: list[list[list[str]]] = [[]]
+    size = 0
+    for lines in diffs:
+        length = sum(len(line) + 1 for line in lines)
+        if pieces[-1] and size + length > piece_room - 2_000:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(lines)
+        size += length
+    template = _env.get_template("tenant.md.j2")
+    out = []
+    for number, piece in enumerate(pieces, start=1):
+        label = title if len(pieces) == 1 else f"{title} ({number}/{len(pieces)})"
+        lines = [line for action_lines in piece for line in action_lines]
+        out.append(
+            template.render(
+                title=label,
+                summary_tail=summary_tail,
+                open=open_,
+                notes=[Raw(n) for n in notes] if number == 1 else [],
+                diff=Raw(_fence(lines)) if lines else None,
+            )
+        )
+    return out
+
+
+def _diff_lines(action: Action) -> list[str]:
+    """``+`` lines for a create, ``-`` for a delete, ``@@ ~ … @@`` then ``-``/``+`` pairs
+    for an update or a move."""
+    reason = f"  # {action.reason}" if action.reason else ""
+    fields = field_lines(action)
+    if action.kind == "create":
+        return [f"+ {action.address}{reason}", *(f"+     {f.path}: {f.text}" for f in fields)]
+    if action.kind == "delete":
+        return [f"- {action.address}{reason}", *(f"-     {f.path}: {f.text}" for f in fields)]
+    symbol = "~" if action.kind == "update" else "→"
+    lines = [f"@@ {symbol} {action.address} @@{reason}"]
+    for f in fields:
+        if " → " in f.text and not f.text.startswith("(sensitive"):
+            before, after = f.text.split(" → ", 1)
+            lines += [f"-     {f.path}: {before}", f"+     {f.path}: {after}"]
+        else:
+            lines.append(f"!     {f.path}: {f.text}")
+    return [_printable(line) for line in lines]
+
+
+def _printable(line: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in line)
+
+
+def _fence(lines: list[str]) -> str:
+    body = "\n".join(_printable(line) for line in lines)
+    longest = max((len(m) for m in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}diff\n{body}\n{fence}\n"
+
+
+# Summary -------------------------------------------------------------------------------
+
+
+def _short(commit: str | None) -> str | None:
+    return commit[:12] if commit else None
+
+
+def _head_context(plan: Plan) -> dict[str, Any]:
+    tenants = _tenant_order(plan)
     errors = [*plan.errors, *(e for t in plan.tenants for e in t.errors)]
     flagged = [t for t in plan.tenants if t.deletes_need_flag]
     rows = [
@@ -102,52 +259,39 @@ def _head(plan: Plan, tenants: list[TenantPlan], *, row_cap: int) -> str:
             "errors": len(t.errors),
             "flag": bool(t.deletes_need_flag),
         }
-        for t in tenants[:row_cap]
+        for t in tenants[:_ROW_CAP]
     ]
-    return _env.get_template("head.md.j2").render(
-        target=plan.target,
-        summary=summary_line(plan),
-        rows=rows,
-        more_rows=len(tenants) - len(rows),
-        unchanged=len(plan.tenants) - len(tenants),
-        errors=errors[:_LIST_CAP],
-        error_total=error_count(plan),
-        more_errors=max(0, len(errors) - _LIST_CAP),
-        flagged=[
+    return {
+        "target": plan.target,
+        "plan_id": plan.plan_id,
+        "commit": _short(plan.commit),
+        "summary": summary_line(plan),
+        "targeted": plan.only is not None,
+        "changed_since": plan.changed_since,
+        "planned_count": len(plan.tenants),
+        "skipped": plan.skipped_tenants,
+        "rows": rows,
+        "more_rows": len(tenants) - len(rows),
+        "unchanged": len(plan.tenants) - len(tenants),
+        "errors": errors[:_LIST_CAP],
+        "error_total": error_count(plan),
+        "more_errors": max(0, len(errors) - _LIST_CAP),
+        "flagged": [
             {"slug": t.slug, "reasons": "; ".join(t.deletes_need_flag)} for t in flagged[:_LIST_CAP]
         ],
-        more_flagged=max(0, len(flagged) - _LIST_CAP),
-        agreement_actions=[
-            _action_context(a) for a in sort_agreement_actions(plan.agreement_actions)
-        ],
-    )
+        "more_flagged": max(0, len(flagged) - _LIST_CAP),
+        "approved": plan.deletes_approved,
+        "leaving": plan.leaving,
+        "delete_unmanaged": plan.delete_unmanaged,
+    }
 
 
 def _foot_context(plan: Plan) -> dict[str, Any]:
     users = [u for u in plan.agreement_users if u.before or u.after]
     return {
         "unmanaged": ", ".join(plan.unmanaged_tenants[:_LIST_CAP]),
+        "unmanaged_count": len(plan.unmanaged_tenants),
         "more_unmanaged": max(0, len(plan.unmanaged_tenants) - _LIST_CAP),
         "agreement_users": users[:_LIST_CAP],
         "more_agreements": max(0, len(users) - _LIST_CAP),
-    }
-
-
-def _tenant_context(tenant: TenantPlan) -> dict[str, Any]:
-    counts = tenant_counts(tenant)
-    return {
-        "slug": tenant.slug,
-        "counts": ", ".join(f"{n} to {kind}" for kind, n in counts.items() if n) or "no changes",
-        "errors": tenant.errors,
-        "flag": "; ".join(tenant.deletes_need_flag),
-        "actions": [_action_context(a) for a in sort_tenant_actions(tenant.actions)],
-    }
-
-
-def _action_context(action: Action) -> dict[str, Any]:
-    return {
-        "symbol": SYMBOLS[action.kind],
-        "address": action.address,
-        "reason": action.reason,
-        "lines": field_lines(action),
     }

@@ -128,6 +128,16 @@ def counts(findings: Sequence[Finding]) -> dict[str, int]:
 # GitHub workflow commands --------------------------------------------------------------
 
 
+def summary_notice(plan: Plan) -> str:
+    """One ``::notice`` with the plan's summary line and the tenants nobody manages."""
+    from t4o_reconcile.render.common import summary_line
+
+    text = summary_line(plan)
+    if plan.unmanaged_tenants:
+        text += f" {len(plan.unmanaged_tenants)} unmanaged tenant(s) (live, no file)."
+    return f"::notice title=t4o-reconcile plan::{escape_data(text)}\n"
+
+
 def escape_data(text: str) -> str:
     """The message of a workflow command, escaped as the runner unescapes it."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -246,6 +246,16 @@ def _key_account(number: str) -> str:
     return str(kontonr.compact(number))
 
 
+# Identity --------------------------------------------------------------------------
+
+
+@router.get("/whoami", response_model=m.WhoAmI, responses=READ, tags=["identity"])
+def whoami(ctx: Ctx) -> Response:
+    """The partner (and tenant, for a tenant token) the token acts for."""
+    p = ctx.principal
+    return Response(_dumps({"partner": p.partner, "tenant": p.tenant}), media_type=JSON)
+
+
 # Tenants ---------------------------------------------------------------------------
 
 

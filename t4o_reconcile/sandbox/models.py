@@ -77,6 +77,14 @@ class SecretOut(Out):
 # Tenants ---------------------------------------------------------------------------
 
 
+class WhoAmI(Out):
+    """Who the token acts for: plan files record it, so a plan is applied only where
+    and as whom it was made."""
+
+    partner: str
+    tenant: str | None = Field(description="The one tenant a tenant token sees; null otherwise")
+
+
 class TenantOut(Out):
     slug: str
     name: str

@@ -9,10 +9,10 @@ import pytest
 
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.digest import config_digest
+from t4o_reconcile.engine.document import plan_to_dict
 from t4o_reconcile.engine.planfile import PlanFileError, load_plan, save_plan
 from t4o_reconcile.engine.sensitive import SavedSecret
 from t4o_reconcile.engine.snapshot import Fingerprint
-from t4o_reconcile.render.json import plan_to_dict
 
 from .builders import EVENTOR_TOKEN, agreements, desired_tenant, live_twin, snapshot
 

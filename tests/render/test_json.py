@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from t4o_reconcile.render.json import plan_to_dict, render_json
+from t4o_reconcile.engine.document import plan_to_dict
+from t4o_reconcile.render.json import render_json
 
 from .plans import mixed_plan
 
@@ -14,7 +15,7 @@ def test_the_document_is_versioned_with_summary_counts() -> None:
     doc = json.loads(render_json(plan))
     assert doc["format_version"] == 1
     assert doc["target"] == plan.target
-    assert doc["summary"] == {**plan.counts(), "errors": 1}
+    assert doc["summary"] == {**plan.counts(), "errors": 1, "unmanaged": 1, "leaving": 0}
     assert doc["unmanaged_tenants"] == ["ok-stray"]
     assert doc["agreement_users"] == [{"agreement": "NOF", "before": 0, "after": 2}]
 
@@ -52,6 +53,8 @@ def test_secrets_are_sensitive_markers() -> None:
 
 
 def test_output_is_stable() -> None:
-    text = render_json(mixed_plan())
-    assert text == render_json(mixed_plan())
+    plan, again = mixed_plan(), mixed_plan()
+    again.plan_id = plan.plan_id
+    text = render_json(plan)
+    assert text == render_json(again)
     assert text == json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False) + "\n"

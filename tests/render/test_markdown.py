@@ -1,45 +1,88 @@
-"""The pull-request comment."""
+"""The pull-request comment: fenced diffs, a marker, errors and deletes first, and
+numbered parts instead of truncation. Rendered with cmarkgfm, GitHub's own renderer."""
 
 from __future__ import annotations
 
 import copy
 import re
 
+import cmarkgfm
+from cmarkgfm.cmark import Options
+
 from t4o_reconcile.engine.plan import Plan
-from t4o_reconcile.render.markdown import MAX_CHARS, escape, render_markdown
+from t4o_reconcile.render.markdown import MARKER, MAX_CHARS, comment_parts, escape, render_markdown
 
 from .plans import mixed_plan, tenant_plan
 
-NASTY = "<script>alert(1)</script> | * _ ` [x](y) \\ #"
+NASTY = "<script>alert(1)</script> | * _ ` ``` [x](y) \\ #"
 
 
-def test_the_summary_table_comes_first_then_one_block_per_tenant() -> None:
+def html(text: str) -> str:
+    # UNSAFE keeps raw HTML (<details>) as GitHub does; GitHub then sanitises tags we
+    # never emit from user text anyway.
+    return cmarkgfm.github_flavored_markdown_to_html(text, options=Options.CMARK_OPT_UNSAFE)
+
+
+def big_plan(tenants: int) -> Plan:
+    base = mixed_plan()
+    plan = Plan(target=base.target)
+    for n in range(tenants):
+        tenant = copy.deepcopy(tenant_plan(base, "ok-skogen"))
+        tenant.slug = f"tenant-{n:04d}"
+        plan.tenants.append(tenant)
+    return plan
+
+
+def test_summary_then_errors_and_deletes_then_one_block_per_tenant() -> None:
     text = render_markdown(mixed_plan())
+    assert text.startswith(MARKER + " part=1/1 plan=")
+    errors = text.index("plan error(s): apply would fail")
+    deletes = text.index("Deletes that need approval")
     table = text.index("| Tenant | Create |")
     first_block = text.index("<details")
-    assert table < first_block
+    assert errors < deletes < table < first_block
     assert "| ok-skogen | " in text
-    assert text.count("<summary><strong>") == 3  # agreements, ok-new, ok-skogen
+    assert text.count("<summary><strong>") == 3  # agreements, ok-skogen, ok-new
+    # The tenant with errors comes first and is open.
+    assert text.index("<details open><summary><strong>ok-skogen") < text.index(
+        "<summary><strong>ok-new"
+    )
 
 
-def test_errors_are_shown_prominently_before_the_tenant_blocks() -> None:
-    text = render_markdown(mixed_plan())
-    heading = text.index("plan error(s): apply would fail")
-    assert heading < text.index("<details")
-    assert "<details open><summary><strong>ok-skogen" in text
+def test_diffs_are_fenced_diff_blocks_github_colours() -> None:
+    plan = mixed_plan()
+    rendered = html(render_markdown(plan))
+    blocks = re.findall(r'<pre lang="diff"><code>(.*?)</code></pre>', rendered, re.S)
+    assert len(blocks) == 3
+    joined = "\n".join(blocks)
+    assert "\n+     " in joined  # fields of a create
+    assert "@@ ~ ok-skogen.identity @@" in joined
+    assert re.search(r"^-     contact\.phone: &quot;\+4799999999&quot;$", joined, re.M)
+    assert re.search(r"^\+     contact\.phone: ", joined, re.M)
+    assert "<pre>" not in render_markdown(plan)
 
 
-def test_user_strings_are_escaped_for_markdown_and_html() -> None:
+def test_plan_id_and_commit_are_shown() -> None:
+    plan = mixed_plan()
+    plan.commit = "0123456789abcdef0123456789abcdef01234567"
+    text = render_markdown(plan)
+    assert f"Plan `{plan.plan_id}`" in text
+    assert "commit `0123456789ab`" in text
+
+
+def test_user_strings_cannot_break_out_of_prose_tables_or_fences() -> None:
     plan = mixed_plan()
     tenant_plan(plan, "ok-skogen").errors[0].message = NASTY
     for action in plan.all_actions():
         if action.after and "name" in action.after:
             action.after["name"] = NASTY
     text = render_markdown(plan)
-    assert "<script>" not in text
-    assert "| * _ `" not in text
-    assert escape(NASTY) in text
-    assert "&#60;script&#62;" in text
+    rendered = html(text)
+    assert "<script>" not in rendered
+    assert escape(NASTY) in text  # in prose: character references
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; | * _ ` ``` [x](y)" in rendered  # in a fence
+    assert rendered.count("<details") == rendered.count("</details>")
+    assert rendered.count("<pre") == 3
 
 
 def test_escape_leaves_no_markup_character() -> None:
@@ -47,19 +90,36 @@ def test_escape_leaves_no_markup_character() -> None:
     assert not set(out) & set("<>|*_`[]\\#&\n")
 
 
-def test_a_huge_plan_is_truncated_at_tenant_boundaries_below_the_limit() -> None:
-    base = mixed_plan()
-    plan = Plan(target=base.target)
-    for n in range(2000):
-        tenant = copy.deepcopy(tenant_plan(base, "ok-skogen"))
-        tenant.slug = f"tenant-{n:04d}"
-        plan.tenants.append(tenant)
-    text = render_markdown(plan)
-    assert len(text) < MAX_CHARS
-    assert "Plan truncated — see the full plan artifact." in text
-    assert text.count("<details") == text.count("</details>")
-    assert "… and" in text  # the summary table was capped too
+def test_a_huge_plan_is_split_into_parts_each_tenant_exactly_once() -> None:
+    plan = big_plan(2000)
+    parts = comment_parts(plan)
+    assert len(parts) > 1
+    for number, part in enumerate(parts, start=1):
+        assert len(part) < MAX_CHARS
+        assert part.startswith(f"{MARKER} part={number}/{len(parts)} plan={plan.plan_id} -->")
+        assert part.count("<details") == part.count("</details>")
+        assert part.count("```diff") == part.count("\n```\n")
+    shown = re.findall(r"<summary><strong>(tenant-\d{4})</strong>", "".join(parts))
+    assert sorted(shown) == [t.slug for t in plan.tenants]
+    assert "truncated" not in "".join(parts)
+    assert "… and" in parts[0]  # the summary table is capped; the blocks are not
 
 
-def test_a_small_plan_is_not_truncated() -> None:
-    assert "truncated" not in render_markdown(mixed_plan())
+def test_one_tenant_bigger_than_a_part_is_cut_between_actions() -> None:
+    plan = big_plan(1)
+    tenant = plan.tenants[0]
+    template = tenant.actions[0]
+    for n in range(3000):
+        extra = copy.deepcopy(template)
+        extra.key = f"k{n}"
+        tenant.actions.append(extra)
+    parts = comment_parts(plan)
+    assert len(parts) > 1
+    assert all(len(part) < MAX_CHARS for part in parts)
+    found = r"<summary><strong>tenant-0000 &#40;(\d+)/(\d+)&#41;</strong>"
+    pieces = re.findall(found, "".join(parts))
+    assert len(pieces) > 1 and all(total == str(len(pieces)) for _, total in pieces)
+
+
+def test_a_small_plan_is_one_part() -> None:
+    assert len(comment_parts(mixed_plan())) == 1

@@ -16,6 +16,7 @@ def test_the_first_line_names_the_target_and_the_last_sums_up() -> None:
     assert lines[-1] == (
         f"Plan: {counts['create']} to create, {counts['update']} to update,"
         f" {counts['delete']} to delete, {counts['move']} to move."
+        " 1 unmanaged tenant(s): live, no file."
     )
 
 

@@ -1,0 +1,92 @@
+"""The plan as a JSON document: versioned, stable keys, described by
+``schemas/plan.schema.json`` (``engine.plan_schema``).
+
+``render.json`` prints it with secrets masked; the saved plan file (``engine.planfile``) is
+the same document with secrets kept as references, versions and the config digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
+from t4o_reconcile.engine.plan import Action, Plan, PlanError
+from t4o_reconcile.engine.sensitive import mask, to_json
+
+FORMAT_VERSION = 1
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan with every secret shown as ``(sensitive)``."""
+    return plan_document(plan, secret=mask)
+
+
+def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
+    counts = plan.counts()
+    errors = [*plan.errors, *(e for t in plan.tenants for e in t.errors)]
+    return {
+        "format_version": FORMAT_VERSION,
+        "plan_id": plan.plan_id,
+        "target": plan.target,
+        "endpoint": plan.endpoint,
+        "identity": plan.identity,
+        "commit": plan.commit,
+        "deletes_approved": plan.deletes_approved,
+        "targeted": None
+        if plan.only is None and plan.changed_since is None
+        else {
+            "tenants": plan.only,
+            "changed_since": plan.changed_since,
+            "skipped": plan.skipped_tenants,
+        },
+        "summary": {
+            **counts,
+            "errors": len(errors),
+            "unmanaged": len(plan.unmanaged_tenants),
+            "leaving": len(plan.leaving),
+        },
+        "has_changes": plan.has_changes,
+        "has_errors": plan.has_errors,
+        "has_drift": plan.has_changes or bool(plan.unmanaged_tenants),
+        "agreement_actions": [
+            action_to_dict(a, secret) for a in sort_agreement_actions(plan.agreement_actions)
+        ],
+        "tenants": [
+            {
+                "slug": tenant.slug,
+                "source": tenant.source,
+                "actions": [action_to_dict(a, secret) for a in sort_tenant_actions(tenant.actions)],
+                "errors": [error_to_dict(e) for e in tenant.errors],
+                "deletes_need_flag": list(tenant.deletes_need_flag),
+            }
+            for tenant in plan.tenants
+        ],
+        "errors": [error_to_dict(e) for e in plan.errors],
+        "unmanaged_tenants": list(plan.unmanaged_tenants),
+        "leaving_management": list(plan.leaving),
+        "agreement_users": [
+            {"agreement": u.agreement, "before": u.before, "after": u.after}
+            for u in plan.agreement_users
+        ],
+    }
+
+
+def action_to_dict(action: Action, secret: Callable[[object], Any]) -> dict[str, Any]:
+    return {
+        "address": action.address,
+        "tenant": action.tenant,
+        "section": action.section,
+        "key": action.key,
+        "action": action.kind,
+        "before": to_json(action.before, secret),
+        "after": to_json(action.after, secret),
+        "changed_paths": list(action.changed_paths),
+        "sensitive_paths": list(action.sensitive_paths),
+        "reason": action.reason,
+        "version": action.version,
+    }
+
+
+def error_to_dict(error: PlanError) -> dict[str, Any]:
+    return {"address": error.address, "message": error.message, "source": error.source}
