@@ -102,11 +102,16 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("schemas"), show_default=True
 )
 def schema(out_dir: Path) -> None:
-    """(Re)write the JSON Schemas of the YAML files and the API's OpenAPI document."""
+    """(Re)write the JSON Schemas of the YAML files and the plan, and the API's OpenAPI."""
+    import json
+
     from t4o_reconcile.config.schema import write_schemas
+    from t4o_reconcile.engine.plan_schema import plan_schema
     from t4o_reconcile.sandbox.openapi import write_openapi
 
-    written = [*write_schemas(out_dir), write_openapi(out_dir / "openapi.json")]
+    plan_path = out_dir / "plan.schema.json"
+    plan_path.write_text(json.dumps(plan_schema(), indent=2, ensure_ascii=False) + "\n")
+    written = [*write_schemas(out_dir), plan_path, write_openapi(out_dir / "openapi.json")]
     for path in written:
         click.echo(f"wrote {path}")
 

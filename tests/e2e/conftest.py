@@ -19,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tenants"
+PLAN_SCHEMA = REPO / "schemas" / "plan.schema.json"
 
 
 def base_env() -> dict[str, str]:
@@ -49,8 +50,9 @@ def cli(
     cwd: Path | None = None,
     timeout: int = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess, as a user would."""
-    return subprocess.run(
+    """Run the real CLI in a subprocess, as a user would. Every plan it writes (``--out``,
+    or ``--format json`` of plan and show) is checked against schemas/plan.schema.json."""
+    done = subprocess.run(
         [sys.executable, "-m", "t4o_reconcile", *map(str, args)],
         env=env,
         cwd=cwd,
@@ -59,6 +61,25 @@ def cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+    check_plans_written(list(map(str, args)), done, cwd)
+    return done
+
+
+def check_plans_written(
+    args: list[str], done: subprocess.CompletedProcess[str], cwd: Path | None
+) -> None:
+    import json
+
+    import jsonschema
+
+    if not args or args[0] not in ("plan", "show") or done.returncode not in (0, 2):
+        return
+    validator = jsonschema.Draft202012Validator(json.loads(PLAN_SCHEMA.read_text()))
+    if "--out" in args:
+        out = Path(args[args.index("--out") + 1])
+        validator.validate(json.loads(((cwd or Path.cwd()) / out).read_text()))
+    if "--format" in args and args[args.index("--format") + 1] == "json":
+        validator.validate(json.loads(done.stdout))
 
 
 @dataclass

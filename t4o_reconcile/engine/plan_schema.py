@@ -1,0 +1,196 @@
+"""The published JSON Schema of the plan document (``plan --format json``) and of the saved
+plan file (``plan --out``, the same document with ``kind``, versions and the digest).
+
+``t4o-reconcile schema`` writes it to ``schemas/plan.schema.json``; a test checks that the
+checked-in file is fresh and that every plan the tests produce validates against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from t4o_reconcile.engine.document import FORMAT_VERSION
+
+_STR_OR_NULL: dict[str, Any] = {"type": ["string", "null"]}
+_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_VERSIONS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+
+_ACTION: dict[str, Any] = {
+    "type": "object",
+    "description": "One write against one resource, in the order apply runs it.",
+    "required": [
+        "address",
+        "tenant",
+        "section",
+        "key",
+        "action",
+        "before",
+        "after",
+        "changed_paths",
+        "sensitive_paths",
+        "reason",
+        "version",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "address": {"type": "string", "description": 'e.g. ok-skogen.users["a@b.no"]'},
+        "tenant": _STR_OR_NULL,
+        "section": {"type": "string"},
+        "key": {"type": "string"},
+        "action": {"enum": ["create", "update", "delete", "move"]},
+        "before": {"type": ["object", "null"], "description": "The live fields (null: none)"},
+        "after": {"type": ["object", "null"], "description": "The desired fields"},
+        "changed_paths": _STRINGS,
+        "sensitive_paths": {
+            **_STRINGS,
+            "description": "Fields shown as (sensitive); their values are never in a plan",
+        },
+        "reason": {"type": "string"},
+        "version": {**_STR_OR_NULL, "description": "The live version, sent as If-Match"},
+    },
+}
+
+_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["address", "message", "source"],
+    "additionalProperties": False,
+    "properties": {
+        "address": {"type": "string"},
+        "message": {"type": "string"},
+        "source": {**_STR_OR_NULL, "description": "file:line:column where known"},
+    },
+}
+
+_TENANT: dict[str, Any] = {
+    "type": "object",
+    "required": ["slug", "source", "actions", "errors", "deletes_need_flag"],
+    "additionalProperties": False,
+    "properties": {
+        "slug": {"type": "string"},
+        "source": _STR_OR_NULL,
+        "actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},
+        "errors": {"type": "array", "items": {"$ref": "#/$defs/error"}},
+        "deletes_need_flag": {
+            **_STRINGS,
+            "description": "Why this tenant's deletes need approval; empty when they do not",
+        },
+        "versions": {**_VERSIONS, "description": "Plan file only: address -> live version"},
+    },
+}
+
+
+def plan_schema() -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://t4o-reconcile.dev/schemas/plan.schema.json",
+        "title": "t4o-reconcile plan",
+        "description": "plan --format json, and the saved plan file of plan --out (which adds"
+        " kind, config_digest, versions, only and delete_unmanaged).",
+        "type": "object",
+        "required": [
+            "format_version",
+            "plan_id",
+            "target",
+            "endpoint",
+            "identity",
+            "commit",
+            "deletes_approved",
+            "targeted",
+            "summary",
+            "has_changes",
+            "has_errors",
+            "has_drift",
+            "agreement_actions",
+            "tenants",
+            "errors",
+            "unmanaged_tenants",
+            "leaving_management",
+            "agreement_users",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "format_version": {"const": FORMAT_VERSION},
+            "plan_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+            "target": {"type": "string", "description": "As the first line of plan shows it"},
+            "endpoint": {"type": "string", "description": "The API URL, or the embedded sandbox"},
+            "identity": {**_STR_OR_NULL, "description": "partner or partner/tenant (whoami)"},
+            "commit": {**_STR_OR_NULL, "description": "The git commit of the configuration"},
+            "deletes_approved": {"type": "boolean", "description": "plan --allow-deletes"},
+            "targeted": {
+                "description": "null for a plan of every tenant",
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["tenants", "changed_since", "skipped"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "tenants": {"oneOf": [{"type": "null"}, _STRINGS]},
+                            "changed_since": _STR_OR_NULL,
+                            "skipped": _COUNT,
+                        },
+                    },
+                ],
+            },
+            "summary": {
+                "type": "object",
+                "required": [
+                    "create",
+                    "update",
+                    "delete",
+                    "move",
+                    "errors",
+                    "unmanaged",
+                    "leaving",
+                ],
+                "additionalProperties": False,
+                "properties": {
+                    name: _COUNT
+                    for name in (
+                        "create",
+                        "update",
+                        "delete",
+                        "move",
+                        "errors",
+                        "unmanaged",
+                        "leaving",
+                    )
+                },
+            },
+            "has_changes": {"type": "boolean"},
+            "has_errors": {"type": "boolean"},
+            "has_drift": {
+                "type": "boolean",
+                "description": "Changes, or live tenants that have no file",
+            },
+            "agreement_actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},
+            "tenants": {"type": "array", "items": {"$ref": "#/$defs/tenant"}},
+            "errors": {"type": "array", "items": {"$ref": "#/$defs/error"}},
+            "unmanaged_tenants": _STRINGS,
+            "leaving_management": {
+                **_STRINGS,
+                "description": "Live tenants whose files the change deleted",
+            },
+            "agreement_users": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["agreement", "before", "after"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "agreement": {"type": "string"},
+                        "before": _COUNT,
+                        "after": _COUNT,
+                    },
+                },
+            },
+            # The saved plan file only:
+            "kind": {"const": "t4o-reconcile-plan"},
+            "config_digest": {"type": "string"},
+            "agreement_versions": _VERSIONS,
+            "only": {"oneOf": [{"type": "null"}, _STRINGS]},
+            "delete_unmanaged": {"type": "boolean"},
+        },
+        "$defs": {"action": _ACTION, "error": _ERROR, "tenant": _TENANT},
+    }
