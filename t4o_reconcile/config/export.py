@@ -29,6 +29,8 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
+
+DEFAULTS_STEM = "_defaults"
 from t4o_reconcile.vocabulary import PROGRAMS
 
 TENANT_SCHEMA = "tenant.schema.json"
@@ -157,6 +159,9 @@ def write_export(
     out_dir = Path(out_dir)
     known = dict(agreements or {})
     tenants = [export_tenant(snapshot, known) for snapshot in snapshots]
+    defaults = _read_defaults(out_dir)
+    for tenant in tenants:
+        pin_unset_defaults(tenant.document, defaults)
     schema_dir = schema_dir_for(out_dir)
 
     pending: list[tuple[Path, str]] = []
@@ -183,6 +188,39 @@ def write_export(
     for path, text in pending:
         write_atomically(path, text)
     return [path for path, _ in pending]
+
+
+def _read_defaults(out_dir: Path) -> Any:
+    """The repository's ``_defaults.yaml`` as plain data, or None."""
+    for suffix in (".yaml", ".yml"):
+        path = out_dir / f"{DEFAULTS_STEM}{suffix}"
+        if path.is_file():
+            try:
+                return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+            except (YAMLError, OSError, UnicodeDecodeError) as exc:
+                raise ExportError(
+                    f"nothing was exported: {path} cannot be read ({exc}); fix it or export"
+                    " into another folder"
+                ) from None
+    return None
+
+
+def pin_unset_defaults(document: CommentedMap, defaults: Any) -> None:
+    """A field the live tenant does not set is left out of its file, but a value in
+    _defaults.yaml would then fill it in and plan would show a change: write it as an
+    explicit null instead (the tenant file wins over _defaults.yaml)."""
+    if not isinstance(defaults, dict):
+        return
+    for key, inherited in defaults.items():
+        if key == "safety":
+            continue  # the tool's own setting, not a value of the tenant
+        mine = document.get(key)
+        if isinstance(mine, dict) and isinstance(inherited, dict):
+            for name, value in inherited.items():
+                if name not in mine and value is not None:
+                    mine[name] = None
+                elif isinstance(mine.get(name), dict) and isinstance(value, dict):
+                    pin_unset_defaults(mine, {name: value})
 
 
 def schema_dir_for(out_dir: Path) -> str:

@@ -4,6 +4,7 @@ secret variables as the examples; it never overwrites files unless told to."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,23 @@ def test_export_of_one_tenant_that_does_not_exist_is_an_error(
     assert done.returncode == 1
     assert "no-such-club" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_export_into_a_repository_with_defaults_plans_to_no_change(
+    server: Server, tmp_path: Path
+) -> None:
+    # il-fjellrev has finish_code null live while _defaults.yaml says "100": exported
+    # without it, the default would fill it in and plan would show null → "100".
+    env = server.env()
+    assert cli("apply", EXAMPLES, "--auto-approve", env=env).returncode == 0
+    repository = tmp_path / "tenants"
+    repository.mkdir()
+    shutil.copy(EXAMPLES / "_defaults.yaml", repository / "_defaults.yaml")
+
+    done = cli("export", "--all", "--out", repository, env=env)
+    replanned = cli("plan", repository, "--detailed-exitcode", env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert replanned.returncode == 0, replanned.stdout + replanned.stderr
+    assert "No changes" in replanned.stdout
+    assert "finish_code: null" in (repository / "il-fjellrev.yaml").read_text()
