@@ -29,9 +29,9 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
+from t4o_reconcile.vocabulary import PROGRAMS
 
 DEFAULTS_STEM = "_defaults"
-from t4o_reconcile.vocabulary import PROGRAMS
 
 TENANT_SCHEMA = "tenant.schema.json"
 AGREEMENTS_SCHEMA = "agreements.schema.json"
