@@ -205,7 +205,7 @@ def _read_defaults(out_dir: Path) -> Any:
     return None
 
 
-def pin_unset_defaults(document: CommentedMap, defaults: Any) -> None:
+def pin_unset_defaults(document: dict[str, Any], defaults: Any) -> None:
     """A field the live tenant does not set is left out of its file, but a value in
     _defaults.yaml would then fill it in and plan would show a change: write it as an
     explicit null instead (the tenant file wins over _defaults.yaml)."""
