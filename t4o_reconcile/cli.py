@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from t4o_reconcile.engine.apply import ApplyReport
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
-    from t4o_reconcile.workflow import RunOptions
+    from t4o_reconcile.workflow import Planned, RunOptions
 
 T = TypeVar("T")
 
@@ -347,6 +347,14 @@ _PROBLEM_ONLY = ("github", "sarif")
     help="Approve the deletes that need it; a plan saved with --out records the approval"
     " and apply --plan honours it.",
 )
+@click.option(
+    "--reviewed",
+    "reviewed_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Plan as this reviewed plan file was made (tenants, approval) and fail unless the"
+    " result does exactly what it showed: the merge job's check before apply --plan.",
+)
 @_plan_options
 @_api_options
 def plan(
@@ -356,14 +364,25 @@ def plan(
     detailed_exitcode: bool,
     unmanaged_is_drift: bool,
     allow_deletes: bool,
+    reviewed_file: Path | None,
     **kwargs: Any,
 ) -> None:
     """Show what apply would change on the target for the tenant files under PATH."""
-    from t4o_reconcile.workflow import make_plan_with
+    from t4o_reconcile.workflow import make_plan_with, plan_for_reviewed
 
     options = _options(path, **kwargs)
     options.allow_deletes = allow_deletes
-    planned = _run(lambda provider: make_plan_with(options, provider), options, fmt=fmt)
+    if reviewed_file is not None:
+        _refuse_changing_options("plan --reviewed", options, allow_deletes)
+
+    async def planning(provider: Provider) -> Planned:
+        if reviewed_file is None:
+            return await make_plan_with(options, provider)
+        from t4o_reconcile.engine.planfile import load_plan
+
+        return await plan_for_reviewed(options, provider, load_plan(reviewed_file))
+
+    planned = _run(planning, options, fmt=fmt)
     warnings = planned.repository.warnings
     if fmt not in _PROBLEM_ONLY:
         for warning in warnings:
@@ -464,25 +483,7 @@ def apply(
 
     options = _options(path, **kwargs)
     if plan_file is not None:
-        # A saved plan is applied as it was reviewed: an option that would change what it
-        # does is refused, never ignored.
-        changing = [
-            flag
-            for flag, given in (
-                ("--tenant", bool(options.tenants)),
-                ("--changed-since", options.changed_since is not None),
-                ("--delete-unmanaged", options.delete_unmanaged),
-                ("--max-delete-share", options.max_delete_share is not None),
-                ("--allow-deletes", allow_deletes),
-            )
-            if given
-        ]
-        if changing:
-            _fail(
-                f"apply --plan applies the saved plan as reviewed; {', '.join(changing)} would"
-                " change it. Make a new plan with those options (plan --allow-deletes --out"
-                " FILE records the approval of deletes) and apply that."
-            )
+        _refuse_changing_options("apply --plan", options, allow_deletes)
 
     async def run(provider: Provider) -> ApplyReport | None:
         nonlocal allow_deletes
@@ -546,6 +547,28 @@ def apply(
     if not outcome.ok:
         click.echo("Run apply again to converge once the cause is fixed.", err=True)
         sys.exit(1)
+
+
+def _refuse_changing_options(what: str, options: RunOptions, allow_deletes: bool) -> None:
+    """A saved plan is used as it was reviewed: an option that would change what it does
+    is refused, never ignored."""
+    changing = [
+        flag
+        for flag, given in (
+            ("--tenant", bool(options.tenants)),
+            ("--changed-since", options.changed_since is not None),
+            ("--delete-unmanaged", options.delete_unmanaged),
+            ("--max-delete-share", options.max_delete_share is not None),
+            ("--allow-deletes", allow_deletes),
+        )
+        if given
+    ]
+    if changing:
+        _fail(
+            f"{what} uses the saved plan as it was reviewed; {', '.join(changing)} would"
+            " change it. Make a new plan with those options (plan --allow-deletes --out FILE"
+            " records the approval of deletes) and review that."
+        )
 
 
 def _confirm() -> None:

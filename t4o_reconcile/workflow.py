@@ -183,6 +183,7 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
         leaving=leaving,
     )
     plan.config_digest = config_digest(desired)
+    plan.reference_digest = config_digest(desired, references_only=True)
     plan.only = sorted(only) if only is not None else None
     plan.changed_since = options.changed_since
     if only is not None:
@@ -342,6 +343,38 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
     planned.plan.plan_id = saved.plan_id
     planned.plan.deletes_approved = saved.deletes_approved
     return planned.plan
+
+
+async def plan_for_reviewed(options: RunOptions, provider: Provider, reviewed: Plan) -> Planned:
+    """Plan again as the reviewed plan was asked for (the same tenants, the same
+    approval) and refuse unless the result does exactly what the review showed."""
+    from t4o_reconcile.engine.review import check_reviewed
+
+    check_target(reviewed, endpoint_of(provider), await identity_of(provider))
+    options.tenants = tuple(reviewed.only or ())
+    options.targeted = reviewed.only is not None
+    options.changed_since = None
+    options.leaving = tuple(reviewed.leaving)
+    options.delete_unmanaged = reviewed.delete_unmanaged
+    options.allow_deletes = reviewed.deletes_approved
+    planned = await make_plan_with(options, provider)
+    problems = check_reviewed(reviewed, planned.plan, planned.live, uncompared=uncompared(reviewed))
+    if problems:
+        raise WorkflowError(
+            "refusing to apply what was not reviewed:\n  "
+            + "\n  ".join(problems)
+            + "\nPlan the pull request again (bring it up to date with the base branch first)."
+        )
+    planned.plan.changed_since = reviewed.changed_since
+    planned.plan.skipped_tenants = reviewed.skipped_tenants
+    return planned
+
+
+def uncompared(plan: Plan) -> set[str]:
+    """``address.field`` of every secret a plan made without secret values left
+    uncompared (none for a plan made with them)."""
+    found = getattr(plan, "uncompared", None)
+    return {str(entry).split(" ", 1)[0] for entry in found} if found else set()
 
 
 def _shape(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:

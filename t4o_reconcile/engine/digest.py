@@ -17,8 +17,10 @@ from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, U
 _SECRET_LABEL = b"t4o-reconcile/config-digest/secret/v1"
 
 
-def config_digest(desired: Snapshot) -> str:
-    """``sha256:<hex>`` over a canonical JSON of the desired snapshot."""
+def config_digest(desired: Snapshot, *, references_only: bool = False) -> str:
+    """``sha256:<hex>`` over a canonical JSON of the desired snapshot. With
+    ``references_only`` a secret enters as its reference (``env:NAME``), not its value:
+    the digest of a plan made without secret values, compared at merge time."""
     document = {
         "tenants": {
             slug: {
@@ -34,13 +36,24 @@ def config_digest(desired: Snapshot) -> str:
         "agreements": None if desired.agreements is None else _items(desired.agreements),
     }
     canonical = json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_secret
+        document,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_reference if references_only else _secret,
     )
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _items(items: dict[str, Item]) -> dict[str, Any]:
     return {key: item.fields for key, item in items.items()}
+
+
+def _reference(value: object) -> Any:
+    source = getattr(value, "source", None)
+    if isinstance(source, str):
+        return {"ref": source}
+    return _secret(value)
 
 
 def _secret(value: object) -> Any:

@@ -88,6 +88,9 @@ class Plan:
     agreement_users: list[AgreementUsers] = field(default_factory=list)
     errors: list[PlanError] = field(default_factory=list)  # not tied to one tenant
     config_digest: str = ""
+    # The same digest with each secret as its reference, not its value: a plan made
+    # without secret values is compared with a later plan by it (engine.review).
+    reference_digest: str = ""
     # A new id for every plan made, kept in its plan file. Idempotency keys derive from it,
     # so applying the same saved plan again replays its creates instead of repeating them,
     # while a new plan never reuses an old plan's keys.

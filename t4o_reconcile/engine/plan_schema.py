@@ -188,6 +188,7 @@ def plan_schema() -> dict[str, Any]:
             # The saved plan file only:
             "kind": {"const": "t4o-reconcile-plan"},
             "config_digest": {"type": "string"},
+            "reference_digest": {"type": "string"},
             "agreement_versions": _VERSIONS,
             "only": {"oneOf": [{"type": "null"}, _STRINGS]},
             "delete_unmanaged": {"type": "boolean"},

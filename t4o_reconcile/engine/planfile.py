@@ -35,6 +35,7 @@ def save_plan(plan: Plan, path: Path) -> None:
     document = plan_document(plan, secret=as_plan_file)
     document["kind"] = PLAN_FILE_KIND
     document["config_digest"] = plan.config_digest
+    document["reference_digest"] = plan.reference_digest
     document["plan_id"] = plan.plan_id
     document["agreement_versions"] = dict(plan.agreement_versions)
     document["only"] = plan.only
@@ -104,6 +105,7 @@ def _plan(document: dict[str, Any]) -> Plan:
         ],
         errors=[_error(e) for e in document["errors"]],
         config_digest=document.get("config_digest", ""),
+        reference_digest=str(document["reference_digest"]),
         only=document.get("only"),
         delete_unmanaged=bool(document.get("delete_unmanaged", False)),
         plan_id=str(document["plan_id"]),

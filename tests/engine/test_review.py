@@ -1,0 +1,79 @@
+"""plan --reviewed: a plan made now matches the reviewed plan, or says how it differs."""
+
+from __future__ import annotations
+
+import copy
+
+from t4o_reconcile.engine.plan import Plan
+from t4o_reconcile.engine.review import DIFFERS, check_reviewed
+from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot
+from tests.render.plans import mixed_plan
+
+
+def twin(plan: Plan) -> Plan:
+    again = copy.deepcopy(plan)
+    again.plan_id = "0" * 32
+    return again
+
+
+def reviewed_plan() -> Plan:
+    plan = mixed_plan()
+    plan.endpoint, plan.identity = "https://api.example.com", "nof"
+    plan.config_digest, plan.reference_digest = "sha256:values", "sha256:refs"
+    return plan
+
+
+def live_of(plan: Plan) -> Snapshot:
+
+    snapshot = Snapshot(agreements=None)
+    for tenant in plan.tenants:
+        live = TenantSnapshot(slug=tenant.slug)
+        for address, version in tenant.versions.items():
+            section_key = address[len(tenant.slug) + 1 :]
+            section, _, key = section_key.partition("[")
+            live.sections.setdefault(section, {})[key.strip('"]')] = Item({}, version=version)
+        if tenant.versions:
+            snapshot.tenants[tenant.slug] = live
+    return snapshot
+
+
+def test_the_same_plan_matches() -> None:
+    reviewed = reviewed_plan()
+    assert check_reviewed(reviewed, twin(reviewed), live_of(reviewed)) == []
+
+
+def test_other_target_config_or_actions_differ() -> None:
+    reviewed = reviewed_plan()
+    fresh = twin(reviewed)
+    fresh.endpoint = "https://staging.example.com"
+    fresh.reference_digest = "sha256:other"
+    dropped = fresh.tenants[0].actions.pop()
+    problems = check_reviewed(reviewed, fresh, live_of(reviewed))
+    assert all(p.startswith(DIFFERS) for p in problems)
+    text = "\n".join(problems)
+    assert "made for https://api.example.com as nof, this is https://staging.example.com" in text
+    assert "the configuration changed since the review" in text
+    assert f"{dropped.kind} {dropped.address} is no longer planned" in text
+
+
+def test_a_version_that_moved_differs() -> None:
+    reviewed = reviewed_plan()
+    tenant = next(t for t in reviewed.tenants if t.versions)
+    address = next(iter(tenant.versions))
+    live = live_of(reviewed)
+    moved = copy.deepcopy(reviewed)
+    next(t for t in moved.tenants if t.slug == tenant.slug).versions[address] = "99"
+    problems = check_reviewed(moved, twin(reviewed), live)
+    assert any(address in p and "changed" in p for p in problems), problems
+
+
+def test_a_secret_the_review_did_not_compare_may_change() -> None:
+    reviewed = reviewed_plan()
+    fresh = twin(reviewed)
+    extra = copy.deepcopy(next(a for a in fresh.all_actions() if a.kind == "update"))
+    extra.section, extra.key, extra.changed_paths = "connections", "eventor-sweden", ["token"]
+    fresh.tenants[0].actions.append(extra)
+    live = live_of(reviewed)
+    assert check_reviewed(reviewed, fresh, live)
+    allowed = {f"{extra.address}.token"}
+    assert check_reviewed(reviewed, fresh, live, uncompared=allowed) == []
