@@ -40,6 +40,12 @@ class _Writer:
 def render_text(plan: Plan, *, color: bool) -> str:
     out = _Writer(color)
     out.add(f"Target: {_safe(plan.target)}")
+    if plan.only is not None:
+        since = f" (files changed since {_safe(plan.changed_since)})" if plan.changed_since else ""
+        out.add(
+            f"Targeted plan: {len(plan.tenants)} tenant(s) planned{since},"
+            f" {plan.skipped_tenants} tenant(s) skipped."
+        )
 
     if plan.agreement_actions or plan.errors:
         out.add()
@@ -74,6 +80,18 @@ def render_text(plan: Plan, *, color: bool) -> str:
             "Unmanaged tenants (live, no file; left alone unless deletion is requested): "
             + ", ".join(plan.unmanaged_tenants)
         )
+    if plan.leaving:
+        out.add()
+        out.add(out.paint("warn", "Tenants leaving management (their files were deleted):"))
+        for slug in plan.leaving:
+            if plan.delete_unmanaged:
+                what = "deleted on the API by this plan (--delete-unmanaged)"
+            else:
+                what = (
+                    "left as it is on the API, no longer managed; to delete it, plan with"
+                    " --delete-unmanaged --allow-deletes"
+                )
+            out.add(f"  {_safe(slug)}: {what}")
     moving_users = [u for u in plan.agreement_users if u.before or u.after]
     if moving_users:
         out.add()
