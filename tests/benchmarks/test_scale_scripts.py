@@ -78,3 +78,10 @@ def test_memory_scale_measures_every_step_of_the_real_cli() -> None:
         "plan, no changes",
     ]
     assert "memory 0." in out and "targets:" in out
+
+
+def test_comment_parts_reports_the_parts_of_a_big_change() -> None:
+    out = run_script("comment_parts.py")
+
+    assert "1000 tenants changed" in out
+    assert "comment parts:" in out and "largest" in out
