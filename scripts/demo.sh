@@ -14,8 +14,12 @@ unset T4O_API_TOKEN
 export T4O_API_URL=embedded   # the embedded sandbox by name: the demo runs where CI is set too
 
 # The examples reference their secrets as {secret: env:NAME}; give each a demo value.
+# A personal number must be a valid one (a made-up fødselsnummer).
 for name in $(grep -rhoE 'env:[A-Za-z_][A-Za-z0-9_]*' "$EXAMPLES" | cut -d: -f2 | sort -u); do
-  export "$name=demo-value-of-$name"
+  case "$name" in
+    *_PERSONAL_NUMBER) export "$name=15037810034" ;;
+    *) export "$name=demo-value-of-$name" ;;
+  esac
 done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -31,7 +31,9 @@ def _fingerprint(value: Any) -> Fingerprint | None:
     if isinstance(value, Mapping):
         inner = value.get("fingerprint", value)
         if isinstance(inner, Mapping) and "salt" in inner and "hash" in inner:
-            return Fingerprint(salt=str(inner["salt"]), hash=str(inner["hash"]))
+            digits = value.get("last_digits")
+            hint = "…" + digits if isinstance(digits, str) and digits.isdigit() else ""
+            return Fingerprint(salt=str(inner["salt"]), hash=str(inner["hash"]), hint=hint)
     return None
 
 
@@ -68,7 +70,8 @@ def identity_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
         "organization_number": _opt(
             normalize.organization_number, tenant.get("organization_number")
         ),
-        "personal_number": _opt(normalize.organization_number, tenant.get("personal_number")),
+        # Personal data: read as a fingerprint and its last digits, never in full.
+        "personal_number": _fingerprint(tenant.get("personal_number")),
         "contact": contact_fields(tenant.get("contact")),
         "address": address_fields(tenant.get("address")),
     }
@@ -125,14 +128,20 @@ def connection_fields(connection: Mapping[str, Any]) -> dict[str, Any]:
 
 def bank_account_fields(account: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "account_number": normalize.account_number(
-            str(_need(account, "account_number", "bank account"))
-        ),
+        "account_number": _opt(normalize.account_number, account.get("account_number")),
         "iban": _opt(normalize.iban, account.get("iban")),
         "swift": _opt(normalize.bic, account.get("swift")),
         "invoice_account": bool(account.get("invoice_account")),
         "default_for_payments": bool(account.get("default_for_payments")),
     }
+
+
+def bank_account_key(fields: Mapping[str, Any]) -> str:
+    """A Norwegian account is named by its account number, any other by its IBAN."""
+    key = fields.get("account_number") or fields.get("iban")
+    if not key:
+        raise ValueError("a bank account has neither account_number nor iban")
+    return str(key)
 
 
 def user_fields(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,7 +174,7 @@ COLLECTIONS: dict[
     str, tuple[Callable[[Mapping[str, Any]], dict[str, Any]], Callable[[Mapping[str, Any]], str]]
 ] = {
     "connections": (connection_fields, lambda f: str(f["connector"])),
-    "bank_accounts": (bank_account_fields, lambda f: str(f["account_number"])),
+    "bank_accounts": (bank_account_fields, lambda f: bank_account_key(f)),
     "users": (user_fields, lambda f: str(f["email"])),
     "email_templates": (template_fields, template_key),
 }

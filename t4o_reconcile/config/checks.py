@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from t4o_reconcile.config.problems import Problem
+from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
 
 
@@ -32,7 +32,7 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
     problems += _unique(
         entry,
         "bank_accounts",
-        [b.account_number for b in tenant.bank_accounts or []],
+        [b.key for b in tenant.bank_accounts or []],
         "account_number",
     )
     problems += _unique(entry, "users", [u.email for u in tenant.users or []], "email")
@@ -49,6 +49,17 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
         for flag in ("invoice_account", "default_for_payments"):
             problems += _one_flag(entry, flag)
     problems += _smtp(entry)
+    if isinstance(tenant.personal_number, str):
+        problems.append(
+            entry.problem(
+                ("personal_number",),
+                "a personal number is personal data and should not sit in Git; expected a"
+                ' secret reference, e.g. {secret: "env:T4O_SECRET_'
+                + tenant.slug.upper().replace("-", "_")
+                + '_PERSONAL_NUMBER"}',
+                level="warning",
+            )
+        )
     return problems
 
 
@@ -192,23 +203,45 @@ def _shared_organization_numbers(entries: list[TenantEntry]) -> list[Problem]:
         other = first.setdefault(number, entry)
         if other is entry:
             continue
-        mine, theirs = owner_of(entry), owner_of(other)
-        if mine is not None and mine == theirs:
-            continue
-        owners = (
-            f"the owners are {theirs} and {mine}"
-            if mine and theirs
-            else "an owner is not listed in users on both"
+        where = other.locate(("organization_number",))
+        problem = _same_owner(
+            entry,
+            other,
+            ("organization_number",),
+            f"organization number {number} is also used by tenant {other.slug!r} ({where})",
         )
-        problems.append(
-            entry.problem(
-                ("organization_number",),
-                f"organization number {number} is also used by tenant {other.slug!r}"
-                f" ({other.locate(('organization_number',))}) and {owners};"
-                " expected the same owner (user with role owner) on both tenants",
-            )
-        )
+        if problem is not None:
+            problems.append(problem)
     return problems
+
+
+def _same_owner(
+    entry: TenantEntry, other: TenantEntry, path: DocPath, shared: str
+) -> Problem | None:
+    """Two tenants may share an organisation number or a bank account only when the same
+    user owns both (SendRegning: "denne sperren gjelder ikke når kontoeieren … er den
+    samme"). Where a tenant leaves users unmanaged its owner is not known here: the API
+    decides, and validate only warns."""
+    unmanaged = [e.slug for e in (other, entry) if not e.tenant.managed("users")]
+    if unmanaged:
+        return entry.problem(
+            path,
+            f"{shared}; the owners cannot be compared here (users is unmanaged on"
+            f" {' and '.join(repr(s) for s in unmanaged)}): the API refuses it unless both"
+            " tenants have the same owner",
+            level="warning",
+        )
+    mine, theirs = owner_of(entry), owner_of(other)
+    if mine is not None and mine == theirs:
+        return None
+    owners = (
+        f"the owners are {theirs} and {mine}"
+        if mine and theirs
+        else "an owner is not listed in users on both"
+    )
+    return entry.problem(
+        path, f"{shared} and {owners}; expected the same owner (user with role owner) on both"
+    )
 
 
 def _shared_bank_accounts(entries: list[TenantEntry]) -> list[Problem]:
@@ -217,22 +250,24 @@ def _shared_bank_accounts(entries: list[TenantEntry]) -> list[Problem]:
     for entry in entries:
         seen_here: set[str] = set()
         for index, account in enumerate(entry.tenant.bank_accounts or []):
-            number = account.account_number
+            number = account.key
             if number in seen_here:
                 continue  # reported by check_tenant
             seen_here.add(number)
-            owner = first.setdefault(number, (entry, index))
-            if owner[0] is entry:
+            holder = first.setdefault(number, (entry, index))
+            if holder[0] is entry:
                 continue
-            other, other_index = owner
-            where = other.locate(("bank_accounts", other_index, "account_number"))
-            problems.append(
-                entry.problem(
-                    ("bank_accounts", index, "account_number"),
-                    f"account number {number} is also used by tenant {other.slug!r} ({where});"
-                    " expected each bank account on one tenant only",
-                )
+            other, other_index = holder
+            field = "account_number" if account.account_number else "iban"
+            where = other.locate(("bank_accounts", other_index, field))
+            problem = _same_owner(
+                entry,
+                other,
+                ("bank_accounts", index, field),
+                f"bank account {number} is also used by tenant {other.slug!r} ({where})",
             )
+            if problem is not None:
+                problems.append(problem)
     return problems
 
 

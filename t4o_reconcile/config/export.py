@@ -39,6 +39,9 @@ AGREEMENTS_FILE = "_agreements.yaml"
 # Where the schemas sit relative to examples/tenants/, used when no schemas/ is found.
 DEFAULT_SCHEMA_DIR = "../../schemas"
 
+# Variables holding secrets and personal data are named with this prefix.
+SECRET_ENV_PREFIX = "T4O_SECRET_"
+
 # Identifiers that look like numbers: always quoted, whatever their value.
 _ALWAYS_QUOTED = {
     "organization_number",
@@ -95,9 +98,15 @@ def export_tenant(live: TenantSnapshot, agreements: Mapping[str, Item]) -> Expor
     exported = ExportedTenant(live.slug, doc)
     fields = identity.fields
     doc["name"] = _scalar("name", fields["name"])
-    for number in ("organization_number", "personal_number"):
-        if fields.get(number) is not None:
-            doc[number] = _scalar(number, fields[number])
+    if fields.get("organization_number") is not None:
+        doc["organization_number"] = _scalar("organization_number", fields["organization_number"])
+    if fields.get("personal_number") is not None:
+        # Personal data: live holds only a fingerprint, and the file gets a reference.
+        env_name = secret_env_name(live.slug, "personal", "number")
+        if not env_name.startswith(SECRET_ENV_PREFIX):
+            env_name = SECRET_ENV_PREFIX + env_name.removeprefix("T4O_")
+        _secret_ref(doc, "personal_number", env_name)
+        exported.secrets.append(env_name)
     for part in ("contact", "address"):
         if fields.get(part):
             doc[part] = _mapping(fields[part], list(fields[part]))

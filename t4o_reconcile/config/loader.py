@@ -18,13 +18,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from t4o_reconcile import identity
 from t4o_reconcile.config import checks, secret_refs
 from t4o_reconcile.config.messages import describe
-from t4o_reconcile.config.models import AgreementsFile, Tenant
+from t4o_reconcile.config.models import AgreementsFile, SecretRef, Tenant
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, Origin, Repository, TenantEntry
 from t4o_reconcile.config.yamlfile import ParseError, SourceFile, YAMLSyntax, decode, parse
-from t4o_reconcile.engine.snapshot import UnresolvedSecret
+from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
 DEFAULTS = "_defaults"
 AGREEMENTS = "_agreements"
@@ -246,9 +247,16 @@ class _Loader:
         ]
         if tenant.email_account is not None:
             references.append((("email_account", "password"), tenant.email_account.password.secret))
+        if isinstance(tenant.personal_number, SecretRef):
+            references.append((("personal_number",), tenant.personal_number.secret))
         for doc_path, reference in references:
             base_dir = entry.origin.source_of(doc_path).path.parent
             value = secret_refs.resolve(reference, base_dir, self.environ)
+            if doc_path == ("personal_number",) and isinstance(value, Secret):
+                checked = self._checked_personal_number(entry, value)
+                if checked is None:
+                    continue
+                value = checked
             entry.secrets[doc_path] = value
             if isinstance(value, UnresolvedSecret):
                 self.problems.append(
@@ -259,6 +267,18 @@ class _Loader:
                         unresolved_secret=True,
                     )
                 )
+
+    def _checked_personal_number(self, entry: TenantEntry, value: Secret) -> Secret | None:
+        """A personal number from a reference, checked like one written in the file; the
+        problem names the reference, never the number."""
+        try:
+            number = identity.personal_number(value.value, entry.tenant.country)
+        except identity.IdentityError as exc:
+            self.problems.append(
+                entry.problem(("personal_number",), f"{exc} (read from {value.source})")
+            )
+            return None
+        return Secret(number, value.source, identity.last_digits(number))
 
 
 def read_file(path: Path) -> tuple[str, Any] | ParseError:

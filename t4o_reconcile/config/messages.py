@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from t4o_reconcile.config.models import IDENTITY_ERROR
 from t4o_reconcile.config.problems import DocPath
 from t4o_reconcile.vocabulary import SECRET_FIELDS, SLUG_PATTERN
 
@@ -49,6 +50,10 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> Located:
     if kind == "extra_forbidden":
         name = str(loc[-1])
         return Located(loc, _unknown_key(name, valid_keys(model, loc[:-1])), True)
+    if kind == IDENTITY_ERROR:
+        # Raised by the tenant as a whole (the country decides), about one of its fields.
+        ctx = error.get("ctx", {})
+        return Located((*loc, ctx.get("field", "")), str(ctx.get("message", error["msg"])))
     if kind == "missing":
         return Located(loc[:-1], f"missing required key {loc[-1]!r}")
     if secret and kind in ("model_type", "dict_type", "string_type", "model_attributes_type"):

@@ -11,12 +11,13 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from stdnum import bic as std_bic
 from stdnum import iban as std_iban
 from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.no import fodselsnummer, kontonr, orgnr
+from stdnum.no import kontonr
 
-from t4o_reconcile import normalize
+from t4o_reconcile import identity, normalize
 from t4o_reconcile.vocabulary import (
     LANGUAGES,
     MERGE_FIELDS,
@@ -24,24 +25,6 @@ from t4o_reconcile.vocabulary import (
 )
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
-
-def _orgnr(value: str) -> str:
-    try:
-        return str(orgnr.validate(normalize.organization_number(value)))
-    except StdnumError as exc:
-        raise ValueError(
-            f"not a valid Norwegian organisation number (9 digits, MOD11): {exc}"
-        ) from None
-
-
-def _personal_number(value: str) -> str:
-    try:
-        return str(fodselsnummer.validate(value))
-    except StdnumError as exc:
-        raise ValueError(
-            f"not a valid Norwegian personal number (11 digits, MOD11): {exc}"
-        ) from None
 
 
 def _account_number(value: str) -> str:
@@ -114,8 +97,13 @@ def _language(value: str) -> str:
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN), AfterValidator(normalize.email)]
 Phone = Annotated[str, Field(pattern=r"^\+?[\d ()./-]{5,20}$"), AfterValidator(normalize.phone)]
-OrganizationNumber = Annotated[str, AfterValidator(_orgnr)]
-PersonalNumber = Annotated[str, AfterValidator(_personal_number)]
+# Checked by the tenant's country (see ``check_identity_numbers``), not alone.
+OrganizationNumber = Annotated[
+    str, Field(min_length=1, description="Organisation number; checked by the country")
+]
+PersonalNumber = Annotated[
+    str, Field(min_length=1, description="Personal number; checked by the country")
+]
 AccountNumber = Annotated[str, AfterValidator(_account_number)]
 Iban = Annotated[str, AfterValidator(_iban)]
 Bic = Annotated[str, AfterValidator(_bic)]
@@ -134,6 +122,27 @@ Program = Literal["invoicing", "accounting", "payroll", "events"]
 Right = Literal["none", "user", "admin"]
 Connector = Literal["eventor-norway", "eventor-norway-test", "eventor-sweden"]
 TemplateKind = Literal["invoice", "order"]
+
+
+IDENTITY_ERROR = "identity_number"
+
+
+def checked_number(field: str, value: str | None, country: str) -> str | None:
+    """``value`` in its canonical form for ``country``; an error that names ``field``
+    otherwise (the message never repeats the number: it may be personal data)."""
+    if value is None:
+        return None
+    check = (
+        identity.organization_number
+        if field == "organization_number"
+        else (identity.personal_number)
+    )
+    try:
+        return check(value, country)
+    except identity.IdentityError as exc:
+        raise PydanticCustomError(
+            IDENTITY_ERROR, "{message}", {"field": field, "message": str(exc)}
+        ) from None
 
 
 class Model(BaseModel):
@@ -203,7 +212,10 @@ class EmailAccount(Model):
 
 
 class BankAccount(Model):
-    account_number: AccountNumber
+    """A Norwegian account by its account number (the IBAN optional), or an account of
+    any other country by its IBAN (and BIC)."""
+
+    account_number: AccountNumber | None = None
     iban: Iban | None = None
     swift: Bic | None = None
     invoice_account: bool = False
@@ -211,13 +223,28 @@ class BankAccount(Model):
 
     @model_validator(mode="after")
     def _iban_matches_account(self) -> BankAccount:
+        if self.account_number is None:
+            if self.iban is None:
+                raise ValueError(
+                    "expected account_number (a Norwegian account) or iban (any other country)"
+                )
+            if self.iban.startswith("NO"):
+                raise ValueError(
+                    f"iban {self.iban} is a Norwegian account: give it as account_number"
+                    f" {self.iban[4:]} (the iban may stay next to it)"
+                )
         # A Norwegian IBAN is NOkk followed by the 11-digit account number.
-        if self.iban and self.iban.startswith("NO") and self.iban[4:] != self.account_number:
+        elif self.iban and (not self.iban.startswith("NO") or self.iban[4:] != self.account_number):
             raise ValueError(
                 f"iban {self.iban} does not belong to account_number {self.account_number}"
                 f" (expected NOkk{self.account_number})"
             )
         return self
+
+    @property
+    def key(self) -> str:
+        """What names the account: its account number, else its IBAN."""
+        return self.account_number or str(self.iban)
 
 
 class User(Model):
@@ -248,7 +275,7 @@ class Tenant(Model):
     slug: Slug
     name: Text
     organization_number: OrganizationNumber | None = None
-    personal_number: PersonalNumber | None = None
+    personal_number: PersonalNumber | SecretRef | None = None
     contact: Contact | None = None
     address: Address | None = None
     defaults: Defaults | None = None
@@ -269,7 +296,17 @@ class Tenant(Model):
                 "exactly one of organization_number or personal_number is required"
                 " (personal_number for an association without an organisation number)"
             )
+        country = identity.country_of(self.address)
+        self.organization_number = checked_number(
+            "organization_number", self.organization_number, country
+        )
+        if isinstance(self.personal_number, str):
+            self.personal_number = checked_number("personal_number", self.personal_number, country)
         return self
+
+    @property
+    def country(self) -> str:
+        return identity.country_of(self.address)
 
     def managed(self, field: str) -> bool:
         """A field counts as managed when the file sets it, even to null."""

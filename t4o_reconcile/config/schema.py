@@ -22,10 +22,17 @@ _MERGE_FIELD_LIST = ", ".join("{" + name + "}" for name in MERGE_FIELDS)
 FIELD_DOCS: dict[tuple[str, str], str] = {
     ("", "slug"): "Immutable id of the tenant; the file must be named <slug>.yaml.",
     ("", "name"): "The tenant's display name.",
-    ("", "organization_number"): "Norwegian organisation number (9 digits, MOD11).",
+    ("", "organization_number"): (
+        "Organisation number of the tenant's country (address.country, NO when left out):"
+        " Norwegian organisasjonsnummer (9 digits, MOD11) or Swedish organisationsnummer"
+        " (10 digits, Luhn)."
+    ),
     ("", "personal_number"): (
-        "Norwegian personal number (11 digits) for an association without an"
-        " organisation number. Exactly one of organization_number and personal_number."
+        "For an association without an organisation number: the personal number of the"
+        " person responsible (Norwegian fødselsnummer; Swedish personnummer or"
+        " samordningsnummer). Personal data: give it as a secret reference"
+        " {secret: env:T4O_SECRET_...}. Exactly one of organization_number and"
+        " personal_number."
     ),
     ("", "contact"): "Contact e-mail and phone. Left out: unmanaged.",
     ("", "address"): "Postal address. Left out: unmanaged.",

@@ -12,12 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from t4o_reconcile import normalize
-from t4o_reconcile.config.models import Billing, Defaults, Tenant
+from t4o_reconcile import identity, normalize
+from t4o_reconcile.config.models import Billing, Defaults
 from t4o_reconcile.config.repository import Repository, TenantEntry
 from t4o_reconcile.engine.snapshot import (
     Item,
     SafetyOptions,
+    Secret,
     Snapshot,
     TenantSnapshot,
     UnresolvedSecret,
@@ -47,7 +48,7 @@ def desired_snapshot(repo: Repository) -> Snapshot:
 
 def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
     tenant = entry.tenant
-    sections: dict[str, dict[str, Item]] = {"identity": {"": Item(_identity(tenant))}}
+    sections: dict[str, dict[str, Item]] = {"identity": {"": Item(_identity(entry))}}
 
     for name in ("defaults", "billing", "invoicing"):
         if tenant.managed(name):
@@ -74,9 +75,7 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
         }
 
     if tenant.managed("bank_accounts"):
-        sections["bank_accounts"] = {
-            b.account_number: Item(fields_of(b)) for b in tenant.bank_accounts or []
-        }
+        sections["bank_accounts"] = {b.key: Item(fields_of(b)) for b in tenant.bank_accounts or []}
 
     if tenant.managed("users"):
         users: dict[str, Item] = {}
@@ -107,11 +106,12 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
     )
 
 
-def _identity(tenant: Tenant) -> dict[str, Any]:
+def _identity(entry: TenantEntry) -> dict[str, Any]:
+    tenant = entry.tenant
     fields: dict[str, Any] = {
         "name": tenant.name,
         "organization_number": tenant.organization_number,
-        "personal_number": tenant.personal_number,
+        "personal_number": _personal_number(entry),
     }
     for name in ("contact", "address"):
         if tenant.managed(name):
@@ -122,6 +122,17 @@ def _identity(tenant: Tenant) -> dict[str, Any]:
         address["postal_code"] = normalize.postal_code(address["postal_code"])
         address["country"] = normalize.country(address["country"])
     return fields
+
+
+def _personal_number(entry: TenantEntry) -> Any:
+    """Personal data: a ``Secret`` (compared by fingerprint, shown by its last digits)
+    whether the file writes it or gives it by reference."""
+    number = entry.tenant.personal_number
+    if number is None:
+        return None
+    if isinstance(number, str):
+        return Secret(number, "", identity.last_digits(number))
+    return _secret(entry, ("personal_number",))
 
 
 def fields_of(model: BaseModel) -> dict[str, Any]:

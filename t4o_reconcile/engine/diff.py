@@ -284,6 +284,7 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
             kind="create",
             before=None,
             after=after,
+            sensitive_paths=secret_paths(after),
             reason="new tenant",
         )
     )
@@ -310,6 +311,7 @@ def _plan_tenant_delete(have: TenantSnapshot) -> TenantPlan:
             kind="delete",
             before=dict(identity.fields) if identity is not None else {"slug": have.slug},
             after=None,
+            sensitive_paths=secret_paths(identity.fields) if identity is not None else [],
             reason="unmanaged tenant (no file), deleted by request",
             version=identity.version if identity is not None else None,
         )

@@ -1,9 +1,10 @@
 """How secret values look outside memory: never their value.
 
-Renderers show every secret as ``(sensitive)``; the plan file keeps only where a secret
-came from (``{"sensitive": true, "source": "env:NAME"}``) and loading it gives back a
-``SavedSecret`` marker, so apply re-resolves the value from the configuration it has
-verified by digest.
+Renderers show every secret as ``(sensitive)``, or ``(sensitive …34)`` when it has a hint
+(a personal number's last two digits: enough to recognise it); the plan file keeps only
+where a secret came from (``{"sensitive": true, "source": "env:NAME", "hint": "…34"}``)
+and loading it gives back a ``SavedSecret`` marker, so apply re-resolves the value from
+the configuration it has verified by digest.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class SavedSecret:
     """A secret read back from a plan file: only the reference it came from."""
 
     source: str
+    hint: str = ""
 
     def __repr__(self) -> str:
         return f"SavedSecret({self.source or 'sensitive'})"
@@ -31,21 +33,34 @@ def is_sensitive(value: object) -> bool:
     return isinstance(value, Secret | Fingerprint | UnresolvedSecret | SavedSecret)
 
 
+def hint_of(value: object) -> str:
+    hint = getattr(value, "hint", "")
+    return hint if isinstance(hint, str) else ""
+
+
 def mask(value: object) -> str:
-    return SENSITIVE
+    hint = hint_of(value)
+    return f"(sensitive {hint})" if hint else SENSITIVE
 
 
 def as_plan_file(value: object) -> dict[str, Any]:
     source = value.source if isinstance(value, Secret | UnresolvedSecret | SavedSecret) else ""
-    return {"sensitive": True, "source": source or None}
+    saved: dict[str, Any] = {"sensitive": True, "source": source or None}
+    if hint_of(value):
+        saved["hint"] = hint_of(value)
+    return saved
 
 
 def from_plan_file(value: dict[str, Any]) -> SavedSecret:
-    return SavedSecret(source=value.get("source") or "")
+    return SavedSecret(source=value.get("source") or "", hint=value.get("hint") or "")
 
 
 def is_plan_file_secret(value: object) -> bool:
-    return isinstance(value, dict) and value.get("sensitive") is True and len(value) <= 2
+    return (
+        isinstance(value, dict)
+        and value.get("sensitive") is True
+        and set(value) <= {"sensitive", "source", "hint"}
+    )
 
 
 def to_json(value: Any, secret: Callable[[object], Any] = mask) -> Any:

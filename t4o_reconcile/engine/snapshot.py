@@ -21,7 +21,8 @@ Sections and their fields (the same on both sides):
 =============== ===================== ==================================================
 section         key                   fields
 =============== ===================== ==================================================
-identity        ""                    name, organization_number, personal_number,
+identity        ""                    name, organization_number, personal_number
+                                      (sensitive: Secret / Fingerprint with a hint),
                                       contact {email, phone}, address {street,
                                       postal_code, city, country}
 defaults        ""                    timing_system, finish_code
@@ -63,6 +64,8 @@ class Secret:
 
     value: str = field(repr=False)
     source: str = ""  # the reference it came from, e.g. "env:OK_SKOGEN_EVENTOR"
+    # What outputs may show to recognise it (a personal number's last two digits).
+    hint: str = ""
 
     def __repr__(self) -> str:
         return "Secret(sensitive)"
@@ -79,6 +82,7 @@ class Fingerprint:
 
     salt: str
     hash: str
+    hint: str = ""  # e.g. the last two digits of a personal number
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
-from t4o_reconcile.engine.sensitive import SENSITIVE, is_sensitive
+from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→"}
 _MISSING: Any = object()
@@ -23,7 +23,7 @@ class FieldLine:
 def value_text(value: Any) -> str:
     """One value as JSON: strings quoted, control characters escaped, secrets masked."""
     if is_sensitive(value):
-        return SENSITIVE
+        return mask(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
@@ -34,7 +34,7 @@ def field_lines(action: Action) -> list[FieldLine]:
         lines = []
         for path in action.changed_paths:
             if path.split(".", 1)[0] in sensitive:
-                lines.append(FieldLine(path, "(sensitive, changed)"))
+                lines.append(FieldLine(path, _sensitive_change(action, path)))
                 continue
             before = _lookup(action.before, path)
             after = _lookup(action.after, path)
@@ -42,9 +42,17 @@ def field_lines(action: Action) -> list[FieldLine]:
         return lines
     fields = action.after if action.kind == "create" else action.before
     return [
-        FieldLine(path, SENSITIVE if path.split(".", 1)[0] in sensitive else value_text(value))
+        FieldLine(path, mask(value) if path.split(".", 1)[0] in sensitive else value_text(value))
         for path, value in _flatten(fields or {}, "")
     ]
+
+
+def _sensitive_change(action: Action, path: str) -> str:
+    before = hint_of(_lookup(action.before, path))
+    after = hint_of(_lookup(action.after, path))
+    if before and after and before != after:
+        return f"(sensitive, changed: {before} → {after})"
+    return "(sensitive, changed)"
 
 
 def _shown(value: Any) -> str:

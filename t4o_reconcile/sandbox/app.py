@@ -243,6 +243,9 @@ def _key_email(email: str) -> str:
 
 
 def _key_account(number: str) -> str:
+    # A Norwegian account number (1503.42.10001) or an IBAN (SE45 5000 ...).
+    if number[:2].isalpha():
+        return normalize.iban(number)
     return str(kontonr.compact(number))
 
 

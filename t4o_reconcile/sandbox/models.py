@@ -85,11 +85,19 @@ class WhoAmI(Out):
     tenant: str | None = Field(description="The one tenant a tenant token sees; null otherwise")
 
 
+class PersonalNumberOut(Out):
+    """A personal number is personal data: read back as a fingerprint (to compare with)
+    and its last two digits (to recognise it), never in full."""
+
+    fingerprint: FingerprintOut
+    last_digits: str
+
+
 class TenantOut(Out):
     slug: str
     name: str
     organization_number: str | None
-    personal_number: str | None
+    personal_number: PersonalNumberOut | None
     contact: Contact | None
     address: Address | None
     defaults: Defaults
@@ -107,7 +115,9 @@ class TenantCreate(Model):
     slug: Slug
     name: Text
     organization_number: OrganizationNumber | None = None
-    personal_number: PersonalNumber | None = None
+    personal_number: PersonalNumber | None = Field(
+        default=None, description="Write-only: read back as a fingerprint and last digits"
+    )
     contact: Contact | None = None
     address: Address | None = None
     defaults: Defaults | None = None
@@ -222,7 +232,7 @@ class BankAccountPatch(Model):
 
 
 class BankAccountOut(Out):
-    account_number: AccountNumber
+    account_number: AccountNumber | None
     iban: str | None
     swift: str | None
     invoice_account: bool

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from t4o_reconcile import identity
 from t4o_reconcile.config.models import merge_field_problems
 from t4o_reconcile.sandbox import models as m
 from t4o_reconcile.sandbox import rules
@@ -117,6 +118,8 @@ def visible_tenant(tx: Tx, slug: str) -> Row:
 
 
 def _check_identity_numbers(data: dict[str, Any]) -> None:
+    """Exactly one number, valid in the tenant's country. A personal number sent is
+    stored as a fingerprint and its last two digits only: it is personal data."""
     if (data.get("organization_number") is None) == (data.get("personal_number") is None):
         raise ProblemError(
             rules.IDENTITY_NUMBER_REQUIRED,
@@ -124,6 +127,26 @@ def _check_identity_numbers(data: dict[str, Any]) -> None:
             " (personal_number for an association without an organisation number)",
             field="organization_number",
         )
+    country = (data.get("address") or {}).get("country") or identity.DEFAULT_COUNTRY
+    for field in ("organization_number", "personal_number"):
+        value = data.get(field)
+        if not isinstance(value, str):
+            continue  # absent, or a personal number stored before (a fingerprint)
+        check = (
+            identity.organization_number
+            if field == "organization_number"
+            else (identity.personal_number)
+        )
+        try:
+            canonical = check(value, country)
+        except identity.IdentityError as exc:
+            raise ProblemError(
+                rules.IDENTITY_NUMBER_INVALID, f"{field}: {exc}", field=field
+            ) from None
+        if field == "personal_number":
+            data[field] = {**secret_out(canonical), "last_digits": canonical[-2:]}
+        else:
+            data[field] = canonical
 
 
 def _check_organization_number(tx: Tx, slug: str, number: str | None, owner: str) -> None:
@@ -136,6 +159,11 @@ def _check_organization_number(tx: Tx, slug: str, number: str | None, owner: str
             " two tenants may share it only when both have the same owner",
             field="organization_number",
         )
+
+
+def _owner_of(tx: Tx, slug: str) -> str | None:
+    found = tx.tenant(slug)
+    return found[2] if found is not None else None
 
 
 def _check_agreement(tx: Tx, name: str | None, field: str) -> None:
@@ -174,7 +202,7 @@ def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
             rules.SLUG_TAKEN, f"slug {slug!r}: a tenant with this slug exists", field="slug"
         )
     owner_email = body.owner.email
-    _check_organization_number(tx, slug, body.organization_number, owner_email)
+    _check_organization_number(tx, slug, data["organization_number"], owner_email)
     _check_agreement(tx, body.agreement, "agreement")
 
     tenant = tx.insert_tenant(slug, tx.principal.partner, owner_email, data)
@@ -418,13 +446,16 @@ def _take_flags(tx: Tx, slug: str, holder: str, flags: list[str]) -> list[Row]:
 
 def create_bank_account(tx: Tx, slug: str, body: m.BankAccountCreate) -> Written:
     visible_tenant(tx, slug)
-    number = body.account_number
-    if tx.key_holders(BANK_ACCOUNTS, number):
+    number = body.key
+    field = "account_number" if body.account_number else "iban"
+    owner = _owner_of(tx, slug)
+    holders = tx.key_holders(BANK_ACCOUNTS, number)
+    if slug in holders or any(_owner_of(tx, other) != owner for other in holders):
         raise ProblemError(
             rules.ACCOUNT_NUMBER_IN_USE,
-            f"account_number {number}: already registered; an account number belongs to"
-            " one tenant only",
-            field="account_number",
+            f"{field} {number}: already registered on a tenant with another owner; two"
+            " tenants may share a bank account only when both have the same owner",
+            field=field,
         )
     data = body.model_dump()
     if not tx.items(slug, BANK_ACCOUNTS, limit=1):
@@ -464,12 +495,19 @@ def update_bank_account(
 
 
 def _check_bank_account_deletable(tx: Tx, slug: str, number: str, row: Row) -> None:
+    # The last account holds both flags too: a tenant that has bank accounts keeps one
+    # (invoices show the invoice account), exactly as plan refuses to delete them all.
     held = [flag for flag in BANK_FLAGS if row.data[flag]]
-    if held and len(tx.items(slug, BANK_ACCOUNTS, limit=2)) > 1:
+    if held:
+        last = len(tx.items(slug, BANK_ACCOUNTS, limit=2)) == 1
         raise ProblemError(
             rules.BANK_ACCOUNT_FLAG_HELD,
-            f"account_number {number}: holds {' and '.join(held)}; set the flag on another"
-            " account first",
+            f"bank account {number}: holds {' and '.join(held)};"
+            + (
+                " it is the tenant's last account, and a tenant with bank accounts keeps one"
+                if last
+                else " set the flag on another account first"
+            ),
             field=held[0],
         )
 

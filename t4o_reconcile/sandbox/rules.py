@@ -63,6 +63,11 @@ IDENTITY_NUMBER_REQUIRED = _rule(
     422,
     "Exactly one of organization_number or personal_number is required",
 )
+IDENTITY_NUMBER_INVALID = _rule(
+    "identity-number-invalid",
+    422,
+    "The organisation or personal number is not valid in the tenant's country",
+)
 ORGANIZATION_NUMBER_IN_USE = _rule(
     "organization-number-in-use",
     409,
@@ -84,12 +89,15 @@ CONNECTION_EXISTS = _rule("connection-exists", 409, "The tenant already has this
 
 # Bank accounts.
 ACCOUNT_NUMBER_IN_USE = _rule(
-    "account-number-in-use", 409, "The account number is already registered"
+    "account-number-in-use",
+    409,
+    "The bank account belongs to a tenant with another owner",
 )
 BANK_ACCOUNT_FLAG_HELD = _rule(
     "bank-account-flag-held",
     409,
-    "An account holding invoice_account or default_for_payments cannot be deleted",
+    "An account holding invoice_account or default_for_payments (the last one always"
+    " does) cannot be deleted",
 )
 BANK_ACCOUNT_FLAG_REQUIRED = _rule(
     "bank-account-flag-required",

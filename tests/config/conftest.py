@@ -18,6 +18,7 @@ EXAMPLE_SECRETS = {
     "KARTVERKSTEDET_SMTP_PASSWORD": "dummy-smtp-3",
     "IFK_LIDINGO_SOK_EVENTOR_SWEDEN_TOKEN": "dummy-eventor-3",
     "IFK_LIDINGO_SOK_SMTP_PASSWORD": "dummy-smtp-4",
+    "T4O_SECRET_IL_FJELLREV_PERSONAL_NUMBER": "15037810034",
 }
 
 # A valid tenant's first three lines; what a test adds starts on line 4.

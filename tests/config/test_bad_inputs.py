@@ -171,7 +171,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
         "bad organisation number",
         {"club.yaml": 'slug: club\nname: Club\norganization_number: "914820333"\n'},
         "club.yaml:3:22: organization_number:",
-        "not a valid Norwegian organisation number (9 digits, MOD11)",
+        "not a valid Norwegian organisation number (organisasjonsnummer: 9 digits, MOD11)",
     ),
     (
         "both identity numbers",
@@ -376,12 +376,13 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
     (
         "bank account on two tenants",
         {
-            "club.yaml": HEAD + f"bank_accounts:\n  - account_number: '{ACCOUNT}'\n",
+            "club.yaml": HEAD + f"bank_accounts:\n  - account_number: '{ACCOUNT}'\n" + OWNER,
             "club-b.yaml": 'slug: club-b\nname: B\norganization_number: "994123459"\n'
-            + f"bank_accounts:\n  - account_number: '{ACCOUNT}'\n",
+            + f"bank_accounts:\n  - account_number: '{ACCOUNT}'\n"
+            + OWNER.replace("boss@", "other@"),
         },
         "club.yaml:5:21: bank_accounts[0].account_number:",
-        "account number 15034210001 is also used by tenant 'club-b'",
+        "bank account 15034210001 is also used by tenant 'club-b'",
     ),
     (
         "agreement defined twice",

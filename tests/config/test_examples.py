@@ -8,6 +8,7 @@ import pytest
 
 from t4o_reconcile import vocabulary
 from t4o_reconcile.config.loader import load_repository
+from t4o_reconcile.config.models import SecretRef
 from t4o_reconcile.config.repository import Repository
 
 from .conftest import EXAMPLES
@@ -87,5 +88,26 @@ def test_secrets_reference_environment_variables_named_after_the_tenant(
     for entry in repo.tenants.values():
         prefix = entry.slug.upper().replace("-", "_") + "_"
         for secret in entry.secrets.values():
-            assert secret.source.startswith("env:" + prefix)
+            name = secret.source.removeprefix("env:").removeprefix("T4O_SECRET_")
+            assert name.startswith(prefix), secret.source
             assert secret.source.removeprefix("env:") in example_env
+
+
+def test_a_swedish_client_with_swedish_numbers_and_an_iban_account(repo: Repository) -> None:
+    swedish = [e.tenant for e in repo.tenants.values() if e.tenant.country == "SE"]
+    assert swedish, "no Swedish client"
+    club = swedish[0]
+    assert club.organization_number is not None and len(club.organization_number) == 10
+    assert any(
+        b.account_number is None and str(b.iban).startswith("SE") for b in club.bank_accounts or []
+    )
+
+
+def test_a_personal_number_is_given_by_reference(repo: Repository) -> None:
+    by_reference = [
+        e for e in repo.tenants.values() if isinstance(e.tenant.personal_number, SecretRef)
+    ]
+    assert by_reference
+    secret = by_reference[0].secrets[("personal_number",)]
+    assert secret.source.startswith("env:T4O_SECRET_")
+    assert repr(secret) == "Secret(sensitive)"

@@ -32,6 +32,8 @@ from t4o_reconcile.fingerprint import fingerprint
 EVENTOR_TOKEN = "eventor-token-value-123"
 SMTP_PASSWORD = "smtp-password-value-456"
 SALT = "a1b2c3d4"
+PERSONAL_NUMBER = "01010012356"
+PERSONAL_ENV = "T4O_SECRET_IL_LITEN_PERSONAL_NUMBER"
 
 
 def secret(value: str) -> dict[str, Any]:
@@ -147,7 +149,10 @@ def bare_config() -> dict[str, Any]:
     config = ok_skogen_config()
     config["slug"] = config["tenant"]["slug"] = "il-liten"
     config["tenant"].update(
-        name="IL Liten", organization_number=None, personal_number="01010012356", contact=None
+        name="IL Liten",
+        organization_number=None,
+        personal_number={**secret(PERSONAL_NUMBER), "last_digits": "56"},
+        contact=None,
     )
     config.update(email_account=None, connections=[], bank_accounts=[], email_templates=[])
     config["users"] = config["users"][:1]
@@ -190,6 +195,7 @@ def test_plan_after_export_is_empty(tmp_path: Path, config: dict[str, Any]) -> N
     environ = {
         secret_env_name("ok-skogen", "eventor-norway", "token"): EVENTOR_TOKEN,
         secret_env_name("ok-skogen", "smtp", "password"): SMTP_PASSWORD,
+        PERSONAL_ENV: PERSONAL_NUMBER,
     }
 
     loaded = load_repository(out, environ=environ)
@@ -281,7 +287,8 @@ def test_an_empty_live_section_is_written_as_managed_and_empty() -> None:
     assert document["agreement"] is None
     assert document["connections"] == []
     assert document["bank_accounts"] == []
-    assert document["personal_number"] == "01010012356"
+    # Personal data: written as a reference, never as the number (live has only a hash).
+    assert document["personal_number"] == {"secret": f"env:{PERSONAL_ENV}"}
     assert "organization_number" not in document and "contact" not in document
 
 

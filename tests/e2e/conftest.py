@@ -41,7 +41,17 @@ def example_secrets() -> dict[str, str]:
     names: set[str] = set()
     for path in EXAMPLES.glob("*.yaml"):
         names.update(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", path.read_text()))
-    return {name: f"e2e-value-of-{name}" for name in sorted(names)}
+    return {name: example_value(name, "e2e-value") for name in sorted(names)}
+
+
+# Made-up valid fødselsnumre: a personal number given by reference must still be one.
+PERSONAL_NUMBERS = ("15037810034", "15108695088")
+
+
+def example_value(name: str, prefix: str, generation: int = 0) -> str:
+    if name.endswith("_PERSONAL_NUMBER"):
+        return PERSONAL_NUMBERS[generation % len(PERSONAL_NUMBERS)]
+    return f"{prefix}-of-{name}"
 
 
 def cli(

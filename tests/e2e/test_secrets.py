@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server, cli, example_secrets
+from tests.e2e.conftest import PERSONAL_NUMBERS, Server, cli, example_secrets
 from tests.e2e.helpers import edit_tenant
 from tests.e2e.test_partial_failure import TAKEN_NUMBER, other_partner_holds
 
@@ -19,7 +19,14 @@ pytestmark = pytest.mark.e2e
 
 
 def planted(generation: str) -> dict[str, str]:
-    return {name: f"PLANTED-{generation}-{name}-x9q" for name in example_secrets()}
+    # A personal number is personal data: each generation plants a different valid one,
+    # and it must never appear in full either.
+    return {
+        name: PERSONAL_NUMBERS[generation == "second"]
+        if name.endswith("_PERSONAL_NUMBER")
+        else f"PLANTED-{generation}-{name}-x9q"
+        for name in example_secrets()
+    }
 
 
 def test_no_output_file_or_log_holds_a_secret_value(
@@ -62,6 +69,7 @@ def test_no_output_file_or_log_holds_a_secret_value(
 
     assert all("sensitive" in output for output in outputs)  # secrets were in the plan
     assert "(sensitive, changed)" in changed
+    assert "(sensitive, changed: …34 → …88)" in changed  # the personal number, recognisable
     assert runs[-1].returncode == 1 and "409" in runs[-1].stderr  # the error path was taken
     texts = [text for done in runs for text in (done.stdout, done.stderr)]
     written = [tmp_path / "plan.json", tmp_path / "r1.json", tmp_path / "r2.json"]

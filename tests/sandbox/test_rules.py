@@ -214,8 +214,12 @@ def test_an_account_holding_a_flag_cannot_be_deleted(api: Api, tenant: str) -> N
     assert refused.status_code == 409
     assert problem_type(refused) == "bank-account-flag-held"
     assert api.delete(f"{T}/bank-accounts/{A2}").status_code == 204
-    # The last account may go: "exactly one holds the flag" applies while any exists.
-    assert api.delete(f"{T}/bank-accounts/{A1}").status_code == 204
+    # The last account holds both flags and stays: a tenant with bank accounts keeps one,
+    # exactly as plan refuses to delete them all.
+    last = api.delete(f"{T}/bank-accounts/{A1}")
+    assert last.status_code == 409
+    assert problem_type(last) == "bank-account-flag-held"
+    assert "last account" in last.json()["detail"]
 
 
 def test_account_numbers_are_unique_across_tenants(api: Api, tenant: str) -> None:

@@ -1,0 +1,114 @@
+"""The sandbox's side of the manuals' rules: identity numbers by country, the personal
+number as personal data, bank accounts by IBAN, shared accounts under one owner, and the
+last bank account."""
+
+from __future__ import annotations
+
+from t4o_reconcile.fingerprint import fingerprint
+
+from .helpers import ORGNR_A, PERSONAL_NUMBER, Api, account_number, problem_type, tenant_body
+
+SE_ADDRESS = {"street": "Stockby 1", "postal_code": "181 62", "city": "Lidingö", "country": "SE"}
+SE_ORGNR = "802401-2349"
+SE_IBAN = "SE4550000000058398257466"
+
+
+def test_a_swedish_tenant_is_created_with_its_number_in_canonical_form(api: Api) -> None:
+    created = api.create(
+        "/v1/tenants",
+        tenant_body("ifk", organization_number=SE_ORGNR, address=SE_ADDRESS),
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["organization_number"] == "8024012349"
+
+
+def test_a_number_of_another_country_is_refused(api: Api) -> None:
+    refused = api.create(
+        "/v1/tenants", tenant_body("ifk", organization_number=ORGNR_A, address=SE_ADDRESS)
+    )
+    assert refused.status_code == 422
+    assert problem_type(refused) == "identity-number-invalid"
+    assert refused.json()["field"] == "organization_number"
+    assert "Swedish organisation number" in refused.json()["detail"]
+    unknown = api.create(
+        "/v1/tenants",
+        tenant_body("dk", organization_number="12345678", address={**SE_ADDRESS, "country": "DK"}),
+    )
+    assert problem_type(unknown) == "identity-number-invalid"
+    assert "country DK are not known" in unknown.json()["detail"]
+
+
+def test_a_swedish_personal_number_and_a_samordningsnummer_are_accepted(api: Api) -> None:
+    for slug, number in (("pn", "811218-9876"), ("sn", "701063-2391")):
+        body = tenant_body(slug, organization_number=None, personal_number=number)
+        created = api.create("/v1/tenants", {**body, "address": SE_ADDRESS})
+        assert created.status_code == 201, created.text
+        assert created.json()["personal_number"]["last_digits"] == number[-2:]
+
+
+def test_a_personal_number_is_never_read_back_or_logged_in_full(api: Api) -> None:
+    body = tenant_body("il-fjell", organization_number=None, personal_number=PERSONAL_NUMBER)
+    created = api.create("/v1/tenants", body)
+    assert created.status_code == 201, created.text
+    stored = created.json()["personal_number"]
+    assert stored["last_digits"] == PERSONAL_NUMBER[-2:]
+    salt = stored["fingerprint"]["salt"]
+    assert stored["fingerprint"]["hash"] == fingerprint(PERSONAL_NUMBER, salt)
+    api.patch("/v1/tenants/il-fjell", {"name": "Renamed"})
+    reads = [
+        api.get("/v1/tenants/il-fjell"),
+        api.get("/v1/tenants/il-fjell/config"),
+        api.get("/v1/bulk/tenants"),
+        api.get("/v1/tenants/il-fjell/audit-log"),
+    ]
+    for read in reads:
+        assert read.status_code == 200
+        assert PERSONAL_NUMBER not in read.text
+    bad = api.create(
+        "/v1/tenants",
+        tenant_body("il-bad", organization_number=None, personal_number="15037810035"),
+    )
+    assert problem_type(bad) == "identity-number-invalid"
+    assert "15037810035" not in bad.text
+
+
+def test_a_foreign_account_is_created_and_addressed_by_its_iban(api: Api, tenant: str) -> None:
+    created = api.create(
+        f"/v1/tenants/{tenant}/bank-accounts", {"iban": "SE45 5000 0000 0583 9825 7466"}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["account_number"] is None
+    assert created.json()["iban"] == SE_IBAN
+    path = f"/v1/tenants/{tenant}/bank-accounts/{SE_IBAN}"
+    assert api.patch(path, {"swift": "ESSESESS"}).json()["swift"] == "ESSESESS"
+    norwegian_alone = api.create(f"/v1/tenants/{tenant}/bank-accounts", {"iban": "NO9397104560001"})
+    assert norwegian_alone.status_code == 422
+
+
+def test_a_bank_account_is_shared_only_by_tenants_with_the_same_owner(
+    api: Api, tenant: str
+) -> None:
+    number = account_number(1)
+    assert api.create(f"/v1/tenants/{tenant}/bank-accounts", {"account_number": number}).is_success
+    same_owner = tenant_body("ok-skogen-2", owner={"email": "owner@ok-skogen.no", "name": "O"})
+    assert api.create("/v1/tenants", same_owner).status_code == 201
+    shared = api.create("/v1/tenants/ok-skogen-2/bank-accounts", {"account_number": number})
+    assert shared.status_code == 201, shared.text
+    other_owner = tenant_body("other", organization_number="923609016")
+    assert api.create("/v1/tenants", other_owner).status_code == 201
+    refused = api.create("/v1/tenants/other/bank-accounts", {"account_number": number})
+    assert refused.status_code == 409
+    assert problem_type(refused) == "account-number-in-use"
+    again = api.create(f"/v1/tenants/{tenant}/bank-accounts", {"account_number": number})
+    assert problem_type(again) == "account-number-in-use"  # twice on one tenant
+
+
+def test_the_last_bank_account_cannot_be_deleted(api: Api, tenant: str) -> None:
+    number = account_number(2)
+    api.create(f"/v1/tenants/{tenant}/bank-accounts", {"account_number": number})
+    refused = api.delete(f"/v1/tenants/{tenant}/bank-accounts/{number}")
+    assert refused.status_code == 409
+    assert problem_type(refused) == "bank-account-flag-held"
+    assert "last account" in refused.json()["detail"]
+    # The tenant itself can still go, with everything it holds.
+    assert api.delete(f"/v1/tenants/{tenant}").status_code == 204
