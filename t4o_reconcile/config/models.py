@@ -315,7 +315,9 @@ class Tenant(Model):
 
 class Agreement(Model):
     name: Text
-    customer_number: Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
+    # Optional: the agreement "should" carry the customer's number in the partner's ledger
+    # when the partner invoices licences from the system; left out, it has none.
+    customer_number: Annotated[str, Field(pattern=r"^[0-9]{1,12}$")] | None = None
 
 
 class AgreementsFile(Model):

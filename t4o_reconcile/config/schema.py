@@ -72,7 +72,10 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("EmailTemplate", "subject"): f"Subject line. Merge fields: {_MERGE_FIELD_LIST}.",
     ("EmailTemplate", "body"): f"Message text. Merge fields: {_MERGE_FIELD_LIST}.",
     ("Agreement", "name"): "The agreement's name: its key, used by tenant files.",
-    ("Agreement", "customer_number"): "The customer's number in the partner's ledger.",
+    ("Agreement", "customer_number"): (
+        "The customer's number in the partner's ledger; optional (needed when licences are"
+        " invoiced from the system)."
+    ),
 }
 
 

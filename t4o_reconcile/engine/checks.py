@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from t4o_reconcile import identity
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Plan, PlanError, address
-from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot, UnresolvedSecret
+from t4o_reconcile.engine.snapshot import Item, Secret, Snapshot, TenantSnapshot, UnresolvedSecret
 
 _FLAGS = ("invoice_account", "default_for_payments")
 
@@ -14,7 +15,12 @@ _FLAGS = ("invoice_account", "default_for_payments")
 def tenant_errors(
     want: TenantSnapshot, have: TenantSnapshot | None, desired: Snapshot, live: Snapshot
 ) -> list[PlanError]:
-    errors = [*_unresolved_secrets(want), *_owner(want, have), *_bank_accounts(want, have)]
+    errors = [
+        *_unresolved_secrets(want),
+        *_identity_numbers(want, have),
+        *_owner(want, have),
+        *_bank_accounts(want, have),
+    ]
     if have is not None:
         errors.extend(_numbers(want, have))
     errors.extend(_unknown_agreement(want, desired, live))
@@ -33,6 +39,42 @@ def _unresolved_secrets(want: TenantSnapshot) -> Iterator[PlanError]:
                         f"secret {value.source} for tenant {want.slug}, field {section}.{name}"
                         f" could not be resolved: {value.problem}",
                     )
+
+
+def _identity_numbers(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
+    """The numbers against the country the tenant will have: the file's address when it
+    manages one, else the live address. validate can only assume the default country
+    for a file that leaves the address out."""
+    wanted = want.sections.get("identity", {}).get("")
+    if wanted is None:
+        return
+    address_of: Any = wanted.fields.get("address", _UNMANAGED)
+    if address_of is _UNMANAGED and have is not None:
+        live = have.sections.get("identity", {}).get("")
+        address_of = live.fields.get("address") if live is not None else None
+    country = address_of.get("country") if isinstance(address_of, dict) else None
+    country = country or identity.DEFAULT_COUNTRY
+    for field, check in (
+        ("organization_number", identity.organization_number),
+        ("personal_number", identity.personal_number),
+    ):
+        value = wanted.fields.get(field)
+        number = value.value if isinstance(value, Secret) else value
+        if not isinstance(number, str):
+            continue
+        try:
+            check(number, country)
+        except identity.IdentityError as exc:
+            where = (
+                "" if "address" in wanted.fields else " (the live address; the file leaves it out)"
+            )
+            yield PlanError(
+                address(want.slug, "identity", ""),
+                f"{field}: {exc}; the tenant's country is {country}{where}",
+            )
+
+
+_UNMANAGED: Any = object()
 
 
 def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:

@@ -316,12 +316,12 @@ class MembershipOut(Out):
 
 
 class AgreementPatch(Model):
-    customer_number: CustomerNumber
+    customer_number: CustomerNumber | None = Field(description="null: no customer number")
 
 
 class AgreementOut(Out):
     name: str
-    customer_number: str
+    customer_number: str | None
     tenant_count: int = Field(ge=0, description="Derived; changing it does not bump version")
     version: Version
 

@@ -278,7 +278,7 @@ class Tx:
         ).fetchone()
         if found is None:
             return None
-        return Row({"name": name, "customer_number": found[0]}, found[1])
+        return Row({"name": name, "customer_number": found[0] or None}, found[1])
 
     def agreements(self, partner: str, after: str, limit: int) -> list[Row]:
         rows = self.conn.execute(
@@ -286,14 +286,18 @@ class Tx:
             " WHERE partner = ? AND name > ? ORDER BY name LIMIT ?",
             (partner, after, limit),
         )
-        return [Row({"name": r[0], "customer_number": r[1]}, r[2]) for r in rows]
+        return [Row({"name": r[0], "customer_number": r[1] or None}, r[2]) for r in rows]
 
-    def put_agreement(self, partner: str, name: str, customer_number: str, version: int) -> Row:
+    def put_agreement(
+        self, partner: str, name: str, customer_number: str | None, version: int
+    ) -> Row:
+        # The column is NOT NULL in databases made before the number became optional: an
+        # empty string stands for "no customer number" there and here.
         self.conn.execute(
             "INSERT INTO agreements (partner, name, customer_number, version) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (partner, name) DO UPDATE SET customer_number = excluded.customer_number,"
             " version = excluded.version",
-            (partner, name, customer_number, version),
+            (partner, name, customer_number or "", version),
         )
         return Row({"name": name, "customer_number": customer_number}, version)
 

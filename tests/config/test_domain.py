@@ -252,3 +252,22 @@ def test_a_shared_account_with_users_unmanaged_is_a_warning(load_files: Loader) 
 
     assert [p.level for p in result.problems] == ["warning", "warning"]
     assert result.repository is not None
+
+
+# -- 5. customer_number on an agreement is optional
+
+
+def test_an_agreement_without_customer_number_is_valid(load_files: Loader) -> None:
+    result = load_files(
+        {
+            "club.yaml": tenant() + SE_ADDRESS + "agreement: NOF\n",
+            "_agreements.yaml": (
+                "agreements:\n  - {name: NOF}\n  - {name: Krets, customer_number: '7'}\n"
+            ),
+        }
+    )
+
+    assert result.problems == []
+    assert result.repository is not None
+    agreements = desired_snapshot(result.repository).agreements or {}
+    assert agreements["NOF"].fields == {"name": "NOF", "customer_number": None}

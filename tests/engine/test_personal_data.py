@@ -70,3 +70,19 @@ def test_a_new_association_shows_only_the_last_digits() -> None:
     text = render_text(plan, color=False)
     assert "personal_number: (sensitive …34)" in text
     assert NEW not in text
+
+
+def test_numbers_are_checked_against_the_live_country_when_the_file_leaves_out_the_address() -> (
+    None
+):
+    want, have = association(NEW)
+    tenant = want.tenants["ok-skogen"]  # type: ignore[attr-defined]
+    del tenant.sections["identity"][""].fields["address"]
+    live = have.tenants["ok-skogen"].sections["identity"][""].fields  # type: ignore[attr-defined]
+    live["address"] = {**live["address"], "country": "SE"}
+    plan = make_plan(want, have, target="t")  # type: ignore[arg-type]
+    (error,) = [e for t in plan.tenants for e in t.errors]
+    assert error.address == "ok-skogen.identity"
+    assert "personal_number: not a valid Swedish personal number" in error.message
+    assert "the tenant's country is SE (the live address; the file leaves it out)" in error.message
+    assert NEW not in error.message

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from stdnum import iban as std_iban
 from stdnum.no import kontonr, orgnr
+from stdnum.se import orgnr as se_orgnr
 
 from t4o_reconcile.vocabulary import (
     BILLING_INTERVALS,
@@ -38,6 +39,7 @@ from t4o_reconcile.vocabulary import (
 )
 
 SLUGS: tuple[str, ...] = ("ok-skogen", "il-tyrving", "bsk-o", "nydalens-sk")
+SWEDISH_SLUGS: tuple[str, ...] = ("bsk-o",)
 AGREEMENT_NAMES: tuple[str, ...] = ("NOF", "Kretsavtale Oslo", "Ålesund & omegn")
 USER_POOL: tuple[str, ...] = (
     "anna@example.no",
@@ -79,6 +81,14 @@ def org_numbers(slug: str) -> list[str]:
     i = _slug_index(slug)
     bases = [f"9{i}{j}{k}00{i}{j}" for j in range(4) for k in range(3)]
     return _numbers(bases, orgnr.is_valid, 2)
+
+
+@cache
+def swedish_org_numbers(slug: str) -> list[str]:
+    """Two Swedish organisationsnummer (Luhn) that only this slug ever uses."""
+    i = _slug_index(slug)
+    bases = [f"80{i:02d}{j}{k}00{j}" for j in range(4) for k in range(3)]
+    return _numbers(bases, se_orgnr.is_valid, 2)
 
 
 @cache
@@ -228,7 +238,8 @@ def address() -> st.SearchStrategy[dict[str, Any]]:
             "postal_code": st.sampled_from(["0123", "0 123", "5003", "SE-111 22"]),
             "city": text(),
         },
-        {"country": st.sampled_from(["NO", "SE", "DK"])},
+        # The country decides which identity numbers are valid: see _tenant.
+        {"country": st.just("NO")},
     )
 
 
@@ -410,12 +421,23 @@ class Limits:
 @st.composite
 def _tenant(draw: st.DrawFn, slug: str, limits: Limits) -> dict[str, Any]:
     doc: dict[str, Any] = {"slug": slug, "name": draw(text())}
+    _put(doc, "contact", draw(_maybe(contact(), limits.bias)))
+    swedish = slug in SWEDISH_SLUGS
+    if swedish:
+        # A Swedish club always manages its address: without it the file would be checked
+        # as Norwegian (the default country) while the live tenant is Swedish.
+        doc["address"] = {**draw(address()), "country": "SE"}
+    else:
+        _put(doc, "address", draw(_maybe(address(), limits.bias)))
     if draw(st.integers(0, 4)) == 0:
-        doc["personal_number"] = "15038545660"  # an association without an orgnr
+        # An association without an orgnr, by its personal number (given inline here).
+        doc["personal_number"] = "811218-9876" if swedish else "15038545660"
+    elif swedish:
+        doc["organization_number"] = draw(
+            st.sampled_from([s for n in swedish_org_numbers(slug) for s in (n, f"{n[:6]}-{n[6:]}")])
+        )
     else:
         doc["organization_number"] = draw(org_number_spelling(slug))
-    _put(doc, "contact", draw(_maybe(contact(), limits.bias)))
-    _put(doc, "address", draw(_maybe(address(), limits.bias)))
     _put(doc, "defaults", draw(_maybe(defaults(), limits.bias)))
     _put(doc, "billing", draw(_maybe(billing(), limits.bias)))
     _put(doc, "invoicing", draw(_or_absent(invoicing(), limits.bias)))

@@ -112,3 +112,14 @@ def test_the_last_bank_account_cannot_be_deleted(api: Api, tenant: str) -> None:
     assert "last account" in refused.json()["detail"]
     # The tenant itself can still go, with everything it holds.
     assert api.delete(f"/v1/tenants/{tenant}").status_code == 204
+
+
+def test_an_agreement_may_have_no_customer_number(api: Api) -> None:
+    created = api.create("/v1/agreements", {"name": "Uten nummer"})
+    assert created.status_code == 201, created.text
+    assert created.json()["customer_number"] is None
+    numbered = api.patch("/v1/agreements/Uten nummer", {"customer_number": "10001"})
+    assert numbered.json()["customer_number"] == "10001"
+    cleared = api.patch("/v1/agreements/Uten nummer", {"customer_number": None})
+    assert cleared.status_code == 200 and cleared.json()["customer_number"] is None
+    assert api.get("/v1/agreements").json()["items"][0]["customer_number"] is None
