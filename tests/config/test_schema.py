@@ -80,8 +80,8 @@ def test_template_fields_document_every_merge_field() -> None:
         assert "{" + name + "}" in subject["description"]
 
 
-def test_agreements_schema_rejects_a_missing_customer_number() -> None:
+def test_agreements_schema_takes_an_optional_customer_number_and_rejects_a_bad_one() -> None:
+    validator = jsonschema.Draft202012Validator(schema("agreements"))
+    validator.validate({"agreements": [{"name": "NOF"}, {"name": "K", "customer_number": "7"}]})
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.Draft202012Validator(schema("agreements")).validate(
-            {"agreements": [{"name": "NOF"}]}
-        )
+        validator.validate({"agreements": [{"name": "NOF", "customer_number": "x7"}]})
