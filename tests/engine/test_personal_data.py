@@ -50,7 +50,7 @@ def test_a_changed_number_shows_its_last_digits_in_every_format(tmp_path: Path) 
     saved = (tmp_path / "plan.json").read_text()
 
     assert "personal_number: (sensitive, changed: …88 → …34)" in text
-    assert "&#40;sensitive, changed: …88 → …34&#41;" in markdown
+    assert "personal_number: (sensitive, changed: …88 → …34)" in markdown
     after = json.loads(document)["tenants"][0]["actions"][0]["after"]
     assert after["personal_number"] == "(sensitive …34)"
     assert json.loads(saved)["tenants"][0]["actions"][0]["after"]["personal_number"] == {
