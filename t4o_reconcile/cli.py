@@ -17,6 +17,7 @@ import click
 
 from t4o_reconcile import __version__
 from t4o_reconcile.api.target import DEFAULT_DEADLINE
+from t4o_reconcile.errors import ApiError, ConfigInvalid, NoAnswer, T4oError, UnexpectedAnswer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,7 +33,55 @@ T = TypeVar("T")
 DEFAULT_PATH = Path("tenants")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The command group, with the one place where expected failures become exit 1.
+
+    Every error a user can cause is a ``T4oError`` (see ``errors``) or a usage error of
+    click; both print one line and exit 1, so that with ``--detailed-exitcode`` exit 2
+    only ever means "there are changes". ``--log-level debug`` adds the traceback.
+    """
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(1)
+        except T4oError as exc:
+            _report(exc)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _report(exc: T4oError) -> None:
+    import logging
+
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        import traceback
+
+        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+    if isinstance(exc, ConfigInvalid):
+        if not exc.shown:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+        click.echo(f"Error: {exc}; nothing was planned or applied.", err=True)
+    elif isinstance(exc, ApiError) and not isinstance(exc, NoAnswer | UnexpectedAnswer):
+        click.echo(f"Error: the API answered: {exc}", err=True)
+    else:
+        click.echo(f"Error: {exc}", err=True)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="t4o-reconcile")
 @click.option(
     "--log-level",
@@ -180,6 +229,8 @@ def token_create(db: Path, partner: str, tenant: str | None) -> None:
     """Create a bearer token and print it (once: only its hash is stored)."""
     from t4o_reconcile.sandbox.store import Store
 
+    if not partner.strip():
+        raise click.BadParameter("expected a non-empty partner name", param_hint="--partner")
     store = Store(db)
     try:
         click.echo(store.create_token(partner=partner, tenant=tenant))
@@ -284,13 +335,9 @@ def _fail(message: str) -> NoReturn:
 def _run(
     coro_factory: Callable[[Provider], Awaitable[T]], options: RunOptions, *, fmt: str = "text"
 ) -> T:
-    """Run one async step against the target, turning every expected failure into a
-    clear message and exit 1."""
-    from t4o_reconcile.api.client import ApiError
-    from t4o_reconcile.config.export import ExportError
-    from t4o_reconcile.engine.apply import ApplyRefused
-    from t4o_reconcile.engine.planfile import PlanFileError
-    from t4o_reconcile.workflow import ConfigInvalid, WorkflowError, open_provider
+    """Run one async step against the target; expected failures are ``T4oError``s,
+    reported once by ``_Cli`` (invalid files in the format asked for, here)."""
+    from t4o_reconcile.workflow import open_provider
 
     async def go() -> T:
         provider = open_provider(options)
@@ -309,11 +356,8 @@ def _run(
             click.echo(render(findings, fmt), nl=False)
         else:
             click.echo(render(findings, "text"), err=True, nl=False)
-        _fail(f"{exc}; nothing was planned or applied.")
-    except (WorkflowError, ApplyRefused, PlanFileError, ExportError) as exc:
-        _fail(str(exc))
-    except ApiError as exc:
-        _fail(f"the API answered: {exc}")
+        exc.shown = True
+        raise
 
 
 PLAN_FORMATS = ("text", "markdown", "json", "github", "sarif")
@@ -416,12 +460,9 @@ def plan(
 )
 def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
     """Render a saved plan (plan --out) in any format: the full plan artifact."""
-    from t4o_reconcile.engine.planfile import PlanFileError, load_plan
+    from t4o_reconcile.engine.planfile import load_plan
 
-    try:
-        the_plan = load_plan(plan_file)
-    except PlanFileError as exc:
-        _fail(str(exc))
+    the_plan = load_plan(plan_file)  # a PlanFileError is reported by _Cli
     if comment_dir is not None:
         from t4o_reconcile.render.markdown import write_comment_parts
 

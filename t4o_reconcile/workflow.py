@@ -17,23 +17,12 @@ from typing import TYPE_CHECKING
 from t4o_reconcile.api.target import DEFAULT_DEADLINE
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot
+from t4o_reconcile.errors import ConfigError, ConfigInvalid, TargetError, WorkflowError
 
 if TYPE_CHECKING:
-    from t4o_reconcile.config.problems import Problem
     from t4o_reconcile.config.repository import Repository
     from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
     from t4o_reconcile.engine.provider import Provider
-
-
-class WorkflowError(Exception):
-    """A run cannot go on; the message says why and what to do."""
-
-
-class ConfigInvalid(WorkflowError):
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        errors = sum(1 for p in self.problems if p.is_error)
-        super().__init__(f"{errors} problem(s) in the configuration")
 
 
 @dataclass(slots=True)
@@ -73,7 +62,7 @@ def load_desired(path: Path) -> tuple[Repository, Snapshot]:
     from t4o_reconcile.config.snapshot import desired_snapshot
 
     if not path.is_dir():
-        raise WorkflowError(f"{path}: no such directory of tenant files")
+        raise ConfigError(f"{path}: no such directory of tenant files")
     result = load_repository(path)
     if result.repository is None:
         raise ConfigInvalid(result.problems)
@@ -84,22 +73,22 @@ def open_provider(options: RunOptions) -> Provider:
     """The provider named by ``options.provider`` (an entry point of the group
     ``t4o_reconcile.providers``), built by its ``from_target(target, parallelism)``."""
     from t4o_reconcile.api.providers import load_provider
-    from t4o_reconcile.api.target import TargetError, resolve_target
+    from t4o_reconcile.api.target import resolve_target
 
+    target = resolve_target(
+        options.api,
+        insecure=options.insecure,
+        db_path=options.db_path,
+        rate_limit=options.rate_limit,
+        deadline=options.deadline,
+    )
     try:
-        target = resolve_target(
-            options.api,
-            insecure=options.insecure,
-            db_path=options.db_path,
-            rate_limit=options.rate_limit,
-            deadline=options.deadline,
-        )
         provider_class = load_provider(options.provider)
-    except (TargetError, LookupError) as exc:
-        raise WorkflowError(str(exc)) from None
+    except LookupError as exc:
+        raise TargetError(str(exc)) from None
     build = getattr(provider_class, "from_target", None)
     if build is None:
-        raise WorkflowError(
+        raise TargetError(
             f"provider {options.provider!r} has no from_target(target, parallelism) to build it"
         )
     provider: Provider = build(target, parallelism=options.parallelism)

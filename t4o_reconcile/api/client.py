@@ -22,11 +22,13 @@ import httpx
 from t4o_reconcile.api.pacing import Pacer
 from t4o_reconcile.api.ratelimit import parse_rate_limit
 from t4o_reconcile.api.target import DEFAULT_DEADLINE
+from t4o_reconcile.errors import PROBLEM_PREFIX, ApiError
+
+__all__ = ["PROBLEM_PREFIX", "ApiClient", "ApiError", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-PROBLEM_PREFIX = "https://t4o-reconcile.dev/problems/"
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -53,51 +55,6 @@ class RetryPolicy:
     def backoff(self, retry: int, rand: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**retry)]."""
         return float(rand() * min(self.max_delay, self.base_delay * (2.0**retry)))
-
-
-class ApiError(Exception):
-    """An error answer of the API (RFC 9457 problem), or no answer at all (status 0)."""
-
-    def __init__(
-        self,
-        status: int,
-        type: str,
-        title: str,
-        detail: str = "",
-        field: str | None = None,
-        *,
-        method: str = "",
-        path: str = "",
-        errors: list[str] | None = None,
-    ) -> None:
-        super().__init__(status, type, title, detail, field)
-        self.status = status
-        self.type = type
-        self.title = title
-        self.detail = detail
-        self.field = field
-        self.method = method
-        self.path = path
-        self.errors = errors or []
-
-    @property
-    def rule(self) -> str:
-        """The short name of the rule broken: the last part of the problem type URI."""
-        return self.type.removeprefix(PROBLEM_PREFIX)
-
-    def __str__(self) -> str:
-        where = f"{self.method} {self.path}: " if self.method else ""
-        status = f"{self.status} " if self.status else ""
-        text = f"{where}{status}{self.title}"
-        if self.detail and self.detail != self.title:
-            text += f": {self.detail}"
-        if self.field:
-            text += f" (field {self.field})"
-        if self.errors:
-            text += " [" + "; ".join(self.errors) + "]"
-        if self.type and self.type != "about:blank":
-            text += f" ({self.rule})"
-        return text
 
 
 def problem_from_response(response: httpx.Response, method: str, path: str) -> ApiError:

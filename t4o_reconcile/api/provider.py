@@ -14,12 +14,13 @@ from typing import Any
 from urllib.parse import quote
 
 from t4o_reconcile.api import snapshot as convert
-from t4o_reconcile.api.client import ApiClient, ApiError, RetryPolicy, if_match, version_of
+from t4o_reconcile.api.client import ApiClient, RetryPolicy, if_match, version_of
 from t4o_reconcile.api.target import Target
 from t4o_reconcile.engine.compare import same
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
+from t4o_reconcile.errors import ApiError
 
 PAGE_LIMIT = 100
 # Tenants per bulk request when the slugs are known: small enough that the server builds

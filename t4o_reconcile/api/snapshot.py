@@ -11,11 +11,11 @@ from typing import Any
 
 from t4o_reconcile import normalize
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, TenantSnapshot
+from t4o_reconcile.errors import UnexpectedAnswer
 from t4o_reconcile.vocabulary import PROGRAMS
 
-
-class SnapshotError(ValueError):
-    """The API answered JSON of an unexpected shape."""
+# The API answered JSON of an unexpected shape.
+SnapshotError = UnexpectedAnswer
 
 
 def _opt(fn: Callable[[str], str], value: Any) -> Any:

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from t4o_reconcile.errors import TargetError
+
+__all__ = ["Target", "TargetError", "resolve_target"]
+
 DEFAULT_SANDBOX_DB = Path(".t4o/sandbox.db")
 URL_ENV = "T4O_API_URL"
 TOKEN_ENV = "T4O_API_TOKEN"
@@ -25,10 +29,6 @@ EMBEDDED = "embedded"
 
 # Tokens shorter than this are shown with no characters at all: four of eight is too many.
 _MIN_TOKEN_FOR_HINT = 16
-
-
-class TargetError(ValueError):
-    """The target cannot be used as given; the message says what was expected."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
+from t4o_reconcile.errors import ExportError
 from t4o_reconcile.vocabulary import PROGRAMS
 
 DEFAULTS_STEM = "_defaults"
@@ -57,10 +58,6 @@ _YAML11_WORDS = frozenset(("y", "yes", "n", "no", "true", "false", "on", "off", 
 _YAML11_NUMBER = re.compile(
     r"[-+]?(\.[0-9]|[0-9])[0-9_:.eE+-]*|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|0[xob][0-9a-fA-F_]+"
 )
-
-
-class ExportError(Exception):
-    """The export cannot be written as asked; nothing was written."""
 
 
 @dataclass(slots=True)

@@ -28,20 +28,11 @@ from t4o_reconcile.engine.provider import (
     Provider,
 )
 from t4o_reconcile.engine.snapshot import Secret
+from t4o_reconcile.errors import ApplyRefused
 
 REPORT_FORMAT_VERSION = 1
 
 EventKind = Literal["tenant_started", "tenant_finished", "action_done"]
-
-
-class ApplyRefused(Exception):
-    """The plan cannot be applied at all; nothing was written."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__(
-            "apply refused, nothing was written:\n" + "\n".join(f"  - {r}" for r in reasons)
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,12 +22,9 @@ from t4o_reconcile.engine.plan import (
     TenantPlan,
 )
 from t4o_reconcile.engine.sensitive import as_plan_file, from_json
+from t4o_reconcile.errors import PlanFileError
 
 PLAN_FILE_KIND = "t4o-reconcile-plan"
-
-
-class PlanFileError(ValueError):
-    """A plan file that cannot be read back: names the file and what was expected."""
 
 
 def save_plan(plan: Plan, path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from t4o_reconcile.api import providers
 from t4o_reconcile.api.provider import HttpProvider
-from t4o_reconcile.workflow import RunOptions, WorkflowError, open_provider
+from t4o_reconcile.errors import TargetError
+from t4o_reconcile.workflow import RunOptions, open_provider
 
 
 def test_the_default_provider_is_the_http_provider() -> None:
@@ -73,5 +74,5 @@ def test_the_workflow_builds_the_provider_named_on_the_command_line(
 
 
 def test_an_unknown_provider_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(WorkflowError, match=r"unknown provider 'nope'; known providers: .*t4o"):
+    with pytest.raises(TargetError, match=r"unknown provider 'nope'; known providers: .*t4o"):
         open_provider(RunOptions(path=tmp_path, provider="nope", db_path=tmp_path / "db"))
