@@ -35,7 +35,7 @@ TEMPLATES = tuple((kind, language) for kind in ("invoice", "order") for language
 # identity, defaults, billing, agreement, invoicing, email_account + the lists.
 ITEMS_PER_TENANT = 6 + USERS + BANK_ACCOUNTS + len(CONNECTORS) + len(TEMPLATES)
 # What the secret references in the generated files resolve to.
-SECRETS = {"BENCH_EVENTOR_TOKEN": "bench-eventor-token", "BENCH_SMTP_PASSWORD": "bench-smtp"}
+SECRETS = {"T4O_SECRET_BENCH_EVENTOR_TOKEN": "bench-eventor-token", "T4O_SECRET_BENCH_SMTP_PASSWORD": "bench-smtp"}
 
 
 def _complete(prefix: str, valid: Callable[[str], bool]) -> str | None:
@@ -77,7 +77,7 @@ def tenant_yaml(slug: str, n: int, org: str, accounts: list[str]) -> str:
         for i, number in enumerate(accounts)
     )
     connections = "".join(
-        f"  - connector: {connector}\n    token: {{secret: 'env:BENCH_EVENTOR_TOKEN'}}\n"
+        f"  - connector: {connector}\n    token: {{secret: 'env:T4O_SECRET_BENCH_EVENTOR_TOKEN'}}\n"
         for connector in CONNECTORS
     )
     templates = "".join(
@@ -98,7 +98,7 @@ def tenant_yaml(slug: str, n: int, org: str, accounts: list[str]) -> str:
         f"invoicing:\n  next_invoice_number: {1000 + n}\n  pdf_template: compact\n"
         "email_account:\n  account_name: Faktura\n  display_name: Faktura\n"
         f"  address: faktura@{slug}.no\n  username: faktura\n"
-        "  password: {secret: 'env:BENCH_SMTP_PASSWORD'}\n"
+        "  password: {secret: 'env:T4O_SECRET_BENCH_SMTP_PASSWORD'}\n"
         "  smtp_host: smtp.example.no\n  smtp_port: 587\n  encryption: starttls\n"
         f"bank_accounts:\n{banks}users:\n{users}email_templates:\n{templates}"
     )

@@ -72,7 +72,7 @@ def tenant_text(slug: str, org: str, accounts: list[str]) -> str:
         "billing:\n  licenses: 10\n  interval: monthly\n"
         "agreement: NOF\n"
         "connections:\n  - connector: eventor-norway\n"
-        f"    token:\n      secret: env:BENCH_TOKEN\n"
+        f"    token:\n      secret: env:T4O_SECRET_BENCH_TOKEN\n"
         "invoicing:\n  next_invoice_number: 100\n  pdf_template: compact\n"
         f"bank_accounts:\n{banks}users:\n{users}email_templates:\n{templates}"
     )
@@ -91,7 +91,7 @@ def generate(root: Path, count: int) -> None:
 
 def run(root: Path, label: str, count: int) -> float:
     started = time.perf_counter()
-    result = load_repository(root, environ={"BENCH_TOKEN": "bench"})
+    result = load_repository(root, environ={"T4O_SECRET_BENCH_TOKEN": "bench"})
     wall = time.perf_counter() - started
     print(
         f"{label}: {count} files in {wall:.2f} s = {count / wall:,.0f} files/s;"

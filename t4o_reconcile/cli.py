@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from t4o_reconcile.config.problems import Problem
+    from t4o_reconcile.config.secret_refs import SecretPolicy
     from t4o_reconcile.engine.apply import ApplyReport
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
@@ -103,6 +104,33 @@ def main(log_level: str) -> None:
 PROBLEM_FORMATS = ("text", "json", "github", "sarif")
 
 
+def _secret_options(func: Callable[..., None]) -> Callable[..., None]:
+    func = click.option(
+        "--secret-env-prefix",
+        default=None,
+        metavar="PREFIX",
+        help="env: secret references must name a variable starting with PREFIX"
+        " (or T4O_SECRET_ENV_PREFIX; default T4O_SECRET_).",
+    )(func)
+    func = click.option(
+        "--secrets-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="file: secret references resolve inside this directory (or T4O_SECRETS_DIR).",
+    )(func)
+    return func
+
+
+def _policy(kwargs: dict[str, Any], *, read_values: bool) -> SecretPolicy:
+    from t4o_reconcile.config.secret_refs import SecretPolicy
+
+    return SecretPolicy.from_settings(
+        env_prefix=kwargs.get("secret_env_prefix"),
+        secrets_dir=kwargs.get("secrets_dir"),
+        read_values=read_values,
+    )
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -115,17 +143,28 @@ PROBLEM_FORMATS = ("text", "json", "github", "sarif")
     " (SARIF 2.1.0) on stdout.",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+@click.option(
+    "--resolve-secrets",
+    is_flag=True,
+    help="Also read every secret value (else only the references are checked).",
+)
+@_secret_options
+def validate(
+    paths: tuple[Path, ...], fmt: str, strict: bool, resolve_secrets: bool, **kwargs: Any
+) -> None:
     """Check tenant files: directories (default: tenants/) whole, or single files within
     the repository of their directory. Exit 0 valid, 1 invalid.
 
-    Warnings are printed but leave the exit code 0 unless --strict is given."""
+    Warnings are printed but leave the exit code 0 unless --strict is given. Secret
+    references are checked against the policy (prefix, secrets directory) without reading
+    any value, unless --resolve-secrets is given."""
     from t4o_reconcile.config.validate import validate_paths
     from t4o_reconcile.render.problems import from_problems, render
     from t4o_reconcile.workflow import gc_paused
 
+    policy = _policy(kwargs, read_values=resolve_secrets)
     with gc_paused():
-        result = validate_paths(list(paths) or [DEFAULT_PATH])
+        result = validate_paths(list(paths) or [DEFAULT_PATH], policy=policy)
     findings = from_problems(result.problems)
     if fmt == "text":
         click.echo(render(findings, fmt), err=True, nl=False)
@@ -225,7 +264,12 @@ def token() -> None:
 @click.option("--db", type=click.Path(path_type=Path), default=Path(".t4o/sandbox.db"))
 @click.option("--partner", required=True, help="The partner the token acts for.")
 @click.option("--tenant", default=None, help="Restrict the token to one tenant.")
-def token_create(db: Path, partner: str, tenant: str | None) -> None:
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="A token that can only read (every write answers 403): for pull-request plans.",
+)
+def token_create(db: Path, partner: str, tenant: str | None, read_only: bool) -> None:
     """Create a bearer token and print it (once: only its hash is stored)."""
     from t4o_reconcile.sandbox.store import Store
 
@@ -233,7 +277,7 @@ def token_create(db: Path, partner: str, tenant: str | None) -> None:
         raise click.BadParameter("expected a non-empty partner name", param_hint="--partner")
     store = Store(db)
     try:
-        click.echo(store.create_token(partner=partner, tenant=tenant))
+        click.echo(store.create_token(partner=partner, tenant=tenant, read_only=read_only))
     finally:
         store.close()
 
@@ -305,10 +349,11 @@ def _plan_options(func: Callable[..., None]) -> Callable[..., None]:
     return func
 
 
-def _options(path: Path, **kwargs: Any) -> RunOptions:
+def _options(path: Path, *, read_secrets: bool = True, **kwargs: Any) -> RunOptions:
     from t4o_reconcile.workflow import RunOptions
 
     return RunOptions(
+        policy=_policy(kwargs, read_values=read_secrets),
         path=path,
         api=kwargs.get("api"),
         insecure=bool(kwargs.get("insecure")),
@@ -399,8 +444,15 @@ _PROBLEM_ONLY = ("github", "sarif")
     help="Plan as this reviewed plan file was made (tenants, approval) and fail unless the"
     " result does exactly what it showed: the merge job's check before apply --plan.",
 )
+@click.option(
+    "--without-secrets",
+    is_flag=True,
+    help="Read no secret value: secrets are not compared and the plan is partial"
+    " (for pull-request jobs that hold no secrets; a partial plan cannot be applied).",
+)
 @_plan_options
 @_api_options
+@_secret_options
 def plan(
     path: Path,
     fmt: str,
@@ -409,12 +461,13 @@ def plan(
     unmanaged_is_drift: bool,
     allow_deletes: bool,
     reviewed_file: Path | None,
+    without_secrets: bool,
     **kwargs: Any,
 ) -> None:
     """Show what apply would change on the target for the tenant files under PATH."""
     from t4o_reconcile.workflow import make_plan_with, plan_for_reviewed
 
-    options = _options(path, **kwargs)
+    options = _options(path, read_secrets=not without_secrets, **kwargs)
     options.allow_deletes = allow_deletes
     if reviewed_file is not None:
         _refuse_changing_options("plan --reviewed", options, allow_deletes)
@@ -509,6 +562,7 @@ def _render(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> str:
 )
 @_plan_options
 @_api_options
+@_secret_options
 def apply(
     path: Path,
     plan_file: Path | None,
@@ -632,6 +686,13 @@ def _confirm() -> None:
     "--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_PATH, show_default=True
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option(
+    "--secret-env-prefix",
+    default=None,
+    metavar="PREFIX",
+    help="Prefix of the secret variables named in the files (or T4O_SECRET_ENV_PREFIX;"
+    " default T4O_SECRET_).",
+)
 @_api_options
 def export(
     tenants: tuple[str, ...], all_tenants: bool, out_dir: Path, force: bool, **kwargs: Any
@@ -643,7 +704,14 @@ def export(
         _fail("name the tenants to export with --tenant SLUG, or pass --all")
     options = _options(out_dir, **kwargs)
     written = _run(
-        lambda provider: export_with(provider, tenants or None, out_dir, force=force), options
+        lambda provider: export_with(
+            provider,
+            tenants or None,
+            out_dir,
+            force=force,
+            env_prefix=kwargs.get("secret_env_prefix"),
+        ),
+        options,
     )
     for path in written:
         click.echo(f"wrote {path}")

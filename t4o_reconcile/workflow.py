@@ -17,10 +17,17 @@ from typing import TYPE_CHECKING
 from t4o_reconcile.api.target import DEFAULT_DEADLINE
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot
-from t4o_reconcile.errors import ConfigError, ConfigInvalid, TargetError, WorkflowError
+from t4o_reconcile.errors import (
+    ConfigError,
+    ConfigInvalid,
+    PlanFileError,
+    TargetError,
+    WorkflowError,
+)
 
 if TYPE_CHECKING:
     from t4o_reconcile.config.repository import Repository
+    from t4o_reconcile.config.secret_refs import SecretPolicy
     from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
     from t4o_reconcile.engine.provider import Provider
 
@@ -44,6 +51,9 @@ class RunOptions:
     # when empty), and these tenants' files were deleted in the change.
     targeted: bool = False
     leaving: tuple[str, ...] = ()
+    # What secret references may reach and whether values are read; None: the
+    # operator's settings in the environment.
+    policy: SecretPolicy | None = None
 
 
 @dataclass(slots=True)
@@ -55,7 +65,7 @@ class Planned:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def load_desired(path: Path) -> tuple[Repository, Snapshot]:
+def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Repository, Snapshot]:
     """The configuration as a snapshot. Unresolved secrets are left for the plan to
     report (as plan errors naming variable, tenant and field); anything else stops here."""
     from t4o_reconcile.config.loader import load_repository
@@ -63,7 +73,7 @@ def load_desired(path: Path) -> tuple[Repository, Snapshot]:
 
     if not path.is_dir():
         raise ConfigError(f"{path}: no such directory of tenant files")
-    result = load_repository(path)
+    result = load_repository(path, policy=policy)
     if result.repository is None:
         raise ConfigInvalid(result.problems)
     return result.repository, desired_snapshot(result.repository)
@@ -144,7 +154,7 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
     read_done: list[float] = []
     reading.add_done_callback(lambda _: read_done.append(time.perf_counter()))
     try:
-        repository, desired = await asyncio.to_thread(load_desired, options.path)
+        repository, desired = await asyncio.to_thread(load_desired, options.path, options.policy)
         loaded = time.perf_counter()
         named = () if options.targeted else options.tenants
         unknown = [slug for slug in named if slug not in desired.tenants]
@@ -317,6 +327,12 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
     the secrets resolved again from the verified configuration."""
     from t4o_reconcile.engine.stale import check_stale
 
+    if saved.partial:
+        raise PlanFileError(
+            "the saved plan is partial: it was made without secret values"
+            f" ({len(saved.uncompared)} secret(s) not compared), so it cannot be applied;"
+            " make the plan with the secrets, or run apply without --plan"
+        )
     check_target(saved, endpoint_of(provider), await identity_of(provider))
     planned = await make_plan_with(options, provider)
     problems = check_stale(saved, planned.live, planned.plan.config_digest)
@@ -373,13 +389,26 @@ def _shape(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
 
 
 async def export_with(
-    provider: Provider, slugs: Sequence[str] | None, out_dir: Path, *, force: bool
+    provider: Provider,
+    slugs: Sequence[str] | None,
+    out_dir: Path,
+    *,
+    force: bool,
+    env_prefix: str | None = None,
 ) -> list[Path]:
     from t4o_reconcile.config.export import write_export
+    from t4o_reconcile.config.secret_refs import SecretPolicy
 
     live = await provider.read(list(slugs) if slugs else None)
     if slugs:
         missing = [slug for slug in slugs if slug not in live.tenants]
         if missing:
             raise WorkflowError("no such tenant on the target: " + ", ".join(missing))
-    return write_export(list(live.tenants.values()), live.agreements or {}, out_dir, force=force)
+    prefix = SecretPolicy.from_settings(env_prefix=env_prefix, read_values=False).env_prefix
+    return write_export(
+        list(live.tenants.values()),
+        live.agreements or {},
+        out_dir,
+        force=force,
+        env_prefix=prefix,
+    )

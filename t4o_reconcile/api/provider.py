@@ -9,6 +9,7 @@ retry it; a 412 is checked against a fresh read before it counts as a conflict.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from t4o_reconcile.engine.compare import same
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
-from t4o_reconcile.errors import ApiError
+from t4o_reconcile.errors import ApiError, UnsafePathError
 
 PAGE_LIMIT = 100
 # Tenants per bulk request when the slugs are known: small enough that the server builds
@@ -70,18 +71,46 @@ def holds(want: Any, have: Any) -> bool:
     return same(want, have)
 
 
-def _segment(value: str) -> str:
+# Characters that would end a path segment, or that a server or proxy might treat as if
+# they did; a value holding one is refused, not encoded.
+_UNSAFE_IN_SEGMENT = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def segment(value: str) -> str:
+    """``value`` as exactly one percent-encoded URL path segment.
+
+    A value that could become more or less than one segment (``/``, ``\\``, a control
+    character, empty, ``.`` or ``..``) raises ``UnsafePathError``: encoding alone is not
+    enough, since servers decode ``%2F`` before routing.
+    """
+    if not isinstance(value, str) or value.strip(".") == "" or _UNSAFE_IN_SEGMENT.search(value):
+        raise UnsafePathError(
+            f"refusing to use {value!r} as a URL path segment: expected one segment without"
+            " '/', '\\', control characters or dot segments"
+        )
     return quote(value, safe="@")
 
 
 def tenant_path(slug: str) -> str:
-    return f"/v1/tenants/{_segment(slug)}"
+    return f"/v1/tenants/{segment(slug)}"
+
+
+def key_segments(section: str, key: str) -> list[str]:
+    """The path segments of an item's key: (kind, language) for a template, else one."""
+    if section == "email_templates":
+        parts = key.split("/")
+        if len(parts) != 2:
+            raise UnsafePathError(
+                f"refusing the template key {key!r}: expected exactly KIND/LANGUAGE"
+            )
+        return [segment(part) for part in parts]
+    return [segment(key)]
 
 
 def resource_path(tenant: str | None, section: str, key: str) -> str:
-    """The URL path of the resource an action writes."""
+    """The URL path of the resource an action writes; never outside its tenant."""
     if tenant is None or section == AGREEMENTS:
-        return f"/v1/agreements/{_segment(key)}"
+        return f"/v1/agreements/{segment(key)}"
     base = tenant_path(tenant)
     if section in TENANT_SECTIONS or section == WHOLE_TENANT:
         return base
@@ -92,9 +121,12 @@ def resource_path(tenant: str | None, section: str, key: str) -> str:
     if section == "agreement":
         return f"{base}/agreement"
     if section in COLLECTION_PATHS:
-        return f"{base}/{COLLECTION_PATHS[section]}/" + "/".join(
-            _segment(part) for part in key.split("/")
-        )
+        parts = key_segments(section, key)
+        path = f"{base}/{COLLECTION_PATHS[section]}/" + "/".join(parts)
+        # Defence in depth: whatever the segments held, the path stays in this tenant.
+        if not path.startswith(base + "/") or path.count("/") != base.count("/") + 1 + len(parts):
+            raise UnsafePathError(f"refusing {path!r}: it leaves tenant {tenant!r}")
+        return path
     raise ValueError(f"unknown section {section!r} in action for {tenant}")
 
 

@@ -28,6 +28,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from t4o_reconcile.config.secret_refs import DEFAULT_ENV_PREFIX
 from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
 from t4o_reconcile.errors import ExportError
 from t4o_reconcile.vocabulary import PROGRAMS
@@ -68,6 +69,7 @@ class ExportedTenant:
     secrets: list[str] = field(default_factory=list)
     # The definition of the tenant's agreement, when it is in one that is known.
     agreement: Item | None = None
+    env_prefix: str = DEFAULT_ENV_PREFIX
 
     def render(self, schema_dir: str = DEFAULT_SCHEMA_DIR) -> str:
         header = [f"yaml-language-server: $schema={schema_dir}/{TENANT_SCHEMA}"]
@@ -78,13 +80,17 @@ class ExportedTenant:
         return _dump(self.document, header)
 
 
-def secret_env_name(slug: str, *parts: str) -> str:
-    """``ok-skogen`` + ``eventor-norway`` + ``token`` → ``OK_SKOGEN_EVENTOR_NORWAY_TOKEN``."""
+def secret_env_name(slug: str, *parts: str, prefix: str = DEFAULT_ENV_PREFIX) -> str:
+    """``ok-skogen`` + ``eventor-norway`` + ``token`` →
+    ``T4O_SECRET_OK_SKOGEN_EVENTOR_NORWAY_TOKEN``: under the operator's prefix, so that
+    plan accepts the reference."""
     name = "_".join(re.sub(r"[^A-Za-z0-9]+", "_", p).strip("_").upper() for p in (slug, *parts))
-    return f"T4O_{name}" if name[:1].isdigit() else name
+    return f"{prefix}{name}"
 
 
-def export_tenant(live: TenantSnapshot, agreements: Mapping[str, Item]) -> ExportedTenant:
+def export_tenant(
+    live: TenantSnapshot, agreements: Mapping[str, Item], env_prefix: str = DEFAULT_ENV_PREFIX
+) -> ExportedTenant:
     """One live tenant as the document of its tenant file."""
     sections = live.sections
     identity = _single(live, "identity")
@@ -92,7 +98,7 @@ def export_tenant(live: TenantSnapshot, agreements: Mapping[str, Item]) -> Expor
         raise ExportError(f"{live.slug}: the live tenant has no identity (name, numbers)")
     doc = CommentedMap()
     doc["slug"] = live.slug
-    exported = ExportedTenant(live.slug, doc)
+    exported = ExportedTenant(live.slug, doc, env_prefix=env_prefix)
     fields = identity.fields
     doc["name"] = _scalar("name", fields["name"])
     if fields.get("organization_number") is not None:
@@ -155,6 +161,7 @@ def write_export(
     out_dir: Path,
     *,
     force: bool,
+    env_prefix: str = DEFAULT_ENV_PREFIX,
 ) -> list[Path]:
     """Write ``<slug>.yaml`` per tenant and merge ``agreements`` into ``_agreements.yaml``.
 
@@ -164,7 +171,7 @@ def write_export(
     """
     out_dir = Path(out_dir)
     known = dict(agreements or {})
-    tenants = [export_tenant(snapshot, known) for snapshot in snapshots]
+    tenants = [export_tenant(snapshot, known, env_prefix) for snapshot in snapshots]
     defaults = _read_defaults(out_dir)
     for tenant in tenants:
         pin_unset_defaults(tenant.document, defaults)
@@ -298,7 +305,7 @@ def _email_account(exported: ExportedTenant, item: Item | None) -> CommentedMap 
     if item is None:
         return None  # the system account: managed, and none configured
     account = _mapping(item.fields, ["account_name", "display_name", "address", "username"])
-    env_name = secret_env_name(exported.slug, "smtp", "password")
+    env_name = secret_env_name(exported.slug, "smtp", "password", prefix=exported.env_prefix)
     _secret_ref(account, "password", env_name)
     exported.secrets.append(env_name)
     account.update(_mapping(item.fields, ["smtp_host", "smtp_port", "encryption"]))
@@ -309,7 +316,7 @@ def _connections(exported: ExportedTenant, items: Mapping[str, Item]) -> Comment
     out = CommentedSeq()
     for connector in sorted(items):
         connection = CommentedMap(connector=connector)
-        env_name = secret_env_name(exported.slug, connector, "token")
+        env_name = secret_env_name(exported.slug, connector, "token", prefix=exported.env_prefix)
         _secret_ref(connection, "token", env_name)
         exported.secrets.append(env_name)
         out.append(connection)

@@ -19,11 +19,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from t4o_reconcile import identity
-from t4o_reconcile.config import checks, secret_refs
+from t4o_reconcile.config import checks
 from t4o_reconcile.config.messages import describe
 from t4o_reconcile.config.models import AgreementsFile, SecretRef, Tenant
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, Origin, Repository, TenantEntry
+from t4o_reconcile.config.secret_refs import SecretPolicy
 from t4o_reconcile.config.yamlfile import ParseError, SourceFile, YAMLSyntax, decode, parse
 from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
@@ -54,16 +55,28 @@ class LoadResult:
         return [p for p in self.problems if not p.is_error]
 
 
-def load_repository(path: Path, *, environ: Mapping[str, str] | None = None) -> LoadResult:
-    """Read, merge, validate and check every tenant file in the directory ``path``."""
-    loader = _Loader(Path(path), os.environ if environ is None else environ)
+def load_repository(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    policy: SecretPolicy | None = None,
+) -> LoadResult:
+    """Read, merge, validate and check every tenant file in the directory ``path``.
+
+    Secret references are checked against ``policy`` (by default the operator's settings
+    in ``environ``) and, when it reads values, resolved."""
+    env = os.environ if environ is None else environ
+    if policy is None:
+        policy = SecretPolicy.from_settings(environ=env)
+    loader = _Loader(Path(path), env, policy)
     return loader.run()
 
 
 class _Loader:
-    def __init__(self, root: Path, environ: Mapping[str, str]) -> None:
+    def __init__(self, root: Path, environ: Mapping[str, str], policy: SecretPolicy) -> None:
         self.root = root
         self.environ = environ
+        self.policy = policy
         self.problems: list[Problem] = []
         self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
         # Files the worker processes are parsing, in order (see _parse_ahead).
@@ -250,8 +263,12 @@ class _Loader:
         if isinstance(tenant.personal_number, SecretRef):
             references.append((("personal_number",), tenant.personal_number.secret))
         for doc_path, reference in references:
-            base_dir = entry.origin.source_of(doc_path).path.parent
-            value = secret_refs.resolve(reference, base_dir, self.environ)
+            refused = self.policy.check(reference)
+            if refused is not None:
+                self.problems.append(entry.problem(doc_path, f"{refused} (tenant {tenant.slug})"))
+                entry.secrets[doc_path] = UnresolvedSecret(reference, refused)
+                continue
+            value = self.policy.resolve(reference, self.environ)
             if doc_path == ("personal_number",) and isinstance(value, Secret):
                 checked = self._checked_personal_number(entry, value)
                 if checked is None:

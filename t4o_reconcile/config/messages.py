@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from t4o_reconcile.config.models import IDENTITY_ERROR
+from t4o_reconcile.config.models import EMAIL_PATTERN, IDENTITY_ERROR, NAME_PATTERN
 from t4o_reconcile.config.problems import DocPath
 from t4o_reconcile.vocabulary import SECRET_FIELDS, SLUG_PATTERN
 
@@ -25,6 +25,15 @@ _SECRET_REF_HELP = (
     "expected a secret reference {secret: env:NAME} or {secret: file:PATH};"
     " secrets never sit in YAML"
 )
+
+
+# Patterns whose regular expression says less to a reader than a sentence.
+_PATTERN_WORDS = {
+    EMAIL_PATTERN: "expected an e-mail address like name@example.no, without spaces, control"
+    " characters or any of / \\ ? # % (it is a URL path segment of the API)",
+    NAME_PATTERN: "expected a name without control characters or any of / \\ ? # % (it is a"
+    " URL path segment of the API)",
+}
 
 
 @dataclass(slots=True)
@@ -79,6 +88,8 @@ def _expected(error: ErrorDetails) -> str:
             return (
                 "expected a slug: 2 to 63 lower-case letters, digits and '-', not starting with '-'"
             )
+        if pattern in _PATTERN_WORDS:
+            return _PATTERN_WORDS[pattern]
         return f"expected text matching the pattern {pattern}"
     if kind == "literal_error":
         return f"expected one of {error.get('ctx', {}).get('expected', '')}"

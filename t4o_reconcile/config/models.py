@@ -24,7 +24,16 @@ from t4o_reconcile.vocabulary import (
     SLUG_PATTERN,
 )
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# An e-mail is a URL path segment of the API (``/users/{email}``): beyond the shape, it
+# may not hold what would make it more than one segment (``/ \ ? # %``, whitespace,
+# control characters), and ``..`` is refused by ``_one_segment``.
+_NOT_IN_SEGMENT = r"@\s/\\?#%\x00-\x1f\x7f"
+EMAIL_PATTERN = rf"^[^{_NOT_IN_SEGMENT}]+@[^{_NOT_IN_SEGMENT}]+\.[^{_NOT_IN_SEGMENT}]+$"
+# A name that is a path segment (an agreement's name): spaces inside are fine, the
+# characters that end or escape a segment are not.
+NAME_PATTERN = r"^[^/\\?#%\x00-\x1f\x7f]+$"
+MAX_EMAIL = 254
+MAX_NAME = 200
 
 
 def _account_number(value: str) -> str:
@@ -48,6 +57,14 @@ def _bic(value: str) -> str:
         return str(std_bic.validate(value))
     except StdnumError as exc:
         raise ValueError(f"not a valid BIC/SWIFT code (8 or 11 characters): {exc}") from None
+
+
+def _one_segment(value: str) -> str:
+    if ".." in value or value.strip(".") == "":
+        raise ValueError(
+            "'..' and names of only dots are not allowed: the value is a URL path segment"
+        )
+    return value
 
 
 _BRACE_TOKEN = re.compile(r"[{}]")
@@ -95,7 +112,19 @@ def _language(value: str) -> str:
 
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
-Email = Annotated[str, Field(pattern=EMAIL_PATTERN), AfterValidator(normalize.email)]
+Email = Annotated[
+    str,
+    Field(pattern=EMAIL_PATTERN, max_length=MAX_EMAIL),
+    AfterValidator(_one_segment),
+    AfterValidator(normalize.email),
+]
+# The name of an agreement: also the last segment of /v1/agreements/{name}.
+KeyName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN),
+    AfterValidator(normalize.text),
+    AfterValidator(_one_segment),
+]
 Phone = Annotated[str, Field(pattern=r"^\+?[\d ()./-]{5,20}$"), AfterValidator(normalize.phone)]
 # Checked by the tenant's country (see ``check_identity_numbers``), not alone.
 OrganizationNumber = Annotated[
@@ -280,7 +309,7 @@ class Tenant(Model):
     address: Address | None = None
     defaults: Defaults | None = None
     billing: Billing | None = None
-    agreement: Text | None = None
+    agreement: KeyName | None = None
     connections: list[Connection] | None = None
     invoicing: Invoicing | None = None
     email_account: EmailAccount | None = None
@@ -314,7 +343,7 @@ class Tenant(Model):
 
 
 class Agreement(Model):
-    name: Text
+    name: KeyName
     # Optional: the agreement "should" carry the customer's number in the partner's ledger
     # when the partner invoices licences from the system; left out, it has none.
     customer_number: Annotated[str, Field(pattern=r"^[0-9]{1,12}$")] | None = None

@@ -9,7 +9,7 @@ from typing import Any
 from t4o_reconcile.config.models import Agreement, Tenant
 from t4o_reconcile.config.problems import DocPath, Level, Problem
 from t4o_reconcile.config.yamlfile import SourceFile
-from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
+from t4o_reconcile.engine.snapshot import Secret, UnreadSecret, UnresolvedSecret
 
 
 @dataclass(slots=True)
@@ -63,7 +63,9 @@ class TenantEntry:
     # The merged document (defaults applied) as plain data.
     data: dict[str, Any] = field(repr=False, default_factory=dict)
     # Resolved secrets by the path of their field, e.g. ("connections", 0, "token").
-    secrets: dict[DocPath, Secret | UnresolvedSecret] = field(repr=False, default_factory=dict)
+    secrets: dict[DocPath, Secret | UnresolvedSecret | UnreadSecret] = field(
+        repr=False, default_factory=dict
+    )
 
     @property
     def slug(self) -> str:

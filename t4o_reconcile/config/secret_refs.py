@@ -1,43 +1,238 @@
-"""Resolving ``{secret: env:NAME}`` and ``{secret: file:PATH}`` references.
+"""Secret references (``{secret: env:NAME}``, ``{secret: file:PATH}``) and the policy
+that decides which of them a run may read.
 
-The value is read into a ``Secret`` and goes nowhere else; what cannot be resolved
-becomes an ``UnresolvedSecret`` whose problem names the reference, never a value.
+Tenant files are untrusted (anyone may open a pull request), so what a reference may
+reach is decided outside the repository, by the operator (``SecretPolicy``):
+
+- ``env:NAME`` only for names that start with the operator's prefix (``T4O_SECRET_`` by
+  default); the tool's own variables (``T4O_API_TOKEN``, ...) are never secrets. The
+  name is looked up in the environment, then in the secrets file (``T4O_SECRETS_FILE``).
+- ``file:PATH`` only relative, without ``..``, inside the operator's secrets directory
+  (``T4O_SECRETS_DIR``), and never through a symlink that leaves it.
+
+A value is read into a ``Secret`` and goes nowhere else; a reference that the policy
+allows but that cannot be resolved becomes an ``UnresolvedSecret`` naming the reference,
+never a value.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
-from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
+from t4o_reconcile.engine.snapshot import Secret, UnreadSecret, UnresolvedSecret
+from t4o_reconcile.errors import SecretPolicyError, UsageError
+
+DEFAULT_ENV_PREFIX = "T4O_SECRET_"
+ENV_PREFIX_ENV = "T4O_SECRET_ENV_PREFIX"
+SECRETS_DIR_ENV = "T4O_SECRETS_DIR"
+SECRETS_FILE_ENV = "T4O_SECRETS_FILE"
+# A secrets file is a list of short values; anything larger is not one.
+MAX_SECRETS_FILE = 1 << 20
+MAX_SECRET_FILE = 64 << 10
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Settings of the tool itself: whatever the prefix, a tenant file never reads them.
+_TOOL_PREFIX = "T4O_"
+_TOOL_SETTINGS = frozenset({ENV_PREFIX_ENV, SECRETS_DIR_ENV, SECRETS_FILE_ENV})
 
 
-def resolve(
-    reference: str, base_dir: Path, environ: Mapping[str, str] | None = None
-) -> Secret | UnresolvedSecret:
-    """``reference`` is ``env:NAME`` or ``file:PATH`` (PATH relative to ``base_dir``)."""
-    env = os.environ if environ is None else environ
-    scheme, _, name = reference.partition(":")
-    if scheme == "env":
-        value = env.get(name)
-        if value is None:
-            return UnresolvedSecret(reference, f"environment variable {name} is not set")
-        if value == "":
-            return UnresolvedSecret(reference, f"environment variable {name} is empty")
-        return Secret(value, reference)
-    if scheme == "file":
-        path = Path(name).expanduser()
-        if not path.is_absolute():
-            path = base_dir / path
+@dataclass(frozen=True, slots=True)
+class SecretPolicy:
+    """What secret references may reach, as the operator set it (never the repository)."""
+
+    env_prefix: str = DEFAULT_ENV_PREFIX
+    secrets_dir: Path | None = None
+    secrets_file: Path | None = None
+    # False: check references only and read no value (validate; plan --without-secrets).
+    read_values: bool = True
+    _file_values: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.env_prefix or not _ENV_NAME.match(self.env_prefix):
+            raise UsageError(
+                f"secret environment prefix {self.env_prefix!r}: expected a non-empty"
+                " variable-name prefix such as T4O_SECRET_ (an empty one would let a tenant"
+                " file read every variable of the run)"
+            )
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        env_prefix: str | None = None,
+        secrets_dir: Path | str | None = None,
+        secrets_file: Path | str | None = None,
+        read_values: bool = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> SecretPolicy:
+        """Options first, then ``T4O_SECRET_ENV_PREFIX``, ``T4O_SECRETS_DIR`` and
+        ``T4O_SECRETS_FILE``. The secrets file is read (and its permissions checked) only
+        when values are to be read."""
+        env = os.environ if environ is None else environ
+        prefix = env_prefix if env_prefix is not None else env.get(ENV_PREFIX_ENV)
+        directory = secrets_dir or env.get(SECRETS_DIR_ENV) or None
+        file = secrets_file or env.get(SECRETS_FILE_ENV) or None
+        if directory is not None and not Path(directory).is_dir():
+            raise UsageError(f"secrets directory {directory}: expected an existing directory")
+        values = load_secrets_file(Path(file)) if file is not None and read_values else None
+        return cls(
+            env_prefix=DEFAULT_ENV_PREFIX if prefix is None else prefix,
+            secrets_dir=None if directory is None else Path(directory),
+            secrets_file=None if file is None else Path(file),
+            read_values=read_values,
+            _file_values=values,
+        )
+
+    def check(self, reference: str) -> str | None:
+        """Why the policy refuses ``reference`` (never reading anything), or None."""
+        scheme, _, name = reference.partition(":")
+        if scheme == "env":
+            if not _ENV_NAME.match(name):
+                return f"{reference!r}: expected env:NAME with a variable name"
+            if is_tool_setting(name):
+                return (
+                    f"{name} is a setting of t4o-reconcile itself, never a secret; expected a"
+                    f" variable whose name starts with {self.env_prefix}"
+                )
+            if not name.startswith(self.env_prefix):
+                return (
+                    f"environment variable {name} is not allowed: secret variables must start"
+                    f" with {self.env_prefix} (the operator sets the prefix with"
+                    f" --secret-env-prefix or {ENV_PREFIX_ENV})"
+                )
+            return None
+        if scheme == "file":
+            return _check_file_name(name)
+        return f"{reference!r}: expected a reference of the form env:NAME or file:PATH"
+
+    def resolve(
+        self, reference: str, environ: Mapping[str, str] | None = None
+    ) -> Secret | UnresolvedSecret | UnreadSecret:
+        """The value of an allowed reference (call ``check`` first)."""
+        if not self.read_values:
+            return UnreadSecret(reference)
+        env = os.environ if environ is None else environ
+        scheme, _, name = reference.partition(":")
+        if scheme == "env":
+            value = env.get(name)
+            if value is None and self._file_values is not None:
+                value = self._file_values.get(name)
+            if value is None:
+                where = f" nor in {self.secrets_file}" if self.secrets_file else ""
+                return UnresolvedSecret(reference, f"environment variable {name} is not set{where}")
+            if value == "":
+                return UnresolvedSecret(reference, f"environment variable {name} is empty")
+            return Secret(value, reference)
+        return self._read_file(reference, name)
+
+    def _read_file(self, reference: str, name: str) -> Secret | UnresolvedSecret:
+        if self.secrets_dir is None:
+            return UnresolvedSecret(
+                reference,
+                f"file:{name} needs a secrets directory: pass --secrets-dir or set"
+                f" {SECRETS_DIR_ENV}",
+            )
+        root = self.secrets_dir.resolve()
+        path = root / name
         try:
-            value = path.read_text(encoding="utf-8").rstrip("\r\n")
+            real = path.resolve(strict=True)
         except FileNotFoundError:
-            return UnresolvedSecret(reference, f"secret file {path} does not exist")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8"
-            return UnresolvedSecret(reference, f"secret file {path} cannot be read ({reason})")
+            return UnresolvedSecret(reference, f"secret file {name} does not exist in {root}")
+        except (OSError, RuntimeError):
+            return UnresolvedSecret(reference, f"secret file {name} cannot be resolved")
+        if not real.is_relative_to(root):
+            return UnresolvedSecret(
+                reference, f"secret file {name} leads out of the secrets directory {root}"
+            )
+        try:
+            with real.open("rb") as handle:
+                data = handle.read(MAX_SECRET_FILE + 1)
+        except OSError as exc:
+            return UnresolvedSecret(
+                reference, f"secret file {name} cannot be read ({exc.strerror or 'error'})"
+            )
+        if len(data) > MAX_SECRET_FILE:
+            return UnresolvedSecret(
+                reference, f"secret file {name} is over {MAX_SECRET_FILE} bytes"
+            )
+        try:
+            value = data.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            return UnresolvedSecret(reference, f"secret file {name} is not UTF-8")
         if not value:
-            return UnresolvedSecret(reference, f"secret file {path} is empty")
+            return UnresolvedSecret(reference, f"secret file {name} is empty")
         return Secret(value, reference)
-    return UnresolvedSecret(reference, "expected a reference of the form env:NAME or file:PATH")
+
+
+def is_tool_setting(name: str) -> bool:
+    return name in _TOOL_SETTINGS or (
+        name.startswith(_TOOL_PREFIX) and not name.startswith(DEFAULT_ENV_PREFIX)
+    )
+
+
+def _check_file_name(name: str) -> str | None:
+    if not name:
+        return "file: expected a path inside the secrets directory, e.g. file:smtp.secret"
+    if "\\" in name or "\x00" in name:
+        return f"file:{name}: expected a path with '/' separators and no control characters"
+    path = PurePosixPath(name)
+    if path.is_absolute() or name.startswith("~"):
+        return (
+            f"file:{name}: expected a path relative to the secrets directory, not an absolute one"
+        )
+    if ".." in path.parts:
+        return f"file:{name}: '..' is not allowed; the path must stay in the secrets directory"
+    return None
+
+
+def load_secrets_file(path: Path) -> dict[str, str]:
+    """The name → value mapping of a secrets file; refused unless only its owner may
+    read it, and unless it is a flat mapping of variable names to strings."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise SecretPolicyError(
+            f"secrets file {path}: cannot be read ({exc.strerror or 'error'})"
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SecretPolicyError(f"secrets file {path}: expected a regular file")
+    if info.st_mode & 0o077:
+        raise SecretPolicyError(
+            f"secrets file {path}: readable or writable by others (mode"
+            f" {stat.S_IMODE(info.st_mode):04o}); expected 0600: chmod 600 {path}"
+        )
+    if info.st_size > MAX_SECRETS_FILE:
+        raise SecretPolicyError(f"secrets file {path}: over {MAX_SECRETS_FILE} bytes")
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f":{line + 1}" if isinstance(line, int) else ""
+        raise SecretPolicyError(
+            f"secrets file {path}{where}: expected a YAML mapping of NAME: value"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SecretPolicyError(f"secrets file {path}: expected a YAML mapping of NAME: value")
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        # The message names the key, never the value.
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise SecretPolicyError(
+                f"secrets file {path}: key {str(key)[:60]!r}: expected a variable name"
+            )
+        if not isinstance(value, str):
+            raise SecretPolicyError(
+                f"secrets file {path}: {key}: expected a string value (quote it)"
+            )
+        values[key] = value
+    return values

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from t4o_reconcile.config.loader import AGREEMENTS, DEFAULTS, SUFFIXES, load_repository
 from t4o_reconcile.config.problems import Problem
+from t4o_reconcile.config.secret_refs import SecretPolicy
 
 
 @dataclass(slots=True)
@@ -30,7 +31,7 @@ class Validation:
         return len({p.file for p in self.problems if p.is_error})
 
 
-def validate_paths(paths: Sequence[Path]) -> Validation:
+def validate_paths(paths: Sequence[Path], policy: SecretPolicy | None = None) -> Validation:
     """Directories are repositories, checked whole; files are checked within the
     repository of their directory, and only their own problems are reported."""
     result = Validation()
@@ -38,7 +39,7 @@ def validate_paths(paths: Sequence[Path]) -> Validation:
     roots_as_given: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            loaded = load_repository(path)
+            loaded = load_repository(path, policy=policy)
             result.problems += loaded.problems
             result.tenant_count += loaded.tenant_count
             continue
@@ -54,7 +55,7 @@ def validate_paths(paths: Sequence[Path]) -> Validation:
         files_by_root.setdefault(root.resolve(), set()).add(path.resolve())
         roots_as_given.setdefault(root.resolve(), root)
     for resolved_root, wanted in files_by_root.items():
-        loaded = load_repository(roots_as_given[resolved_root])
+        loaded = load_repository(roots_as_given[resolved_root], policy=policy)
         result.problems += [p for p in loaded.problems if Path(p.file).resolve() in wanted]
         result.tenant_count += sum(1 for f in wanted if f.stem not in (DEFAULTS, AGREEMENTS))
     unique = list(dict.fromkeys(result.problems))

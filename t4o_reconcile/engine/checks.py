@@ -7,7 +7,14 @@ from typing import Any
 
 from t4o_reconcile import identity
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Plan, PlanError, address
-from t4o_reconcile.engine.snapshot import Item, Secret, Snapshot, TenantSnapshot, UnresolvedSecret
+from t4o_reconcile.engine.snapshot import (
+    Item,
+    Secret,
+    Snapshot,
+    TenantSnapshot,
+    UnreadSecret,
+    UnresolvedSecret,
+)
 
 _FLAGS = ("invoice_account", "default_for_payments")
 
@@ -27,6 +34,17 @@ def tenant_errors(
     for error in errors:
         error.source = error.source or want.source
     return errors
+
+
+def unread_secrets(want: TenantSnapshot) -> list[str]:
+    """Each secret whose value was not read, as ``address.field (reference)``."""
+    found: list[str] = []
+    for section, items in want.sections.items():
+        for key, item in items.items():
+            for name, value in item.fields.items():
+                if isinstance(value, UnreadSecret):
+                    found.append(f"{address(want.slug, section, key)}.{name} ({value.source})")
+    return found
 
 
 def _unresolved_secrets(want: TenantSnapshot) -> Iterator[PlanError]:

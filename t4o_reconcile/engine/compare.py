@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from t4o_reconcile import normalize
-from t4o_reconcile.engine.snapshot import Fingerprint, Secret, UnresolvedSecret
+from t4o_reconcile.engine.snapshot import Fingerprint, Secret, UnreadSecret, UnresolvedSecret
 
 _MISSING: Any = object()
 
@@ -22,8 +22,8 @@ def same(want: Any, have: Any) -> bool:
         return True
     if isinstance(want, Secret):
         return isinstance(have, Fingerprint) and want.matches(have)
-    if isinstance(want, UnresolvedSecret):
-        # Cannot be compared; checks report it as a plan error instead.
+    if isinstance(want, UnresolvedSecret | UnreadSecret):
+        # Cannot be compared: checks report it as a plan error, or the plan as partial.
         return True
     if isinstance(want, str) and isinstance(have, str):
         # Defensive: both sides should be normalised already, but trailing whitespace
@@ -68,4 +68,4 @@ def secret_paths(fields: Mapping[str, Any]) -> list[str]:
 
 
 def is_secret(value: object) -> bool:
-    return isinstance(value, Secret | UnresolvedSecret | Fingerprint)
+    return isinstance(value, Secret | UnresolvedSecret | UnreadSecret | Fingerprint)

@@ -70,6 +70,7 @@ def make_plan(
             tenant_plan.versions = _versions(have)
             _plan_existing_tenant(want, have, tenant_plan)
         tenant_plan.errors.extend(checks.tenant_errors(want, have, desired, live))
+        tenant_plan.uncompared = checks.unread_secrets(want)
         tenant_plan.deletes_need_flag = safety_rules.delete_reasons(
             tenant_plan.actions, want, have, want.safety or options
         )

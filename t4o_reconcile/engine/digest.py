@@ -12,7 +12,14 @@ import hmac
 import json
 from typing import Any
 
-from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, UnresolvedSecret
+from t4o_reconcile.engine.snapshot import (
+    Fingerprint,
+    Item,
+    Secret,
+    Snapshot,
+    UnreadSecret,
+    UnresolvedSecret,
+)
 
 _SECRET_LABEL = b"t4o-reconcile/config-digest/secret/v1"
 
@@ -61,6 +68,8 @@ def _secret(value: object) -> Any:
         return {"secret": hmac.new(_SECRET_LABEL, value.value.encode(), "sha256").hexdigest()}
     if isinstance(value, UnresolvedSecret):
         return {"unresolved": value.source}
+    if isinstance(value, UnreadSecret):
+        return {"unread": value.source}
     if isinstance(value, Fingerprint):
         return {"fingerprint": [value.salt, value.hash]}
     raise TypeError(f"cannot digest a value of type {type(value).__name__}")

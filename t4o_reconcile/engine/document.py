@@ -49,6 +49,8 @@ def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, A
         "has_changes": plan.has_changes,
         "has_errors": plan.has_errors,
         "has_drift": plan.has_changes or bool(plan.unmanaged_tenants),
+        "partial": plan.partial,
+        "uncompared_secrets": plan.uncompared,
         "agreement_actions": [
             action_to_dict(a, secret) for a in sort_agreement_actions(plan.agreement_actions)
         ],

@@ -67,6 +67,8 @@ class TenantPlan:
     # Live versions of every resource read for this tenant: address -> version.
     versions: dict[str, str] = field(default_factory=dict)
     source: str | None = None
+    # Secrets whose values were not read (plan --without-secrets): not compared.
+    uncompared: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -127,6 +129,16 @@ class Plan:
             for action in tenant.actions:
                 counts[action.kind] += 1
         return counts
+
+    @property
+    def uncompared(self) -> list[str]:
+        """Every secret not compared, ``address.field (reference)``; non-empty: partial."""
+        return [entry for tenant in self.tenants for entry in tenant.uncompared]
+
+    @property
+    def partial(self) -> bool:
+        """Made without secret values: it shows what it can, and cannot be applied."""
+        return bool(self.uncompared)
 
     @property
     def has_changes(self) -> bool:

@@ -39,6 +39,7 @@ def save_plan(plan: Plan, path: Path) -> None:
     document["delete_unmanaged"] = plan.delete_unmanaged
     for entry, tenant in zip(document["tenants"], plan.tenants, strict=True):
         entry["versions"] = dict(tenant.versions)
+        entry["uncompared"] = list(tenant.uncompared)
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +91,7 @@ def _plan(document: dict[str, Any]) -> Plan:
                 deletes_need_flag=list(entry["deletes_need_flag"]),
                 versions=dict(entry.get("versions", {})),
                 source=entry.get("source"),
+                uncompared=[str(u) for u in entry.get("uncompared", [])],
             )
             for entry in document["tenants"]
         ],

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from t4o_reconcile.engine.snapshot import Fingerprint, Secret, UnresolvedSecret
+from t4o_reconcile.engine.snapshot import Fingerprint, Secret, UnreadSecret, UnresolvedSecret
 
 SENSITIVE = "(sensitive)"
 
@@ -30,7 +30,7 @@ class SavedSecret:
 
 
 def is_sensitive(value: object) -> bool:
-    return isinstance(value, Secret | Fingerprint | UnresolvedSecret | SavedSecret)
+    return isinstance(value, Secret | Fingerprint | UnresolvedSecret | UnreadSecret | SavedSecret)
 
 
 def hint_of(value: object) -> str:
@@ -44,7 +44,8 @@ def mask(value: object) -> str:
 
 
 def as_plan_file(value: object) -> dict[str, Any]:
-    source = value.source if isinstance(value, Secret | UnresolvedSecret | SavedSecret) else ""
+    sourced = Secret | UnresolvedSecret | UnreadSecret | SavedSecret
+    source = value.source if isinstance(value, sourced) else ""
     saved: dict[str, Any] = {"sensitive": True, "source": source or None}
     if hint_of(value):
         saved["hint"] = hint_of(value)

@@ -96,6 +96,17 @@ class UnresolvedSecret:
         return f"UnresolvedSecret({self.source})"
 
 
+@dataclass(frozen=True, slots=True)
+class UnreadSecret:
+    """A secret whose value this run did not read (``plan --without-secrets``): it is not
+    compared, and a plan holding one is partial: it cannot be applied."""
+
+    source: str
+
+    def __repr__(self) -> str:
+        return f"UnreadSecret({self.source})"
+
+
 @dataclass(slots=True)
 class Item:
     fields: dict[str, Any]

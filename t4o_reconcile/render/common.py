@@ -10,6 +10,10 @@ from typing import Any
 from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
 from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask
 
+PARTIAL_NOTE = (
+    "Partial plan: the secret values were not read (--without-secrets), so these secrets"
+    " were not compared; apply cannot use this plan as a saved plan."
+)
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→"}
 _MISSING: Any = object()
 

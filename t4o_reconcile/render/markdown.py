@@ -27,6 +27,7 @@ import jinja2
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
 from t4o_reconcile.render.common import (
+    PARTIAL_NOTE,
     error_count,
     field_lines,
     shown_tenants,
@@ -283,6 +284,8 @@ def _head_context(plan: Plan) -> dict[str, Any]:
         "approved": plan.deletes_approved,
         "leaving": plan.leaving,
         "delete_unmanaged": plan.delete_unmanaged,
+        "uncompared": plan.uncompared,
+        "partial_note": PARTIAL_NOTE,
     }
 
 

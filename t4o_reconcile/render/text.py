@@ -5,6 +5,7 @@ from __future__ import annotations
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, PlanError
 from t4o_reconcile.render.common import (
+    PARTIAL_NOTE,
     SYMBOLS,
     error_count,
     field_lines,
@@ -100,6 +101,11 @@ def render_text(plan: Plan, *, color: bool) -> str:
             change = "" if users.before == users.after else f" → {users.after}"
             out.add(f"  {_safe(users.agreement)}: {users.before}{change}")
 
+    if plan.partial:
+        out.add()
+        out.add(out.paint("warn", PARTIAL_NOTE))
+        for entry in plan.uncompared:
+            out.add(f"  ? {_safe(entry)}")
     errors = error_count(plan)
     out.add()
     if errors:

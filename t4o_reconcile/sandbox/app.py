@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,8 +123,17 @@ class Context:
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
+        self.may_write()
         with self.store.transaction(self.principal, write=True) as tx:
             yield tx
+
+    def may_write(self) -> None:
+        if self.principal.read_only:
+            raise ProblemError(
+                rules.READ_ONLY_TOKEN,
+                "Authorization: this token was created with --read-only; it cannot write",
+                field="Authorization",
+            )
 
     def create(
         self,
@@ -140,9 +150,11 @@ class Context:
                 " intended create, sent again only on retries)",
                 field="Idempotency-Key",
             )
-        partner = self.principal.partner
+        # Authorised first (who asks, whether they may write); then the key, which only
+        # ever replays this principal's own answer for this same path.
+        principal, path = self.principal.actor, idempotency.path
         with self.write() as tx:
-            replay = tx.replay(partner, key)
+            replay = tx.replay(principal, path, key)
             if replay is not None:
                 if replay.request != idempotency.digest:
                     raise ProblemError(
@@ -157,7 +169,7 @@ class Context:
                 )
             row = make(tx)
             body = _dumps(render(tx, row) if render else row.out())
-            tx.remember(partner, key, idempotency.digest, 201, body, ops.etag(row.version))
+            tx.remember(principal, path, key, idempotency.digest, 201, body, ops.etag(row.version))
         return Response(
             body, status_code=201, media_type=JSON, headers={"ETag": ops.etag(row.version)}
         )
@@ -184,6 +196,7 @@ def context(
 class Idempotency:
     key: str | None
     digest: str
+    path: str
 
 
 async def idempotency(request: Request, key: IdempotencyKey = None) -> Idempotency:
@@ -194,7 +207,7 @@ async def idempotency(request: Request, key: IdempotencyKey = None) -> Idempoten
     except ValueError:
         canonical = raw.decode("utf-8", "replace")
     text = f"{request.method} {request.url.path}\n{canonical}"
-    return Idempotency(key, hashlib.sha256(text.encode()).hexdigest())
+    return Idempotency(key, hashlib.sha256(text.encode()).hexdigest(), request.url.path)
 
 
 Ctx = Annotated[Context, Depends(context)]
@@ -235,7 +248,53 @@ CREATE = _problems(400, 403, 409)
 UPDATE = _problems(403, 409, 412, 428)
 HELPER = _problems(403, 409)
 
-router = APIRouter(prefix="/v1")
+_UNSAFE_PARAM = re.compile(r"[/\\\x00-\x1f\x7f]")
+_ENCODED_SEPARATOR = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
+
+
+_DOT_SEGMENT = re.compile(rb"(^|/)(\.|%2e){1,2}(/|$)", re.IGNORECASE)
+_SEGMENT_RULE = "expected one path segment without '/', '\\', control characters or dot segments"
+
+
+class SegmentGuard:
+    """Refuses, before routing, a path whose raw form holds an encoded separator or a dot
+    segment: routing decodes ``%2F`` into ``/``, and a key must never become two segments."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        raw = (
+            scope.get("raw_path") or scope.get("path", "").encode()
+            if scope["type"] == "http"
+            else b""
+        )
+        if raw and (_ENCODED_SEPARATOR.search(raw) or _DOT_SEGMENT.search(raw)):
+            problem = ProblemError(rules.INVALID_REQUEST, f"path: {_SEGMENT_RULE}", field="path")
+            await _problem_response(problem)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def safe_path(request: Request) -> None:
+    """Every path parameter is one segment: never a decoded ``/``, a ``\\``, a control
+    character or a dot segment. A key of another shape is refused before anything else
+    runs, whatever the client did or did not encode."""
+    bad = [
+        name
+        for name, value in request.path_params.items()
+        if not isinstance(value, str) or value.strip(".") == "" or _UNSAFE_PARAM.search(value)
+    ]
+    if bad:
+        where = bad[0]
+        raise ProblemError(
+            rules.INVALID_REQUEST,
+            f"{where}: {_SEGMENT_RULE}",
+            field=where,
+        )
+
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(safe_path)])
 
 
 def _key_email(email: str) -> str:
@@ -878,4 +937,5 @@ def create_app(db_path: Path | str, faults: Faults | None = None) -> FastAPI:
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     if faults is not None and faults.active:
         app.add_middleware(FaultMiddleware, faults=faults)
+    app.add_middleware(SegmentGuard)
     return app

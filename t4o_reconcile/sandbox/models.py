@@ -22,6 +22,7 @@ from t4o_reconcile.config.models import (
     Email,
     Encryption,
     Iban,
+    KeyName,
     Language,
     Model,
     OrganizationNumber,
@@ -124,7 +125,7 @@ class TenantCreate(Model):
     billing: Billing | None = None
     owner: OwnerCreate
     invoicing: InvoicingSettings | None = None
-    agreement: Text | None = None
+    agreement: KeyName | None = None
 
 
 class TenantPatch(Model):
@@ -307,7 +308,7 @@ class EmailTemplateOut(Out):
 
 
 class MembershipPut(Model):
-    agreement: Text | None
+    agreement: KeyName | None
 
 
 class MembershipOut(Out):

@@ -38,6 +38,9 @@ UNAUTHENTICATED = _rule("unauthenticated", 401, "A valid bearer token is require
 FORBIDDEN_FOR_TENANT_TOKEN = _rule(
     "tenant-token-forbidden", 403, "A tenant token cannot do this; use a partner token"
 )
+READ_ONLY_TOKEN = _rule(
+    "read-only-token", 403, "This token may only read; writes need a token made without --read-only"
+)
 NOT_FOUND = _rule("not-found", 404, "No such resource")
 METHOD_NOT_ALLOWED = _rule("method-not-allowed", 405, "Method not allowed on this resource")
 IF_MATCH_REQUIRED = _rule("if-match-required", 428, "If-Match with the current version required")

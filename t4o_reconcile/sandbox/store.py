@@ -59,14 +59,15 @@ CREATE TABLE IF NOT EXISTS agreements (
     version INTEGER NOT NULL,
     PRIMARY KEY (partner, name)
 );
-CREATE TABLE IF NOT EXISTS idempotency (
-    partner TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    principal TEXT NOT NULL,
+    path TEXT NOT NULL,
     key TEXT NOT NULL,
     request TEXT NOT NULL,
     status INTEGER NOT NULL,
     body TEXT NOT NULL,
     etag TEXT,
-    PRIMARY KEY (partner, key)
+    PRIMARY KEY (principal, path, key)
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -91,6 +92,7 @@ class Principal:
 
     partner: str
     tenant: str | None = None
+    read_only: bool = False
 
     @property
     def actor(self) -> str:
@@ -363,20 +365,30 @@ class Tx:
             for r in rows
         ]
 
-    def replay(self, partner: str, key: str) -> Replay | None:
+    def replay(self, principal: str, path: str, key: str) -> Replay | None:
+        """The stored answer to the create this principal sent to this path with this key:
+        a key never replays another principal's answer, nor one for another resource."""
         found = self.conn.execute(
-            "SELECT request, status, body, etag FROM idempotency WHERE partner = ? AND key = ?",
-            (partner, key),
+            "SELECT request, status, body, etag FROM idempotency_keys"
+            " WHERE principal = ? AND path = ? AND key = ?",
+            (principal, path, key),
         ).fetchone()
         return None if found is None else Replay(*found)
 
     def remember(
-        self, partner: str, key: str, request: str, status: int, body: str, etag: str | None
+        self,
+        principal: str,
+        path: str,
+        key: str,
+        request: str,
+        status: int,
+        body: str,
+        etag: str | None,
     ) -> None:
         self.conn.execute(
-            "INSERT INTO idempotency (partner, key, request, status, body, etag)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (partner, key, request, status, body, etag),
+            "INSERT INTO idempotency_keys (principal, path, key, request, status, body, etag)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (principal, path, key, request, status, body, etag),
         )
 
 
@@ -394,6 +406,11 @@ class Store:
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(tokens)")}
+            if "read_only" not in columns:  # a database made before read-only tokens
+                self._conn.execute(
+                    "ALTER TABLE tokens ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0"
+                )
 
     @contextmanager
     def transaction(self, principal: Principal | None = None, *, write: bool) -> Iterator[Tx]:
@@ -407,9 +424,12 @@ class Store:
                 raise
             self._conn.execute("COMMIT")
 
-    def create_token(self, partner: str, tenant: str | None = None) -> str:
-        """A new bearer token for the partner (or one of its tenants). Only a salted hash
-        is stored, so the returned value is the only copy."""
+    def create_token(
+        self, partner: str, tenant: str | None = None, *, read_only: bool = False
+    ) -> str:
+        """A new bearer token for the partner (or one of its tenants; ``read_only``: every
+        write answers 403). Only a salted hash is stored, so the returned value is the only
+        copy."""
         if not partner.strip():
             raise ValueError("partner: expected a non-empty partner name")
         token_id = secrets.token_hex(6)
@@ -418,8 +438,8 @@ class Store:
         salt = new_salt()
         with self.transaction(write=True) as tx:
             tx.conn.execute(
-                "INSERT INTO tokens (id, salt, hash, partner, tenant, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tokens (id, salt, hash, partner, tenant, created_at, read_only)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     token_id,
                     salt,
@@ -427,6 +447,7 @@ class Store:
                     partner.strip(),
                     tenant,
                     datetime.now(UTC).isoformat(),
+                    int(read_only),
                 ),
             )
         return token
@@ -437,11 +458,12 @@ class Store:
             return None
         with self.transaction(write=False) as tx:
             found = tx.conn.execute(
-                "SELECT salt, hash, partner, tenant FROM tokens WHERE id = ?", (parts[1],)
+                "SELECT salt, hash, partner, tenant, read_only FROM tokens WHERE id = ?",
+                (parts[1],),
             ).fetchone()
         if found is None or not matches(token, found[0], found[1]):
             return None
-        return Principal(partner=found[2], tenant=found[3])
+        return Principal(partner=found[2], tenant=found[3], read_only=bool(found[4]))
 
     def close(self) -> None:
         with self._lock:

@@ -11,13 +11,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "tenants"
 
 # The secrets the example files reference; dummy values, as the demo exports them.
 EXAMPLE_SECRETS = {
-    "OK_SKOGEN_EVENTOR_NORWAY_TOKEN": "dummy-eventor-1",
-    "OK_SKOGEN_SMTP_PASSWORD": "dummy-smtp-1",
-    "OK_SKOGEN_UNGDOM_EVENTOR_NORWAY_TEST_TOKEN": "dummy-eventor-2",
-    "OK_SKOGEN_UNGDOM_SMTP_PASSWORD": "dummy-smtp-2",
-    "KARTVERKSTEDET_SMTP_PASSWORD": "dummy-smtp-3",
-    "IFK_LIDINGO_SOK_EVENTOR_SWEDEN_TOKEN": "dummy-eventor-3",
-    "IFK_LIDINGO_SOK_SMTP_PASSWORD": "dummy-smtp-4",
+    "T4O_SECRET_OK_SKOGEN_EVENTOR_NORWAY_TOKEN": "dummy-eventor-1",
+    "T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD": "dummy-smtp-1",
+    "T4O_SECRET_OK_SKOGEN_UNGDOM_EVENTOR_NORWAY_TEST_TOKEN": "dummy-eventor-2",
+    "T4O_SECRET_OK_SKOGEN_UNGDOM_SMTP_PASSWORD": "dummy-smtp-2",
+    "T4O_SECRET_KARTVERKSTEDET_SMTP_PASSWORD": "dummy-smtp-3",
+    "T4O_SECRET_IFK_LIDINGO_SOK_EVENTOR_SWEDEN_TOKEN": "dummy-eventor-3",
+    "T4O_SECRET_IFK_LIDINGO_SOK_SMTP_PASSWORD": "dummy-smtp-4",
     "T4O_SECRET_IL_FJELLREV_PERSONAL_NUMBER": "15037810034",
 }
 
@@ -46,6 +46,6 @@ def load_files(tmp_path: Path) -> Loader:
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
-        return load_repository(tmp_path, environ={"CLUB_TOKEN": "s3cr3t-club-token"})
+        return load_repository(tmp_path, environ={"T4O_SECRET_CLUB_TOKEN": "s3cr3t-club-token"})
 
     return load

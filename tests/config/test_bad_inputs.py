@@ -189,7 +189,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
         "bad e-mail",
         club("contact:\n  email: not-an-address\n"),
         "club.yaml:5:10: contact.email:",
-        "expected text matching the pattern",
+        "expected an e-mail address like name@example.no",
     ),
     # -- bank accounts
     (
@@ -302,8 +302,8 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
         "two connections to one connector",
         club(
             "connections:\n"
-            "  - {connector: eventor-norway, token: {secret: 'env:CLUB_TOKEN'}}\n"
-            "  - {connector: eventor-norway, token: {secret: 'env:CLUB_TOKEN'}}\n"
+            "  - {connector: eventor-norway, token: {secret: 'env:T4O_SECRET_CLUB_TOKEN'}}\n"
+            "  - {connector: eventor-norway, token: {secret: 'env:T4O_SECRET_CLUB_TOKEN'}}\n"
         ),
         "club.yaml:6:17: connections[1].connector:",
         "connector 'eventor-norway' is listed twice",
@@ -326,15 +326,72 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
     ),
     (
         "missing environment variable",
-        club("connections:\n  - connector: eventor-norway\n    token: {secret: 'env:NOPE'}\n"),
+        club(
+            "connections:\n  - connector: eventor-norway\n"
+            "    token: {secret: 'env:T4O_SECRET_NOPE'}\n"
+        ),
         "club.yaml:6:5: connections[0].token:",
-        "environment variable NOPE is not set; expected it to hold the secret of tenant 'club'",
+        "environment variable T4O_SECRET_NOPE is not set; expected it to hold the secret of"
+        " tenant 'club'",
     ),
     (
-        "missing secret file",
+        "environment variable without the operator's prefix",
+        club("connections:\n  - connector: eventor-norway\n    token: {secret: 'env:HOME'}\n"),
+        "club.yaml:6:5: connections[0].token:",
+        "environment variable HOME is not allowed: secret variables must start with T4O_SECRET_",
+    ),
+    (
+        "the tool's own variable as a secret",
+        club(
+            "connections:\n  - connector: eventor-norway\n"
+            "    token: {secret: 'env:T4O_API_TOKEN'}\n"
+        ),
+        "club.yaml:6:5: connections[0].token:",
+        "T4O_API_TOKEN is a setting of t4o-reconcile itself, never a secret",
+    ),
+    (
+        "secret file without a secrets directory",
         club("connections:\n  - connector: eventor-norway\n    token: {secret: 'file:gone.txt'}\n"),
         "club.yaml:6:5: connections[0].token:",
-        "gone.txt does not exist",
+        "file:gone.txt needs a secrets directory: pass --secrets-dir or set T4O_SECRETS_DIR",
+    ),
+    (
+        "absolute secret file",
+        club(
+            "connections:\n  - connector: eventor-norway\n    token: {secret: 'file:/etc/passwd'}\n"
+        ),
+        "club.yaml:6:5: connections[0].token:",
+        "file:/etc/passwd: expected a path relative to the secrets directory",
+    ),
+    (
+        "secret file above the secrets directory",
+        club(
+            "connections:\n  - connector: eventor-norway\n    token: {secret: 'file:a/../../x'}\n"
+        ),
+        "club.yaml:6:5: connections[0].token:",
+        "file:a/../../x: '..' is not allowed",
+    ),
+    (
+        "user e-mail with path characters",
+        club("users:\n  - {email: 'a@b.no/../../victim', name: A, role: owner}\n"),
+        "club.yaml:5:13: users[0].email:",
+        "expected an e-mail address like name@example.no, without spaces, control characters"
+        " or any of / \\ ? # %",
+    ),
+    (
+        "user e-mail with a dot-dot",
+        club("users:\n  - {email: 'a..b@b.no', name: A, role: owner}\n"),
+        "club.yaml:5:13: users[0].email:",
+        "'..'",
+    ),
+    (
+        "agreement name with a slash",
+        {
+            **club("agreement: NOF\n"),
+            AGREEMENTS: "agreements:\n  - {name: 'a/b', customer_number: '1'}\n",
+        },
+        "_agreements.yaml:2:",
+        "agreements[0].name:",
     ),
     # -- across files
     (

@@ -86,7 +86,7 @@ def test_secrets_reference_environment_variables_named_after_the_tenant(
     repo: Repository, example_env: dict[str, str]
 ) -> None:
     for entry in repo.tenants.values():
-        prefix = entry.slug.upper().replace("-", "_") + "_"
+        prefix = "T4O_SECRET_" + entry.slug.upper().replace("-", "_") + "_"
         for secret in entry.secrets.values():
             name = secret.source.removeprefix("env:").removeprefix("T4O_SECRET_")
             assert name.startswith(prefix), secret.source

@@ -232,12 +232,20 @@ def test_secrets_become_env_references_with_a_comment_and_no_value() -> None:
     text = exported.render()
     document = load(text)
 
-    assert exported.secrets == ["OK_SKOGEN_SMTP_PASSWORD", "OK_SKOGEN_EVENTOR_NORWAY_TOKEN"]
-    assert document["connections"] == [
-        {"connector": "eventor-norway", "token": {"secret": "env:OK_SKOGEN_EVENTOR_NORWAY_TOKEN"}}
+    assert exported.secrets == [
+        "T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD",
+        "T4O_SECRET_OK_SKOGEN_EVENTOR_NORWAY_TOKEN",
     ]
-    assert document["email_account"]["password"] == {"secret": "env:OK_SKOGEN_SMTP_PASSWORD"}
-    assert "set OK_SKOGEN_EVENTOR_NORWAY_TOKEN in the environment" in text
+    assert document["connections"] == [
+        {
+            "connector": "eventor-norway",
+            "token": {"secret": "env:T4O_SECRET_OK_SKOGEN_EVENTOR_NORWAY_TOKEN"},
+        }
+    ]
+    assert document["email_account"]["password"] == {
+        "secret": "env:T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD"
+    }
+    assert "set T4O_SECRET_OK_SKOGEN_EVENTOR_NORWAY_TOKEN in the environment" in text
     for leaked in (EVENTOR_TOKEN, SMTP_PASSWORD, SALT, fingerprint(EVENTOR_TOKEN, SALT)):
         assert leaked not in text
 
@@ -391,9 +399,9 @@ def test_an_unreadable_agreements_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("parts", "expected"),
     [
-        (("ok-skogen", "eventor-norway", "token"), "OK_SKOGEN_EVENTOR_NORWAY_TOKEN"),
-        (("ok-skogen", "smtp", "password"), "OK_SKOGEN_SMTP_PASSWORD"),
-        (("1-club", "smtp", "password"), "T4O_1_CLUB_SMTP_PASSWORD"),
+        (("ok-skogen", "eventor-norway", "token"), "T4O_SECRET_OK_SKOGEN_EVENTOR_NORWAY_TOKEN"),
+        (("ok-skogen", "smtp", "password"), "T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD"),
+        (("1-club", "smtp", "password"), "T4O_SECRET_1_CLUB_SMTP_PASSWORD"),
     ],
 )
 def test_secret_names_are_valid_environment_variable_names(

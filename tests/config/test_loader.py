@@ -12,7 +12,10 @@ from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
 from .conftest import HEAD, Loader
 
-TOKEN = "connections:\n  - connector: eventor-norway\n    token: {secret: 'env:CLUB_TOKEN'}\n"
+TOKEN = (
+    "connections:\n  - connector: eventor-norway\n"
+    "    token: {secret: 'env:T4O_SECRET_CLUB_TOKEN'}\n"
+)
 
 
 def test_yaml_1_2_keeps_norway_a_string() -> None:
@@ -85,10 +88,12 @@ def test_a_problem_in_defaults_is_reported_once_for_many_tenants(load_files: Loa
     ]
 
 
-def test_secrets_resolve_from_env_and_from_a_file_next_to_the_tenant(
+def test_secrets_resolve_from_env_and_from_a_file_in_the_secrets_dir(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "smtp.secret").write_text("file-secret\n")
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "smtp.secret").write_text("file-secret\n")
     (tmp_path / "club.yaml").write_text(
         HEAD
         + TOKEN
@@ -96,12 +101,15 @@ def test_secrets_resolve_from_env_and_from_a_file_next_to_the_tenant(
         "  username: a\n  password: {secret: 'file:smtp.secret'}\n  smtp_host: smtp.club.no\n"
     )
 
-    result = load_repository(tmp_path, environ={"CLUB_TOKEN": "env-secret"})
+    result = load_repository(
+        tmp_path,
+        environ={"T4O_SECRET_CLUB_TOKEN": "env-secret", "T4O_SECRETS_DIR": str(secrets_dir)},
+    )
 
     assert result.problems == []
     assert result.repository is not None
     secrets = result.repository.tenants["club"].secrets
-    assert secrets[("connections", 0, "token")] == Secret("env-secret", "env:CLUB_TOKEN")
+    assert secrets[("connections", 0, "token")] == Secret("env-secret", "env:T4O_SECRET_CLUB_TOKEN")
     assert secrets[("email_account", "password")].value == "file-secret"  # type: ignore[union-attr]
 
 
@@ -111,11 +119,13 @@ def test_a_missing_variable_still_yields_a_repository_for_plan(tmp_path: Path) -
     result = load_repository(tmp_path, environ={})
 
     assert [p.unresolved_secret for p in result.problems] == [True]
-    assert "CLUB_TOKEN" in str(result.problems[0]) and "'club'" in str(result.problems[0])
+    assert "T4O_SECRET_CLUB_TOKEN" in str(result.problems[0]) and "'club'" in str(
+        result.problems[0]
+    )
     assert result.repository is not None
     secret = result.repository.tenants["club"].secrets[("connections", 0, "token")]
     assert isinstance(secret, UnresolvedSecret)
-    assert "CLUB_TOKEN" in secret.problem
+    assert "T4O_SECRET_CLUB_TOKEN" in secret.problem
 
 
 def test_secret_values_never_reach_a_problem_or_a_repr(tmp_path: Path) -> None:
@@ -124,11 +134,11 @@ def test_secret_values_never_reach_a_problem_or_a_repr(tmp_path: Path) -> None:
         HEAD + TOKEN + "users:\n  - {email: x@club.no, name: X}\n"  # no owner: a problem
     )
 
-    result = load_repository(tmp_path, environ={"CLUB_TOKEN": planted})
+    result = load_repository(tmp_path, environ={"T4O_SECRET_CLUB_TOKEN": planted})
 
     assert result.problems
     assert all(planted not in str(p) for p in result.problems)
-    loaded = load_repository(tmp_path, environ={"CLUB_TOKEN": planted})
+    loaded = load_repository(tmp_path, environ={"T4O_SECRET_CLUB_TOKEN": planted})
     assert planted not in repr(loaded)
 
 

@@ -97,17 +97,18 @@ def test_users_list_all_four_programs(tmp_path: Path) -> None:
 def test_secrets_are_secret_or_unresolved(tmp_path: Path) -> None:
     files = {
         "club.yaml": HEAD
-        + "connections:\n  - {connector: eventor-norway, token: {secret: 'env:CLUB_T'}}\n"
+        + "connections:\n  - connector: eventor-norway\n"
+        + "    token: {secret: 'env:T4O_SECRET_CLUB_T'}\n"
     }
 
-    resolved = load(tmp_path, files, {"CLUB_T": "tok"})
+    resolved = load(tmp_path, files, {"T4O_SECRET_CLUB_T": "tok"})
     missing = load(tmp_path, files, {})
 
     token = resolved.tenants["club"].sections["connections"]["eventor-norway"].fields["token"]
-    assert token == Secret("tok", "env:CLUB_T")
+    assert token == Secret("tok", "env:T4O_SECRET_CLUB_T")
     unresolved = missing.tenants["club"].sections["connections"]["eventor-norway"]
     assert isinstance(unresolved.fields["token"], UnresolvedSecret)
-    assert unresolved.fields["token"].source == "env:CLUB_T"
+    assert unresolved.fields["token"].source == "env:T4O_SECRET_CLUB_T"
 
 
 def test_examples_become_a_snapshot_with_safety_and_agreements(

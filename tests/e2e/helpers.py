@@ -156,7 +156,10 @@ def make_divergent(folder: Path) -> None:
         doc["users"].append({"email": EXTRA_USER, "name": "Gammel Kasserer", "role": "member"})
         del doc["email_templates"][2]  # invoice/en
         doc["connections"].append(
-            {"connector": "eventor-norway-test", "token": {"secret": "env:OK_SKOGEN_TEST_TOKEN"}}
+            {
+                "connector": "eventor-norway-test",
+                "token": {"secret": "env:T4O_SECRET_OK_SKOGEN_TEST_TOKEN"},
+            }
         )
 
     def kartverkstedet(doc: Any) -> None:
@@ -181,6 +184,6 @@ def divergent_env(server: Server) -> dict[str, str]:
     """The environment for applying ``make_divergent``'s files: one connection token
     differs from the examples' value, so planning the examples shows it as changed."""
     return server.env(
-        OK_SKOGEN_TEST_TOKEN="e2e-divergent-ok-skogen-test-token",
-        IFK_LIDINGO_SOK_EVENTOR_SWEDEN_TOKEN="e2e-divergent-ifk-token",
+        T4O_SECRET_OK_SKOGEN_TEST_TOKEN="e2e-divergent-ok-skogen-test-token",
+        T4O_SECRET_IFK_LIDINGO_SOK_EVENTOR_SWEDEN_TOKEN="e2e-divergent-ifk-token",
     )

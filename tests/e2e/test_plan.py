@@ -148,14 +148,14 @@ def test_an_invalid_tenant_file_is_reported_at_file_line_column_and_nothing_is_a
 
 def test_a_missing_secret_variable_is_named_with_tenant_and_field(module_server: Server) -> None:
     env = module_server.env()
-    del env["OK_SKOGEN_SMTP_PASSWORD"]
+    del env["T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD"]
 
     done = cli("plan", EXAMPLES, env=env, cwd=REPO)
 
     assert done.returncode == 1
     message = done.stdout + done.stderr
-    assert "OK_SKOGEN_SMTP_PASSWORD" in message
-    line = next(li for li in message.splitlines() if "OK_SKOGEN_SMTP_PASSWORD" in li)
+    assert "T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD" in message
+    line = next(li for li in message.splitlines() if "T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD" in li)
     assert "ok-skogen" in line and "password" in line
 
 

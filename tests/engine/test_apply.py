@@ -508,7 +508,7 @@ def test_events_report_progress_per_tenant_and_action() -> None:
 
 def test_report_document_is_versioned_json_and_never_holds_a_secret() -> None:
     provider = FakeProvider(live_with("ok-skogen"))
-    token = Secret("s3cr3t-token-value", "env:OK_SKOGEN_TOKEN")
+    token = Secret("s3cr3t-token-value", "env:T4O_SECRET_OK_SKOGEN_TOKEN")
     address = 'ok-skogen.connections["eventor-norway"]'
     provider.fail[address] = "rejected token s3cr3t-token-value"  # a careless provider
     plan = Plan(
