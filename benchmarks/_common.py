@@ -35,7 +35,10 @@ TEMPLATES = tuple((kind, language) for kind in ("invoice", "order") for language
 # identity, defaults, billing, agreement, invoicing, email_account + the lists.
 ITEMS_PER_TENANT = 6 + USERS + BANK_ACCOUNTS + len(CONNECTORS) + len(TEMPLATES)
 # What the secret references in the generated files resolve to.
-SECRETS = {"T4O_SECRET_BENCH_EVENTOR_TOKEN": "bench-eventor-token", "T4O_SECRET_BENCH_SMTP_PASSWORD": "bench-smtp"}
+SECRETS = {
+    "T4O_SECRET_BENCH_EVENTOR_TOKEN": "bench-eventor-token",
+    "T4O_SECRET_BENCH_SMTP_PASSWORD": "bench-smtp",
+}
 
 
 def _complete(prefix: str, valid: Callable[[str], bool]) -> str | None:

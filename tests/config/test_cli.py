@@ -65,7 +65,7 @@ def test_help_does_not_import_heavy_packages() -> None:
 SMTP_465_STARTTLS = (
     "email_account:\n"
     "  account_name: Mail\n  display_name: Club\n  address: post@club.no\n"
-    "  username: post\n  password: {secret: 'env:CLUB_SMTP'}\n"
+    "  username: post\n  password: {secret: 'env:T4O_SECRET_CLUB_SMTP'}\n"
     "  smtp_host: smtp.club.no\n  smtp_port: 465\n  encryption: starttls\n"
 )
 
@@ -73,7 +73,7 @@ SMTP_465_STARTTLS = (
 def test_validate_prints_a_warning_and_exits_0(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CLUB_SMTP", "x")
+    monkeypatch.setenv("T4O_SECRET_CLUB_SMTP", "x")
     (tmp_path / "club.yaml").write_text(HEAD + SMTP_465_STARTTLS)
 
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
@@ -89,7 +89,7 @@ def test_validate_prints_a_warning_and_exits_0(
 def test_validate_strict_fails_on_a_warning(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CLUB_SMTP", "x")
+    monkeypatch.setenv("T4O_SECRET_CLUB_SMTP", "x")
     (tmp_path / "club.yaml").write_text(HEAD + SMTP_465_STARTTLS)
 
     result = CliRunner().invoke(main, ["validate", "--strict", str(tmp_path)])
@@ -102,7 +102,7 @@ def test_validate_strict_fails_on_a_warning(
 def test_validate_counts_errors_and_warnings_apart(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CLUB_SMTP", "x")
+    monkeypatch.setenv("T4O_SECRET_CLUB_SMTP", "x")
     (tmp_path / "club.yaml").write_text(HEAD + SMTP_465_STARTTLS)
     (tmp_path / "other.yaml").write_text(HEAD.replace("club", "other") + "biling: 1\n")
 

@@ -190,11 +190,12 @@ def test_parsing_in_worker_processes_gives_the_same_result(
 def test_a_warning_leaves_the_repository_usable_and_is_kept_on_it(tmp_path: Path) -> None:
     (tmp_path / "club.yaml").write_text(
         HEAD + "email_account:\n  account_name: A\n  display_name: A\n  address: a@club.no\n"
-        "  username: a\n  password: {secret: 'env:CLUB_TOKEN'}\n  smtp_host: smtp.club.no\n"
+        "  username: a\n  password: {secret: 'env:T4O_SECRET_CLUB_TOKEN'}\n"
+        "  smtp_host: smtp.club.no\n"
         "  smtp_port: 587\n  encryption: ssl\n"
     )
 
-    result = load_repository(tmp_path, environ={"CLUB_TOKEN": "x"})
+    result = load_repository(tmp_path, environ={"T4O_SECRET_CLUB_TOKEN": "x"})
 
     assert [p.level for p in result.problems] == ["warning"]
     assert result.errors == [] and result.warnings == result.problems

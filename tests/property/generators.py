@@ -344,7 +344,7 @@ def bank_accounts(draw: st.DrawFn, slug: str, allow_empty: bool) -> list[dict[st
 
 
 def secret_name(slug: str, what: str) -> str:
-    return f"{slug}_{what}".upper().replace("-", "_")
+    return "T4O_SECRET_" + f"{slug}_{what}".upper().replace("-", "_")
 
 
 def secret_values() -> st.SearchStrategy[dict[str, str]]:
