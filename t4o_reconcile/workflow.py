@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Iterator, Sequence
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +29,7 @@ from t4o_reconcile.errors import (
 )
 
 if TYPE_CHECKING:
+    from t4o_reconcile.api.target import Target
     from t4o_reconcile.config.repository import Repository
     from t4o_reconcile.config.secret_refs import SecretPolicy
     from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
@@ -54,6 +58,9 @@ class RunOptions:
     # What secret references may reach and whether values are read; None: the
     # operator's settings in the environment.
     policy: SecretPolicy | None = None
+    # The key of the secrets in the config digest: set by open_provider from the target's
+    # credentials (see digest_key); None only for in-process use without a target.
+    digest_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -102,7 +109,26 @@ def open_provider(options: RunOptions) -> Provider:
             f"provider {options.provider!r} has no from_target(target, parallelism) to build it"
         )
     provider: Provider = build(target, parallelism=options.parallelism)
+    options.digest_key = digest_key(target)
     return provider
+
+
+PLAN_KEY_ENV = "T4O_PLAN_KEY"
+
+
+def digest_key(target: Target, environ: Mapping[str, str] | None = None) -> bytes:
+    """The key of the secrets in a plan's config digest: never in the plan file, never in
+    the repository. ``T4O_PLAN_KEY`` when set (plan and apply with different tokens), else
+    derived from the API token (the embedded sandbox's local token), so that only someone
+    who holds the credentials to apply can make or check the digest."""
+    env = os.environ if environ is None else environ
+    secret = env.get(PLAN_KEY_ENV) or target.token
+    if secret is None and target.embedded:
+        from t4o_reconcile.api.embedded import local_token
+
+        secret = local_token(target.db_path)
+    material = (secret or "").encode()
+    return hmac.new(material, b"t4o-reconcile/config-digest/v2", hashlib.sha256).digest()
 
 
 def global_safety(options: RunOptions) -> SafetyOptions:
@@ -135,7 +161,7 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
     import time
 
     from t4o_reconcile.engine.diff import make_plan
-    from t4o_reconcile.engine.digest import config_digest
+    from t4o_reconcile.engine.digest import UNKEYED, config_digest
 
     started = time.perf_counter()
     only: set[str] | None = set(options.tenants) if options.tenants or options.targeted else None
@@ -181,7 +207,7 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
         safety=global_safety(options),
         leaving=leaving,
     )
-    plan.config_digest = config_digest(desired)
+    plan.config_digest = config_digest(desired, options.digest_key or UNKEYED)
     plan.reference_digest = config_digest(desired, references_only=True)
     plan.only = sorted(only) if only is not None else None
     plan.changed_since = options.changed_since

@@ -1,8 +1,10 @@
 """A digest of the desired configuration, recorded in a saved plan.
 
 Apply recomputes it from the configuration it loads and refuses a plan made from other
-files. Each secret enters as an HMAC of its value under a fixed label, so changing an
-environment variable changes the digest while the digest never reveals the value.
+files. Each secret enters as an HMAC of its value under a key the plan file does not hold
+(derived from the API token, see ``workflow.digest_key``): changing a secret changes the
+digest, while someone who holds the plan file and the repository still cannot test a guess
+of a secret against it, as they could with a fixed, public key.
 """
 
 from __future__ import annotations
@@ -21,13 +23,22 @@ from t4o_reconcile.engine.snapshot import (
     UnresolvedSecret,
 )
 
-_SECRET_LABEL = b"t4o-reconcile/config-digest/secret/v1"
+# For callers that plan in-process without a target's credentials (tests, benchmarks):
+# public, so such a digest protects nothing. The CLI always passes a secret key.
+UNKEYED = b"t4o-reconcile/config-digest/unkeyed"
 
 
-def config_digest(desired: Snapshot, *, references_only: bool = False) -> str:
-    """``sha256:<hex>`` over a canonical JSON of the desired snapshot. With
-    ``references_only`` a secret enters as its reference (``env:NAME``), not its value:
-    the digest of a plan made without secret values, compared at merge time."""
+def config_digest(desired: Snapshot, key: bytes = UNKEYED, *, references_only: bool = False) -> str:
+    """``sha256:<hex>`` over a canonical JSON of the desired snapshot; each secret value
+    enters as HMAC-SHA256(``key``, value). With ``references_only`` a secret enters as its
+    reference (``env:NAME``), not its value: the digest of a plan made without secret
+    values, compared at merge time."""
+
+    def secret(value: object) -> Any:
+        if isinstance(value, Secret):
+            return {"secret": hmac.new(key, value.value.encode(), "sha256").hexdigest()}
+        return _secret(value)
+
     document = {
         "tenants": {
             slug: {
@@ -47,7 +58,7 @@ def config_digest(desired: Snapshot, *, references_only: bool = False) -> str:
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
-        default=_reference if references_only else _secret,
+        default=_reference if references_only else secret,
     )
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -64,8 +75,6 @@ def _reference(value: object) -> Any:
 
 
 def _secret(value: object) -> Any:
-    if isinstance(value, Secret):
-        return {"secret": hmac.new(_SECRET_LABEL, value.value.encode(), "sha256").hexdigest()}
     if isinstance(value, UnresolvedSecret):
         return {"unresolved": value.source}
     if isinstance(value, UnreadSecret):
