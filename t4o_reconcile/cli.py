@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from t4o_reconcile import __version__
-from t4o_reconcile.api.target import DEFAULT_DEADLINE
+from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
 from t4o_reconcile.errors import ApiError, ConfigInvalid, NoAnswer, T4oError, UnexpectedAnswer
 
 if TYPE_CHECKING:
@@ -313,6 +313,15 @@ def _api_options(func: Callable[..., None]) -> Callable[..., None]:
         help="Seconds one request may wait out 429 answers before it fails (or T4O_DEADLINE).",
     )(func)
     func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        envvar="T4O_TIMEOUT",
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        help="Seconds one request may take, its whole answer included (or T4O_TIMEOUT);"
+        " a request is tried at most 5 times.",
+    )(func)
+    func = click.option(
         "--provider",
         envvar="T4O_PROVIDER",
         default="t4o",
@@ -365,6 +374,7 @@ def _options(path: Path, *, read_secrets: bool = True, **kwargs: Any) -> RunOpti
         rate_limit=kwargs.get("client_rate_limit"),
         deadline=float(kwargs.get("deadline") or DEFAULT_DEADLINE),
         changed_since=kwargs.get("changed_since"),
+        timeout=float(kwargs.get("timeout") or DEFAULT_TIMEOUT),
     )
 
 

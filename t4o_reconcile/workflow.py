@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from t4o_reconcile.api.target import DEFAULT_DEADLINE
+from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot
 from t4o_reconcile.errors import (
@@ -55,6 +55,7 @@ class RunOptions:
     # when empty), and these tenants' files were deleted in the change.
     targeted: bool = False
     leaving: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT  # seconds one request may take, its answer included
     # What secret references may reach and whether values are read; None: the
     # operator's settings in the environment.
     policy: SecretPolicy | None = None
@@ -98,6 +99,7 @@ def open_provider(options: RunOptions) -> Provider:
         db_path=options.db_path,
         rate_limit=options.rate_limit,
         deadline=options.deadline,
+        timeout=options.timeout,
     )
     try:
         provider_class = load_provider(options.provider)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
@@ -21,14 +22,18 @@ import httpx
 
 from t4o_reconcile.api.pacing import Pacer
 from t4o_reconcile.api.ratelimit import parse_rate_limit
-from t4o_reconcile.api.target import DEFAULT_DEADLINE
-from t4o_reconcile.errors import PROBLEM_PREFIX, ApiError
+from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
+from t4o_reconcile.errors import PROBLEM_PREFIX, ApiError, NoAnswer, UnexpectedAnswer
 
 __all__ = ["PROBLEM_PREFIX", "ApiClient", "ApiError", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The largest answer read: a bulk page of 25 large tenants is well under 1 MiB. Bigger is
+# not an answer of this API, and is not buffered to find out.
+MAX_ANSWER_BYTES = 32 << 20
+_NOT_PRINTABLE = str.maketrans({c: " " for c in range(32)} | {127: " "})
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -55,6 +60,40 @@ class RetryPolicy:
     def backoff(self, retry: int, rand: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**retry)]."""
         return float(rand() * min(self.max_delay, self.base_delay * (2.0**retry)))
+
+
+def snippet(text: str, limit: int = 120) -> str:
+    """A short, printable excerpt of untrusted text for an error line."""
+    flat = " ".join(text.translate(_NOT_PRINTABLE).split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def answer_json(response: httpx.Response) -> Any:
+    """The JSON of a successful answer, or ``UnexpectedAnswer`` saying what it was instead
+    (HTML, truncated or otherwise not JSON)."""
+    request = response._request  # None for an answer built without one (tests)
+    method = request.method if request is not None else ""
+    path = request.url.path if request is not None else ""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and not (kind == "application/json" or kind.endswith("+json")):
+        raise UnexpectedAnswer(
+            f"expected JSON, got {kind} ({len(response.content)} bytes:"
+            f" {snippet(response.text, 60)!r})",
+            method=method,
+            path=path,
+            status=response.status_code,
+        )
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        where = getattr(exc, "pos", None)
+        at = f" at byte {where} of {len(response.content)}" if where is not None else ""
+        raise UnexpectedAnswer(
+            f"the answer is not valid JSON ({getattr(exc, 'msg', 'undecodable')}{at}; truncated?)",
+            method=method,
+            path=path,
+            status=response.status_code,
+        ) from None
 
 
 def problem_from_response(response: httpx.Response, method: str, path: str) -> ApiError:
@@ -167,7 +206,8 @@ class ApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         parallelism: int = 8,
         retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         rate_limit: float | None = None,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
@@ -193,6 +233,8 @@ class ApiClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
         self.parallelism = parallelism
+        self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
         self.retry = retry or RetryPolicy()
         self.pacer = Pacer(parallelism, rate=rate_limit, clock=clock, sleep=sleep)
         self._sleep = sleep
@@ -242,18 +284,17 @@ class ApiClient:
             try:
                 async with self.pacer.slot():
                     self.request_count += 1
-                    response = await self._http.request(
-                        method, path, params=params, json=json, headers=headers
-                    )
+                    response = await self._send(method, path, params, json, headers)
                     self.pacer.observe(response.status_code, response.headers)
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, TimeoutError) as exc:
                 # Timeouts, refused and dropped connections: nothing was answered.
                 if last:
-                    raise ApiError(
-                        0,
-                        "connection-error",
-                        "no answer from the API",
-                        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                    what = type(exc).__name__ if isinstance(exc, httpx.TransportError) else ""
+                    raise NoAnswer(
+                        f"{what or 'no complete answer within the timeout'}"
+                        f"{': ' + snippet(str(exc)) if str(exc) else ''}; gave up after"
+                        f" {failures + 1} attempt(s) in {self._clock() - started:.1f} s"
+                        f" ({self.timeout:g} s per request: --timeout or T4O_TIMEOUT)",
                         method=method,
                         path=path,
                     ) from None
@@ -274,6 +315,54 @@ class ApiClient:
             failures += 1
             log.debug("%s %s: %d, retry in %.2fs", method, path, response.status_code, delay)
             await self._sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """One attempt: the whole answer within ``timeout`` (a server that trickles bytes
+        gets no longer than one that is silent), read streamed and never past the cap."""
+        request = self._http.build_request(method, path, params=params, json=body, headers=headers)
+        async with asyncio.timeout(self.timeout):
+            response = await self._http.send(request, stream=True)
+            try:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self.max_answer_bytes:
+                    raise self._too_large(method, path, response.status_code)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_answer_bytes:
+                        raise self._too_large(method, path, response.status_code)
+                    chunks.append(chunk)
+            finally:
+                await response.aclose()
+        # The body is decoded already: the copy must not claim an encoding or a length.
+        kept = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=kept,
+            content=b"".join(chunks),
+            request=request,
+            extensions={k: v for k, v in response.extensions.items() if k in ("reason_phrase",)},
+        )
+
+    def _too_large(self, method: str, path: str, status: int) -> UnexpectedAnswer:
+        return UnexpectedAnswer(
+            f"the answer is over {self.max_answer_bytes // (1 << 20)} MiB; reading stopped",
+            method=method,
+            path=path,
+            status=status,
+        )
 
     def _wait_out_rate_limit(
         self, response: httpx.Response, method: str, path: str, started: float
@@ -299,7 +388,7 @@ class ApiClient:
         self.pacer.pause(delay)
 
     async def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
-        return (await self.request("GET", path, params=params)).json()
+        return answer_json(await self.request("GET", path, params=params))
 
     async def pages(
         self, path: str, params: Mapping[str, str | int] | None = None, *, limit: int = 100

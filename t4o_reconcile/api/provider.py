@@ -15,13 +15,21 @@ from typing import Any
 from urllib.parse import quote
 
 from t4o_reconcile.api import snapshot as convert
-from t4o_reconcile.api.client import ApiClient, RetryPolicy, if_match, version_of
+from t4o_reconcile.api.client import (
+    ApiClient,
+    RetryPolicy,
+    answer_json,
+    if_match,
+    snippet,
+    version_of,
+)
 from t4o_reconcile.api.target import Target
 from t4o_reconcile.engine.compare import same
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
-from t4o_reconcile.errors import ApiError, UnsafePathError
+from t4o_reconcile.errors import ApiError, UnexpectedAnswer, UnsafePathError
+from t4o_reconcile.vocabulary import SLUG_PATTERN
 
 PAGE_LIMIT = 100
 # Tenants per bulk request when the slugs are known: small enough that the server builds
@@ -73,6 +81,7 @@ def holds(want: Any, have: Any) -> bool:
 
 # Characters that would end a path segment, or that a server or proxy might treat as if
 # they did; a value holding one is refused, not encoded.
+_SLUG = re.compile(SLUG_PATTERN)
 _UNSAFE_IN_SEGMENT = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -204,6 +213,7 @@ class HttpProvider:
             target.token,
             parallelism=parallelism,
             retry=retry,
+            timeout=target.timeout,
             rate_limit=target.rate_limit,
         )
         return cls(client, target=target.name, endpoint=target.endpoint)
@@ -245,14 +255,30 @@ class HttpProvider:
     # -- reads -------------------------------------------------------------------------
 
     async def read(self, slugs: Iterable[str] | None = None) -> Snapshot:
-        configs, agreements = await asyncio.gather(
-            self._read_configs(slugs), self._collect("/v1/agreements")
-        )
-        snapshot = Snapshot(agreements=convert.agreements_snapshot(agreements))
-        for config in configs:
-            tenant = convert.tenant_snapshot(config)
-            snapshot.tenants[tenant.slug] = tenant
-            self._remember(tenant)
+        try:
+            configs, agreements = await asyncio.gather(
+                self._read_configs(slugs), self._collect("/v1/agreements")
+            )
+            snapshot = Snapshot(agreements=convert.agreements_snapshot(agreements))
+            for config in configs:
+                tenant = convert.tenant_snapshot(config)
+                if not isinstance(tenant.slug, str) or not _SLUG.fullmatch(tenant.slug):
+                    raise UnexpectedAnswer(
+                        f"the API sent a tenant slug {snippet(str(tenant.slug), 60)!r}, which is"
+                        " not a slug",
+                        method="GET",
+                        path="/v1/bulk/tenants",
+                    )
+                snapshot.tenants[tenant.slug] = tenant
+                self._remember(tenant)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # Answers are untrusted: a wrong shape is an error of the API, not a crash.
+            raise UnexpectedAnswer(
+                "the answer does not have the documented shape"
+                f" ({type(exc).__name__}: {snippet(str(exc), 80)})",
+                method="GET",
+                path="/v1/bulk/tenants",
+            ) from None
         return snapshot
 
     async def list_tenants(self) -> list[str]:
@@ -434,7 +460,7 @@ class HttpProvider:
         if version is not None:
             for name in _tenant_aliases(slug):
                 context.versions[name] = version
-        data = response.json() if response.content else {}
+        data = answer_json(response) if response.content else {}
         if isinstance(data, Mapping) and data:
             for section in TENANT_SECTIONS:
                 self._note(slug, section, "", READERS[section](data))
@@ -461,7 +487,7 @@ class HttpProvider:
             json=wire(body),
             idempotency_key=context.idempotency_key,
         )
-        await self._after_bank_write(action, context, response.json())
+        await self._after_bank_write(action, context, answer_json(response))
         return version_of(response)
 
     async def _update(self, action: Action, context: ExecutionContext) -> str | None:
@@ -475,7 +501,7 @@ class HttpProvider:
             json=wire(body),
             if_match=self._if_match(action, context),
         )
-        await self._after_bank_write(action, context, response.json())
+        await self._after_bank_write(action, context, answer_json(response))
         return version_of(response)
 
     async def _delete(self, action: Action, context: ExecutionContext) -> None:
@@ -555,7 +581,7 @@ class HttpProvider:
             return conflict
         if action.kind == "delete" or action.section not in READERS:
             return conflict
-        data = response.json()
+        data = answer_json(response)
         if not isinstance(data, Mapping) or not holds(
             action.after or {}, READERS[action.section](data)
         ):

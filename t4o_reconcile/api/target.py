@@ -22,6 +22,7 @@ SANDBOX_DB_ENV = "T4O_SANDBOX_DB"
 # per-minute window many times over and still fails a stuck CI job long before a runner's
 # own limit (GitHub's is 6 hours).
 DEFAULT_DEADLINE = 600.0
+DEFAULT_TIMEOUT = 30.0
 
 # --api embedded (or T4O_API_URL=embedded): the embedded sandbox, asked for by name. Needed
 # in CI, where a missing target is a misnamed secret, not a wish for a throwaway sandbox.
@@ -40,6 +41,8 @@ class Target:
     # how long one request may wait out 429 answers.
     rate_limit: float | None = None
     deadline: float = DEFAULT_DEADLINE
+    # Seconds one request may take, its whole answer included (--timeout, T4O_TIMEOUT).
+    timeout: float = DEFAULT_TIMEOUT
 
     @property
     def embedded(self) -> bool:
@@ -79,6 +82,7 @@ def resolve_target(
     env: Mapping[str, str] | None = None,
     rate_limit: float | None = None,
     deadline: float = DEFAULT_DEADLINE,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Target:
     """``--api URL`` or ``T4O_API_URL`` with ``T4O_API_TOKEN``; with neither, the sandbox
     in ``db_path`` (or ``T4O_SANDBOX_DB``, or ``.t4o/sandbox.db``)."""
@@ -106,13 +110,20 @@ def resolve_target(
             db_path=db if str(db) not in ("", ".") else DEFAULT_SANDBOX_DB,
             rate_limit=rate_limit,
             deadline=deadline,
+            timeout=timeout,
         )
     check_url(url, insecure=insecure)
     if token is None:
         raise TargetError(
             f"no API token: set {TOKEN_ENV} to a bearer token for {_display_url(url)}"
         )
-    return Target(url=url.rstrip("/"), token=token, rate_limit=rate_limit, deadline=deadline)
+    return Target(
+        url=url.rstrip("/"),
+        token=token,
+        rate_limit=rate_limit,
+        deadline=deadline,
+        timeout=timeout,
+    )
 
 
 def in_ci(environ: Mapping[str, str]) -> bool:

@@ -22,16 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from t4o_reconcile.config.models import Agreement, Tenant
 from t4o_reconcile.config.secret_refs import DEFAULT_ENV_PREFIX
+from t4o_reconcile.config.yamlfile import YAMLSyntax, parse
 from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
 from t4o_reconcile.errors import ExportError
-from t4o_reconcile.vocabulary import PROGRAMS
+from t4o_reconcile.vocabulary import PROGRAMS, SLUG_PATTERN
 
 DEFAULTS_STEM = "_defaults"
 
@@ -171,6 +174,11 @@ def write_export(
     """
     out_dir = Path(out_dir)
     known = dict(agreements or {})
+    snapshots = list(snapshots)
+    refused = [problem for s in snapshots if (problem := _slug_problem(s.slug))]
+    refused += [p for name in known for p in _agreement_problems(name, known[name])]
+    if refused:
+        raise ExportError(_hostile(refused))
     tenants = [export_tenant(snapshot, known, env_prefix) for snapshot in snapshots]
     defaults = _read_defaults(out_dir)
     for tenant in tenants:
@@ -181,15 +189,20 @@ def write_export(
     clashes: list[str] = []
     for tenant in tenants:
         path = out_dir / f"{tenant.slug}.yaml"
+        text = tenant.render(schema_dir)
+        # What the API sent becomes YAML only when it reads back as a valid tenant file.
+        refused += _document_problems(tenant.slug, text)
         if path.exists() and not force:
             clashes.append(f"{path} already exists")
-        pending.append((path, tenant.render(schema_dir)))
+        pending.append((path, text))
+    if refused:
+        raise ExportError(_hostile(refused))
     if known:
         path = out_dir / AGREEMENTS_FILE
-        text, conflicts = _merged_agreements(path, known, schema_dir, force=force)
+        merged, conflicts = _merged_agreements(path, known, schema_dir, force=force)
         clashes.extend(conflicts)
-        if text is not None:
-            pending.append((path, text))
+        if merged is not None:
+            pending.append((path, merged))
     if clashes:
         raise ExportError(
             "nothing was exported: "
@@ -234,6 +247,50 @@ def pin_unset_defaults(document: dict[str, Any], defaults: Any) -> None:
                     mine[name] = None
                 elif isinstance(mine.get(name), dict) and isinstance(value, dict):
                     pin_unset_defaults(mine, {name: value})
+
+
+def _slug_problem(slug: object) -> str | None:
+    """A slug becomes a file name: only the configuration's own slug shape is accepted."""
+    if isinstance(slug, str) and re.fullmatch(SLUG_PATTERN, slug):
+        return None
+    return f"tenant slug {_shown(slug)}: expected a slug (lower-case letters, digits and '-')"
+
+
+def _agreement_problems(name: str, item: Item) -> list[str]:
+    try:
+        Agreement.model_validate(
+            {"name": name, "customer_number": item.fields.get("customer_number")}
+        )
+    except ValidationError as exc:
+        return [
+            f"agreement {_shown(name)}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+            for e in exc.errors()
+        ]
+    return []
+
+
+def _document_problems(slug: str, text: str) -> list[str]:
+    """Every reason the exported text is not a valid tenant file."""
+    try:
+        data = parse(text)
+    except YAMLSyntax as exc:
+        return [f"tenant {slug}: the export would not be valid YAML ({exc.error.message})"]
+    try:
+        Tenant.model_validate(data)
+    except ValidationError as exc:
+        return [f"tenant {slug}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return []
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
+def _hostile(problems: list[str]) -> str:
+    listed = "; ".join(problems[:10])
+    more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+    return "nothing was exported: the API sent values a tenant file cannot hold: " + listed + more
 
 
 def schema_dir_for(out_dir: Path) -> str:

@@ -429,3 +429,14 @@ def test_any_text_value_reads_back_unchanged(name: str, city: str, finish_code: 
 
     assert (document["name"], document["address"]["city"]) == (name, city)
     assert document["defaults"]["finish_code"] == finish_code
+
+
+@pytest.mark.parametrize("slug", ["../../escaped", "/etc/cron.d/x", "A B", "ok\nslug: other"])
+def test_export_refuses_a_hostile_slug_and_writes_nothing(slug: str, tmp_path: Path) -> None:
+    from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
+
+    hostile = TenantSnapshot(slug=slug, sections={"identity": {"": Item({"name": "X"})}})
+
+    with pytest.raises(ExportError, match="nothing was exported: the API sent values"):
+        write_export([hostile], {}, tmp_path / "out", force=False)
+    assert list(tmp_path.rglob("*")) == []
