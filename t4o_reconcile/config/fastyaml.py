@@ -30,6 +30,45 @@ class NotPlain(Exception):
     """The document uses something only the full loader builds (or is not valid YAML)."""
 
 
+# Deeper than any tenant file can be (the schema nests at most 5 levels): a document past
+# this is refused where the nesting goes too deep, before any loader recurses into it.
+MAX_DEPTH = 20
+
+
+class TooDeep(Exception):
+    """The document nests mappings and lists deeper than ``MAX_DEPTH``."""
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(f"nested deeper than {MAX_DEPTH} levels")
+        self.line = line  # 1-based, where the level past the limit opens
+        self.column = column
+
+
+def check_depth(text: str) -> None:
+    """Raise ``TooDeep`` at the first collection past ``MAX_DEPTH`` (events only, nothing
+    built); a syntax error is left for the loader to word."""
+    if CParser is None:
+        return
+    parser = CParser(text)
+    depth = 0
+    try:
+        while True:
+            event = parser.get_event()
+            kind = type(event).__name__
+            if kind in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise TooDeep(event.start_mark.line + 1, event.start_mark.column + 1)
+            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+            elif kind == "StreamEndEvent":
+                return
+    except TooDeep:
+        raise
+    except Exception:
+        return  # not valid YAML: the loader reports it
+
+
 # ruamel's implicit resolvers for YAML 1.2, per first character, in ruamel's order.
 _RULES: dict[str, list[tuple[str, re.Pattern[str]]]] = defaultdict(list)
 for _versions, _tag, _regexp, _first in implicit_resolvers:
@@ -88,7 +127,7 @@ def load(text: str) -> Any:
         raise NotPlain("no C parser")
     try:
         return _Builder(CParser(text)).document()
-    except NotPlain:
+    except (NotPlain, TooDeep):
         raise
     except Exception as exc:  # a syntax error: the full loader words it
         raise NotPlain(type(exc).__name__) from None
@@ -97,6 +136,7 @@ def load(text: str) -> Any:
 class _Builder:
     def __init__(self, parser: Any) -> None:
         self._next = parser.get_event
+        self._depth = 0
 
     def document(self) -> Any:
         self._expect("StreamStartEvent")
@@ -124,10 +164,13 @@ class _Builder:
             return _plain(event.value) if not event.style else event.value
         if event.tag is not None:
             raise NotPlain("tag")
-        if kind == "MappingStartEvent":
-            return self._mapping()
-        if kind == "SequenceStartEvent":
-            return self._sequence()
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise TooDeep(event.start_mark.line + 1, event.start_mark.column + 1)
+            built = self._mapping() if kind == "MappingStartEvent" else self._sequence()
+            self._depth -= 1
+            return built
         raise NotPlain(kind)
 
     def _mapping(self) -> dict[Any, Any]:

@@ -32,8 +32,18 @@ EMAIL_PATTERN = rf"^[^{_NOT_IN_SEGMENT}]+@[^{_NOT_IN_SEGMENT}]+\.[^{_NOT_IN_SEGM
 # A name that is a path segment (an agreement's name): spaces inside are fine, the
 # characters that end or escape a segment are not.
 NAME_PATTERN = r"^[^/\\?#%\x00-\x1f\x7f]+$"
+# Bounds of every string and list: the JSON Schema, the loader and the sandbox all take
+# them from these models, so the three agree.
 MAX_EMAIL = 254
 MAX_NAME = 200
+MAX_TEMPLATE = 10_000
+MAX_HOST = 253
+MAX_REFERENCE = 300
+MAX_USERS = 1_000
+MAX_BANK_ACCOUNTS = 100
+MAX_CONNECTIONS = 10
+MAX_TEMPLATES = 50
+MAX_AGREEMENTS = 10_000
 
 
 def _account_number(value: str) -> str:
@@ -138,8 +148,8 @@ Iban = Annotated[str, AfterValidator(_iban)]
 Bic = Annotated[str, AfterValidator(_bic)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 Language = Annotated[str, AfterValidator(_language)]
-TemplateText = Annotated[str, AfterValidator(_merge_fields)]
-Text = Annotated[str, Field(min_length=1), AfterValidator(normalize.text)]
+TemplateText = Annotated[str, Field(max_length=MAX_TEMPLATE), AfterValidator(_merge_fields)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(normalize.text)]
 
 TimingSystem = Literal["emit", "sportident", "none"]
 InvoiceRecipient = Literal["client", "partner"]
@@ -183,6 +193,7 @@ class SecretRef(Model):
 
     secret: str = Field(
         pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$",
+        max_length=MAX_REFERENCE,
         description="env:NAME (an environment variable) or file:PATH (relative to the file)",
     )
 
@@ -235,7 +246,7 @@ class EmailAccount(Model):
     address: Email
     username: Text
     password: SecretRef
-    smtp_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")]
+    smtp_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$", max_length=MAX_HOST)]
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
     encryption: Encryption = "auto"
 
@@ -310,12 +321,12 @@ class Tenant(Model):
     defaults: Defaults | None = None
     billing: Billing | None = None
     agreement: KeyName | None = None
-    connections: list[Connection] | None = None
+    connections: Annotated[list[Connection], Field(max_length=MAX_CONNECTIONS)] | None = None
     invoicing: Invoicing | None = None
     email_account: EmailAccount | None = None
-    bank_accounts: list[BankAccount] | None = None
-    users: list[User] | None = None
-    email_templates: list[EmailTemplate] | None = None
+    bank_accounts: Annotated[list[BankAccount], Field(max_length=MAX_BANK_ACCOUNTS)] | None = None
+    users: Annotated[list[User], Field(max_length=MAX_USERS)] | None = None
+    email_templates: Annotated[list[EmailTemplate], Field(max_length=MAX_TEMPLATES)] | None = None
     safety: Safety | None = None
 
     @model_validator(mode="after")
@@ -350,7 +361,7 @@ class Agreement(Model):
 
 
 class AgreementsFile(Model):
-    agreements: list[Agreement] = Field(default_factory=list)
+    agreements: list[Agreement] = Field(default_factory=list, max_length=MAX_AGREEMENTS)
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:

@@ -70,10 +70,25 @@ def parse(text: str) -> Any:
         return fastyaml.load(text)
     except fastyaml.NotPlain:
         pass  # anchors, tags, odd keys, errors: the full loader builds or words them
+    except fastyaml.TooDeep as exc:
+        raise YAMLSyntax(_too_deep(exc)) from None
+    try:
+        fastyaml.check_depth(text)
+    except fastyaml.TooDeep as exc:
+        raise YAMLSyntax(_too_deep(exc)) from None
     try:
         return _FAST.load(text)
     except MarkedYAMLError as exc:
         raise YAMLSyntax(_describe(exc, text)) from None
+
+
+def _too_deep(exc: fastyaml.TooDeep) -> ParseError:
+    return ParseError(
+        exc.line,
+        exc.column,
+        f"mappings and lists nested deeper than {fastyaml.MAX_DEPTH} levels; a tenant file"
+        " nests at most 5 (e.g. users[0].programs.invoicing)",
+    )
 
 
 class YAMLSyntax(Exception):
@@ -98,6 +113,20 @@ def _describe(exc: MarkedYAMLError, text: str) -> ParseError:
     problem = (exc.problem or "invalid YAML").strip()
     context = f" {exc.context.strip()}" if exc.context else ""
     message = f"invalid YAML{context}: {problem}"
+    began = exc.context_mark
+    if (
+        began is not None
+        and mark is not None
+        and (began.line, began.column)
+        != (
+            mark.line,
+            mark.column,
+        )
+    ):
+        # Point at where the broken construct (an unclosed [ or {) began: that is what to
+        # fix. Where the parser noticed is often lines later, at the next key.
+        message += f" (it began here; the parser noticed at line {line}, column {column})"
+        line, column = began.line + 1, began.column + 1
     if "unexpected ':'" in problem and "{" in _line(text, mark.line if mark else 0):
         # The usual cause: {secret: env:NAME} in flow style needs quotes.
         message += '; inside { } quote values that contain ":", e.g. {secret: "env:NAME"}'

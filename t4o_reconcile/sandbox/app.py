@@ -276,6 +276,60 @@ class SegmentGuard:
         await self.app(scope, receive, send)
 
 
+MAX_BODY_BYTES = 1 << 20
+
+
+class BodyLimit:
+    """Answers 413 to a request body over ``MAX_BODY_BYTES``, declared or streamed, before
+    anything parses it; a body within the limit is handed on unchanged."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            size += len(message.get("body", b""))
+            if size > MAX_BODY_BYTES:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        problem = ProblemError(
+            rules.BODY_TOO_LARGE,
+            f"body: over {MAX_BODY_BYTES} bytes; send fewer items per request",
+            field="body",
+        )
+        await _problem_response(problem)(scope, receive, send)
+
+
+def _replay(messages: list[Any], receive: Any) -> Any:
+    async def replayed() -> Any:
+        if messages:
+            return messages.pop(0)
+        return await receive()
+
+    return replayed
+
+
 def safe_path(request: Request) -> None:
     """Every path parameter is one segment: never a decoded ``/``, a ``\\``, a control
     character or a dot segment. A key of another shape is refused before anything else
@@ -937,5 +991,6 @@ def create_app(db_path: Path | str, faults: Faults | None = None) -> FastAPI:
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     if faults is not None and faults.active:
         app.add_middleware(FaultMiddleware, faults=faults)
+    app.add_middleware(BodyLimit)
     app.add_middleware(SegmentGuard)
     return app

@@ -49,11 +49,13 @@ __all__ = ["AgreementCreate", "BankAccountCreate", "InvoicingSettings"]
 Version = Annotated[
     str, Field(pattern=r"^[0-9]+$", description="The resource version; also sent as ETag")
 ]
-Secret = Annotated[SecretStr, Field(min_length=1, description="Write-only; never returned")]
+Secret = Annotated[
+    SecretStr, Field(min_length=1, max_length=4096, description="Write-only; never returned")
+]
 # Models holding a secret store it exactly as sent: stripping it would make its fingerprint
 # differ from the one the client computes, a perpetual "(sensitive, changed)".
 _KEEP_SECRETS_AS_SENT = ConfigDict(extra="forbid", str_strip_whitespace=False)
-SmtpHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")]
+SmtpHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$", max_length=253)]
 SmtpPort = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(ge=1)]
 CustomerNumber = Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
@@ -131,7 +133,9 @@ class TenantCreate(Model):
 class TenantPatch(Model):
     """Top-level fields are partial; a nested object (contact, ...) is replaced whole."""
 
-    slug: str | None = Field(default=None, description="Immutable: sending it is refused")
+    slug: str | None = Field(
+        default=None, max_length=63, description="Immutable: sending it is refused"
+    )
     name: Text | None = None
     organization_number: OrganizationNumber | None = None
     personal_number: PersonalNumber | None = None

@@ -41,6 +41,7 @@ FORBIDDEN_FOR_TENANT_TOKEN = _rule(
 READ_ONLY_TOKEN = _rule(
     "read-only-token", 403, "This token may only read; writes need a token made without --read-only"
 )
+BODY_TOO_LARGE = _rule("body-too-large", 413, "The request body is over the limit (1 MiB)")
 NOT_FOUND = _rule("not-found", 404, "No such resource")
 METHOD_NOT_ALLOWED = _rule("method-not-allowed", 405, "Method not allowed on this resource")
 IF_MATCH_REQUIRED = _rule("if-match-required", 428, "If-Match with the current version required")
