@@ -421,7 +421,7 @@ class HttpProvider:
         # The API made more than the tenant (invoicing, membership, the owner): learn
         # their versions so the plan's follow-up writes can send If-Match. The answer
         # carries them as `config`; an API that does not is asked once more.
-        created = response.json()
+        created = answer_json(response)
         config = created.get("config") if isinstance(created, Mapping) else None
         if not isinstance(config, Mapping) or config.get("slug") != slug:
             config = await self._client.get_json(f"{tenant_path(slug)}/config")
