@@ -85,3 +85,10 @@ def test_comment_parts_reports_the_parts_of_a_big_change() -> None:
 
     assert "1000 tenants changed" in out
     assert "comment parts:" in out and "largest" in out
+
+
+def test_input_limits_reports_the_accepted_and_the_refused_files() -> None:
+    out = run_script("input_limits.py", "--oversized-mb", "2")
+
+    assert "largest accepted" in out and "oversized (2 MB)" in out and "too deep" in out
+    assert "ratio to target" in out
