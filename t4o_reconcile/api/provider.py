@@ -57,6 +57,8 @@ KEY_FIELDS = {
 }
 
 Fields = dict[str, Any]
+# Secrets whose reference the API keeps beside the fingerprint (``<name>_source``).
+SOURCED_SECRETS = frozenset({"token", "password"})
 
 
 def wire(value: Any) -> Any:
@@ -64,7 +66,12 @@ def wire(value: Any) -> Any:
     if isinstance(value, Secret):
         return value.value
     if isinstance(value, Mapping):
-        return {str(k): wire(v) for k, v in value.items() if not isinstance(v, Fingerprint)}
+        out = {str(k): wire(v) for k, v in value.items() if not isinstance(v, Fingerprint)}
+        for key, inner in value.items():
+            if key in SOURCED_SECRETS and isinstance(inner, Secret) and inner.source:
+                # The reference, never the value: a later plan shows where it now comes from.
+                out[f"{key}_source"] = inner.source
+        return out
     if isinstance(value, list | tuple):
         return [wire(v) for v in value]
     return value

@@ -33,7 +33,13 @@ def _fingerprint(value: Any) -> Fingerprint | None:
         if isinstance(inner, Mapping) and "salt" in inner and "hash" in inner:
             digits = value.get("last_digits")
             hint = "…" + digits if isinstance(digits, str) and digits.isdigit() else ""
-            return Fingerprint(salt=str(inner["salt"]), hash=str(inner["hash"]), hint=hint)
+            source = value.get("source")
+            return Fingerprint(
+                salt=str(inner["salt"]),
+                hash=str(inner["hash"]),
+                hint=hint,
+                source=source if isinstance(source, str) else None,
+            )
     return None
 
 

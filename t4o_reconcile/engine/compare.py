@@ -21,15 +21,24 @@ def same(want: Any, have: Any) -> bool:
     if type(want) is type(have) and want == have:
         return True
     if isinstance(want, Secret):
-        return isinstance(have, Fingerprint) and want.matches(have)
-    if isinstance(want, UnresolvedSecret | UnreadSecret):
-        # Cannot be compared: checks report it as a plan error, or the plan as partial.
+        return isinstance(have, Fingerprint) and want.matches(have) and same_source(want, have)
+    if isinstance(want, UnreadSecret):
+        # The value is not compared (the plan is partial), but a changed reference shows.
+        return not isinstance(have, Fingerprint) or same_source(want, have)
+    if isinstance(want, UnresolvedSecret):
+        # Cannot be compared; checks report it as a plan error instead.
         return True
     if isinstance(want, str) and isinstance(have, str):
         # Defensive: both sides should be normalised already, but trailing whitespace
         # is never significant and must not become a perpetual diff.
         return normalize.text(want) == normalize.text(have)
     return False
+
+
+def same_source(want: Secret | UnreadSecret, have: Fingerprint) -> bool:
+    """Whether the secret still comes from where the API says it was written from (an API
+    that keeps no reference, or a secret written before it did, always agrees)."""
+    return have.source is None or have.source == want.source
 
 
 def changed_paths(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[str]:

@@ -44,12 +44,18 @@ def mask(value: object) -> str:
 
 
 def as_plan_file(value: object) -> dict[str, Any]:
-    sourced = Secret | UnresolvedSecret | UnreadSecret | SavedSecret
+    sourced = Secret | UnresolvedSecret | UnreadSecret | SavedSecret | Fingerprint
     source = value.source if isinstance(value, sourced) else ""
     saved: dict[str, Any] = {"sensitive": True, "source": source or None}
     if hint_of(value):
         saved["hint"] = hint_of(value)
     return saved
+
+
+def reference(value: object) -> str | None:
+    """Where a secret value came from (``env:NAME``), when known; never the value."""
+    source = getattr(value, "source", None) if is_sensitive(value) else None
+    return source if isinstance(source, str) and source else None
 
 
 def from_plan_file(value: dict[str, Any]) -> SavedSecret:

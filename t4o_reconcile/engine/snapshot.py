@@ -83,6 +83,8 @@ class Fingerprint:
     salt: str
     hash: str
     hint: str = ""  # e.g. the last two digits of a personal number
+    # The reference the secret was written from (env:NAME), when the API keeps it.
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

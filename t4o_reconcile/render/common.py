@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
-from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask
+from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask, reference
 
 PARTIAL_NOTE = (
     "Partial plan: the secret values were not read (--without-secrets), so these secrets"
@@ -52,6 +52,11 @@ def field_lines(action: Action) -> list[FieldLine]:
 
 
 def _sensitive_change(action: Action, path: str) -> str:
+    old = reference(_lookup(action.before, path))
+    new = reference(_lookup(action.after, path))
+    if old and new and old != new:
+        # Never the value: where it came from and where it comes from now.
+        return f"(sensitive, reference {old} → {new})"
     before = hint_of(_lookup(action.before, path))
     after = hint_of(_lookup(action.after, path))
     if before and after and before != after:

@@ -55,6 +55,11 @@ Secret = Annotated[
 # Models holding a secret store it exactly as sent: stripping it would make its fingerprint
 # differ from the one the client computes, a perpetual "(sensitive, changed)".
 _KEEP_SECRETS_AS_SENT = ConfigDict(extra="forbid", str_strip_whitespace=False)
+# Sent beside a secret (``token_source``, ``password_source``): where the client took it
+# from, so that a later plan can show a changed reference. Never a secret itself.
+SecretSource = Annotated[
+    str, Field(min_length=1, max_length=300, pattern=r"^(env|file):[^\x00-\x1f\x7f]+$")
+]
 SmtpHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$", max_length=253)]
 SmtpPort = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -75,6 +80,9 @@ class FingerprintOut(Out):
 
 class SecretOut(Out):
     fingerprint: FingerprintOut
+    source: str | None = Field(
+        default=None, description="The reference the client took the secret from, if sent"
+    )
 
 
 # Tenants ---------------------------------------------------------------------------
@@ -177,6 +185,7 @@ class EmailAccountCreate(Model):
     address: Email
     username: Text
     password: Secret
+    password_source: SecretSource | None = None
     smtp_host: SmtpHost
     smtp_port: SmtpPort = 587
     encryption: Encryption = "auto"
@@ -189,6 +198,7 @@ class EmailAccountPatch(Model):
     address: Email | None = None
     username: Text | None = None
     password: Secret | None = None
+    password_source: SecretSource | None = None
     smtp_host: SmtpHost | None = None
     smtp_port: SmtpPort | None = None
     encryption: Encryption | None = None
@@ -213,11 +223,13 @@ class ConnectionCreate(Model):
     model_config = _KEEP_SECRETS_AS_SENT
     connector: Connector
     token: Secret
+    token_source: SecretSource | None = None
 
 
 class ConnectionPatch(Model):
     model_config = _KEEP_SECRETS_AS_SENT
     token: Secret
+    token_source: SecretSource | None = None
 
 
 class ConnectionOut(Out):

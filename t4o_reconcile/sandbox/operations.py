@@ -73,16 +73,21 @@ def _sent(patch: BaseModel, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
                 field=name,
             )
         if isinstance(value, SecretStr):
-            changes[name] = secret_out(value.get_secret_value())
-    return changes
+            changes[name] = secret_out(value.get_secret_value(), changes.get(f"{name}_source"))
+    return _without_sources(changes)
 
 
 def _created(body: BaseModel) -> dict[str, Any]:
     data = body.model_dump()
     for name, value in data.items():
         if isinstance(value, SecretStr):
-            data[name] = secret_out(value.get_secret_value())
-    return data
+            data[name] = secret_out(value.get_secret_value(), data.get(f"{name}_source"))
+    return _without_sources(data)
+
+
+def _without_sources(data: dict[str, Any]) -> dict[str, Any]:
+    """A secret's ``<name>_source`` is stored inside the secret's own value, not beside it."""
+    return {k: v for k, v in data.items() if not k.endswith("_source")}
 
 
 def _require_partner_token(tx: Tx, what: str) -> None:

@@ -146,9 +146,14 @@ def masked(data: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def secret_out(secret: str) -> dict[str, Any]:
+def secret_out(secret: str, source: str | None = None) -> dict[str, Any]:
+    """What is stored and read of a secret: its salted fingerprint and, when the client
+    said, the reference it came from (``env:NAME``): never the secret."""
     salt = new_salt()
-    return {"fingerprint": {"salt": salt, "hash": fingerprint(secret, salt)}}
+    out: dict[str, Any] = {"fingerprint": {"salt": salt, "hash": fingerprint(secret, salt)}}
+    if source is not None:
+        out["source"] = source
+    return out
 
 
 class Tx:

@@ -69,7 +69,7 @@ def test_an_update_sends_only_the_changed_fields_with_if_match_and_the_secret_va
     assert request.method == "PATCH"
     assert request.url.path == "/v1/tenants/ok-skogen/connections/eventor-norway"
     assert request.headers["if-match"] == '"4"'
-    assert json.loads(request.content) == {"token": SECRET}
+    assert json.loads(request.content) == {"token": SECRET, "token_source": "env:EVENTOR"}
     assert context.versions['ok-skogen.connections["eventor-norway"]'] == "5"
 
 

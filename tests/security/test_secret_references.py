@@ -104,3 +104,33 @@ def test_one_secrets_file_holds_many_secrets_and_must_be_private(
     assert again.returncode == 0, again.stdout  # the values applied were the file's
     assert_no_canary(outputs([shared, private, applied, again]), canaries_of(server, secrets))
     assert os.stat(secrets_file).st_mode & 0o777 == 0o600
+
+
+def test_a_changed_reference_shows_old_and_new_reference_never_the_value(
+    server: Server, examples_copy: Path
+) -> None:
+    secrets = planted()
+    old = "T4O_SECRET_OK_SKOGEN_SMTP_PASSWORD"
+    assert cli("apply", examples_copy, "--auto-approve", env=server.env(**secrets)).returncode == 0
+
+    def move(doc: Any) -> None:
+        doc["email_account"]["password"] = {"secret": "env:T4O_SECRET_SHARED_SMTP"}
+
+    edit_tenant(examples_copy, "ok-skogen", move)
+    # The same value, now from another variable: still a change a reviewer must see.
+    env = server.env(**secrets, T4O_SECRET_SHARED_SMTP=secrets[old])
+    with_values = cli("plan", examples_copy, "--detailed-exitcode", env=env)
+    pr_env = server.env()
+    for name in secrets:
+        pr_env.pop(name)
+    without = cli("plan", examples_copy, "--without-secrets", "--detailed-exitcode", env=pr_env)
+    applied = cli("apply", examples_copy, "--auto-approve", env=env)
+    after = cli("plan", examples_copy, "--detailed-exitcode", env=env)
+
+    shown = f"password: (sensitive, reference env:{old} → env:T4O_SECRET_SHARED_SMTP)"
+    assert with_values.returncode == 2 and shown in with_values.stdout, with_values.stdout
+    assert without.returncode == 2 and shown in without.stdout, without.stdout
+    assert applied.returncode == 0, applied.stderr
+    assert after.returncode == 0, after.stdout  # converged on the new reference
+    runs = [with_values, without, applied, after]
+    assert_no_canary(outputs(runs), canaries_of(server, secrets))
