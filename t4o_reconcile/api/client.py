@@ -289,10 +289,13 @@ class ApiClient:
             except (httpx.TransportError, TimeoutError) as exc:
                 # Timeouts, refused and dropped connections: nothing was answered.
                 if last:
-                    what = type(exc).__name__ if isinstance(exc, httpx.TransportError) else ""
+                    what = (
+                        type(exc).__name__
+                        if isinstance(exc, httpx.TransportError)
+                        else f"Timeout (no complete answer within {self.timeout:g} s)"
+                    )
                     raise NoAnswer(
-                        f"{what or 'no complete answer within the timeout'}"
-                        f"{': ' + snippet(str(exc)) if str(exc) else ''}; gave up after"
+                        f"{what}{': ' + snippet(str(exc)) if str(exc) else ''}; gave up after"
                         f" {failures + 1} attempt(s) in {self._clock() - started:.1f} s"
                         f" ({self.timeout:g} s per request: --timeout or T4O_TIMEOUT)",
                         method=method,
