@@ -76,6 +76,10 @@ _TENANT: dict[str, Any] = {
             "description": "Why this tenant's deletes need approval; empty when they do not",
         },
         "versions": {**_VERSIONS, "description": "Plan file only: address -> live version"},
+        "uncompared": {
+            **_STRINGS,
+            "description": "Plan file only: this tenant's secrets not compared",
+        },
     },
 }
 
@@ -101,6 +105,8 @@ def plan_schema() -> dict[str, Any]:
             "has_changes",
             "has_errors",
             "has_drift",
+            "partial",
+            "uncompared_secrets",
             "agreement_actions",
             "tenants",
             "errors",
@@ -163,6 +169,15 @@ def plan_schema() -> dict[str, Any]:
             "has_drift": {
                 "type": "boolean",
                 "description": "Changes, or live tenants that have no file",
+            },
+            "partial": {
+                "type": "boolean",
+                "description": "Made without secret values (plan --without-secrets): apply"
+                " refuses it as a saved plan",
+            },
+            "uncompared_secrets": {
+                **_STRINGS,
+                "description": "Each secret not compared: address.field (reference)",
             },
             "agreement_actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},
             "tenants": {"type": "array", "items": {"$ref": "#/$defs/tenant"}},
