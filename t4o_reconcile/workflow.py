@@ -198,7 +198,15 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
             with contextlib.suppress(BaseException):
                 await task
         raise
-    live = await reading
+    try:
+        live = await reading
+    except BaseException:
+        # The identity check runs beside the read: when the read fails, it is dropped too
+        # (never left to report its own failure as a traceback at exit).
+        identity.cancel()
+        with contextlib.suppress(BaseException):
+            await identity
+        raise
     read = time.perf_counter()
     plan = make_plan(
         desired,
