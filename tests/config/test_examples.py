@@ -86,9 +86,10 @@ def test_secrets_reference_environment_variables_named_after_the_tenant(
     repo: Repository, example_env: dict[str, str]
 ) -> None:
     for entry in repo.tenants.values():
-        prefix = "T4O_SECRET_" + entry.slug.upper().replace("-", "_") + "_"
+        prefix = entry.slug.upper().replace("-", "_") + "_"
         for secret in entry.secrets.values():
-            name = secret.source.removeprefix("env:").removeprefix("T4O_SECRET_")
+            assert secret.source.startswith("env:T4O_SECRET_"), secret.source
+            name = secret.source.removeprefix("env:T4O_SECRET_")
             assert name.startswith(prefix), secret.source
             assert secret.source.removeprefix("env:") in example_env
 

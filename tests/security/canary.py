@@ -10,11 +10,18 @@ from pathlib import Path
 
 from tests.e2e.conftest import Server, example_secrets
 
+# A personal number must be a valid one to be used at all (a made-up fødselsnummer).
+PERSONAL_NUMBER = "15037810034"
+
 
 def planted() -> dict[str, str]:
-    """A unique canary for every secret the examples reference."""
+    """A unique canary for every secret the examples reference (a valid personal number
+    for a personal number: it must never appear whole either)."""
     run = uuid.uuid4().hex[:10]
-    return {name: f"CANARY-{run}-{name}" for name in example_secrets()}
+    return {
+        name: PERSONAL_NUMBER if name.endswith("PERSONAL_NUMBER") else f"CANARY-{run}-{name}"
+        for name in example_secrets()
+    }
 
 
 def outputs(runs: Iterable[subprocess.CompletedProcess[str]], *files: Path) -> list[str]:
