@@ -406,7 +406,14 @@ class HttpProvider:
         slug = str(action.tenant)
         after = action.after or {}
         body: Fields = {"slug": slug}
-        for name in ("name", "organization_number", "personal_number", "contact", "address"):
+        for name in (
+            "name",
+            "organization_number",
+            "personal_number",
+            "contact",
+            "address",
+            "state",
+        ):
             if name in after:
                 body[name] = after[name]
         for name in ("defaults", "billing"):

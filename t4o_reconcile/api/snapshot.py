@@ -80,6 +80,7 @@ def identity_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
         "personal_number": _fingerprint(tenant.get("personal_number")),
         "contact": contact_fields(tenant.get("contact")),
         "address": address_fields(tenant.get("address")),
+        "state": tenant.get("state") or "active",
     }
 
 
@@ -122,6 +123,7 @@ def email_account_fields(account: Mapping[str, Any]) -> dict[str, Any]:
         "smtp_host": account.get("smtp_host"),
         "smtp_port": account.get("smtp_port"),
         "encryption": account.get("encryption"),
+        "allow_unencrypted_password": bool(account.get("allow_unencrypted_password")),
     }
 
 

@@ -6,11 +6,15 @@ checked here, after every file has loaded, so that each problem names its exact 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
+from t4o_reconcile.engine.snapshot import Secret
 
 
 def check_tenant(entry: TenantEntry) -> list[Problem]:
@@ -49,6 +53,17 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
         for flag in ("invoice_account", "default_for_payments"):
             problems += _one_flag(entry, flag)
     problems += _smtp(entry)
+    if tenant.state == "pending" and tenant.users:
+        problems += [
+            entry.problem(
+                ("users", index),
+                f"{user.email} cannot be invited while the tenant is pending (state: pending):"
+                " a client in the activation list has only its owner; expected state: active"
+                " to add users",
+            )
+            for index, user in enumerate(tenant.users)
+            if user.role != "owner"
+        ]
     if isinstance(tenant.personal_number, str):
         problems.append(
             entry.problem(
@@ -187,6 +202,7 @@ def check_across(
         by_stem.setdefault(folded, entry)
     problems += _shared_organization_numbers(entries)
     problems += _shared_bank_accounts(entries)
+    problems += _shared_eventor_keys(entries)
     problems += _agreement_references(entries, agreements, agreements_path)
     if agreements:
         problems += _unique_agreements(agreements)
@@ -268,6 +284,42 @@ def _shared_bank_accounts(entries: list[TenantEntry]) -> list[Problem]:
             )
             if problem is not None:
                 problems.append(problem)
+    return problems
+
+
+# Connectors to the production Eventor of a country: each club has its own API key there
+# ("Alle klubber har en egen API-nøkkel"). A test server connection may share one.
+PRODUCTION_CONNECTORS = ("eventor-norway", "eventor-sweden")
+
+
+def _shared_eventor_keys(entries: list[TenantEntry]) -> list[Problem]:
+    """Two tenants whose production connection resolves to the same key: a warning. The
+    keys are compared as HMACs under a key drawn for this run, never as values."""
+    run_key = secrets.token_bytes(32)
+    first: dict[tuple[str, str], tuple[TenantEntry, int]] = {}
+    problems = []
+    for entry in entries:
+        for index, connection in enumerate(entry.tenant.connections or []):
+            if connection.connector not in PRODUCTION_CONNECTORS:
+                continue
+            value = entry.secrets.get(("connections", index, "token"))
+            if not isinstance(value, Secret):
+                continue
+            digest = hmac.new(run_key, value.value.encode(), hashlib.sha256).hexdigest()
+            holder = first.setdefault((connection.connector, digest), (entry, index))
+            if holder[0] is entry:
+                continue
+            other, other_index = holder
+            where = other.locate(("connections", other_index, "token"))
+            problems.append(
+                entry.problem(
+                    ("connections", index, "token"),
+                    f"{connection.connector} token ({value.source}) is the same API key as"
+                    f" tenant {other.slug!r}'s ({where});"
+                    " expected each club to have its own Eventor API key",
+                    level="warning",
+                )
+            )
     return problems
 
 

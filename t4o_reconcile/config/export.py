@@ -113,6 +113,8 @@ def export_tenant(
             env_name = SECRET_ENV_PREFIX + env_name.removeprefix("T4O_")
         _secret_ref(doc, "personal_number", env_name)
         exported.secrets.append(env_name)
+    if fields.get("state") == "pending":
+        doc["state"] = "pending"  # active is what a file that leaves state out gets
     for part in ("contact", "address"):
         if fields.get(part):
             doc[part] = _mapping(fields[part], list(fields[part]))
@@ -366,6 +368,8 @@ def _email_account(exported: ExportedTenant, item: Item | None) -> CommentedMap 
     _secret_ref(account, "password", env_name)
     exported.secrets.append(env_name)
     account.update(_mapping(item.fields, ["smtp_host", "smtp_port", "encryption"]))
+    if item.fields.get("allow_unencrypted_password"):
+        account["allow_unencrypted_password"] = True
     return account
 
 

@@ -15,7 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from t4o_reconcile.config.models import EMAIL_PATTERN, IDENTITY_ERROR, NAME_PATTERN
+from t4o_reconcile.config.models import (
+    EMAIL_PATTERN,
+    IDENTITY_ERROR,
+    NAME_PATTERN,
+    UNENCRYPTED_ERROR,
+)
 from t4o_reconcile.config.problems import DocPath
 from t4o_reconcile.vocabulary import SECRET_FIELDS, SLUG_PATTERN
 
@@ -63,6 +68,8 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> Located:
         # Raised by the tenant as a whole (the country decides), about one of its fields.
         ctx = error.get("ctx", {})
         return Located((*loc, ctx.get("field", "")), str(ctx.get("message", error["msg"])))
+    if kind == UNENCRYPTED_ERROR:
+        return Located((*loc, "encryption"), error["msg"])
     if kind == "missing":
         return Located(loc[:-1], f"missing required key {loc[-1]!r}")
     if secret and kind in ("model_type", "dict_type", "string_type", "model_attributes_type"):

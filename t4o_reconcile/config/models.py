@@ -157,6 +157,7 @@ Interval = Literal["monthly", "quarterly", "yearly"]
 PdfTemplate = Literal["standard", "compact", "detailed"]
 Encryption = Literal["auto", "ssl", "starttls", "none"]
 Role = Literal["owner", "admin", "member"]
+TenantState = Literal["pending", "active"]
 Program = Literal["invoicing", "accounting", "payroll", "events"]
 Right = Literal["none", "user", "admin"]
 Connector = Literal["eventor-norway", "eventor-norway-test", "eventor-sweden"]
@@ -164,6 +165,17 @@ TemplateKind = Literal["invoice", "order"]
 
 
 IDENTITY_ERROR = "identity_number"
+UNENCRYPTED_ERROR = "unencrypted_password"
+
+
+def check_encryption(encryption: str | None, allowed: bool | None) -> None:
+    """The SMTP password may travel unencrypted only when the file says so explicitly."""
+    if encryption == "none" and not allowed:
+        raise PydanticCustomError(
+            UNENCRYPTED_ERROR,
+            "encryption none would send the SMTP password unencrypted; expected ssl, starttls"
+            " or auto, or allow_unencrypted_password: true to accept that explicitly",
+        )
 
 
 def checked_number(field: str, value: str | None, country: str) -> str | None:
@@ -249,6 +261,13 @@ class EmailAccount(Model):
     smtp_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$", max_length=MAX_HOST)]
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
     encryption: Encryption = "auto"
+    # encryption: none sends the password in clear text; only an explicit yes allows it.
+    allow_unencrypted_password: bool = False
+
+    @model_validator(mode="after")
+    def _password_encrypted(self) -> EmailAccount:
+        check_encryption(self.encryption, self.allow_unencrypted_password)
+        return self
 
 
 class BankAccount(Model):
@@ -321,6 +340,7 @@ class Tenant(Model):
     defaults: Defaults | None = None
     billing: Billing | None = None
     agreement: KeyName | None = None
+    state: TenantState | None = None
     connections: Annotated[list[Connection], Field(max_length=MAX_CONNECTIONS)] | None = None
     invoicing: Invoicing | None = None
     email_account: EmailAccount | None = None

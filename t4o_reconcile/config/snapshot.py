@@ -113,6 +113,8 @@ def _identity(entry: TenantEntry) -> dict[str, Any]:
         "organization_number": tenant.organization_number,
         "personal_number": _personal_number(entry),
     }
+    if tenant.state is not None:
+        fields["state"] = tenant.state
     for name in ("contact", "address"):
         if tenant.managed(name):
             value = getattr(tenant, name)

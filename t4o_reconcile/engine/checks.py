@@ -25,6 +25,7 @@ def tenant_errors(
     errors = [
         *_unresolved_secrets(want),
         *_identity_numbers(want, have),
+        *_activation(want, have),
         *_owner(want, have),
         *_bank_accounts(want, have),
     ]
@@ -93,6 +94,31 @@ def _identity_numbers(want: TenantSnapshot, have: TenantSnapshot | None) -> Iter
 
 
 _UNMANAGED: Any = object()
+
+
+def _activation(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
+    """A client waits in the activation list (pending) until it is activated; it cannot go
+    back, and it gets no users but its owner while it waits."""
+    wanted = want.sections.get("identity", {}).get("")
+    live = have.sections.get("identity", {}).get("") if have is not None else None
+    live_state = live.fields.get("state", "active") if live is not None else None
+    state = wanted.fields.get("state") if wanted is not None else None
+    where = address(want.slug, "identity", "")
+    if state == "pending" and live_state == "active":
+        yield PlanError(
+            where, "an active tenant cannot go back to the activation list (state: pending)"
+        )
+        return
+    if (state or live_state) != "pending":
+        return
+    current = have.sections.get("users", {}) if have is not None else {}
+    for email, user in want.sections.get("users", {}).items():
+        if email not in current and user.fields.get("role") != "owner":
+            yield PlanError(
+                address(want.slug, "users", email),
+                f"{email} cannot be invited while the tenant is pending; activate it first"
+                " (state: active)",
+            )
 
 
 def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:

@@ -342,10 +342,16 @@ def _plan_agreements(
 
 
 def agreement_users(plan: Plan, desired: Snapshot, live: Snapshot) -> list[AgreementUsers]:
-    """Distinct user e-mails per agreement, before (live) and after this plan.
+    """Charged accesses per agreement, before (live) and after this plan.
+
+    An access is a (user, program) whose right is not "none", counted once per agreement
+    whatever the number of its tenants that grant it ("bare bli belastet én gang for hver
+    tilgang de har, uansett hvor mange selskaper som er inkludert i avtalen"). An access
+    only a pending invitation holds is counted apart: it is charged once accepted.
 
     After: planned tenants use their desired users and membership where managed, live
-    ones otherwise; tenants outside the plan keep their live state; deleted ones count
+    ones otherwise; a user the plan invites is pending (the owner of a new tenant is
+    created active); tenants outside the plan keep their live state; deleted ones count
     for nothing.
     """
     planned = {t.slug for t in plan.tenants}
@@ -355,12 +361,13 @@ def agreement_users(plan: Plan, desired: Snapshot, live: Snapshot) -> list[Agree
         for a in t.actions
         if a.section == WHOLE_TENANT and a.kind == "delete"
     }
-    before: dict[str, set[str]] = {}
-    after: dict[str, set[str]] = {}
+    before: dict[str, _Accesses] = {}
+    after: dict[str, _Accesses] = {}
     for current in live.tenants.values():
         name = _membership(current.sections.get("agreement"))
         if name is not None:
-            before.setdefault(name, set()).update(current.sections.get("users", {}))
+            users = current.sections.get("users", {})
+            before.setdefault(name, _Accesses()).add(users, users, new_tenant=False)
     for slug in live.tenants.keys() | desired.tenants.keys():
         if slug in deleted:
             continue
@@ -368,25 +375,53 @@ def agreement_users(plan: Plan, desired: Snapshot, live: Snapshot) -> list[Agree
         want = desired.tenants.get(slug) if slug in planned else None
         name, users = _after_membership(want, have)
         if name is not None:
-            after.setdefault(name, set()).update(users)
+            live_users = have.sections.get("users", {}) if have is not None else {}
+            after.setdefault(name, _Accesses()).add(users, live_users, new_tenant=have is None)
     names = set(before) | set(after)
     names |= set(live.agreements or {}) | set(desired.agreements or {})
+    empty = _Accesses()
     return [
         AgreementUsers(
             agreement=name,
-            before=len(before.get(name, ())),
-            after=len(after.get(name, ())),
+            before=len(before.get(name, empty).active),
+            after=len(after.get(name, empty).active),
+            pending_before=len(before.get(name, empty).pending_only()),
+            pending_after=len(after.get(name, empty).pending_only()),
         )
         for name in sorted(names)
     ]
 
 
+class _Accesses:
+    """The (user, program) pairs of an agreement, active and pending."""
+
+    def __init__(self) -> None:
+        self.active: set[tuple[str, str]] = set()
+        self.pending: set[tuple[str, str]] = set()
+
+    def add(self, users: dict[str, Item], live_users: dict[str, Item], *, new_tenant: bool) -> None:
+        for email, user in users.items():
+            live = live_users.get(email)
+            if live is not None:
+                status = live.fields.get("status", "active")
+            else:
+                owner = user.fields.get("role") == "owner"
+                status = "active" if new_tenant and owner else "pending"
+            target = self.active if status == "active" else self.pending
+            for program, right in (user.fields.get("programs") or {}).items():
+                if right not in (None, "none"):
+                    target.add((email, str(program)))
+
+    def pending_only(self) -> set[tuple[str, str]]:
+        return self.pending - self.active
+
+
 def _after_membership(
     want: TenantSnapshot | None, have: TenantSnapshot | None
-) -> tuple[str | None, set[str]]:
+) -> tuple[str | None, dict[str, Item]]:
     def pick(section: str) -> dict[str, Item]:
         if want is not None and section in want.sections:
             return want.sections[section]
         return have.sections.get(section, {}) if have is not None else {}
 
-    return _membership(pick("agreement")), set(pick("users"))
+    return _membership(pick("agreement")), pick("users")

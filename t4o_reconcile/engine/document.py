@@ -68,7 +68,13 @@ def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, A
         "unmanaged_tenants": list(plan.unmanaged_tenants),
         "leaving_management": list(plan.leaving),
         "agreement_users": [
-            {"agreement": u.agreement, "before": u.before, "after": u.after}
+            {
+                "agreement": u.agreement,
+                "before": u.before,
+                "after": u.after,
+                "pending_before": u.pending_before,
+                "pending_after": u.pending_after,
+            }
             for u in plan.agreement_users
         ],
     }

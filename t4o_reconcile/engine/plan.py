@@ -73,11 +73,15 @@ class TenantPlan:
 
 @dataclass(slots=True)
 class AgreementUsers:
-    """Users are charged once per agreement: distinct users across its tenants."""
+    """What an agreement is charged for: accesses, a user's program rights that are not
+    "none", each counted once per user per agreement however many of its tenants the user
+    is in. Accesses held only through pending invitations are counted apart."""
 
     agreement: str
     before: int
     after: int
+    pending_before: int = 0
+    pending_after: int = 0
 
 
 @dataclass(slots=True)

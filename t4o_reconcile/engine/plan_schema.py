@@ -193,10 +193,14 @@ def plan_schema() -> dict[str, Any]:
                     "type": "object",
                     "required": ["agreement", "before", "after"],
                     "additionalProperties": False,
+                    "description": "Charged accesses per agreement (a user's program rights"
+                    " not none, each once per user per agreement); pending apart",
                     "properties": {
                         "agreement": {"type": "string"},
                         "before": _COUNT,
                         "after": _COUNT,
+                        "pending_before": _COUNT,
+                        "pending_after": _COUNT,
                     },
                 },
             },

@@ -99,7 +99,13 @@ def _plan(document: dict[str, Any]) -> Plan:
         agreement_versions=dict(document.get("agreement_versions", {})),
         unmanaged_tenants=list(document["unmanaged_tenants"]),
         agreement_users=[
-            AgreementUsers(agreement=u["agreement"], before=u["before"], after=u["after"])
+            AgreementUsers(
+                agreement=u["agreement"],
+                before=u["before"],
+                after=u["after"],
+                pending_before=u.get("pending_before", 0),
+                pending_after=u.get("pending_after", 0),
+            )
             for u in document["agreement_users"]
         ],
         errors=[_error(e) for e in document["errors"]],

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
+from t4o_reconcile.engine.plan import Action, AgreementUsers, Plan, TenantPlan
 from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask, reference
 
 PARTIAL_NOTE = (
@@ -84,6 +84,27 @@ def _flatten(fields: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]
             yield from _flatten(value, f"{prefix}{name}.")
         else:
             yield prefix + name, value
+
+
+ACCESSES_LABEL = (
+    "Charged accesses per agreement (program rights, each user once per agreement;"
+    " pending invitations apart)"
+)
+
+
+def accesses_shown(users: AgreementUsers) -> bool:
+    return bool(users.before or users.after or users.pending_before or users.pending_after)
+
+
+def _count(active: int, pending: int) -> str:
+    return f"{active} (+{pending} pending)" if pending else str(active)
+
+
+def accesses_text(users: AgreementUsers) -> str:
+    """``4 → 6 (+2 pending)``: charged accesses before → after, pending apart."""
+    before = _count(users.before, users.pending_before)
+    after = _count(users.after, users.pending_after)
+    return before if before == after else f"{before} → {after}"
 
 
 def tenant_counts(tenant: TenantPlan) -> dict[str, int]:

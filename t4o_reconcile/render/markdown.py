@@ -28,6 +28,7 @@ from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actio
 from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
 from t4o_reconcile.render.common import (
     PARTIAL_NOTE,
+    accesses_shown,
     error_count,
     field_lines,
     shown_tenants,
@@ -290,7 +291,7 @@ def _head_context(plan: Plan) -> dict[str, Any]:
 
 
 def _foot_context(plan: Plan) -> dict[str, Any]:
-    users = [u for u in plan.agreement_users if u.before or u.after]
+    users = [u for u in plan.agreement_users if accesses_shown(u)]
     return {
         "unmanaged": ", ".join(plan.unmanaged_tenants[:_LIST_CAP]),
         "unmanaged_count": len(plan.unmanaged_tenants),

@@ -5,8 +5,11 @@ from __future__ import annotations
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, PlanError
 from t4o_reconcile.render.common import (
+    ACCESSES_LABEL,
     PARTIAL_NOTE,
     SYMBOLS,
+    accesses_shown,
+    accesses_text,
     error_count,
     field_lines,
     shown_tenants,
@@ -93,13 +96,12 @@ def render_text(plan: Plan, *, color: bool) -> str:
                     " --delete-unmanaged --allow-deletes"
                 )
             out.add(f"  {_safe(slug)}: {what}")
-    moving_users = [u for u in plan.agreement_users if u.before or u.after]
+    moving_users = [u for u in plan.agreement_users if accesses_shown(u)]
     if moving_users:
         out.add()
-        out.add("Users per agreement (charged once per agreement):")
+        out.add(ACCESSES_LABEL + ":")
         for users in moving_users:
-            change = "" if users.before == users.after else f" → {users.after}"
-            out.add(f"  {_safe(users.agreement)}: {users.before}{change}")
+            out.add(f"  {_safe(users.agreement)}: {accesses_text(users)}")
 
     if plan.partial:
         out.add()

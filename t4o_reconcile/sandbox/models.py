@@ -109,6 +109,7 @@ class TenantOut(Out):
     name: str
     organization_number: str | None
     personal_number: PersonalNumberOut | None
+    state: Literal["pending", "active"]
     contact: Contact | None
     address: Address | None
     defaults: Defaults
@@ -134,6 +135,9 @@ class TenantCreate(Model):
     defaults: Defaults | None = None
     billing: Billing | None = None
     owner: OwnerCreate
+    state: Literal["pending", "active"] | None = Field(
+        default=None, description="pending: in the activation list; left out: active"
+    )
     invoicing: InvoicingSettings | None = None
     agreement: KeyName | None = None
 
@@ -151,6 +155,9 @@ class TenantPatch(Model):
     address: Address | None = None
     defaults: Defaults | None = None
     billing: Billing | None = None
+    state: Literal["pending", "active"] | None = Field(
+        default=None, description="Activation only: pending -> active, never back"
+    )
 
 
 # Invoicing -------------------------------------------------------------------------
@@ -189,6 +196,7 @@ class EmailAccountCreate(Model):
     smtp_host: SmtpHost
     smtp_port: SmtpPort = 587
     encryption: Encryption = "auto"
+    allow_unencrypted_password: bool = False
 
 
 class EmailAccountPatch(Model):
@@ -202,6 +210,7 @@ class EmailAccountPatch(Model):
     smtp_host: SmtpHost | None = None
     smtp_port: SmtpPort | None = None
     encryption: Encryption | None = None
+    allow_unencrypted_password: bool | None = None
 
 
 class EmailAccountOut(Out):
@@ -213,6 +222,7 @@ class EmailAccountOut(Out):
     smtp_host: str
     smtp_port: int
     encryption: Encryption
+    allow_unencrypted_password: bool
     version: Version
 
 

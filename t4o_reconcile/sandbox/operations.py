@@ -200,6 +200,7 @@ def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
         "address": None if body.address is None else body.address.model_dump(),
         "defaults": m.DEFAULT_DEFAULTS if body.defaults is None else body.defaults.model_dump(),
         "billing": m.DEFAULT_BILLING if body.billing is None else body.billing.model_dump(),
+        "state": body.state or "active",
     }
     _check_identity_numbers(data)
     if tx.tenant(slug) is not None:
@@ -249,7 +250,13 @@ def update_tenant(tx: Tx, slug: str, if_match: str | None, patch: m.TenantPatch)
             f"slug: a tenant's slug is immutable (it is {slug!r}); create a new tenant instead",
             field="slug",
         )
-    data = {**before.data, **changes}
+    data = {"state": "active", **before.data, **changes}
+    if before.data.get("state", "active") == "active" and data["state"] == "pending":
+        raise ProblemError(
+            rules.TENANT_ALREADY_ACTIVE,
+            "state: the tenant is active; it cannot go back to the activation list",
+            field="state",
+        )
     _check_identity_numbers(data)
     if data["organization_number"] != before.data["organization_number"]:
         found = tx.tenant(slug)
@@ -307,6 +314,7 @@ def update_invoicing(tx: Tx, slug: str, if_match: str | None, patch: m.Invoicing
 
 
 def issue_invoice(tx: Tx, slug: str) -> Row:
+    _require_active(tx, slug, "invoicing")
     before = invoicing(tx, slug)
     if not before.data["enabled"]:
         raise ProblemError(
@@ -368,7 +376,9 @@ def create_email_account(tx: Tx, slug: str, body: m.EmailAccountCreate) -> Row:
             rules.EMAIL_ACCOUNT_EXISTS,
             "email_account: the tenant has one already; PATCH it or DELETE it first",
         )
-    return _insert(tx, slug, EMAIL_ACCOUNT, "", _created(body))
+    data = _created(body)
+    _check_encryption(data)
+    return _insert(tx, slug, EMAIL_ACCOUNT, "", data)
 
 
 def update_email_account(
@@ -376,7 +386,20 @@ def update_email_account(
 ) -> Row:
     before = item(tx, slug, EMAIL_ACCOUNT, "", "email_account (the system account is used)")
     check_version(if_match, before, "email_account")
-    return _write(tx, slug, EMAIL_ACCOUNT, "", before, {**before.data, **_sent(patch)})
+    data = {**before.data, **_sent(patch)}
+    _check_encryption(data)
+    return _write(tx, slug, EMAIL_ACCOUNT, "", before, data)
+
+
+def _check_encryption(data: dict[str, Any]) -> None:
+    data.setdefault("allow_unencrypted_password", False)  # accounts stored before the flag
+    if data.get("encryption") == "none" and not data["allow_unencrypted_password"]:
+        raise ProblemError(
+            rules.UNENCRYPTED_PASSWORD,
+            "encryption: none would send the password unencrypted; use ssl, starttls or"
+            " auto, or send allow_unencrypted_password: true",
+            field="encryption",
+        )
 
 
 def create_connection(tx: Tx, slug: str, body: m.ConnectionCreate) -> Row:
@@ -520,8 +543,17 @@ def _check_bank_account_deletable(tx: Tx, slug: str, number: str, row: Row) -> N
 # Users -----------------------------------------------------------------------------
 
 
+def _require_active(tx: Tx, slug: str, what: str) -> None:
+    if visible_tenant(tx, slug).data.get("state", "active") == "pending":
+        raise ProblemError(
+            rules.TENANT_PENDING,
+            f"state: the tenant is pending (in the activation list); activate it before {what}",
+            field="state",
+        )
+
+
 def create_user(tx: Tx, slug: str, body: m.UserCreate) -> Row:
-    visible_tenant(tx, slug)
+    _require_active(tx, slug, "inviting users")
     if body.role == "owner":
         raise ProblemError(
             rules.OWNER_EXISTS,

@@ -67,6 +67,12 @@ IDENTITY_NUMBER_REQUIRED = _rule(
     422,
     "Exactly one of organization_number or personal_number is required",
 )
+TENANT_PENDING = _rule(
+    "tenant-pending", 409, "The tenant is in the activation list; activate it first"
+)
+TENANT_ALREADY_ACTIVE = _rule(
+    "tenant-already-active", 409, "An active tenant cannot go back to the activation list"
+)
 IDENTITY_NUMBER_INVALID = _rule(
     "identity-number-invalid",
     422,
@@ -89,6 +95,11 @@ INVOICING_DISABLED = _rule("invoicing-disabled", 409, "Invoicing is disabled for
 
 # Email account and connections.
 EMAIL_ACCOUNT_EXISTS = _rule("email-account-exists", 409, "The tenant already has an account")
+UNENCRYPTED_PASSWORD = _rule(
+    "unencrypted-password",
+    422,
+    "The SMTP password would be sent unencrypted without allow_unencrypted_password",
+)
 CONNECTION_EXISTS = _rule("connection-exists", 409, "The tenant already has this connector")
 
 # Bank accounts.

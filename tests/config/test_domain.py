@@ -271,3 +271,99 @@ def test_an_agreement_without_customer_number_is_valid(load_files: Loader) -> No
     assert result.repository is not None
     agreements = desired_snapshot(result.repository).agreements or {}
     assert agreements["NOF"].fields == {"name": "NOF", "customer_number": None}
+
+
+# -- 13. SMTP: no password in clear text unless the file says so
+
+
+SMTP = (
+    "email_account:\n  account_name: A\n  display_name: A\n  address: a@club.no\n"
+    "  username: a\n  password: {secret: 'env:CLUB_TOKEN'}\n  smtp_host: smtp.club.no\n"
+    "  smtp_port: 25\n  encryption: none\n"
+)
+
+
+def test_an_unencrypted_password_is_refused_at_the_encryption(load_files: Loader) -> None:
+    result = load_files({"club.yaml": tenant(number='organization_number: "914820332"\n') + SMTP})
+
+    (problem,) = result.problems
+    assert problem.path == ("email_account", "encryption") and problem.is_error
+    assert "would send the SMTP password unencrypted" in problem.message
+    assert (problem.line, problem.column) == (12, 15)
+
+
+def test_an_unencrypted_password_is_accepted_when_the_file_says_so(load_files: Loader) -> None:
+    result = load_files(
+        {
+            "club.yaml": tenant(number='organization_number: "914820332"\n')
+            + SMTP
+            + "  allow_unencrypted_password: true\n"
+        }
+    )
+
+    assert result.problems == []
+
+
+# -- 14. Each club has its own Eventor API key
+
+
+def eventor(slug: str, variable: str, connector: str = "eventor-norway") -> str:
+    return (
+        f'slug: {slug}\nname: Club\norganization_number: "914820332"\n'
+        f"connections:\n  - {{connector: {connector}, token: {{secret: 'env:{variable}'}}}}\n"
+    )
+
+
+def test_two_clubs_with_the_same_production_key_get_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "KEY_A"))
+    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "KEY_B"))
+    (tmp_path / "c-club.yaml").write_text(eventor("c-club", "KEY_C", "eventor-norway-test"))
+    environ = {"KEY_A": "same-key-1234", "KEY_B": "same-key-1234", "KEY_C": "same-key-1234"}
+
+    result = load_repository(tmp_path, environ=environ)
+
+    (problem,) = [p for p in result.problems if p.path[0] == "connections"]
+    assert problem.level == "warning" and Path(problem.file).name == "b-club.yaml"
+    assert problem.path == ("connections", 0, "token")
+    assert "eventor-norway token (env:KEY_B) is the same API key as tenant 'a-club'" in (
+        problem.message
+    )
+    assert "same-key-1234" not in str(problem)
+
+
+def test_different_keys_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "KEY_A"))
+    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "KEY_B"))
+
+    result = load_repository(tmp_path, environ={"KEY_A": "key-a", "KEY_B": "key-b"})
+
+    assert [p for p in result.problems if p.path[0] == "connections"] == []
+
+
+# -- 7. Activation
+
+
+def test_a_pending_tenant_lists_only_its_owner(load_files: Loader) -> None:
+    users = OWNER + "  - {email: ola@club.no, name: Ola, role: member}\n"
+    result = load_files({"club.yaml": tenant() + SE_ADDRESS + "state: pending\n" + users})
+
+    (problem,) = result.problems
+    assert problem.path == ("users", 1) and problem.is_error
+    assert "ola@club.no cannot be invited while the tenant is pending" in problem.message
+
+
+def test_a_pending_tenant_with_its_owner_only_is_valid(load_files: Loader) -> None:
+    result = load_files({"club.yaml": tenant() + SE_ADDRESS + "state: pending\n" + OWNER})
+
+    assert result.problems == []
+    assert result.repository is not None
+    identity = desired_snapshot(result.repository).tenants["club"].sections["identity"][""]
+    assert identity.fields["state"] == "pending"
+
+
+def test_state_is_pending_or_active(load_files: Loader) -> None:
+    result = load_files({"club.yaml": tenant() + SE_ADDRESS + "state: waiting\n"})
+
+    (problem,) = result.problems
+    assert problem.path == ("state",)
+    assert "expected one of 'pending' or 'active'" in problem.message

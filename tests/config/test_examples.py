@@ -112,3 +112,9 @@ def test_a_personal_number_is_given_by_reference(repo: Repository) -> None:
     secret = by_reference[0].secrets[("personal_number",)]
     assert secret.source.startswith("env:T4O_SECRET_")
     assert repr(secret) == "Secret(sensitive)"
+
+
+def test_a_pending_client_waits_with_only_its_owner(repo: Repository) -> None:
+    pending = [e.tenant for e in repo.tenants.values() if e.tenant.state == "pending"]
+    assert pending, "no client in the activation list"
+    assert [u.role for u in pending[0].users or []] == ["owner"]

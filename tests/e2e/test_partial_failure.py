@@ -73,7 +73,13 @@ def test_a_refused_tenant_fails_alone_and_a_fixed_config_converges(
     }
     with server.client() as client:
         slugs = {t["slug"] for t in items(client, "/v1/tenants")}
-    assert slugs == {"ifk-lidingo-sok", "il-fjellrev", "ok-skogen", "ok-skogen-ungdom"}
+    assert slugs == {
+        "ifk-lidingo-sok",
+        "il-fjellrev",
+        "nordmarka-ok",
+        "ok-skogen",
+        "ok-skogen-ungdom",
+    }
 
     edit_tenant(
         examples_copy, "kartverkstedet", lambda doc: doc.update(organization_number="987654325")

@@ -281,7 +281,7 @@ def test_versions_of_every_live_resource_read_are_recorded() -> None:
     assert plan.agreement_versions == {'agreements["NOF"]': "9"}
 
 
-def test_agreement_user_counts_are_distinct_emails_across_its_tenants() -> None:
+def test_agreement_accesses_count_each_user_once_across_its_tenants() -> None:
     a = desired_tenant("ok-a", agreement="NOF")
     b = desired_tenant("ok-b", agreement="NOF")  # the same three e-mails as ok-a
     outside = desired_tenant("ok-c")
@@ -294,7 +294,9 @@ def test_agreement_user_counts_are_distinct_emails_across_its_tenants() -> None:
         snapshot(have_a, have_b, live_twin(outside), agreements=agreement),
     )
     (users,) = plan.agreement_users
-    assert (users.agreement, users.before, users.after) == ("NOF", 2, 3)
+    # eva's invoicing, ola's invoicing and events; kari holds no right: three accesses,
+    # counted once though ok-a and ok-b both grant them.
+    assert (users.agreement, users.before, users.after) == ("NOF", 3, 3)
 
 
 def test_agreement_user_counts_use_live_users_where_users_are_unmanaged() -> None:
@@ -305,4 +307,46 @@ def test_agreement_user_counts_use_live_users_where_users_are_unmanaged() -> Non
     agreement = agreements(("NOF", "1"))
     plan = plan_of(snapshot(a, agreements=agreement), snapshot(have, agreements=agreement))
     (users,) = plan.agreement_users
-    assert (users.before, users.after) == (0, 4)
+    assert (users.before, users.after) == (0, 3)  # extra@ holds no program right
+
+
+def test_charged_accesses_count_program_rights_once_per_user_per_agreement() -> None:
+    # ok-a and ok-b hold the same three users; eva holds invoicing, ola invoicing and
+    # events, kari nothing: three accesses, however many tenants grant them.
+    a = desired_tenant("ok-a", agreement="NOF")
+    b = desired_tenant("ok-b", agreement="NOF")
+    have_a, have_b = live_twin(a), live_twin(b)
+    # On ok-b ola also gets accounting (a fourth access), and a new user is invited
+    # with payroll: an access a pending invitation holds, counted apart.
+    b.sections["users"]["ola@ok-skogen.no"].fields["programs"]["accounting"] = "user"
+    b.sections["users"]["ny@ok-b.no"] = Item(
+        {
+            "email": "ny@ok-b.no",
+            "name": "Ny",
+            "role": "member",
+            "programs": {
+                "invoicing": "none",
+                "accounting": "none",
+                "payroll": "user",
+                "events": "none",
+            },
+        }
+    )
+    agreement = agreements(("NOF", "1"))
+    plan = plan_of(
+        snapshot(a, b, agreements=agreement), snapshot(have_a, have_b, agreements=agreement)
+    )
+    (users,) = plan.agreement_users
+    assert (users.before, users.after) == (3, 4)
+    assert (users.pending_before, users.pending_after) == (0, 1)
+
+
+def test_a_pending_user_s_access_is_counted_apart_until_accepted() -> None:
+    a = desired_tenant("ok-a", agreement="NOF")
+    have = live_twin(a)
+    have.sections["users"]["ola@ok-skogen.no"].fields["status"] = "pending"
+    agreement = agreements(("NOF", "1"))
+    plan = plan_of(snapshot(a, agreements=agreement), snapshot(have, agreements=agreement))
+    (users,) = plan.agreement_users
+    assert (users.before, users.pending_before) == (1, 2)
+    assert (users.after, users.pending_after) == (1, 2)

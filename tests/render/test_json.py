@@ -17,7 +17,9 @@ def test_the_document_is_versioned_with_summary_counts() -> None:
     assert doc["target"] == plan.target
     assert doc["summary"] == {**plan.counts(), "errors": 1, "unmanaged": 1, "leaving": 0}
     assert doc["unmanaged_tenants"] == ["ok-stray"]
-    assert doc["agreement_users"] == [{"agreement": "NOF", "before": 0, "after": 2}]
+    assert doc["agreement_users"] == [
+        {"agreement": "NOF", "before": 0, "after": 3, "pending_before": 0, "pending_after": 0}
+    ]
 
 
 def test_each_action_carries_the_documented_fields() -> None:

@@ -51,7 +51,8 @@ def test_errors_flags_unmanaged_tenants_and_user_counts_are_shown() -> None:
         "Unmanaged tenants (live, no file; left alone unless deletion is requested): ok-stray"
         in text
     )
-    assert "  NOF: 0 → 2" in text
+    assert "Charged accesses per agreement (program rights, each user once per agreement;" in text
+    assert "  NOF: 0 → 3" in text
 
 
 def test_colour_only_when_asked() -> None:
@@ -64,3 +65,11 @@ def test_control_characters_in_user_text_cannot_reach_the_terminal() -> None:
     plan = mixed_plan()
     tenant_plan(plan, "ok-skogen").errors[0].message = "bad \033[2J name"
     assert "\033[2J" not in render_text(plan, color=False)
+
+
+def test_pending_accesses_are_shown_apart() -> None:
+    from t4o_reconcile.engine.plan import AgreementUsers
+    from t4o_reconcile.render.common import accesses_text
+
+    assert accesses_text(AgreementUsers("NOF", 4, 6, 0, 2)) == "4 → 6 (+2 pending)"
+    assert accesses_text(AgreementUsers("NOF", 4, 4, 1, 1)) == "4 (+1 pending)"

@@ -123,3 +123,57 @@ def test_an_agreement_may_have_no_customer_number(api: Api) -> None:
     cleared = api.patch("/v1/agreements/Uten nummer", {"customer_number": None})
     assert cleared.status_code == 200 and cleared.json()["customer_number"] is None
     assert api.get("/v1/agreements").json()["items"][0]["customer_number"] is None
+
+
+def test_an_unencrypted_smtp_password_needs_an_explicit_yes(api: Api, tenant: str) -> None:
+    body = {
+        "account_name": "A",
+        "display_name": "A",
+        "address": "a@ok-skogen.no",
+        "username": "a",
+        "password": "pw-1",
+        "smtp_host": "smtp.ok-skogen.no",
+        "smtp_port": 25,
+        "encryption": "none",
+    }
+    refused = api.create(f"/v1/tenants/{tenant}/email-account", body)
+    assert refused.status_code == 422
+    assert problem_type(refused) == "unencrypted-password"
+    assert "pw-1" not in refused.text
+    accepted = api.create(
+        f"/v1/tenants/{tenant}/email-account", {**body, "allow_unencrypted_password": True}
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["allow_unencrypted_password"] is True
+    taken_back = api.patch(
+        f"/v1/tenants/{tenant}/email-account", {"allow_unencrypted_password": False}
+    )
+    assert problem_type(taken_back) == "unencrypted-password"
+    encrypted = api.patch(
+        f"/v1/tenants/{tenant}/email-account",
+        {"encryption": "ssl", "smtp_port": 465, "allow_unencrypted_password": False},
+    )
+    assert encrypted.status_code == 200, encrypted.text
+
+
+def test_a_pending_tenant_waits_for_activation_and_never_goes_back(api: Api) -> None:
+    created = api.create("/v1/tenants", tenant_body("ny-klubb", state="pending"))
+    assert created.status_code == 201, created.text
+    assert created.json()["state"] == "pending"
+    invite = {"email": "x@ny-klubb.no", "name": "X", "invited_by": "owner@ny-klubb.no"}
+    refused = api.create("/v1/tenants/ny-klubb/users", invite)
+    assert refused.status_code == 409
+    assert problem_type(refused) == "tenant-pending"
+    assert problem_type(api.post("/v1/tenants/ny-klubb/invoicing/issue-invoice")) == (
+        "tenant-pending"
+    )
+    activated = api.patch("/v1/tenants/ny-klubb", {"state": "active"})
+    assert activated.status_code == 200 and activated.json()["state"] == "active"
+    assert api.create("/v1/tenants/ny-klubb/users", invite).status_code == 201
+    back = api.patch("/v1/tenants/ny-klubb", {"state": "pending"})
+    assert back.status_code == 409
+    assert problem_type(back) == "tenant-already-active"
+
+
+def test_a_tenant_created_without_a_state_is_active(api: Api, tenant: str) -> None:
+    assert api.get(f"/v1/tenants/{tenant}").json()["state"] == "active"
