@@ -137,7 +137,7 @@ def test_changed_since_plans_the_changed_tenants_and_shows_a_deleted_file_leavin
     assert "kartverkstedet" in text.stdout and "leaving management" in text.stdout
     assert "left as it is on the API" in text.stdout
     assert document["targeted"] == {"tenants": ["il-fjellrev"], "changed_since": "HEAD",
-                                    "skipped": 3}  # fmt: skip
+                                    "skipped": 4}  # fmt: skip
     assert document["leaving_management"] == ["kartverkstedet"]
     assert document["unmanaged_tenants"] == []
     assert defaults_changed.returncode == 0
@@ -150,7 +150,7 @@ def test_changed_since_plans_the_changed_tenants_and_shows_a_deleted_file_leavin
         cli("plan", tenants, "--changed-since", "HEAD", "--format", "json", env=env).stdout
     )
     assert everything["targeted"]["tenants"] is None
-    assert len(everything["tenants"]) == 4
+    assert len(everything["tenants"]) == 5
 
     bad_ref = cli("plan", tenants, "--changed-since", "no-such-ref", env=env)
     assert bad_ref.returncode == 1

@@ -381,7 +381,14 @@ def email_account(slug: str) -> st.SearchStrategy[dict[str, Any]]:
             "smtp_port": st.sampled_from([25, 465, 587, 2525]),
             "encryption": st.sampled_from(SMTP_ENCRYPTIONS),
         },
-    ).map(lambda account: {**account, "password": password})
+    ).map(lambda account: _with_password(account, password))
+
+
+def _with_password(account: dict[str, Any], password: Any) -> dict[str, Any]:
+    # encryption: none sends the password in clear text: a file must accept that explicitly.
+    if account.get("encryption") == "none":
+        account = {**account, "allow_unencrypted_password": True}
+    return {**account, "password": password}
 
 
 @cache
