@@ -278,7 +278,7 @@ def test_an_agreement_without_customer_number_is_valid(load_files: Loader) -> No
 
 SMTP = (
     "email_account:\n  account_name: A\n  display_name: A\n  address: a@club.no\n"
-    "  username: a\n  password: {secret: 'env:CLUB_TOKEN'}\n  smtp_host: smtp.club.no\n"
+    "  username: a\n  password: {secret: 'env:T4O_SECRET_CLUB_TOKEN'}\n  smtp_host: smtp.club.no\n"
     "  smtp_port: 25\n  encryption: none\n"
 )
 
@@ -315,27 +315,35 @@ def eventor(slug: str, variable: str, connector: str = "eventor-norway") -> str:
 
 
 def test_two_clubs_with_the_same_production_key_get_a_warning(tmp_path: Path) -> None:
-    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "KEY_A"))
-    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "KEY_B"))
-    (tmp_path / "c-club.yaml").write_text(eventor("c-club", "KEY_C", "eventor-norway-test"))
-    environ = {"KEY_A": "same-key-1234", "KEY_B": "same-key-1234", "KEY_C": "same-key-1234"}
+    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "T4O_SECRET_KEY_A"))
+    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "T4O_SECRET_KEY_B"))
+    (tmp_path / "c-club.yaml").write_text(
+        eventor("c-club", "T4O_SECRET_KEY_C", "eventor-norway-test")
+    )
+    environ = {
+        "T4O_SECRET_KEY_A": "same-key-1234",
+        "T4O_SECRET_KEY_B": "same-key-1234",
+        "T4O_SECRET_KEY_C": "same-key-1234",
+    }
 
     result = load_repository(tmp_path, environ=environ)
 
     (problem,) = [p for p in result.problems if p.path[0] == "connections"]
     assert problem.level == "warning" and Path(problem.file).name == "b-club.yaml"
     assert problem.path == ("connections", 0, "token")
-    assert "eventor-norway token (env:KEY_B) is the same API key as tenant 'a-club'" in (
+    assert "eventor-norway token (env:T4O_SECRET_KEY_B) is the same API key as tenant 'a-club'" in (
         problem.message
     )
     assert "same-key-1234" not in str(problem)
 
 
 def test_different_keys_are_fine(tmp_path: Path) -> None:
-    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "KEY_A"))
-    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "KEY_B"))
+    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "T4O_SECRET_KEY_A"))
+    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "T4O_SECRET_KEY_B"))
 
-    result = load_repository(tmp_path, environ={"KEY_A": "key-a", "KEY_B": "key-b"})
+    result = load_repository(
+        tmp_path, environ={"T4O_SECRET_KEY_A": "key-a", "T4O_SECRET_KEY_B": "key-b"}
+    )
 
     assert [p for p in result.problems if p.path[0] == "connections"] == []
 
