@@ -496,15 +496,18 @@ def plan(
             click.echo(str(warning), err=True)
     the_plan = planned.plan
     click.echo(_render(the_plan, fmt, warnings), nl=fmt not in _PROBLEM_ONLY)
-    if the_plan.has_errors:
-        _fail("the plan has errors; apply would refuse it.")
     if out is not None:
         from t4o_reconcile.engine.planfile import save_plan
 
+        # Saved with its errors too, so `show` can render it for review; apply refuses it.
         save_plan(the_plan, out)
-        click.echo(
-            f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}", err=True
-        )
+        if not the_plan.has_errors:
+            click.echo(
+                f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}",
+                err=True,
+            )
+    if the_plan.has_errors:
+        _fail("the plan has errors; apply would refuse it.")
     if detailed_exitcode and (
         the_plan.has_changes or (unmanaged_is_drift and the_plan.unmanaged_tenants)
     ):
