@@ -21,8 +21,9 @@ from t4o_reconcile.engine.plan import Plan, PlanError
 
 FORMATS = ("text", "json", "github", "sarif")
 FORMAT_VERSION = 1
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-TOOL_URI = "https://github.com/t4o-reconcile/t4o-reconcile"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 
 # Rule ids: where a finding comes from. SARIF needs one per result; the others show it.
 RULES = {
@@ -196,7 +197,6 @@ def sarif_log(findings: Sequence[Finding]) -> dict[str, Any]:
                     "driver": {
                         "name": "t4o-reconcile",
                         "version": __version__,
-                        "informationUri": TOOL_URI,
                         "rules": [
                             {
                                 "id": rule,
