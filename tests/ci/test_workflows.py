@@ -125,3 +125,21 @@ def test_the_pull_request_job_gets_no_writing_token_and_no_secret_values() -> No
     assert "T4O_SECRETS_FILE" not in text
     gitlab = load(GITLAB)["t4o-plan"]
     assert "T4O_SECRETS_FILE" not in str(gitlab)
+
+
+def test_the_gitlab_pipeline_is_well_formed() -> None:
+    pipeline = load(GITLAB)
+    stages = pipeline["stages"]
+    jobs = {name: job for name, job in pipeline.items() if name.startswith("t4o-")}
+    assert set(jobs) == {"t4o-validate", "t4o-plan", "t4o-apply", "t4o-drift"}
+    known = {"stage", "rules", "before_script", "script", "artifacts", "resource_group"}
+    known |= {"environment", "image", "variables"}
+    for name, job in jobs.items():
+        assert set(job) <= known, f"{name}: unknown keys {set(job) - known}"
+        assert job["stage"] in stages, name
+        assert all(isinstance(line, str) for line in [*job["before_script"], *job["script"]])
+        assert job["rules"], name
+    # The merge request jobs get the read-only token only; the apply job runs on the
+    # default branch only.
+    assert "T4O_API_TOKEN_READONLY" in " ".join(jobs["t4o-plan"]["script"])
+    assert "$CI_DEFAULT_BRANCH" in jobs["t4o-apply"]["rules"][0]["if"]
