@@ -3,6 +3,7 @@ t4o-reconcile command they call exists with the flags they pass."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import pytest
 
 from t4o_reconcile.cli import main
 from tests.ci.workflows import GITHUB, GITLAB, commands, github_scripts, gitlab_scripts, load
+
+PATH = os.environ.get("PATH", "")
 
 
 def actionlint() -> str:
@@ -27,12 +30,19 @@ def test_actionlint_accepts_the_github_workflows() -> None:
     files = sorted(GITHUB.glob("*.yml"))
     assert {f.name for f in files} == {"t4o-plan.yml", "t4o-apply.yml", "t4o-drift.yml"}
 
+    # With shellcheck (a dev dependency) on PATH, actionlint checks every run: script too.
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), PATH])}
     done = subprocess.run(
-        [actionlint(), "-no-color", *map(str, files)], capture_output=True, text=True
+        [actionlint(), "-no-color", "-verbose", *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout == ""
+    assert 'Rule "shellcheck" was disabled' not in done.stderr, done.stderr
+    assert "Found 0 errors in 3 files" in done.stderr
 
 
 def test_actionlint_would_catch_a_broken_workflow(tmp_path: Path) -> None:
