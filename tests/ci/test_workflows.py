@@ -153,3 +153,18 @@ def test_the_gitlab_pipeline_is_well_formed() -> None:
     # default branch only.
     assert "T4O_API_TOKEN_READONLY" in " ".join(jobs["t4o-plan"]["script"])
     assert "$CI_DEFAULT_BRANCH" in jobs["t4o-apply"]["rules"][0]["if"]
+
+
+def test_the_gitlab_scripts_pass_shellcheck() -> None:
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    found = str(shellcheck) if shellcheck.exists() else shutil.which("shellcheck")
+    assert found, "shellcheck is missing: make install-dev installs it (the dev extras)"
+    for script in gitlab_scripts():
+        # SC2154: the CI's own variables are never assigned in the script.
+        done = subprocess.run(
+            [found, "--shell=bash", "--exclude=SC2154", "-"],
+            input=script.text,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"{script.where}:\n{done.stdout}"
