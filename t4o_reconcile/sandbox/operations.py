@@ -1,4 +1,4 @@
-"""The rules of DESIGN.md §1 as operations on one transaction.
+"""The rules of the domain (docs/api.md) as operations on one transaction.
 
 Each write checks visibility (404), the version (428/412) and then the domain rules, and
 records what it changed in the audit log. HTTP is not known here: the app turns the rows

@@ -1,4 +1,4 @@
-"""The core property (DESIGN §4): after a successful apply, plan shows no changes.
+"""The core property (docs/design.md): after a successful apply, plan shows no changes.
 
 Generated repositories of tenant files go through the real loader, the real engine and the
 HTTP provider against a fresh in-process sandbox per example:

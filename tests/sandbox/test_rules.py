@@ -1,4 +1,4 @@
-"""One test per rule of DESIGN.md §1: the allowed change and the refused one."""
+"""One test per rule of the domain (docs/api.md): the allowed change and the refused one."""
 
 from __future__ import annotations
 
