@@ -1,7 +1,7 @@
 """The command line: parse, call, print, exit code. Nothing else lives here.
 
-Heavy packages (FastAPI, uvicorn, deepdiff, jsonschema) are imported inside the commands
-that need them, so ``t4o-reconcile --help`` starts fast.
+Heavy packages (FastAPI, uvicorn) are imported inside the commands that need them, so
+``t4o-reconcile --help`` starts fast.
 """
 
 from __future__ import annotations
