@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from t4o_reconcile.engine.diff import make_plan
+from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import Snapshot
 from t4o_reconcile.render.markdown import MAX_CHARS, comment_parts, write_comment_parts
 from tests.engine.builders import desired_tenant, live_twin
@@ -23,7 +24,7 @@ from tests.engine.builders import desired_tenant, live_twin
 TENANTS = 1_000
 
 
-def build() -> Snapshot:
+def build() -> Plan:
     desired, live = Snapshot(), Snapshot()
     for n in range(TENANTS):
         want = desired_tenant(f"tenant-{n:04d}")

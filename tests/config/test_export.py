@@ -16,7 +16,6 @@ from t4o_reconcile import normalize
 from t4o_reconcile.api.snapshot import agreements_snapshot, tenant_snapshot
 from t4o_reconcile.config.export import (
     AGREEMENTS_FILE,
-    ExportError,
     export_tenant,
     schema_dir_for,
     secret_env_name,
@@ -27,6 +26,7 @@ from t4o_reconcile.config.models import AgreementsFile, Tenant
 from t4o_reconcile.config.snapshot import desired_snapshot
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.snapshot import Snapshot, TenantSnapshot
+from t4o_reconcile.errors import ExportError
 from t4o_reconcile.fingerprint import fingerprint
 
 EVENTOR_TOKEN = "eventor-token-value-123"

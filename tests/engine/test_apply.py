@@ -11,7 +11,6 @@ import pytest
 
 from t4o_reconcile.engine.apply import (
     ApplyEvent,
-    ApplyRefused,
     ApplyReport,
     apply_plan,
     idempotency_key,
@@ -27,6 +26,7 @@ from t4o_reconcile.engine.plan import (
 )
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
 from t4o_reconcile.engine.snapshot import Item, Secret, Snapshot, TenantSnapshot
+from t4o_reconcile.errors import ApplyRefused
 
 
 class FakeProvider:

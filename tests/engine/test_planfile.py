@@ -10,14 +10,16 @@ import pytest
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.digest import config_digest
 from t4o_reconcile.engine.document import plan_to_dict
-from t4o_reconcile.engine.planfile import PlanFileError, load_plan, save_plan
+from t4o_reconcile.engine.plan import Plan
+from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.engine.sensitive import SavedSecret
 from t4o_reconcile.engine.snapshot import Fingerprint
+from t4o_reconcile.errors import PlanFileError
 
 from .builders import EVENTOR_TOKEN, agreements, desired_tenant, live_twin, snapshot
 
 
-def _plan():  # type: ignore[no-untyped-def]
+def _plan() -> Plan:
     want = desired_tenant(agreement="NOF")
     have = live_twin(desired_tenant())
     have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint("00", "ff")

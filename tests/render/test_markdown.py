@@ -20,7 +20,10 @@ NASTY = "<script>alert(1)</script> | * _ ` ``` [x](y) \\ #"
 def html(text: str) -> str:
     # UNSAFE keeps raw HTML (<details>) as GitHub does; GitHub then sanitises tags we
     # never emit from user text anyway.
-    return cmarkgfm.github_flavored_markdown_to_html(text, options=Options.CMARK_OPT_UNSAFE)
+    rendered: str = cmarkgfm.github_flavored_markdown_to_html(
+        text, options=Options.CMARK_OPT_UNSAFE
+    )
+    return rendered
 
 
 def big_plan(tenants: int) -> Plan:

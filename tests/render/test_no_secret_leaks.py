@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from t4o_reconcile.engine.diff import make_plan
+from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret
 from t4o_reconcile.render.json import render_json
@@ -16,7 +17,7 @@ from tests.engine.builders import desired_tenant, live_twin, snapshot
 PLANTED = "PLANTED-s3cr3t-Zq9"
 
 
-def _planted_plan():  # type: ignore[no-untyped-def]
+def _planted_plan() -> Plan:
     new, changed = desired_tenant("ok-new"), desired_tenant("ok-changed")
     have = live_twin(desired_tenant("ok-changed"))
     for tenant in (new, changed):

@@ -56,6 +56,7 @@ class Hostile(BaseHTTPRequestHandler):
         elif self.mode == "truncated":
             self._send(200, "application/json", b'{"items": [{"slug": "ok-sko')
         elif self.mode == "shape":
+            body: dict[str, Any]
             if path.startswith("/v1/bulk/"):
                 body = {"items": [{"slug": "ok-skogen", "users": 42, "tenant": []}]}
             else:
