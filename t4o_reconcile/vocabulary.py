@@ -7,17 +7,34 @@ these lists; nothing else spells them out.
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
-CONNECTORS: tuple[str, ...] = ("eventor-norway", "eventor-norway-test", "eventor-sweden")
-TIMING_SYSTEMS: tuple[str, ...] = ("emit", "sportident", "none")
-INVOICE_RECIPIENTS: tuple[str, ...] = ("client", "partner")
-BILLING_INTERVALS: tuple[str, ...] = ("monthly", "quarterly", "yearly")
-PDF_TEMPLATES: tuple[str, ...] = ("standard", "compact", "detailed")
-SMTP_ENCRYPTIONS: tuple[str, ...] = ("auto", "ssl", "starttls", "none")
-ROLES: tuple[str, ...] = ("owner", "admin", "member")
-PROGRAMS: tuple[str, ...] = ("invoicing", "accounting", "payroll", "events")
-PROGRAM_RIGHTS: tuple[str, ...] = ("none", "user", "admin")
-TEMPLATE_KINDS: tuple[str, ...] = ("invoice", "order")
+# Each vocabulary is written once, as the Literal type the models validate with; the
+# tuples the schema, the sandbox, the docs and the tests list are derived from it.
+Connector = Literal["eventor-norway", "eventor-norway-test", "eventor-sweden"]
+TimingSystem = Literal["emit", "sportident", "none"]
+InvoiceRecipient = Literal["client", "partner"]
+Interval = Literal["monthly", "quarterly", "yearly"]
+PdfTemplate = Literal["standard", "compact", "detailed"]
+Encryption = Literal["auto", "ssl", "starttls", "none"]
+Role = Literal["owner", "admin", "member"]
+TenantState = Literal["pending", "active"]
+UserStatus = Literal["pending", "active"]  # an invitation not yet accepted is pending
+Program = Literal["invoicing", "accounting", "payroll", "events"]
+Right = Literal["none", "user", "admin"]
+TemplateKind = Literal["invoice", "order"]
+
+CONNECTORS: tuple[str, ...] = get_args(Connector)
+TIMING_SYSTEMS: tuple[str, ...] = get_args(TimingSystem)
+INVOICE_RECIPIENTS: tuple[str, ...] = get_args(InvoiceRecipient)
+BILLING_INTERVALS: tuple[str, ...] = get_args(Interval)
+PDF_TEMPLATES: tuple[str, ...] = get_args(PdfTemplate)
+SMTP_ENCRYPTIONS: tuple[str, ...] = get_args(Encryption)
+ROLES: tuple[str, ...] = get_args(Role)
+TENANT_STATES: tuple[str, ...] = get_args(TenantState)
+PROGRAMS: tuple[str, ...] = get_args(Program)
+PROGRAM_RIGHTS: tuple[str, ...] = get_args(Right)
+TEMPLATE_KINDS: tuple[str, ...] = get_args(TemplateKind)
 
 # Merge fields an email template may use, as written inside braces: {Number}.
 MERGE_FIELDS: tuple[str, ...] = (
@@ -44,25 +61,4 @@ LANGUAGES: tuple[str, ...] = ("nb", "nn", "en", "sv", "da", "fi", "de", "se")
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 SLUG_RE = re.compile(SLUG_PATTERN)
 
-# Sections of a tenant. Singletons hold one item (key ""), collections are keyed.
-SINGLETON_SECTIONS: tuple[str, ...] = (
-    "identity",
-    "defaults",
-    "billing",
-    "agreement",
-    "invoicing",
-    "email_account",
-)
-COLLECTION_SECTIONS: tuple[str, ...] = (
-    "connections",
-    "bank_accounts",
-    "users",
-    "email_templates",
-)
-SECTIONS: tuple[str, ...] = SINGLETON_SECTIONS + COLLECTION_SECTIONS
-
-# Fields that hold a secret, per section: never printed, compared by fingerprint only.
-SECRET_FIELDS: dict[str, tuple[str, ...]] = {
-    "connections": ("token",),
-    "email_account": ("password",),
-}
+# The sections of a tenant and their facts (keys, secrets, paths) are in engine/sections.py.

@@ -24,6 +24,7 @@ from t4o_reconcile.api.client import (
     version_of,
 )
 from t4o_reconcile.api.target import Target
+from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import same
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
@@ -37,28 +38,13 @@ PAGE_LIMIT = 100
 BULK_CHUNK = 25
 
 # Sections held by the tenant resource itself: one version, one PATCH.
-TENANT_SECTIONS = ("identity", "defaults", "billing")
+TENANT_SECTIONS = sections.TENANT_RESOURCE
 # Fields the API computes; never sent.
-READ_ONLY = frozenset({"status", "last_invoice_number", "last_customer_number", "version"})
-RADIO_FLAGS = ("invoice_account", "default_for_payments")
-
-COLLECTION_PATHS = {
-    "connections": "connections",
-    "bank_accounts": "bank-accounts",
-    "users": "users",
-    "email_templates": "email-templates",
-}
-# Each collection's key field(s): part of the path, never in a PATCH body.
-KEY_FIELDS = {
-    "connections": ("connector",),
-    "bank_accounts": ("account_number",),
-    "users": ("email",),
-    "email_templates": ("kind", "language"),
-}
+READ_ONLY = frozenset({"version", *(name for s in sections.each() for name in s.read_only)})
 
 Fields = dict[str, Any]
 # Secrets whose reference the API keeps beside the fingerprint (``<name>_source``).
-SOURCED_SECRETS = frozenset({"token", "password"})
+SOURCED_SECRETS = frozenset(name for names in sections.SECRET_FIELDS.values() for name in names)
 
 
 def wire(value: Any) -> Any:
@@ -112,15 +98,12 @@ def tenant_path(slug: str) -> str:
 
 
 def key_segments(section: str, key: str) -> list[str]:
-    """The path segments of an item's key: (kind, language) for a template, else one."""
-    if section == "email_templates":
-        parts = key.split("/")
-        if len(parts) != 2:
-            raise UnsafePathError(
-                f"refusing the template key {key!r}: expected exactly KIND/LANGUAGE"
-            )
-        return [segment(part) for part in parts]
-    return [segment(key)]
+    """The path segments of an item's key: one per key field (kind, language)."""
+    try:
+        parts = sections.get(section).key_parts(key)
+    except ValueError as exc:
+        raise UnsafePathError(f"refusing {exc}") from None
+    return [segment(part) for part in parts]
 
 
 def resource_path(tenant: str | None, section: str, key: str) -> str:
@@ -128,30 +111,28 @@ def resource_path(tenant: str | None, section: str, key: str) -> str:
     if tenant is None or section == AGREEMENTS:
         return f"/v1/agreements/{segment(key)}"
     base = tenant_path(tenant)
-    if section in TENANT_SECTIONS or section == WHOLE_TENANT:
+    if section == WHOLE_TENANT:
         return base
-    if section == "invoicing":
-        return f"{base}/invoicing"
-    if section == "email_account":
-        return f"{base}/email-account"
-    if section == "agreement":
-        return f"{base}/agreement"
-    if section in COLLECTION_PATHS:
-        parts = key_segments(section, key)
-        path = f"{base}/{COLLECTION_PATHS[section]}/" + "/".join(parts)
-        # Defence in depth: whatever the segments held, the path stays in this tenant.
-        if not path.startswith(base + "/") or path.count("/") != base.count("/") + 1 + len(parts):
-            raise UnsafePathError(f"refusing {path!r}: it leaves tenant {tenant!r}")
-        return path
-    raise ValueError(f"unknown section {section!r} in action for {tenant}")
+    declared = sections.REGISTRY.get(section)
+    if declared is None:
+        raise ValueError(f"unknown section {section!r} in action for {tenant}")
+    if declared.part_of_tenant:
+        return base
+    if declared.singleton:
+        return f"{base}/{declared.api_path}"
+    parts = key_segments(section, key)
+    path = f"{base}/{declared.api_path}/" + "/".join(parts)
+    # Defence in depth: whatever the segments held, the path stays in this tenant.
+    if not path.startswith(base + "/") or path.count("/") != base.count("/") + 1 + len(parts):
+        raise UnsafePathError(f"refusing {path!r}: it leaves tenant {tenant!r}")
+    return path
 
 
 def collection_path(tenant: str | None, section: str) -> str:
+    """Where a section's items are created (a singleton: the resource itself)."""
     if tenant is None or section == AGREEMENTS:
         return "/v1/agreements"
-    if section == "email_account":
-        return f"{tenant_path(tenant)}/email-account"
-    return f"{tenant_path(tenant)}/{COLLECTION_PATHS[section]}"
+    return f"{tenant_path(tenant)}/{sections.get(section).api_path}"
 
 
 def _agreement_fields(data: Mapping[str, Any]) -> Fields:
@@ -159,15 +140,20 @@ def _agreement_fields(data: Mapping[str, Any]) -> Fields:
 
 
 # section -> fields of the resource's JSON as the engine sees them; for the 412 re-check.
+# The tenant resource's sections, the invoicing settings and the membership have readers
+# of their own; every other section is read by its declaration.
 READERS: dict[str, Callable[[Mapping[str, Any]], Fields]] = {
+    **{
+        s.name: convert.reader(s.name)
+        for s in sections.each()
+        if s.deletable and not s.part_of_tenant
+    },
     "identity": convert.identity_fields,
     "defaults": convert.defaults_fields,
     "billing": convert.billing_fields,
     "invoicing": convert.invoicing_fields,
-    "email_account": convert.email_account_fields,
     "agreement": lambda data: {"name": data.get("agreement")},
     AGREEMENTS: _agreement_fields,
-    **{section: reader for section, (reader, _) in convert.COLLECTIONS.items()},
 }
 
 
@@ -501,11 +487,12 @@ class HttpProvider:
             json=wire(body),
             idempotency_key=context.idempotency_key,
         )
-        await self._after_bank_write(action, context, answer_json(response))
+        await self._after_item_write(action, context, answer_json(response))
         return version_of(response)
 
     async def _update(self, action: Action, context: ExecutionContext) -> str | None:
-        keys = KEY_FIELDS.get(action.section, ())
+        declared = sections.REGISTRY.get(action.section)
+        keys = declared.key_fields if declared is not None else ()
         body = {k: v for k, v in _writable(action.after or {}).items() if k not in keys}
         if action.section == AGREEMENTS:
             body.pop("name", None)
@@ -515,7 +502,7 @@ class HttpProvider:
             json=wire(body),
             if_match=self._if_match(action, context),
         )
-        await self._after_bank_write(action, context, answer_json(response))
+        await self._after_item_write(action, context, answer_json(response))
         return version_of(response)
 
     async def _delete(self, action: Action, context: ExecutionContext) -> None:
@@ -536,34 +523,38 @@ class HttpProvider:
             raise ValueError(f"tenant {slug} has no owner to send the invitation as")
         return self._owners[slug]
 
-    async def _after_bank_write(self, action: Action, context: ExecutionContext, data: Any) -> None:
-        """Learn the versions the server bumped when a radio flag moved to this account.
+    async def _after_item_write(self, action: Action, context: ExecutionContext, data: Any) -> None:
+        """Learn the versions the server bumped when a radio flag moved to this item.
 
-        An account that lost the flag has a new version. It is recorded only when the
-        account otherwise still looks as the plan saw it; if someone else changed it, the
-        old version stays and the plan's own write to it fails with 412, as it should.
+        An item (a bank account) that lost the flag has a new version. It is recorded
+        only when the item otherwise still looks as the plan saw it; if someone else
+        changed it, the old version stays and the plan's own write to it fails with 412,
+        as it should.
         """
-        if isinstance(data, Mapping) and action.section in READERS:
-            self._note(action.tenant, action.section, action.key, READERS[action.section](data))
-        if action.section != "bank_accounts" or action.tenant is None:
+        section = action.section
+        if isinstance(data, Mapping) and section in READERS:
+            self._note(action.tenant, section, action.key, READERS[section](data))
+        declared = sections.REGISTRY.get(section)
+        if declared is None or not declared.radio_flags or action.tenant is None:
             return
-        moved = [flag for flag in RADIO_FLAGS if (action.after or {}).get(flag) is True]
+        after = action.after or {}
+        moved = [flag for flag in declared.radio_flags if after.get(flag) is True]
         if not moved:
             return
         slug = action.tenant
-        # The answer names the accounts the write changed on the side (`also_changed`);
+        # The answer names the items the write changed on the side (`also_changed`);
         # an API that does not is listed again.
         also_changed = data.get("also_changed") if isinstance(data, Mapping) else None
         if not isinstance(also_changed, list):
-            also_changed = await self._collect(collection_path(slug, "bank_accounts"))
+            also_changed = await self._collect(collection_path(slug, section))
         relisted = convert.collection(
-            "bank_accounts", [item for item in also_changed if isinstance(item, Mapping)]
+            section, [item for item in also_changed if isinstance(item, Mapping)]
         )
         for key, item in relisted.items():
             if key == action.key:
                 continue
-            name = address(slug, "bank_accounts", key)
-            seen = self._known(slug, "bank_accounts", key)
+            name = address(slug, section, key)
+            seen = self._known(slug, section, key)
             old_version = context.versions.get(name, seen.version if seen else None)
             if seen is None or item.version == old_version:
                 continue
@@ -574,8 +565,8 @@ class HttpProvider:
             if all(same(value, item.fields.get(field)) for field, value in expected.items()):
                 if item.version is not None:
                     context.versions[name] = item.version
-                self._note(slug, "bank_accounts", key, item.fields)
-                self._live[slug].sections["bank_accounts"][key].version = item.version
+                self._note(slug, section, key, item.fields)
+                self._live[slug].sections[section][key].version = item.version
 
     async def _after_conflict(self, action: Action, context: ExecutionContext) -> ActionResult:
         """A 412: maybe our own earlier attempt committed before its answer was lost."""

@@ -6,13 +6,15 @@ Values pass through ``t4o_reconcile.normalize`` where the API might write anothe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from t4o_reconcile import normalize
+from t4o_reconcile.engine import sections
+from t4o_reconcile.engine.sections import Section
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, TenantSnapshot
 from t4o_reconcile.errors import UnexpectedAnswer
-from t4o_reconcile.vocabulary import PROGRAMS
 
 # The API answered JSON of an unexpected shape.
 SnapshotError = UnexpectedAnswer
@@ -113,87 +115,35 @@ def invoicing_fields(invoicing: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def email_account_fields(account: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "account_name": _opt(normalize.text, account.get("account_name")),
-        "display_name": _opt(normalize.text, account.get("display_name")),
-        "address": _opt(normalize.email, account.get("address")),
-        "username": _opt(normalize.text, account.get("username")),
-        "password": _fingerprint(account.get("password")),
-        "smtp_host": account.get("smtp_host"),
-        "smtp_port": account.get("smtp_port"),
-        "encryption": account.get("encryption"),
-        "allow_unencrypted_password": bool(account.get("allow_unencrypted_password")),
-    }
+def item_fields(section: Section, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """One API object of a section (a collection's item, the email account) as the
+    engine's fields, read by the section's declaration."""
+    fields: dict[str, Any] = {}
+    for name in section.fields:
+        value = _need(raw, name, section.noun) if name in section.needed else raw.get(name)
+        if name in section.secret_fields:
+            value = _fingerprint(value)
+        elif name in section.flags:
+            value = bool(value)
+        elif name in section.missing_means:
+            value = section.filled(name, value)
+        elif name in section.normalisers:
+            value = _opt(section.normalisers[name], value)
+        fields[name] = value
+    return fields
 
 
-def connection_fields(connection: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "connector": _need(connection, "connector", "connection"),
-        "token": _fingerprint(connection.get("token")),
-    }
-
-
-def bank_account_fields(account: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "account_number": _opt(normalize.account_number, account.get("account_number")),
-        "iban": _opt(normalize.iban, account.get("iban")),
-        "swift": _opt(normalize.bic, account.get("swift")),
-        "invoice_account": bool(account.get("invoice_account")),
-        "default_for_payments": bool(account.get("default_for_payments")),
-    }
-
-
-def bank_account_key(fields: Mapping[str, Any]) -> str:
-    """A Norwegian account is named by its account number, any other by its IBAN."""
-    key = fields.get("account_number") or fields.get("iban")
-    if not key:
-        raise ValueError("a bank account has neither account_number nor iban")
-    return str(key)
-
-
-def user_fields(user: Mapping[str, Any]) -> dict[str, Any]:
-    programs = user.get("programs") or {}
-    return {
-        "email": normalize.email(str(_need(user, "email", "user"))),
-        "name": _opt(normalize.text, user.get("name")),
-        "role": user.get("role"),
-        "programs": {program: programs.get(program) or "none" for program in PROGRAMS},
-        "status": user.get("status"),
-    }
-
-
-def template_fields(template: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": _need(template, "kind", "email template"),
-        "language": _need(template, "language", "email template"),
-        "name": _opt(normalize.text, template.get("name")),
-        "subject": _opt(normalize.text, template.get("subject")),
-        "body": _opt(normalize.text, template.get("body")),
-    }
-
-
-def template_key(fields: Mapping[str, Any]) -> str:
-    return f"{fields['kind']}/{fields['language']}"
-
-
-# section -> (fields of one API object, key of those fields); used by the provider too.
-COLLECTIONS: dict[
-    str, tuple[Callable[[Mapping[str, Any]], dict[str, Any]], Callable[[Mapping[str, Any]], str]]
-] = {
-    "connections": (connection_fields, lambda f: str(f["connector"])),
-    "bank_accounts": (bank_account_fields, lambda f: bank_account_key(f)),
-    "users": (user_fields, lambda f: str(f["email"])),
-    "email_templates": (template_fields, template_key),
-}
+def reader(section: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The fields of one API object of ``section``."""
+    return functools.partial(item_fields, sections.get(section))
 
 
 def collection(section: str, items: Iterable[Mapping[str, Any]]) -> dict[str, Item]:
-    to_fields, key_of = COLLECTIONS[section]
+    declared = sections.get(section)
     result: dict[str, Item] = {}
     for raw in items:
-        fields = to_fields(raw)
-        result[key_of(fields)] = Item(fields, _version(raw))
+        fields = item_fields(declared, raw)
+        result[declared.key(fields)] = Item(fields, _version(raw))
     return result
 
 
@@ -207,21 +157,21 @@ def tenant_snapshot(config: Mapping[str, Any]) -> TenantSnapshot:
     invoicing = _need(config, "invoicing", f"TenantConfig of {slug}")
     membership = config.get("agreement") or {}
     account = config.get("email_account")
-    sections: dict[str, dict[str, Item]] = {
+    read: dict[str, dict[str, Item]] = {
         "identity": {"": Item(identity_fields(tenant), tenant_version)},
         "defaults": {"": Item(defaults_fields(tenant), tenant_version)},
         "billing": {"": Item(billing_fields(tenant), tenant_version)},
         "agreement": {"": Item({"name": membership.get("agreement")}, _version(membership))},
         "invoicing": {"": Item(invoicing_fields(invoicing), _version(invoicing))},
         "email_account": (
-            {"": Item(email_account_fields(account), _version(account))}
+            {"": Item(item_fields(sections.get("email_account"), account), _version(account))}
             if isinstance(account, Mapping)
             else {}
         ),
     }
-    for section in COLLECTIONS:
-        sections[section] = collection(section, config.get(section) or [])
-    return TenantSnapshot(slug=slug, sections=sections)
+    for section in sections.COLLECTIONS:
+        read[section] = collection(section, config.get(section) or [])
+    return TenantSnapshot(slug=slug, sections=read)
 
 
 def agreements_snapshot(items: Iterable[Mapping[str, Any]]) -> dict[str, Item]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
+from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Secret
 
 
@@ -30,28 +31,14 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
                 f" expected the file to be named {tenant.slug}{entry.source.suffix}",
             )
         )
-    problems += _unique(
-        entry, "connections", [c.connector for c in tenant.connections or []], "connector"
-    )
-    problems += _unique(
-        entry,
-        "bank_accounts",
-        [b.key for b in tenant.bank_accounts or []],
-        "account_number",
-    )
-    problems += _unique(entry, "users", [u.email for u in tenant.users or []], "email")
-    problems += _unique(
-        entry,
-        "email_templates",
-        [f"{t.kind}/{t.language}" for t in tenant.email_templates or []],
-        "kind",
-        what="template for kind/language",
-    )
+    for section in registry.each():
+        if not section.singleton:
+            problems += _unique(entry, section)
+        if section.radio_flags and getattr(tenant, section.name):
+            for flag in section.radio_flags:
+                problems += _one_flag(entry, section, flag)
     if tenant.managed("users"):
         problems += _one_owner(entry)
-    if tenant.bank_accounts:
-        for flag in ("invoice_account", "default_for_payments"):
-            problems += _one_flag(entry, flag)
     problems += _smtp(entry)
     if tenant.state == "pending" and tenant.users:
         problems += [
@@ -102,9 +89,14 @@ def _smtp(entry: TenantEntry) -> list[Problem]:
     return problems
 
 
-def _unique(
-    entry: TenantEntry, section: str, keys: list[str], field: str, *, what: str | None = None
-) -> list[Problem]:
+def _unique(entry: TenantEntry, declared: registry.Section) -> list[Problem]:
+    """At most one item per key in a collection."""
+    section = declared.name
+    keys = [declared.key(item.__dict__) for item in getattr(entry.tenant, section) or []]
+    field = declared.key_fields[0]
+    what = None
+    if len(declared.key_fields) > 1:
+        what = f"{declared.noun} for {'/'.join(declared.key_fields)}"
     problems = []
     first: dict[str, int] = {}
     for index, key in enumerate(keys):
@@ -141,21 +133,23 @@ def _one_owner(entry: TenantEntry) -> list[Problem]:
     ]
 
 
-def _one_flag(entry: TenantEntry, flag: str) -> list[Problem]:
-    accounts = entry.tenant.bank_accounts or []
-    holders = [i for i, account in enumerate(accounts) if getattr(account, flag)]
+def _one_flag(entry: TenantEntry, section: registry.Section, flag: str) -> list[Problem]:
+    """A radio flag is true on exactly one item of its section."""
+    name = section.name
+    items = getattr(entry.tenant, name) or []
+    holders = [i for i, item in enumerate(items) if getattr(item, flag)]
     if not holders:
         return [
             entry.problem(
-                ("bank_accounts",),
-                f"no bank account has {flag}: true; expected exactly one",
+                (name,),
+                f"no {section.noun} has {flag}: true; expected exactly one",
                 key=True,
             )
         ]
     return [
         entry.problem(
-            ("bank_accounts", index, flag),
-            f"{flag} is also true on bank_accounts[{holders[0]}]; expected exactly one",
+            (name, index, flag),
+            f"{flag} is also true on {name}[{holders[0]}]; expected exactly one",
             key=True,
         )
         for index in holders[1:]

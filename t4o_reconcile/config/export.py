@@ -32,9 +32,10 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from t4o_reconcile.config.models import Agreement, Tenant
 from t4o_reconcile.config.secret_refs import DEFAULT_ENV_PREFIX
 from t4o_reconcile.config.yamlfile import YAMLSyntax, parse
+from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Item, TenantSnapshot
 from t4o_reconcile.errors import ExportError
-from t4o_reconcile.vocabulary import PROGRAMS, SLUG_PATTERN
+from t4o_reconcile.vocabulary import SLUG_PATTERN
 
 DEFAULTS_STEM = "_defaults"
 
@@ -126,38 +127,54 @@ def export_tenant(
         if name is not None:
             exported.agreement = agreements.get(name)
 
-    singletons = {
-        "defaults": ["timing_system", "finish_code"],
-        "billing": ["licenses", "invoice_recipient", "interval"],
-        "invoicing": [
-            "enabled",
-            "next_invoice_number",
-            "invoices_from_external_system",
-            "next_customer_number",
-            "pdf_template",
-        ],
-    }
-    for section, names in singletons.items():
-        item = _single(live, section)
-        if item is not None:
-            doc[section] = _mapping(item.fields, names)
-
-    if "email_account" in sections:
-        doc["email_account"] = _email_account(exported, _single(live, "email_account"))
-    if "connections" in sections:
-        doc["connections"] = _connections(exported, sections["connections"])
-    if "bank_accounts" in sections:
-        doc["bank_accounts"] = _items(
-            sections["bank_accounts"],
-            ["account_number", "iban", "swift", "invoice_account", "default_for_payments"],
-        )
-    if "users" in sections:
-        doc["users"] = _users(sections["users"])
-    if "email_templates" in sections:
-        doc["email_templates"] = _items(
-            sections["email_templates"], ["kind", "language", "name", "subject", "body"]
-        )
+    for section in registry.each():
+        if section.name in (registry.Identity.name, registry.AgreementMembership.name):
+            continue  # written above, as top-level fields of the file
+        items = sections.get(section.name)
+        if items is None:
+            continue
+        if not section.deletable:
+            # The tenant's settings (defaults, billing, invoicing): always there.
+            if "" in items:
+                doc[section.name] = _mapping(items[""].fields, _writable(section))
+        elif section.singleton:
+            item = items.get("")
+            # None: managed, and none configured (the system email account).
+            doc[section.name] = None if item is None else _item(exported, section, "", item)
+        else:
+            doc[section.name] = CommentedSeq(
+                _item(exported, section, key, items[key]) for key in sorted(items)
+            )
     return exported
+
+
+def _writable(section: registry.Section) -> list[str]:
+    return [name for name in section.fields if name not in section.read_only]
+
+
+def _item(
+    exported: ExportedTenant, section: registry.Section, key: str, item: Item
+) -> CommentedMap:
+    """One item as the file writes it: a secret as a reference, a value the file may
+    leave out (a program without rights, a false opt-in) left out."""
+    out = CommentedMap()
+    for name in _writable(section):
+        if name in section.secret_fields:
+            parts = section.secret_env_parts(key, name)
+            env_name = secret_env_name(exported.slug, *parts, prefix=exported.env_prefix)
+            _secret_ref(out, name, env_name)
+            exported.secrets.append(env_name)
+            continue
+        value = item.fields.get(name)
+        missing = section.missing_means.get(name)
+        if isinstance(missing, Mapping):
+            given = value if isinstance(value, Mapping) else {}
+            kept = {k: v for k, none in missing.items() if (v := given.get(k, none)) != none}
+            if kept:
+                out[name] = CommentedMap(kept)
+        elif value is not None and not (missing is not None and value == missing):
+            out[name] = _scalar(name, value)
+    return out
 
 
 def write_export(
@@ -348,56 +365,12 @@ def _mapping(fields: Mapping[str, Any], names: list[str]) -> CommentedMap:
     return out
 
 
-def _items(items: Mapping[str, Item], names: list[str]) -> CommentedSeq:
-    return CommentedSeq(_mapping(items[key].fields, names) for key in sorted(items))
-
-
 def _secret_ref(owner: CommentedMap, key: str, env_name: str) -> None:
     # Quoted: libyaml (the C loader) rejects a plain "env:NAME" inside a flow mapping.
     ref = CommentedMap(secret=DoubleQuotedScalarString(f"env:{env_name}"))
     ref.fa.set_flow_style()
     owner[key] = ref
     owner.yaml_add_eol_comment(f"set {env_name} in the environment", key)
-
-
-def _email_account(exported: ExportedTenant, item: Item | None) -> CommentedMap | None:
-    if item is None:
-        return None  # the system account: managed, and none configured
-    account = _mapping(item.fields, ["account_name", "display_name", "address", "username"])
-    env_name = secret_env_name(exported.slug, "smtp", "password", prefix=exported.env_prefix)
-    _secret_ref(account, "password", env_name)
-    exported.secrets.append(env_name)
-    account.update(_mapping(item.fields, ["smtp_host", "smtp_port", "encryption"]))
-    if item.fields.get("allow_unencrypted_password"):
-        account["allow_unencrypted_password"] = True
-    return account
-
-
-def _connections(exported: ExportedTenant, items: Mapping[str, Item]) -> CommentedSeq:
-    out = CommentedSeq()
-    for connector in sorted(items):
-        connection = CommentedMap(connector=connector)
-        env_name = secret_env_name(exported.slug, connector, "token", prefix=exported.env_prefix)
-        _secret_ref(connection, "token", env_name)
-        exported.secrets.append(env_name)
-        out.append(connection)
-    return out
-
-
-def _users(items: Mapping[str, Item]) -> CommentedSeq:
-    out = CommentedSeq()
-    for email in sorted(items):
-        fields = items[email].fields
-        user = _mapping(fields, ["email", "name", "role"])
-        granted = {
-            program: right
-            for program in PROGRAMS
-            if (right := (fields.get("programs") or {}).get(program, "none")) != "none"
-        }
-        if granted:
-            user["programs"] = CommentedMap(granted)
-        out.append(user)
-    return out
 
 
 def _merged_agreements(

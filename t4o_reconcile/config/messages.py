@@ -22,7 +22,8 @@ from t4o_reconcile.config.models import (
     UNENCRYPTED_ERROR,
 )
 from t4o_reconcile.config.problems import DocPath
-from t4o_reconcile.vocabulary import SECRET_FIELDS, SLUG_PATTERN
+from t4o_reconcile.engine.sections import SECRET_FIELDS
+from t4o_reconcile.vocabulary import SLUG_PATTERN
 
 _SECRET_NAMES = frozenset(name for names in SECRET_FIELDS.values() for name in names)
 

@@ -8,7 +8,7 @@ or across files live in ``config.checks`` so that each problem can name its exac
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -22,6 +22,17 @@ from t4o_reconcile.vocabulary import (
     LANGUAGES,
     MERGE_FIELDS,
     SLUG_PATTERN,
+    Connector,
+    Encryption,
+    Interval,
+    InvoiceRecipient,
+    PdfTemplate,
+    Program,
+    Right,
+    Role,
+    TemplateKind,
+    TenantState,
+    TimingSystem,
 )
 
 # An e-mail is a URL path segment of the API (``/users/{email}``): beyond the shape, it
@@ -150,18 +161,6 @@ Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 al
 Language = Annotated[str, AfterValidator(_language)]
 TemplateText = Annotated[str, Field(max_length=MAX_TEMPLATE), AfterValidator(_merge_fields)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(normalize.text)]
-
-TimingSystem = Literal["emit", "sportident", "none"]
-InvoiceRecipient = Literal["client", "partner"]
-Interval = Literal["monthly", "quarterly", "yearly"]
-PdfTemplate = Literal["standard", "compact", "detailed"]
-Encryption = Literal["auto", "ssl", "starttls", "none"]
-Role = Literal["owner", "admin", "member"]
-TenantState = Literal["pending", "active"]
-Program = Literal["invoicing", "accounting", "payroll", "events"]
-Right = Literal["none", "user", "admin"]
-Connector = Literal["eventor-norway", "eventor-norway-test", "eventor-sweden"]
-TemplateKind = Literal["invoice", "order"]
 
 
 IDENTITY_ERROR = "identity_number"

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from t4o_reconcile import identity, normalize
 from t4o_reconcile.config.models import Billing, Defaults
 from t4o_reconcile.config.repository import Repository, TenantEntry
+from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import (
     Item,
     SafetyOptions,
@@ -23,7 +24,6 @@ from t4o_reconcile.engine.snapshot import (
     TenantSnapshot,
     UnresolvedSecret,
 )
-from t4o_reconcile.vocabulary import PROGRAMS
 
 # What the API holds for these always-present singletons when nothing was set
 # (docs/api.md, TenantCreate): ``defaults: null`` / ``billing: null`` mean "reset".
@@ -59,41 +59,18 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
     if tenant.managed("agreement"):
         sections["agreement"] = {"": Item({"name": tenant.agreement})}
 
-    if tenant.managed("email_account"):
-        sections["email_account"] = {}
-        if tenant.email_account is not None:
-            fields = fields_of(tenant.email_account)
-            fields["password"] = _secret(entry, ("email_account", "password"))
-            sections["email_account"][""] = Item(fields)
-
-    if tenant.managed("connections"):
-        sections["connections"] = {
-            c.connector: Item(
-                {"connector": c.connector, "token": _secret(entry, ("connections", i, "token"))}
-            )
-            for i, c in enumerate(tenant.connections or [])
-        }
-
-    if tenant.managed("bank_accounts"):
-        sections["bank_accounts"] = {b.key: Item(fields_of(b)) for b in tenant.bank_accounts or []}
-
-    if tenant.managed("users"):
-        users: dict[str, Item] = {}
-        for user in tenant.users or []:
-            fields = fields_of(user)
-            granted: dict[str, str] = {str(k): str(v) for k, v in user.programs.items()}
-            fields["programs"] = {p: granted.get(p, "none") for p in PROGRAMS}
-            users[user.email] = Item(fields)
-        sections["users"] = users
-
-    if tenant.managed("email_templates"):
-        templates: dict[str, Item] = {}
-        for template in tenant.email_templates or []:
-            fields = fields_of(template)
-            fields["subject"] = normalize.text(template.subject)
-            fields["body"] = normalize.text(template.body)
-            templates[f"{template.kind}/{template.language}"] = Item(fields)
-        sections["email_templates"] = templates
+    # The email account (none: the system account) and every collection: item by item.
+    for section in registry.each():
+        if section.part_of_tenant or not section.deletable or not tenant.managed(section.name):
+            continue
+        value = getattr(tenant, section.name)
+        models = [] if value is None else [value] if section.singleton else value
+        items: dict[str, Item] = {}
+        for index, model in enumerate(models):
+            where = (section.name,) if section.singleton else (section.name, index)
+            fields = _item_fields(entry, section, model, where)
+            items[section.key(fields)] = Item(fields)
+        sections[section.name] = items
 
     safety = None
     if tenant.safety is not None:
@@ -104,6 +81,21 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
     return TenantSnapshot(
         slug=tenant.slug, sections=sections, source=str(entry.source), safety=safety
     )
+
+
+def _item_fields(
+    entry: TenantEntry, section: registry.Section, model: BaseModel, where: tuple[str | int, ...]
+) -> dict[str, Any]:
+    fields = fields_of(model)
+    for name, normaliser in section.normalisers.items():
+        if isinstance(fields.get(name), str):
+            fields[name] = normaliser(fields[name])
+    for name in section.missing_means:
+        if name in fields:
+            fields[name] = section.filled(name, fields[name])
+    for name in section.secret_fields:
+        fields[name] = _secret(entry, (*where, name))
+    return fields
 
 
 def _identity(entry: TenantEntry) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from t4o_reconcile import identity
+from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Plan, PlanError, address
 from t4o_reconcile.engine.snapshot import (
     Item,
@@ -16,8 +17,6 @@ from t4o_reconcile.engine.snapshot import (
     UnresolvedSecret,
 )
 
-_FLAGS = ("invoice_account", "default_for_payments")
-
 
 def tenant_errors(
     want: TenantSnapshot, have: TenantSnapshot | None, desired: Snapshot, live: Snapshot
@@ -27,7 +26,12 @@ def tenant_errors(
         *_identity_numbers(want, have),
         *_activation(want, have),
         *_owner(want, have),
-        *_bank_accounts(want, have),
+        *(
+            error
+            for section in sections.each()
+            if section.radio_flags
+            for error in _radio_flags(section, want, have)
+        ),
     ]
     if have is not None:
         errors.extend(_numbers(want, have))
@@ -185,31 +189,35 @@ def _owners(users: dict[str, Item]) -> list[str]:
     return [key for key, user in users.items() if user.fields.get("role") == "owner"]
 
 
-def _bank_accounts(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
-    wanted = want.sections.get("bank_accounts")
+def _radio_flags(
+    section: sections.Section, want: TenantSnapshot, have: TenantSnapshot | None
+) -> Iterator[PlanError]:
+    """Exactly one item holds each radio flag, so the last item cannot be deleted."""
+    wanted = want.sections.get(section.name)
     if wanted is None:
         return
-    where = f"{want.slug}.bank_accounts"
-    current = have.sections.get("bank_accounts", {}) if have is not None else {}
+    where = f"{want.slug}.{section.name}"
+    noun = section.noun
+    current = have.sections.get(section.name, {}) if have is not None else {}
     if not wanted:
         if current:
             yield PlanError(
                 where,
-                "deleting all bank accounts is not possible: the account holding"
-                " invoice_account / default_for_payments cannot be deleted",
+                f"deleting all {noun}s is not possible: the {noun} holding"
+                f" {' / '.join(section.radio_flags)} cannot be deleted",
             )
         return
-    for flag in _FLAGS:
+    for flag in section.radio_flags:
         holders = [key for key, item in wanted.items() if item.fields.get(flag) is True]
         if not holders:
             yield PlanError(
                 where,
-                f"no bank account would be {flag}: exactly one account must have {flag}: true",
+                f"no {noun} would be {flag}: exactly one {noun} must have {flag}: true",
             )
         elif len(holders) > 1:
             yield PlanError(
                 where,
-                f"only one bank account can be {flag}, found: {', '.join(holders)}",
+                f"only one {noun} can be {flag}, found: {', '.join(holders)}",
             )
 
 

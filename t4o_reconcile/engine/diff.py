@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from t4o_reconcile.engine import checks
+from t4o_reconcile.engine import checks, sections
 from t4o_reconcile.engine import safety as safety_rules
 from t4o_reconcile.engine.compare import changed_paths, merged, secret_paths
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
@@ -22,15 +22,10 @@ from t4o_reconcile.engine.plan import (
     address,
 )
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
-from t4o_reconcile.vocabulary import PROGRAMS, SECTIONS
 
-# Sections that are part of the tenant resource itself: never created or deleted alone.
-TENANT_RESOURCE_SECTIONS = ("identity", "defaults", "billing")
-# Sections diffed item by item (create/update/delete). ``agreement`` is a move instead.
-ITEM_SECTIONS = tuple(section for section in SECTIONS if section != "agreement")
-# Created together with a new tenant; every other section follows as its own creates.
-_CREATED_WITH_TENANT = ("identity", "defaults", "billing", "invoicing", "agreement")
-_RADIO_FLAGS = ("invoice_account", "default_for_payments")
+_MEMBERSHIP = sections.AgreementMembership.name
+# Sections diffed item by item (create/update/delete); the membership is a move instead.
+ITEM_SECTIONS = tuple(section for section in sections.SECTIONS if section != _MEMBERSHIP)
 
 
 def make_plan(
@@ -112,18 +107,19 @@ def _versions(have: TenantSnapshot) -> dict[str, str]:
 
 def _plan_existing_tenant(want: TenantSnapshot, have: TenantSnapshot, plan: TenantPlan) -> None:
     slug = want.slug
-    for section in ITEM_SECTIONS:
-        wanted = want.sections.get(section)
+    for name in ITEM_SECTIONS:
+        wanted = want.sections.get(name)
         if wanted is None:
             continue  # unmanaged
-        plan.actions.extend(diff_section(slug, section, wanted, have.sections.get(section, {})))
-    membership = want.sections.get("agreement")
+        plan.actions.extend(diff_section(slug, name, wanted, have.sections.get(name, {})))
+    membership = want.sections.get(_MEMBERSHIP)
     if membership is not None:
-        move = _agreement_move(slug, membership, have.sections.get("agreement", {}))
+        move = _agreement_move(slug, membership, have.sections.get(_MEMBERSHIP, {}))
         if move is not None:
             plan.actions.append(move)
-    if "bank_accounts" in want.sections:
-        settle_radio_flags(plan.actions, want.sections["bank_accounts"])
+    for section in sections.each():
+        if section.radio_flags and section.name in want.sections:
+            settle_radio_flags(plan.actions, section, want.sections[section.name])
 
 
 def diff_section(
@@ -139,7 +135,7 @@ def diff_section(
         paths = changed_paths(item.fields, current.fields)
         if paths:
             actions.append(_update_action(slug, section, key, item, current, paths))
-    if section in TENANT_RESOURCE_SECTIONS or section == "invoicing":
+    if section != AGREEMENTS and not sections.get(section).deletable:
         return actions  # part of a resource that always exists: never deleted alone
     for key in sorted(live.keys() - wanted.keys()):
         current = live[key]
@@ -207,7 +203,7 @@ def _agreement_move(slug: str, wanted: dict[str, Item], live: dict[str, Item]) -
         reason = f"move from agreement {have_name} to {want_name}"
     return Action(
         tenant=slug,
-        section="agreement",
+        section=_MEMBERSHIP,
         key="",
         kind="move",
         before={"name": have_name},
@@ -225,18 +221,20 @@ def _membership(items: dict[str, Item] | None) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def settle_radio_flags(actions: list[Action], wanted: dict[str, Item]) -> None:
+def settle_radio_flags(
+    actions: list[Action], section: sections.Section, wanted: dict[str, Item]
+) -> None:
     """Drop ``flag: true → false`` changes that the API makes by itself.
 
     A radio flag cannot be set false directly; setting it true on another account
     clears it everywhere else, so such a change is implied, not sent.
     """
-    for flag in _RADIO_FLAGS:
+    for flag in section.radio_flags:
         holders = [key for key, item in wanted.items() if item.fields.get(flag) is True]
         if not holders:
             continue  # checks report "no account would hold the flag"
         for action in list(actions):
-            if action.section != "bank_accounts" or action.kind != "update":
+            if action.section != section.name or action.kind != "update":
                 continue
             if flag not in action.changed_paths or not action.after:
                 continue
@@ -254,17 +252,18 @@ def settle_radio_flags(actions: list[Action], wanted: dict[str, Item]) -> None:
 
 def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
     slug = want.slug
-    sections = want.sections
+    wanted = want.sections
     after: dict[str, Any] = {"slug": slug}
-    identity = sections.get("identity", {}).get("")
+    identity = wanted.get(sections.Identity.name, {}).get("")
     if identity is not None:
         after.update(identity.fields)
-    for section in ("defaults", "billing", "invoicing"):
-        item = sections.get(section, {}).get("")
-        if item is not None:
-            after[section] = dict(item.fields)
-    after["agreement"] = _membership(sections.get("agreement"))
-    users = sections.get("users", {})
+    for section in sections.each():
+        if section.created_with_tenant and section.name not in (_IDENTITY, _MEMBERSHIP):
+            item = wanted.get(section.name, {}).get("")
+            if item is not None:
+                after[section.name] = dict(item.fields)
+    after[_MEMBERSHIP] = _membership(wanted.get(_MEMBERSHIP))
+    users = wanted.get("users", {})
     owner_key = next((k for k, u in users.items() if u.fields.get("role") == "owner"), None)
     owner = users[owner_key] if owner_key is not None else None
     after["owner"] = (
@@ -289,16 +288,17 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
             reason="new tenant",
         )
     )
-    for section in ITEM_SECTIONS:
-        if section in _CREATED_WITH_TENANT:
+    for section in sections.each():
+        if section.created_with_tenant:
             continue
-        for key, item in sections.get(section, {}).items():
-            if section == "users" and key == owner_key:
+        for key, item in wanted.get(section.name, {}).items():
+            if section.name == "users" and key == owner_key:
                 continue
-            plan.actions.append(create_action(slug, section, key, item.fields))
+            plan.actions.append(create_action(slug, section.name, key, item.fields))
 
 
-_NO_PROGRAMS = {program: "none" for program in PROGRAMS}
+_IDENTITY = sections.Identity.name
+_NO_PROGRAMS = sections.Users.missing_means["programs"]
 
 
 def _plan_tenant_delete(have: TenantSnapshot) -> TenantPlan:

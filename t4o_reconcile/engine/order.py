@@ -13,23 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
-from t4o_reconcile.vocabulary import SECTIONS
 
-_SECTION_RANK = {
-    section: rank
-    for rank, section in enumerate(
-        (WHOLE_TENANT, "agreement", *(s for s in SECTIONS if s != "agreement"))
-    )
-}
+# The tenant itself, then the sections in the registry's order (the membership first).
+_SECTION_RANK = {section: rank for rank, section in enumerate((WHOLE_TENANT, *sections.SECTIONS))}
 _KIND_RANK = {"create": 0, "move": 1, "update": 2, "delete": 4}
-_RADIO_FLAGS = ("invoice_account", "default_for_payments")
+_RADIO_FLAGS = {s.name: s.radio_flags for s in sections.each() if s.radio_flags}
 
 
 def _kind_rank(action: Action) -> int:
-    if action.kind == "update" and action.section == "bank_accounts":
+    if action.kind == "update" and action.section in _RADIO_FLAGS:
         after = action.after or {}
-        if any(after.get(flag) is True for flag in _RADIO_FLAGS):
+        if any(after.get(flag) is True for flag in _RADIO_FLAGS[action.section]):
             return 1
     return _KIND_RANK[action.kind]
 

@@ -1,6 +1,7 @@
 """Which deletes need ``--allow-deletes``.
 
-Deleting any user or bank account, or more than a share of a tenant's managed items
+Deleting any item of a section whose deletes always need the flag (users, bank
+accounts: ``Section.deletes_need_flag``), or more than a share of a tenant's managed items
 (and at least a minimum count), is never done by accident: apply refuses the tenant
 unless the operator passes the flag.
 """
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.plan import Action
 from t4o_reconcile.engine.snapshot import SafetyOptions, TenantSnapshot
 
-_ALWAYS_GUARDED = {"users": "user", "bank_accounts": "bank account"}
+_ALWAYS_GUARDED = {s.name: s.noun for s in sections.each() if s.deletes_need_flag}
 
 
 def delete_reasons(

@@ -7,7 +7,7 @@ way out, and every resource read carries its ``version``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -16,22 +16,16 @@ from t4o_reconcile.config.models import (
     Address,
     Bic,
     Billing,
-    Connector,
     Contact,
     Defaults,
     Email,
-    Encryption,
     Iban,
     KeyName,
     Language,
     Model,
     OrganizationNumber,
-    PdfTemplate,
     PersonalNumber,
-    Right,
-    Role,
     Slug,
-    TemplateKind,
     Text,
 )
 from t4o_reconcile.config.models import (
@@ -42,6 +36,17 @@ from t4o_reconcile.config.models import (
 )
 from t4o_reconcile.config.models import (
     Invoicing as InvoicingSettings,
+)
+from t4o_reconcile.vocabulary import (
+    Connector,
+    Encryption,
+    PdfTemplate,
+    Program,
+    Right,
+    Role,
+    TemplateKind,
+    TenantState,
+    UserStatus,
 )
 
 __all__ = ["AgreementCreate", "BankAccountCreate", "InvoicingSettings"]
@@ -64,7 +69,7 @@ SmtpHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$", max_length=253)]
 SmtpPort = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(ge=1)]
 CustomerNumber = Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
-Programs = dict[Literal["invoicing", "accounting", "payroll", "events"], Right]
+Programs = dict[Program, Right]
 
 
 class Out(BaseModel):
@@ -109,7 +114,7 @@ class TenantOut(Out):
     name: str
     organization_number: str | None
     personal_number: PersonalNumberOut | None
-    state: Literal["pending", "active"]
+    state: TenantState
     contact: Contact | None
     address: Address | None
     defaults: Defaults
@@ -135,7 +140,7 @@ class TenantCreate(Model):
     defaults: Defaults | None = None
     billing: Billing | None = None
     owner: OwnerCreate
-    state: Literal["pending", "active"] | None = Field(
+    state: TenantState | None = Field(
         default=None, description="pending: in the activation list; left out: active"
     )
     invoicing: InvoicingSettings | None = None
@@ -155,7 +160,7 @@ class TenantPatch(Model):
     address: Address | None = None
     defaults: Defaults | None = None
     billing: Billing | None = None
-    state: Literal["pending", "active"] | None = Field(
+    state: TenantState | None = Field(
         default=None, description="Activation only: pending -> active, never back"
     )
 
@@ -298,7 +303,7 @@ class UserOut(Out):
     name: str
     role: Role
     programs: ProgramsOut
-    status: Literal["pending", "active"]
+    status: UserStatus
     version: Version
 
 

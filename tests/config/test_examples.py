@@ -10,6 +10,7 @@ from t4o_reconcile import vocabulary
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.config.models import SecretRef
 from t4o_reconcile.config.repository import Repository
+from t4o_reconcile.engine import sections
 
 from .conftest import EXAMPLES
 
@@ -68,7 +69,7 @@ def test_every_option_value_is_used_somewhere(repo: Repository) -> None:
 
 def test_every_section_is_managed_somewhere_and_null_is_used(repo: Repository) -> None:
     tenants = [e.tenant for e in repo.tenants.values()]
-    for section in [*vocabulary.SECTIONS, "safety", "contact", "address"]:
+    for section in [*sections.SECTIONS, "safety", "contact", "address"]:
         if section == "identity":
             continue
         assert any(t.managed(section) and getattr(t, section) for t in tenants), section
