@@ -197,6 +197,7 @@ def schema(out_dir: Path) -> None:
     from t4o_reconcile.engine.plan_schema import plan_schema
     from t4o_reconcile.sandbox.openapi import write_openapi
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     plan_path = out_dir / "plan.schema.json"
     plan_path.write_text(json.dumps(plan_schema(), indent=2, ensure_ascii=False) + "\n")
     written = [*write_schemas(out_dir), plan_path, write_openapi(out_dir / "openapi.json")]

@@ -37,14 +37,9 @@ PAGE_LIMIT = 100
 # one chunk while the client converts another, large enough to keep requests few.
 BULK_CHUNK = 25
 
-# Sections held by the tenant resource itself: one version, one PATCH.
-TENANT_SECTIONS = sections.TENANT_RESOURCE
-# Fields the API computes; never sent.
-READ_ONLY = frozenset({"version", *(name for s in sections.each() for name in s.read_only)})
-
 Fields = dict[str, Any]
-# Secrets whose reference the API keeps beside the fingerprint (``<name>_source``).
-SOURCED_SECRETS = frozenset(name for names in sections.SECRET_FIELDS.values() for name in names)
+# Fields the API computes besides each section's read-only ones; never sent.
+_READ_ONLY = frozenset({"version"})
 
 
 def wire(value: Any) -> Any:
@@ -54,13 +49,18 @@ def wire(value: Any) -> Any:
     if isinstance(value, Mapping):
         out = {str(k): wire(v) for k, v in value.items() if not isinstance(v, Fingerprint)}
         for key, inner in value.items():
-            if key in SOURCED_SECRETS and isinstance(inner, Secret) and inner.source:
+            if isinstance(inner, Secret) and inner.source and _sourced(key):
                 # The reference, never the value: a later plan shows where it now comes from.
                 out[f"{key}_source"] = inner.source
         return out
     if isinstance(value, list | tuple):
         return [wire(v) for v in value]
     return value
+
+
+def _sourced(name: str) -> bool:
+    """A secret field whose reference the API keeps beside it (``<name>_source``)."""
+    return any(name in secrets for secrets in sections.SECRET_FIELDS.values())
 
 
 def holds(want: Any, have: Any) -> bool:
@@ -140,14 +140,9 @@ def _agreement_fields(data: Mapping[str, Any]) -> Fields:
 
 
 # section -> fields of the resource's JSON as the engine sees them; for the 412 re-check.
-# The tenant resource's sections, the invoicing settings and the membership have readers
-# of their own; every other section is read by its declaration.
+# The tenant resource's sections, the invoicing settings and the memberships have readers
+# of their own; every other section is read by its declaration (``reader``).
 READERS: dict[str, Callable[[Mapping[str, Any]], Fields]] = {
-    **{
-        s.name: convert.reader(s.name)
-        for s in sections.each()
-        if s.deletable and not s.part_of_tenant
-    },
     "identity": convert.identity_fields,
     "defaults": convert.defaults_fields,
     "billing": convert.billing_fields,
@@ -155,6 +150,14 @@ READERS: dict[str, Callable[[Mapping[str, Any]], Fields]] = {
     "agreement": lambda data: {"name": data.get("agreement")},
     AGREEMENTS: _agreement_fields,
 }
+
+
+def reader(section: str) -> Callable[[Mapping[str, Any]], Fields] | None:
+    """The fields of one API object of ``section`` as the engine sees them; None: the
+    section has no object of its own to read."""
+    if section in READERS:
+        return READERS[section]
+    return convert.reader(section) if section in sections.REGISTRY else None
 
 
 class HttpProvider:
@@ -364,7 +367,7 @@ class HttpProvider:
                 await self._delete(action, context)
                 self._live.pop(str(action.tenant), None)
                 return None, ""
-        elif section in TENANT_SECTIONS:
+        elif section in sections.TENANT_RESOURCE:
             if action.kind == "update":
                 return await self._update_tenant(action, context), ""
         elif section == "agreement":
@@ -440,7 +443,11 @@ class HttpProvider:
         slug = str(action.tenant)
         after = action.after or {}
         if action.section == "identity":
-            body = {k: v for k, v in after.items() if k not in READ_ONLY and k != "slug"}
+            body = {
+                k: v
+                for k, v in after.items()
+                if k not in _READ_ONLY and k not in sections.READ_ONLY and k != "slug"
+            }
         else:
             # defaults and billing are nested objects of the tenant: send them whole so
             # a field the plan does not touch is kept, whatever the server's merge rule.
@@ -462,7 +469,7 @@ class HttpProvider:
                 context.versions[name] = version
         data = answer_json(response) if response.content else {}
         if isinstance(data, Mapping) and data:
-            for section in TENANT_SECTIONS:
+            for section in sections.TENANT_RESOURCE:
                 self._note(slug, section, "", READERS[section](data))
         return version
 
@@ -532,8 +539,9 @@ class HttpProvider:
         as it should.
         """
         section = action.section
-        if isinstance(data, Mapping) and section in READERS:
-            self._note(action.tenant, section, action.key, READERS[section](data))
+        read = reader(section)
+        if isinstance(data, Mapping) and read is not None:
+            self._note(action.tenant, section, action.key, read(data))
         declared = sections.REGISTRY.get(section)
         if declared is None or not declared.radio_flags or action.tenant is None:
             return
@@ -584,16 +592,19 @@ class HttpProvider:
                 context.versions.pop(action.address, None)
                 return ActionResult(action.address, "applied", message="already gone")
             return conflict
-        if action.kind == "delete" or action.section not in READERS:
+        read = reader(action.section)
+        if action.kind == "delete" or read is None:
             return conflict
         data = answer_json(response)
-        if not isinstance(data, Mapping) or not holds(
-            action.after or {}, READERS[action.section](data)
-        ):
+        if not isinstance(data, Mapping) or not holds(action.after or {}, read(data)):
             return conflict
         version = version_of(response)
         if version is not None:
-            names = _tenant_aliases(str(action.tenant)) if action.section in TENANT_SECTIONS else ()
+            names = (
+                _tenant_aliases(str(action.tenant))
+                if action.section in sections.TENANT_RESOURCE
+                else ()
+            )
             for name in (action.address, *names):
                 context.versions[name] = version
         return ActionResult(
@@ -602,9 +613,9 @@ class HttpProvider:
 
 
 def _writable(fields: Mapping[str, Any]) -> Fields:
-    return {k: v for k, v in fields.items() if k not in READ_ONLY}
+    return {k: v for k, v in fields.items() if k not in _READ_ONLY and k not in sections.READ_ONLY}
 
 
 def _tenant_aliases(slug: str) -> tuple[str, ...]:
     """Every address that names the tenant resource: one version for all of them."""
-    return (slug, *(address(slug, section, "") for section in TENANT_SECTIONS))
+    return (slug, *(address(slug, section, "") for section in sections.TENANT_RESOURCE))

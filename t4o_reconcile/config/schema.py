@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from t4o_reconcile.config.models import AgreementsFile, Tenant
+from t4o_reconcile.engine import sections
 from t4o_reconcile.vocabulary import LANGUAGES, MERGE_FIELDS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -36,22 +37,7 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ),
     ("", "contact"): "Contact e-mail and phone. Left out: unmanaged.",
     ("", "address"): "Postal address. Left out: unmanaged.",
-    ("", "defaults"): "Suggested settings for new events.",
-    ("", "billing"): "What the tenant pays the vendor.",
-    ("", "agreement"): (
-        "Name of the customer agreement (from _agreements.yaml); null: in no agreement."
-    ),
-    ("", "connections"): "Integrations, at most one per connector. Left out: unmanaged.",
-    ("", "invoicing"): "Invoice numbering, distribution and layout.",
-    ("", "email_account"): (
-        "Custom SMTP account for sending invoices; null: use the system account."
-    ),
-    ("", "bank_accounts"): (
-        "Bank accounts, keyed by account_number. When any is listed, exactly one has"
-        " invoice_account and exactly one default_for_payments."
-    ),
-    ("", "users"): "Users, keyed by email; exactly one has role owner.",
-    ("", "email_templates"): "E-mail templates, one per (kind, language).",
+    **{("", s.name): s.description for s in sections.each() if s.description},
     ("", "safety"): "How much plan may delete before apply needs --allow-deletes.",
     ("SecretRef", "secret"): (
         "env:NAME reads the environment variable NAME; file:PATH reads the file PATH"

@@ -24,8 +24,6 @@ from t4o_reconcile.engine.plan import (
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
 
 _MEMBERSHIP = sections.AgreementMembership.name
-# Sections diffed item by item (create/update/delete); the membership is a move instead.
-ITEM_SECTIONS = tuple(section for section in sections.SECTIONS if section != _MEMBERSHIP)
 
 
 def make_plan(
@@ -107,7 +105,9 @@ def _versions(have: TenantSnapshot) -> dict[str, str]:
 
 def _plan_existing_tenant(want: TenantSnapshot, have: TenantSnapshot, plan: TenantPlan) -> None:
     slug = want.slug
-    for name in ITEM_SECTIONS:
+    for name in sections.SECTIONS:
+        if name == _MEMBERSHIP:
+            continue  # a move, not items: below
         wanted = want.sections.get(name)
         if wanted is None:
             continue  # unmanaged

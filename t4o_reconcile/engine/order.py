@@ -16,22 +16,23 @@ from collections.abc import Iterable
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
 
-# The tenant itself, then the sections in the registry's order (the membership first).
-_SECTION_RANK = {section: rank for rank, section in enumerate((WHOLE_TENANT, *sections.SECTIONS))}
 _KIND_RANK = {"create": 0, "move": 1, "update": 2, "delete": 4}
-_RADIO_FLAGS = {s.name: s.radio_flags for s in sections.each() if s.radio_flags}
 
 
 def _kind_rank(action: Action) -> int:
-    if action.kind == "update" and action.section in _RADIO_FLAGS:
+    if action.kind == "update":
+        declared = sections.REGISTRY.get(action.section)
         after = action.after or {}
-        if any(after.get(flag) is True for flag in _RADIO_FLAGS[action.section]):
+        if declared is not None and any(after.get(flag) is True for flag in declared.radio_flags):
             return 1
     return _KIND_RANK[action.kind]
 
 
 def _tenant_key(action: Action) -> tuple[int, int]:
-    return _SECTION_RANK.get(action.section, len(_SECTION_RANK)), _kind_rank(action)
+    # The tenant itself, then the sections in the registry's order (the membership first).
+    if action.section == WHOLE_TENANT:
+        return -1, _kind_rank(action)
+    return sections.RANK.get(action.section, len(sections.RANK)), _kind_rank(action)
 
 
 def sort_tenant_actions(actions: Iterable[Action]) -> list[Action]:

@@ -14,8 +14,6 @@ from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.plan import Action
 from t4o_reconcile.engine.snapshot import SafetyOptions, TenantSnapshot
 
-_ALWAYS_GUARDED = {s.name: s.noun for s in sections.each() if s.deletes_need_flag}
-
 
 def delete_reasons(
     actions: Sequence[Action],
@@ -28,9 +26,9 @@ def delete_reasons(
     if not deletes:
         return []
     reasons = [
-        f"deletes {_ALWAYS_GUARDED[a.section]} {a.key}"
+        f"deletes {declared.noun} {a.key}"
         for a in deletes
-        if a.section in _ALWAYS_GUARDED
+        if (declared := sections.REGISTRY.get(a.section)) is not None and declared.deletes_need_flag
     ]
     managed = managed_item_count(want, have)
     share = len(deletes) / managed if managed else 1.0

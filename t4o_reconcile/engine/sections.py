@@ -70,6 +70,8 @@ class Section:
     normalisers: ClassVar[Mapping[str, Normaliser]] = _NONE
     # The URL path below /v1/tenants/{slug}; "" is the tenant resource itself.
     api_path: ClassVar[str] = ""
+    # What the tenant file's key holds, for the JSON Schema (editors show it).
+    description: ClassVar[str] = ""
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -109,13 +111,33 @@ class Section:
 
 REGISTRY: dict[str, Section] = {}
 
+# Views of the registry, in apply order; rebuilt by ``register``, read at call time.
+SECTIONS: tuple[str, ...] = ()
+TENANT_RESOURCE: tuple[str, ...] = ()
+COLLECTIONS: tuple[str, ...] = ()
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {}
+RANK: dict[str, int] = {}
+READ_ONLY: frozenset[str] = frozenset()
+
 
 def register(cls: type[Section]) -> type[Section]:
     """Add a section; its place in the apply order is its place of registration."""
     if cls.name in REGISTRY:
         raise ValueError(f"section {cls.name!r} is registered twice")
     REGISTRY[cls.name] = cls()
+    derive()
     return cls
+
+
+def derive() -> None:
+    """Rebuild the views after the registry changed."""
+    global SECTIONS, TENANT_RESOURCE, COLLECTIONS, SECRET_FIELDS, RANK, READ_ONLY
+    SECTIONS = tuple(REGISTRY)
+    TENANT_RESOURCE = tuple(s.name for s in each() if s.part_of_tenant)
+    COLLECTIONS = tuple(s.name for s in each() if not s.singleton)
+    SECRET_FIELDS = {s.name: s.secret_fields for s in each() if s.secret_fields}
+    RANK = {name: rank for rank, name in enumerate(SECTIONS)}
+    READ_ONLY = frozenset(name for s in each() for name in s.read_only)
 
 
 def get(name: str) -> Section:
@@ -131,6 +153,7 @@ class AgreementMembership(Section):
     """The customer agreement the tenant is in: moved, never created or deleted."""
 
     name = "agreement"
+    description = "Name of the customer agreement (from _agreements.yaml); null: in no agreement."
     singleton = True
     created_with_tenant = True
     deletable = False
@@ -151,6 +174,7 @@ class Identity(Section):
 @register
 class Defaults(Section):
     name = "defaults"
+    description = "Suggested settings for new events."
     singleton = True
     part_of_tenant = True
     created_with_tenant = True
@@ -161,6 +185,7 @@ class Defaults(Section):
 @register
 class Billing(Section):
     name = "billing"
+    description = "What the tenant pays the vendor."
     singleton = True
     part_of_tenant = True
     created_with_tenant = True
@@ -171,6 +196,7 @@ class Billing(Section):
 @register
 class Invoicing(Section):
     name = "invoicing"
+    description = "Invoice numbering, distribution and layout."
     singleton = True
     created_with_tenant = True
     deletable = False
@@ -192,6 +218,7 @@ class EmailAccount(Section):
     """The tenant's own SMTP account; none means the system account."""
 
     name = "email_account"
+    description = "Custom SMTP account for sending invoices; null: use the system account."
     noun = "email account"
     singleton = True
     fields = (
@@ -225,6 +252,7 @@ class EmailAccount(Section):
 @register
 class Connections(Section):
     name = "connections"
+    description = "Integrations, at most one per connector. Left out: unmanaged."
     noun = "connection"
     key_fields = ("connector",)
     fields = ("connector", "token")
@@ -237,6 +265,10 @@ class BankAccounts(Section):
     """A Norwegian account is named by its account number, any other by its IBAN."""
 
     name = "bank_accounts"
+    description = (
+        "Bank accounts, keyed by account_number. When any is listed, exactly one has"
+        " invoice_account and exactly one default_for_payments."
+    )
     key_fields = ("account_number",)
     required = ()
     deletes_need_flag = True
@@ -263,6 +295,7 @@ class BankAccounts(Section):
 @register
 class Users(Section):
     name = "users"
+    description = "Users, keyed by email; exactly one has role owner."
     key_fields = ("email",)
     deletes_need_flag = True
     noun = "user"
@@ -276,6 +309,7 @@ class Users(Section):
 @register
 class EmailTemplates(Section):
     name = "email_templates"
+    description = "E-mail templates, one per (kind, language)."
     noun = "email template"
     key_fields = ("kind", "language")
     fields = ("kind", "language", "name", "subject", "body")
@@ -283,12 +317,3 @@ class EmailTemplates(Section):
         {"name": normalize.text, "subject": normalize.text, "body": normalize.text}
     )
     api_path = "email-templates"
-
-
-# Derived views, in apply order.
-SECTIONS: tuple[str, ...] = tuple(REGISTRY)
-TENANT_RESOURCE: tuple[str, ...] = tuple(s.name for s in each() if s.part_of_tenant)
-COLLECTIONS: tuple[str, ...] = tuple(s.name for s in each() if not s.singleton)
-SECRET_FIELDS: dict[str, tuple[str, ...]] = {
-    s.name: s.secret_fields for s in each() if s.secret_fields
-}

@@ -5,7 +5,8 @@ data: per tenant, per section, items keyed by their natural key. The engine comp
 snapshots and never sees YAML or HTTP.
 
 Keys: singleton sections hold one item under the key ``""``; collections are keyed by
-connector, account_number, email and ``"{kind}/{language}"``.
+their key fields (``Section.key``: a connector, an account number, an e-mail,
+``"{kind}/{language}"``).
 
 Field values are JSON-like (str, int, float, bool, None, dict, list) and already
 normalised (see ``t4o_reconcile.normalize``). A secret field holds a ``Secret`` on the
@@ -16,33 +17,12 @@ only the fields the configuration manages; live items hold everything the API re
 The engine compares only the fields the desired item holds (recursively into dicts), so
 read-only and unmanaged fields never show as changes.
 
-Sections and their fields (the same on both sides):
-
-=============== ===================== ==================================================
-section         key                   fields
-=============== ===================== ==================================================
-identity        ""                    name, organization_number, personal_number
-                                      (sensitive: Secret / Fingerprint with a hint),
-                                      contact {email, phone}, address {street,
-                                      postal_code, city, country}
-defaults        ""                    timing_system, finish_code
-billing         ""                    licenses, invoice_recipient, interval
-agreement       ""                    name (str or None: in no agreement)
-invoicing       ""                    enabled, next_invoice_number,
-                                      invoices_from_external_system,
-                                      next_customer_number, pdf_template;
-                                      live also last_invoice_number,
-                                      last_customer_number
-email_account   "" (or no item: the   account_name, display_name, address, username,
-                system account)       password (secret), smtp_host, smtp_port, encryption
-connections     connector             connector, token (secret)
-bank_accounts   account_number        account_number, iban, swift, invoice_account,
-                                      default_for_payments
-users           email                 email, name, role, programs {invoicing,
-                                      accounting, payroll, events: none|user|admin};
-                                      live also status (pending|active)
-email_templates "{kind}/{language}"   kind, language, name, subject, body
-=============== ===================== ==================================================
+Sections, their keys and their fields (the same on both sides) are declared in
+``engine/sections.py``. Singletons (identity, defaults, billing, agreement, invoicing,
+email_account) hold one item under ``""`` (the email account none: the system account);
+identity holds the personal number as a ``Secret`` / ``Fingerprint`` with a hint; the
+agreement item holds ``name`` (None: in no agreement); live items also hold the read-only
+fields (a user's ``status``, invoicing's last numbers).
 
 Desired items hold every field with its default applied, except an optional field that
 the file leaves out (None and not written): that one is unmanaged. ``programs`` always

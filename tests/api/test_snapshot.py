@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from t4o_reconcile.api.snapshot import SnapshotError, agreements_snapshot, tenant_snapshot
+from t4o_reconcile.engine.sections import SECTIONS
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret
 from t4o_reconcile.fingerprint import fingerprint
-from t4o_reconcile.engine.sections import SECTIONS
 
 
 def config(**overrides: Any) -> dict[str, Any]:

@@ -7,11 +7,11 @@ from pathlib import Path
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
+from t4o_reconcile.engine.sections import SECRET_FIELDS
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret
 from t4o_reconcile.render.json import render_json
 from t4o_reconcile.render.markdown import render_markdown
 from t4o_reconcile.render.text import render_text
-from t4o_reconcile.engine.sections import SECRET_FIELDS
 from tests.engine.builders import desired_tenant, live_twin, snapshot
 
 PLANTED = "PLANTED-s3cr3t-Zq9"
