@@ -418,6 +418,8 @@ class HttpProvider:
         body["owner"] = {"email": owner["email"], "name": owner.get("name")}
         if isinstance(owner.get("programs"), Mapping):
             body["owner"]["programs"] = dict(owner["programs"])
+        if owner.get("custom_invoice_email") is True:
+            body["owner"]["custom_invoice_email"] = True
         response = await self._client.request(
             "POST", "/v1/tenants", json=wire(body), idempotency_key=context.idempotency_key
         )

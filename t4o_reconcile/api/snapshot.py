@@ -100,6 +100,8 @@ def billing_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
         "licenses": billing.get("licenses", 0),
         "invoice_recipient": billing.get("invoice_recipient", "client"),
         "interval": billing.get("interval", "yearly"),
+        "program_access": billing.get("program_access", True) is not False,
+        "confirmation_email": _opt(normalize.email, billing.get("confirmation_email")),
     }
 
 

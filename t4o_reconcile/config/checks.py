@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from t4o_reconcile.config.models import User, holds_program_right
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
 from t4o_reconcile.engine import sections as registry
@@ -40,6 +41,8 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
     if tenant.managed("users"):
         problems += _one_owner(entry)
     problems += _smtp(entry)
+    problems += _licenses(entry)
+    problems += _custom_templates(entry)
     if tenant.state == "pending" and tenant.users:
         problems += [
             entry.problem(
@@ -63,6 +66,68 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
             )
         )
     return problems
+
+
+def licence_holders(users: Iterable[User]) -> list[str]:
+    """The users who take a licence: each one holding a program right that is not
+    ``none`` (one licence per user, whatever the number of programs), owner and pending
+    invitations included (the right is theirs from the invitation on)."""
+    return [user.email for user in users if holds_program_right(dict(user.programs))]
+
+
+def _licenses(entry: TenantEntry) -> list[Problem]:
+    """Program rights need licences, and a client without program access has none. Only
+    when the file manages both billing and users: otherwise plan counts the live side."""
+    tenant = entry.tenant
+    if tenant.billing is None or not tenant.managed("users"):
+        return []
+    users = tenant.users or []
+    if not tenant.billing.program_access:
+        return [
+            entry.problem(
+                ("users", index, "programs"),
+                f"{user.email} holds a program right, but the client has no program access"
+                " (billing.program_access: false); expected every program none, or"
+                " program_access: true with licences",
+            )
+            for index, user in enumerate(users)
+            if holds_program_right(dict(user.programs))
+        ]
+    holders = licence_holders(users)
+    licenses = tenant.billing.licenses
+    if len(holders) <= licenses:
+        return []
+    return [
+        entry.problem(
+            ("billing", "licenses"),
+            f"licenses {licenses} is fewer than the {len(holders)} users holding a program"
+            f" right ({', '.join(holders)}); expected licenses: {len(holders)} or more (each"
+            " user with a right that is not none takes one licence)",
+        )
+    ]
+
+
+def _custom_templates(entry: TenantEntry) -> list[Problem]:
+    """Custom invoice e-mail templates are made by a user holding the extra access
+    "Egendefinert fakturaepost" (custom_invoice_email). Without a holder, templates the
+    API has stay in use but none can be created or changed: a warning here (the file may
+    describe such a tenant as it is), a plan error when the plan would write one."""
+    tenant = entry.tenant
+    if not tenant.email_templates or not tenant.managed("users"):
+        return []
+    if any(user.custom_invoice_email for user in tenant.users or []):
+        return []
+    return [
+        entry.problem(
+            ("email_templates",),
+            f"{len(tenant.email_templates)} custom e-mail template(s) but no user holds the"
+            " custom invoice e-mail right: templates the API has stay in use, but none can"
+            " be created or changed (plan refuses it); expected custom_invoice_email: true"
+            " on a user with an invoicing right",
+            key=True,
+            level="warning",
+        )
+    ]
 
 
 # The port each encryption is served on by convention: 465 is implicit TLS (ssl), 587 is

@@ -136,7 +136,12 @@ def export_tenant(
         if not section.deletable:
             # The tenant's settings (defaults, billing, invoicing): always there.
             if "" in items:
-                doc[section.name] = _mapping(items[""].fields, _writable(section))
+                written = _mapping(items[""].fields, _writable(section))
+                for name, missing in section.missing_means.items():
+                    # What a file that leaves it out gets (billing's program access).
+                    if not isinstance(missing, Mapping) and written.get(name) == missing:
+                        del written[name]
+                doc[section.name] = written
         elif section.singleton:
             item = items.get("")
             # None: managed, and none configured (the system email account).

@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from t4o_reconcile.config.models import (
     EMAIL_PATTERN,
+    FIELD_RULE_ERROR,
     IDENTITY_ERROR,
     NAME_PATTERN,
     UNENCRYPTED_ERROR,
@@ -65,8 +66,8 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> Located:
     if kind == "extra_forbidden":
         name = str(loc[-1])
         return Located(loc, _unknown_key(name, valid_keys(model, loc[:-1])), True)
-    if kind == IDENTITY_ERROR:
-        # Raised by the tenant as a whole (the country decides), about one of its fields.
+    if kind in (IDENTITY_ERROR, FIELD_RULE_ERROR):
+        # Raised by a model as a whole (e.g. the country decides), about one of its fields.
         ctx = error.get("ctx", {})
         return Located((*loc, ctx.get("field", "")), str(ctx.get("message", error["msg"])))
     if kind == UNENCRYPTED_ERROR:

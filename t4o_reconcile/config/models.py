@@ -165,6 +165,60 @@ Text = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(n
 
 IDENTITY_ERROR = "identity_number"
 UNENCRYPTED_ERROR = "unencrypted_password"
+# A rule a model checks across its own fields, reported at one of them (ctx: field, message).
+FIELD_RULE_ERROR = "field_rule"
+
+
+def field_rule(field: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(FIELD_RULE_ERROR, "{message}", {"field": field, "message": message})
+
+
+def billing_problem(
+    licenses: int, program_access: bool, confirmation_email: str | None
+) -> tuple[str, str] | None:
+    """(field, message) when the billing settings contradict each other, else None.
+
+    The client manager asks whether the client itself gets access to any program; when it
+    does not, the last step asks only for an e-mail address to confirm the client is set
+    up, instead of a number of licences.
+    """
+    if not program_access:
+        if confirmation_email is None:
+            return (
+                "confirmation_email",
+                "a client without program access (program_access: false) needs"
+                " confirmation_email: the address told that the client is set up",
+            )
+        if licenses:
+            return (
+                "licenses",
+                f"licenses {licenses}: a client without program access (program_access:"
+                " false) works with no licences; expected licenses: 0",
+            )
+    elif confirmation_email is not None:
+        return (
+            "confirmation_email",
+            "confirmation_email is only used for a client without program access; expected"
+            " program_access: false, or no confirmation_email",
+        )
+    return None
+
+
+def holds_program_right(programs: Any) -> bool:
+    """A user holding any program right but ``none`` takes one licence."""
+    return isinstance(programs, dict) and any(
+        right not in (None, "none") for right in programs.values()
+    )
+
+
+def custom_email_problem(custom_invoice_email: bool, programs: Any) -> str | None:
+    """The custom invoice e-mail right is an extra access on top of invoicing."""
+    if custom_invoice_email and (programs or {}).get("invoicing", "none") == "none":
+        return (
+            "custom_invoice_email is an extra access to invoicing (Egendefinert fakturaepost);"
+            " expected a right in programs.invoicing (user or admin) beside it"
+        )
+    return None
 
 
 def check_encryption(encryption: str | None, allowed: bool | None) -> None:
@@ -228,12 +282,32 @@ class Defaults(Model):
     finish_code: Annotated[str, Field(max_length=20)] | None = None
 
 
-class Billing(Model):
-    """What the tenant pays the vendor."""
+class BillingSettings(Model):
+    """What the tenant pays the vendor, and whether the client itself uses any program."""
 
     licenses: Annotated[int, Field(ge=0)]
     invoice_recipient: InvoiceRecipient = "client"
     interval: Interval = "yearly"
+    program_access: bool = Field(
+        default=True, description="Whether the client itself gets access to any program"
+    )
+    confirmation_email: Email | None = Field(
+        default=None,
+        description="Where the confirmation that the client is set up goes; required when"
+        " program_access is false, and only then",
+    )
+
+
+class Billing(BillingSettings):
+    """Billing as a tenant file gives it: the settings must agree with each other (the API
+    checks the same and answers with its own problem type)."""
+
+    @model_validator(mode="after")
+    def _program_access(self) -> Billing:
+        problem = billing_problem(self.licenses, self.program_access, self.confirmation_email)
+        if problem is not None:
+            raise field_rule(*problem)
+        return self
 
 
 class Connection(Model):
@@ -310,6 +384,16 @@ class User(Model):
     name: Text
     role: Role = "member"
     programs: dict[Program, Right] = Field(default_factory=dict)
+    # "Egendefinert fakturaepost": the extra access that lets a user make custom invoice
+    # e-mail templates. A tenant's templates need a user who holds it.
+    custom_invoice_email: bool = False
+
+    @model_validator(mode="after")
+    def _custom_email_on_invoicing(self) -> User:
+        problem = custom_email_problem(self.custom_invoice_email, self.programs)
+        if problem is not None:
+            raise field_rule("custom_invoice_email", problem)
+        return self
 
 
 class EmailTemplate(Model):

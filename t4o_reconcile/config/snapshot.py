@@ -54,7 +54,11 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
         if tenant.managed(name):
             model = getattr(tenant, name) or _RESET.get(name)
             # invoicing: null manages nothing field by field: its numbers cannot be reset.
-            sections[name] = {"": Item(fields_of(model) if model is not None else {})}
+            fields = fields_of(model) if model is not None else {}
+            if isinstance(model, Billing):
+                # Left out, there is none: the API clears it when program access is given.
+                fields["confirmation_email"] = model.confirmation_email
+            sections[name] = {"": Item(fields)}
 
     if tenant.managed("agreement"):
         sections["agreement"] = {"": Item({"name": tenant.agreement})}

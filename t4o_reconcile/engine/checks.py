@@ -7,6 +7,7 @@ from typing import Any
 
 from t4o_reconcile import identity
 from t4o_reconcile.engine import sections
+from t4o_reconcile.engine.compare import changed_paths
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Plan, PlanError, address
 from t4o_reconcile.engine.snapshot import (
     Item,
@@ -32,6 +33,8 @@ def tenant_errors(
             if section.radio_flags
             for error in _radio_flags(section, want, have)
         ),
+        *_licenses(want, have),
+        *_custom_templates(want, have),
     ]
     if have is not None:
         errors.extend(_numbers(want, have))
@@ -123,6 +126,82 @@ def _activation(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[P
                 f"{email} cannot be invited while the tenant is pending; activate it first"
                 " (state: active)",
             )
+
+
+def _after(want: TenantSnapshot, have: TenantSnapshot | None, section: str) -> dict[str, Item]:
+    """A section as it will be after the plan: the file's where it manages it, else live."""
+    if section in want.sections:
+        return want.sections[section]
+    return have.sections.get(section, {}) if have is not None else {}
+
+
+def _holds_right(user: Item) -> bool:
+    programs = user.fields.get("programs")
+    return isinstance(programs, dict) and any(r not in (None, "none") for r in programs.values())
+
+
+def _licenses(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
+    """Each user holding a program right takes one licence; a client without program
+    access has none. Counted on the tenant as the plan leaves it: the file's billing and
+    users where it manages them, the live ones where it does not (validate cannot)."""
+    if "billing" not in want.sections and "users" not in want.sections:
+        return
+    billing = _after(want, have, "billing").get("")
+    fields = billing.fields if billing is not None else {}
+    licenses = fields.get("licenses", 0)
+    holders = sorted(
+        email for email, user in _after(want, have, "users").items() if _holds_right(user)
+    )
+    if not holders or not isinstance(licenses, int):
+        return
+    where = address(want.slug, "billing", "")
+    live_users = "" if "users" in want.sections else " (the live users; the file leaves users out)"
+    if fields.get("program_access") is False:
+        yield PlanError(
+            where,
+            f"the client has no program access (program_access: false) but"
+            f" {', '.join(holders)} hold(s) a program right{live_users}; expected every"
+            " program none, or program_access: true with licences",
+        )
+    elif len(holders) > licenses:
+        live_billing = (
+            ""
+            if "billing" in want.sections
+            else " (the file leaves billing out: "
+            + ("live)" if have is not None else "a new tenant's default)")
+        )
+        yield PlanError(
+            where,
+            f"licenses {licenses}{live_billing} is fewer than the {len(holders)} users holding"
+            f" a program right{live_users}: {', '.join(holders)}; expected licenses:"
+            f" {len(holders)} or more",
+        )
+
+
+def _custom_templates(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
+    """A template written (created or changed) needs a user of the tenant who holds the
+    custom invoice e-mail right when it is written: after the plan's user changes."""
+    wanted = want.sections.get("email_templates")
+    if not wanted:
+        return
+    live = have.sections.get("email_templates", {}) if have is not None else {}
+    written = sorted(
+        key
+        for key, item in wanted.items()
+        if key not in live or changed_paths(item.fields, live[key].fields)
+    )
+    if not written:
+        return
+    users = _after(want, have, "users")
+    if any(user.fields.get("custom_invoice_email") is True for user in users.values()):
+        return
+    live_users = "" if "users" in want.sections else " (the live users; the file leaves users out)"
+    yield PlanError(
+        address(want.slug, "email_templates", written[0]),
+        f"writing email template(s) {', '.join(written)} needs a user holding the custom"
+        f" invoice e-mail right, and none does{live_users}; expected custom_invoice_email:"
+        " true on a user with an invoicing right",
+    )
 
 
 def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:

@@ -272,6 +272,7 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
             "name": owner.fields.get("name"),
             # The API creates the owner with these rights, so a new tenant is one create.
             "programs": merged(owner.fields.get("programs") or {}, _NO_PROGRAMS),
+            "custom_invoice_email": owner.fields.get("custom_invoice_email") is True,
         }
         if owner is not None and owner_key is not None
         else None

@@ -5,13 +5,20 @@
 - Within a tenant: the tenant itself, then its agreement move, then its sections.
 - Bank accounts: creates, then updates that set a radio flag true, then other updates,
   then deletes: the new invoice account takes the flag before the old one is deleted.
-- Users: invitations (creates) before updates and program grants, then deletes.
+- Users: first what frees a licence (a user losing every program right, or deleted while
+  holding one), then invitations (creates), updates and program grants, then deletes:
+  licences are counted on every grant, so the freed ones must be free by then.
+- Billing: raising licences or giving program access comes before the users it lets in;
+  lowering licences or taking program access away comes after the users that let it go.
+- Email templates need a user holding the custom invoice e-mail right when written: they
+  come after the users, so a grant of that right is made first.
 - Whole-tenant deletes come after every other tenant action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
@@ -28,10 +35,45 @@ def _kind_rank(action: Action) -> int:
     return _KIND_RANK[action.kind]
 
 
+def _holds_right(fields: dict[str, Any] | None) -> bool:
+    programs = (fields or {}).get("programs")
+    return isinstance(programs, dict) and any(r not in (None, "none") for r in programs.values())
+
+
+def frees_licence(action: Action) -> bool:
+    """A user action after which the user no longer takes a licence."""
+    if action.section != "users" or not _holds_right(action.before):
+        return False
+    if action.kind == "delete":
+        return True
+    return (
+        action.kind == "update"
+        and "programs" in (action.after or {})
+        and not (_holds_right(action.after))
+    )
+
+
+def narrows_billing(action: Action) -> bool:
+    """A billing update that lowers licences or takes program access away."""
+    if action.section != "billing" or action.kind != "update":
+        return False
+    before, after = action.before or {}, action.after or {}
+    if after.get("program_access") is False and before.get("program_access") is not False:
+        return True
+    old, new = before.get("licenses"), after.get("licenses")
+    return isinstance(old, int) and isinstance(new, int) and new < old
+
+
 def _tenant_key(action: Action) -> tuple[int, int]:
-    # The tenant itself, then the sections in the registry's order (the membership first).
+    # The tenant itself, then the sections in the registry's order (the membership first);
+    # licences are freed before they are taken (see the module's docstring).
     if action.section == WHOLE_TENANT:
         return -1, _kind_rank(action)
+    users = sections.RANK.get("users", len(sections.RANK))
+    if frees_licence(action):
+        return users, -1
+    if narrows_billing(action):
+        return users, len(_KIND_RANK) + 1
     return sections.RANK.get(action.section, len(sections.RANK)), _kind_rank(action)
 
 

@@ -185,12 +185,19 @@ class Defaults(Section):
 @register
 class Billing(Section):
     name = "billing"
-    description = "What the tenant pays the vendor."
+    description = (
+        "What the tenant pays the vendor, and whether the client itself gets access to any"
+        " program: each user holding a program right takes one licence; a client without"
+        " program access has no licences and a confirmation e-mail address instead."
+    )
     singleton = True
     part_of_tenant = True
     created_with_tenant = True
     deletable = False
-    fields = ("licenses", "invoice_recipient", "interval")
+    fields = ("licenses", "invoice_recipient", "interval", "program_access", "confirmation_email")
+    # A client gets program access unless the file says otherwise (export leaves it out).
+    missing_means = MappingProxyType({"program_access": True})
+    normalisers = MappingProxyType({"confirmation_email": normalize.email})
 
 
 @register
@@ -299,9 +306,13 @@ class Users(Section):
     key_fields = ("email",)
     deletes_need_flag = True
     noun = "user"
-    fields = ("email", "name", "role", "programs", "status")
+    fields = ("email", "name", "role", "programs", "custom_invoice_email", "status")
     read_only = ("status",)
-    missing_means = MappingProxyType({"programs": {program: "none" for program in PROGRAMS}})
+    # The extra access "custom invoice e-mail": absent (or not true) means not held.
+    flags = ("custom_invoice_email",)
+    missing_means = MappingProxyType(
+        {"programs": {program: "none" for program in PROGRAMS}, "custom_invoice_email": False}
+    )
     normalisers = MappingProxyType({"email": normalize.email, "name": normalize.text})
     api_path = "users"
 

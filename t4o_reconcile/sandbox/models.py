@@ -15,7 +15,7 @@ from t4o_reconcile.config.models import (
     AccountNumber,
     Address,
     Bic,
-    Billing,
+    BillingSettings,
     Contact,
     Defaults,
     Email,
@@ -118,14 +118,25 @@ class TenantOut(Out):
     contact: Contact | None
     address: Address | None
     defaults: Defaults
-    billing: Billing
+    billing: BillingSettings
     version: Version
+
+
+CustomInvoiceEmail = Annotated[
+    bool,
+    Field(
+        description="The extra access 'custom invoice e-mail' (Egendefinert fakturaepost):"
+        " needs an invoicing right; a tenant's templates are written only while a user"
+        " holds it"
+    ),
+]
 
 
 class OwnerCreate(Model):
     email: Email
     name: Text
     programs: Programs = Field(default_factory=dict)
+    custom_invoice_email: CustomInvoiceEmail = False
 
 
 class TenantCreate(Model):
@@ -138,7 +149,7 @@ class TenantCreate(Model):
     contact: Contact | None = None
     address: Address | None = None
     defaults: Defaults | None = None
-    billing: Billing | None = None
+    billing: BillingSettings | None = None
     owner: OwnerCreate
     state: TenantState | None = Field(
         default=None, description="pending: in the activation list; left out: active"
@@ -159,7 +170,7 @@ class TenantPatch(Model):
     contact: Contact | None = None
     address: Address | None = None
     defaults: Defaults | None = None
-    billing: Billing | None = None
+    billing: BillingSettings | None = None
     state: TenantState | None = Field(
         default=None, description="Activation only: pending -> active, never back"
     )
@@ -280,6 +291,7 @@ class UserCreate(Model):
     name: Text
     role: Role = "member"
     programs: Programs = Field(default_factory=dict)
+    custom_invoice_email: CustomInvoiceEmail = False
     invited_by: Email = Field(description="E-mail of an active admin or the owner")
 
 
@@ -289,6 +301,7 @@ class UserPatch(Model):
     programs: Programs | None = Field(
         default=None, description="Replaces the map; a program left out is 'none'"
     )
+    custom_invoice_email: CustomInvoiceEmail | None = None
 
 
 class ProgramsOut(Out):
@@ -303,6 +316,7 @@ class UserOut(Out):
     name: str
     role: Role
     programs: ProgramsOut
+    custom_invoice_email: bool = False
     status: UserStatus
     version: Version
 
@@ -428,4 +442,6 @@ DEFAULT_BILLING: dict[str, Any] = {
     "licenses": 0,
     "invoice_recipient": "client",
     "interval": "yearly",
+    "program_access": True,
+    "confirmation_email": None,
 }

@@ -13,7 +13,12 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from t4o_reconcile import identity
-from t4o_reconcile.config.models import merge_field_problems
+from t4o_reconcile.config.models import (
+    billing_problem,
+    custom_email_problem,
+    holds_program_right,
+    merge_field_problems,
+)
 from t4o_reconcile.sandbox import models as m
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError
@@ -187,6 +192,67 @@ def programs(given: Mapping[Any, str] | None) -> dict[str, str]:
     return {program: given.get(program, "none") for program in PROGRAMS}
 
 
+def _billing(data: dict[str, Any]) -> dict[str, Any]:
+    """The tenant's billing with every field (one stored before a field existed has its
+    default)."""
+    return {**m.DEFAULT_BILLING, **(data.get("billing") or {})}
+
+
+def _check_billing(billing: dict[str, Any]) -> None:
+    problem = billing_problem(
+        billing["licenses"], billing["program_access"], billing["confirmation_email"]
+    )
+    if problem is not None:
+        field, message = problem
+        raise ProblemError(
+            rules.BILLING_PROGRAM_ACCESS, f"billing.{field}: {message}", field=f"billing.{field}"
+        )
+
+
+def _licence_holders(tx: Tx, slug: str) -> list[str]:
+    """Users taking a licence: any program right but none, pending invitations included."""
+    return [key for key, row in tx.items(slug, USERS) if holds_program_right(row.data["programs"])]
+
+
+def _check_licences(billing: dict[str, Any], holders: list[str], field: str) -> None:
+    """Each user holding a program right takes one licence; without program access the
+    client has none to give."""
+    if not holders:
+        return
+    if not billing["program_access"]:
+        raise ProblemError(
+            rules.NO_PROGRAM_ACCESS,
+            f"{field}: the client has no program access (billing.program_access: false);"
+            f" {', '.join(holders)} would hold a program right",
+            field=field,
+        )
+    if len(holders) > billing["licenses"]:
+        raise ProblemError(
+            rules.LICENSES_EXCEEDED,
+            f"{field}: {len(holders)} users would hold a program right"
+            f" ({', '.join(holders)}) but the tenant has {billing['licenses']} licence(s);"
+            " raise billing.licenses first",
+            field=field,
+        )
+
+
+def _check_custom_email(data: Mapping[str, Any], field: str) -> None:
+    problem = custom_email_problem(data.get("custom_invoice_email") is True, data["programs"])
+    if problem is not None:
+        raise ProblemError(rules.CUSTOM_EMAIL_NEEDS_INVOICING, f"{field}: {problem}", field=field)
+
+
+def _require_custom_email_holder(tx: Tx, slug: str, key: str) -> None:
+    if any(row.data.get("custom_invoice_email") is True for _, row in tx.items(slug, USERS)):
+        return
+    raise ProblemError(
+        rules.CUSTOM_EMAIL_RIGHT_REQUIRED,
+        f"email template {key}: no user of the tenant holds the custom invoice e-mail right"
+        " (Egendefinert fakturaepost); give it to a user with an invoicing right first",
+        field="custom_invoice_email",
+    )
+
+
 def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
     assert tx.principal is not None
     _require_partner_token(tx, "creating a tenant")
@@ -203,6 +269,15 @@ def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
         "state": body.state or "active",
     }
     _check_identity_numbers(data)
+    _check_billing(data["billing"])
+    owner_programs = programs(body.owner.programs)
+    owner_fields = {
+        "programs": owner_programs,
+        "custom_invoice_email": body.owner.custom_invoice_email,
+    }
+    _check_custom_email(owner_fields, "owner.custom_invoice_email")
+    if holds_program_right(owner_programs):
+        _check_licences(data["billing"], [body.owner.email], "owner.programs")
     if tx.tenant(slug) is not None:
         raise ProblemError(
             rules.SLUG_TAKEN, f"slug {slug!r}: a tenant with this slug exists", field="slug"
@@ -221,7 +296,8 @@ def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
         "email": owner_email,
         "name": body.owner.name,
         "role": "owner",
-        "programs": programs(body.owner.programs),
+        "programs": owner_programs,
+        "custom_invoice_email": body.owner.custom_invoice_email,
         "status": "active",
     }
     tx.audit(
@@ -258,6 +334,10 @@ def update_tenant(tx: Tx, slug: str, if_match: str | None, patch: m.TenantPatch)
             field="state",
         )
     _check_identity_numbers(data)
+    if "billing" in changes:
+        billing = _billing(data)
+        _check_billing(billing)
+        _check_licences(billing, _licence_holders(tx, slug), "billing")
     if data["organization_number"] != before.data["organization_number"]:
         found = tx.tenant(slug)
         assert found is not None
@@ -440,6 +520,7 @@ def create_email_template(tx: Tx, slug: str, body: m.EmailTemplateCreate) -> Row
             f"kind/language {key}: the tenant has this template already",
             field="kind",
         )
+    _require_custom_email_holder(tx, slug, key)
     return _insert(tx, slug, EMAIL_TEMPLATES, key, data)
 
 
@@ -450,7 +531,11 @@ def update_email_template(
     check_version(if_match, before, _address(EMAIL_TEMPLATES, key))
     changes = _sent(patch)
     _template_problems(changes)
-    return _write(tx, slug, EMAIL_TEMPLATES, key, before, {**before.data, **changes})
+    data = {**before.data, **changes}
+    if data != before.data:
+        # Existing templates stay in use without a holder; changing one needs the right.
+        _require_custom_email_holder(tx, slug, key)
+    return _write(tx, slug, EMAIL_TEMPLATES, key, before, data)
 
 
 # Bank accounts ---------------------------------------------------------------------
@@ -583,8 +668,13 @@ def create_user(tx: Tx, slug: str, body: m.UserCreate) -> Row:
         "name": body.name,
         "role": body.role,
         "programs": programs(body.programs),
+        "custom_invoice_email": body.custom_invoice_email,
         "status": "pending",
     }
+    _check_custom_email(data, "custom_invoice_email")
+    if holds_program_right(data["programs"]):
+        holders = [*_licence_holders(tx, slug), body.email]
+        _check_licences(_billing(visible_tenant(tx, slug).data), holders, "programs")
     return _insert(tx, slug, USERS, body.email, data)
 
 
@@ -602,7 +692,12 @@ def update_user(tx: Tx, slug: str, email: str, if_match: str | None, patch: m.Us
         raise ProblemError(rules.OWNER_EXISTS, "role: a tenant has exactly one owner", field="role")
     if "programs" in changes:
         changes["programs"] = programs(changes["programs"])
-    return _write(tx, slug, USERS, email, before, {**before.data, **changes})
+    data = {**before.data, **changes}
+    _check_custom_email(data, "custom_invoice_email")
+    if holds_program_right(data["programs"]) and not holds_program_right(before.data["programs"]):
+        holders = [*_licence_holders(tx, slug), email]
+        _check_licences(_billing(visible_tenant(tx, slug).data), holders, "programs")
+    return _write(tx, slug, USERS, email, before, data)
 
 
 def accept_invitation(tx: Tx, slug: str, email: str) -> Row:

@@ -84,6 +84,22 @@ ORGANIZATION_NUMBER_IN_USE = _rule(
     "The organization number belongs to a tenant with another owner",
 )
 
+# Billing: licences and program access.
+BILLING_PROGRAM_ACCESS = _rule(
+    "billing-program-access",
+    422,
+    "A client without program access has a confirmation e-mail and no licences; one with"
+    " program access has no confirmation e-mail",
+)
+NO_PROGRAM_ACCESS = _rule(
+    "no-program-access", 409, "The client has no program access: no user may hold a program right"
+)
+LICENSES_EXCEEDED = _rule(
+    "licenses-exceeded",
+    409,
+    "More users would hold a program right than the tenant has licences",
+)
+
 # Invoicing.
 INVOICE_NUMBER_TOO_LOW = _rule(
     "invoice-number-too-low", 409, "next_invoice_number must exceed the last issued number"
@@ -129,6 +145,16 @@ OWNER_EXISTS = _rule("owner-exists", 409, "A tenant has exactly one owner")
 OWNER_PROTECTED = _rule("owner-protected", 409, "The owner cannot be removed or demoted")
 
 # Email templates.
+CUSTOM_EMAIL_RIGHT_REQUIRED = _rule(
+    "custom-invoice-email-right-required",
+    409,
+    "Writing a custom e-mail template needs a user holding the custom invoice e-mail right",
+)
+CUSTOM_EMAIL_NEEDS_INVOICING = _rule(
+    "custom-invoice-email-needs-invoicing",
+    422,
+    "The custom invoice e-mail right is an extra access to invoicing: it needs an invoicing right",
+)
 TEMPLATE_EXISTS = _rule("template-exists", 409, "A template for this kind and language exists")
 UNKNOWN_MERGE_FIELD = _rule("unknown-merge-field", 422, "The template uses an unknown merge field")
 

@@ -186,6 +186,8 @@ async def scenario(provider: HttpProvider) -> HttpProvider:
                 "name": "Per",
                 "role": "member",
                 "programs": {"invoicing": "user"},
+                # Templates need a user holding this right when they are written.
+                "custom_invoice_email": True,
             },
         )
     )

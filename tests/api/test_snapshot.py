@@ -132,6 +132,23 @@ def test_users_list_all_four_programs_and_keep_their_status() -> None:
     assert user.version == "1"
 
 
+def test_program_access_and_the_custom_right_default_when_the_api_leaves_them_out() -> None:
+    sections = tenant_snapshot(config()).sections
+    billing = sections["billing"][""].fields
+    assert (billing["program_access"], billing["confirmation_email"]) == (True, None)
+    assert sections["users"]["kari@ok-skogen.no"].fields["custom_invoice_email"] is False
+
+    given = config()
+    given["tenant"]["billing"].update(
+        licenses=0, program_access=False, confirmation_email="Leder@Club.NO"
+    )
+    given["users"][0]["custom_invoice_email"] = True
+    sections = tenant_snapshot(given).sections
+    billing = sections["billing"][""].fields
+    assert (billing["program_access"], billing["confirmation_email"]) == (False, "leder@club.no")
+    assert sections["users"]["kari@ok-skogen.no"].fields["custom_invoice_email"] is True
+
+
 def test_an_email_account_is_one_item_with_its_password_as_fingerprint() -> None:
     account = {
         "account_name": "Faktura",

@@ -113,6 +113,7 @@ def ok_skogen_config() -> dict[str, Any]:
                     "payroll": "none",
                     "events": "user",
                 },
+                "custom_invoice_email": True,
                 "status": "active",
                 "version": "1",
             },
@@ -160,6 +161,30 @@ def bare_config() -> dict[str, Any]:
     return config
 
 
+def no_access_config() -> dict[str, Any]:
+    """A client that gets no program: no licences, a confirmation e-mail, no rights."""
+    config = bare_config()
+    config["tenant"]["billing"] = {
+        "licenses": 0,
+        "invoice_recipient": "partner",
+        "interval": "yearly",
+        "program_access": False,
+        "confirmation_email": "leder@il-liten.no",
+    }
+    owner = config["users"][0]
+    owner["programs"] = dict.fromkeys(owner["programs"], "none")
+    owner["custom_invoice_email"] = False
+    return config
+
+
+def no_holder_config() -> dict[str, Any]:
+    """Templates live while nobody holds the custom invoice e-mail right any more."""
+    config = ok_skogen_config()
+    for user in config["users"]:
+        user["custom_invoice_email"] = False
+    return config
+
+
 AGREEMENTS = agreements_snapshot(
     [
         {"name": "Norges Orienteringsforbund", "customer_number": "10042", "version": "1"},
@@ -187,7 +212,11 @@ def test_exported_file_validates_with_the_tenant_model() -> None:
     assert exported.agreement is AGREEMENTS["Norges Orienteringsforbund"]
 
 
-@pytest.mark.parametrize("config", [ok_skogen_config(), bare_config()], ids=["full", "bare"])
+@pytest.mark.parametrize(
+    "config",
+    [ok_skogen_config(), bare_config(), no_access_config()],
+    ids=["full", "bare", "no-program-access"],
+)
 def test_plan_after_export_is_empty(tmp_path: Path, config: dict[str, Any]) -> None:
     live = live_snapshot(config)
     out = tmp_path / "tenants"
@@ -206,6 +235,40 @@ def test_plan_after_export_is_empty(tmp_path: Path, config: dict[str, Any]) -> N
     plan = make_plan(desired, live, target="test")
     assert not plan.has_errors
     assert plan.counts() == {"create": 0, "update": 0, "delete": 0, "move": 0}
+
+
+def test_program_access_and_the_custom_right_are_written_only_when_they_say_something() -> None:
+    full = load(export_tenant(tenant_snapshot(ok_skogen_config()), AGREEMENTS).render())
+    assert set(full["billing"]) == {"licenses", "invoice_recipient", "interval"}
+    assert [u.get("custom_invoice_email") for u in full["users"]] == [True, None]
+
+    bare = load(export_tenant(tenant_snapshot(no_access_config()), AGREEMENTS).render())
+    assert bare["billing"] == {
+        "licenses": 0,
+        "invoice_recipient": "partner",
+        "interval": "yearly",
+        "program_access": False,
+        "confirmation_email": "leder@il-liten.no",
+    }
+    assert "programs" not in bare["users"][0]
+
+
+def test_templates_without_a_holder_export_with_a_warning_and_an_empty_plan(
+    tmp_path: Path,
+) -> None:
+    live = live_snapshot(no_holder_config())
+    write_export(live.tenants.values(), live.agreements, tmp_path, force=False)
+    environ = {
+        secret_env_name("ok-skogen", "eventor-norway", "token"): EVENTOR_TOKEN,
+        secret_env_name("ok-skogen", "smtp", "password"): SMTP_PASSWORD,
+    }
+    loaded = load_repository(tmp_path, environ=environ)
+
+    (warning,) = loaded.problems
+    assert warning.level == "warning" and warning.path == ("email_templates",)
+    assert loaded.repository is not None
+    plan = make_plan(desired_snapshot(loaded.repository), live, target="test")
+    assert not plan.has_errors and not plan.has_changes
 
 
 def test_exported_values_equal_the_live_ones_section_by_section(tmp_path: Path) -> None:

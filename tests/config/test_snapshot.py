@@ -64,6 +64,8 @@ def test_defaults_are_applied_but_optional_fields_left_out_stay_unmanaged(
         "licenses": 4,
         "invoice_recipient": "client",
         "interval": "monthly",
+        "program_access": True,
+        "confirmation_email": None,  # left out: none, and that is managed
     }
     assert "next_customer_number" not in sections["invoicing"][""].fields
     assert sections["invoicing"][""].fields["pdf_template"] == "standard"

@@ -38,7 +38,16 @@ def desired_tenant(slug: str = "ok-skogen", *, agreement: str | None = None) -> 
         ),
         "defaults": items(("", {"timing_system": "emit", "finish_code": None})),
         "billing": items(
-            ("", {"licenses": 5, "invoice_recipient": "client", "interval": "yearly"})
+            (
+                "",
+                {
+                    "licenses": 5,
+                    "invoice_recipient": "client",
+                    "interval": "yearly",
+                    "program_access": True,
+                    "confirmation_email": None,
+                },
+            )
         ),
         "agreement": items(("", {"name": agreement})),
         "invoicing": items(
@@ -107,6 +116,7 @@ def desired_tenant(slug: str = "ok-skogen", *, agreement: str | None = None) -> 
                     "name": "Eva Eier",
                     "role": "owner",
                     "programs": _programs(invoicing="admin"),
+                    "custom_invoice_email": True,
                 },
             ),
             (
@@ -116,6 +126,7 @@ def desired_tenant(slug: str = "ok-skogen", *, agreement: str | None = None) -> 
                     "name": "Ola Nordmann",
                     "role": "admin",
                     "programs": _programs(invoicing="user", events="admin"),
+                    "custom_invoice_email": False,
                 },
             ),
             (
@@ -125,6 +136,7 @@ def desired_tenant(slug: str = "ok-skogen", *, agreement: str | None = None) -> 
                     "name": "Kari Medlem",
                     "role": "member",
                     "programs": _programs(),
+                    "custom_invoice_email": False,
                 },
             ),
         ),

@@ -45,6 +45,7 @@ def test_a_new_tenant_is_one_tenant_create_followed_by_creates_of_its_items() ->
             "payroll": "none",
             "events": "none",
         },
+        "custom_invoice_email": True,
     }
     assert first.after["invoicing"]["next_invoice_number"] == 1000
     assert first.after["defaults"] == {"timing_system": "emit", "finish_code": None}

@@ -257,7 +257,9 @@ def defaults() -> st.SearchStrategy[dict[str, Any]]:
 @cache
 def billing() -> st.SearchStrategy[dict[str, Any]]:
     return _optional_fields(
-        {"licenses": st.integers(0, 50)},
+        # At least one licence per user a tenant may list (the owner and three more): each
+        # user holding a program right takes one, and a plan over the count is an error.
+        {"licenses": st.integers(4, 50)},
         {
             "invoice_recipient": st.sampled_from(INVOICE_RECIPIENTS),
             "interval": st.sampled_from(BILLING_INTERVALS),
@@ -287,8 +289,10 @@ def programs() -> st.SearchStrategy[dict[str, str]]:
 @st.composite
 def users(draw: st.DrawFn, slug: str) -> list[dict[str, Any]]:
     owner: dict[str, Any] = {"email": owner_of(slug), "name": draw(text()), "role": "owner"}
-    if draw(st.booleans()):
-        owner["programs"] = draw(programs())
+    # The owner always holds the custom invoice e-mail right (and so an invoicing right):
+    # templates are written only while a user holds it, and the owner is never removed.
+    owner["programs"] = {**draw(programs()), "invoicing": draw(st.sampled_from(["user", "admin"]))}
+    owner["custom_invoice_email"] = True
     others = draw(
         st.lists(
             st.sampled_from([u for u in USER_POOL if u != owner_of(slug)]),
@@ -304,6 +308,8 @@ def users(draw: st.DrawFn, slug: str) -> list[dict[str, Any]]:
             user["role"] = role
         if draw(st.booleans()):
             user["programs"] = draw(programs())
+            if user["programs"].get("invoicing", "none") != "none" and draw(st.booleans()):
+                user["custom_invoice_email"] = True
         listed.append(user)
     return draw(st.permutations(listed))
 
@@ -446,7 +452,12 @@ def _tenant(draw: st.DrawFn, slug: str, limits: Limits) -> dict[str, Any]:
     else:
         doc["organization_number"] = draw(org_number_spelling(slug))
     _put(doc, "defaults", draw(_maybe(defaults(), limits.bias)))
-    _put(doc, "billing", draw(_maybe(billing(), limits.bias)))
+    # Never billing: null (reset to no licences) nor, for a new tenant, left out (the
+    # API's default has none): the owner always holds a program right.
+    if limits.needs_users:
+        doc["billing"] = draw(billing())
+    else:
+        _put(doc, "billing", draw(_or_absent(billing(), limits.bias)))
     _put(doc, "invoicing", draw(_or_absent(invoicing(), limits.bias)))
     if limits.agreements is None:
         _put(doc, "agreement", draw(st.sampled_from([_ABSENT, None])))

@@ -43,6 +43,15 @@ def api(client: TestClient, store: Store) -> Api:
 
 @pytest.fixture
 def tenant(api: Api) -> str:
-    response = api.create("/v1/tenants", tenant_body("ok-skogen"))
+    # Licences to spare, and an owner who may write custom e-mail templates: the rules
+    # about those have their own tests (test_domain_rules.py).
+    owner = {
+        "email": "owner@ok-skogen.no",
+        "name": "Olga Owner",
+        "programs": {"invoicing": "admin"},
+        "custom_invoice_email": True,
+    }
+    body = tenant_body("ok-skogen", billing={"licenses": 10}, owner=owner)
+    response = api.create("/v1/tenants", body)
     assert response.status_code == 201, response.text
     return "ok-skogen"

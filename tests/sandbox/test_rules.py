@@ -20,15 +20,22 @@ T = "/v1/tenants/ok-skogen"
 # Tenants ---------------------------------------------------------------------------
 
 
-def test_a_new_tenant_gets_defaults_an_owner_and_invoicing(api: Api, tenant: str) -> None:
-    got = api.get(T).json()
+def test_a_new_tenant_gets_defaults_an_owner_and_invoicing(api: Api) -> None:
+    assert api.create("/v1/tenants", tenant_body("bare")).status_code == 201
+    got = api.get("/v1/tenants/bare").json()
     assert got["defaults"] == {"timing_system": "none", "finish_code": None}
-    assert got["billing"] == {"licenses": 0, "invoice_recipient": "client", "interval": "yearly"}
-    users = api.get(f"{T}/users").json()["items"]
-    assert [(u["email"], u["role"], u["status"]) for u in users] == [
-        ("owner@ok-skogen.no", "owner", "active")
+    assert got["billing"] == {
+        "licenses": 0,
+        "invoice_recipient": "client",
+        "interval": "yearly",
+        "program_access": True,
+        "confirmation_email": None,
+    }
+    users = api.get("/v1/tenants/bare/users").json()["items"]
+    assert [(u["email"], u["role"], u["status"], u["custom_invoice_email"]) for u in users] == [
+        ("owner@bare.no", "owner", "active", False)
     ]
-    assert api.get(f"{T}/invoicing").json()["next_invoice_number"] == 1
+    assert api.get("/v1/tenants/bare/invoicing").json()["next_invoice_number"] == 1
 
 
 def test_slug_must_match_the_pattern(api: Api) -> None:
