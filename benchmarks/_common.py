@@ -71,6 +71,7 @@ def tenant_yaml(slug: str, n: int, org: str, accounts: list[str]) -> str:
         f"    name: User {u}\n"
         f"    role: {'owner' if u == 0 else ('admin' if u < 3 else 'member')}\n"
         f"    programs: {{invoicing: user, events: {'admin' if u % 2 else 'user'}}}\n"
+        + ("    custom_invoice_email: true\n" if u == 0 else "")
         for u in range(USERS)
     )
     banks = "".join(
@@ -95,7 +96,7 @@ def tenant_yaml(slug: str, n: int, org: str, accounts: list[str]) -> str:
         f"contact:\n  email: post@{slug}.no\n  phone: '+47 22 33 44 55'\n"
         "address:\n  street: Skogveien 1\n  postal_code: '0763'\n  city: Oslo\n  country: NO\n"
         "defaults:\n  timing_system: emit\n"
-        f"billing:\n  licenses: {n % 40}\n  interval: monthly\n"
+        f"billing:\n  licenses: {USERS + n % 40}\n  interval: monthly\n"
         f"agreement: {'Region A' if n % 2 else 'Region B'}\n"
         f"connections:\n{connections}"
         f"invoicing:\n  next_invoice_number: {1000 + n}\n  pdf_template: compact\n"

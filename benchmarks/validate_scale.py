@@ -48,6 +48,7 @@ def tenant_text(slug: str, org: str, accounts: list[str]) -> str:
         f"  - email: user{u}@{slug}.no\n    name: User {u}\n"
         f"    role: {'owner' if u == 0 else 'member'}\n"
         f"    programs:\n      invoicing: user\n      events: admin\n"
+        + ("    custom_invoice_email: true\n" if u == 0 else "")
         for u in range(12)
     )
     banks = "".join(
@@ -69,7 +70,7 @@ def tenant_text(slug: str, org: str, accounts: list[str]) -> str:
         f"contact:\n  email: post@{slug}.no\n  phone: '+47 22 33 44 55'\n"
         f"address:\n  street: Skogveien 1\n  postal_code: '0763'\n  city: Oslo\n  country: NO\n"
         "defaults:\n  timing_system: emit\n"
-        "billing:\n  licenses: 10\n  interval: monthly\n"
+        "billing:\n  licenses: 12\n  interval: monthly\n"
         "agreement: NOF\n"
         "connections:\n  - connector: eventor-norway\n"
         f"    token:\n      secret: env:T4O_SECRET_BENCH_TOKEN\n"
@@ -111,7 +112,7 @@ def main() -> None:
         run(root, "valid", count)
         for i in range(0, count, 100):
             path = root / f"club-{i:04d}.yaml"
-            path.write_text(path.read_text().replace("licenses: 10", "licenses: ten"))
+            path.write_text(path.read_text().replace("licenses: 12", "licenses: ten"))
         run(root, "1% with an error", count)
 
 

@@ -100,6 +100,7 @@ def test_a_tenant_files_safety_section_sets_its_own_delete_threshold(
 
     def with_templates(doc: Any) -> None:
         doc["email_templates"] = TEMPLATES
+        doc["users"][0]["custom_invoice_email"] = True  # templates need a holder
 
     edit_tenant(examples_copy, "ok-skogen-ungdom", with_templates)
     setup = cli("apply", examples_copy, "--auto-approve", env=server.env())
