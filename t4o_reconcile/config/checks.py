@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from t4o_reconcile.config.models import User, holds_program_right
+from t4o_reconcile.config.models import Billing, User, holds_program_right
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
 from t4o_reconcile.engine import sections as registry
@@ -79,10 +79,13 @@ def _licenses(entry: TenantEntry) -> list[Problem]:
     """Program rights need licences, and a client without program access has none. Only
     when the file manages both billing and users: otherwise plan counts the live side."""
     tenant = entry.tenant
-    if tenant.billing is None or not tenant.managed("users"):
+    billing = tenant.billing
+    if billing is None and tenant.managed("billing"):
+        billing = Billing(licenses=0)  # billing: null resets it: no licences
+    if billing is None or not tenant.managed("users"):
         return []
     users = tenant.users or []
-    if not tenant.billing.program_access:
+    if not billing.program_access:
         return [
             entry.problem(
                 ("users", index, "programs"),
@@ -94,7 +97,7 @@ def _licenses(entry: TenantEntry) -> list[Problem]:
             if holds_program_right(dict(user.programs))
         ]
     holders = licence_holders(users)
-    licenses = tenant.billing.licenses
+    licenses = billing.licenses
     if len(holders) <= licenses:
         return []
     return [

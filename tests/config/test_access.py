@@ -176,6 +176,15 @@ def test_licences_from_defaults_point_into_the_defaults_file(load_files: Loader)
     assert (problem.line, problem.column) == (2, 13)
 
 
+def test_billing_null_resets_to_no_licences_and_is_counted(load_files: Loader) -> None:
+    result = load_files({"club.yaml": HEAD + "billing: null\nusers:\n" + OWNER})
+
+    (problem,) = result.problems
+    assert problem.path == ("billing", "licenses") and problem.is_error
+    assert (problem.line, problem.column) == (4, 10)  # at the null
+    assert "licenses 0 is fewer than the 1 users holding a program right" in problem.message
+
+
 def test_licences_are_not_counted_when_users_are_unmanaged(load_files: Loader) -> None:
     # The live users decide: plan counts them (tests/engine/test_access.py).
     result = load_files({"club.yaml": HEAD + billing("licenses: 0")})
