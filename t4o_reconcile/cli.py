@@ -270,15 +270,30 @@ def token() -> None:
     is_flag=True,
     help="A token that can only read (every write answers 403): for pull-request plans.",
 )
-def token_create(db: Path, partner: str, tenant: str | None, read_only: bool) -> None:
+@click.option(
+    "--name",
+    default=None,
+    help="Who holds the token (a person or a job, e.g. ci-apply): the audit and"
+    " distribution logs name it beside the partner.",
+)
+def token_create(
+    db: Path, partner: str, tenant: str | None, read_only: bool, name: str | None
+) -> None:
     """Create a bearer token and print it (once: only its hash is stored)."""
-    from t4o_reconcile.sandbox.store import Store
+    from t4o_reconcile.sandbox.store import Store, check_token_name
 
     if not partner.strip():
         raise click.BadParameter("expected a non-empty partner name", param_hint="--partner")
+    if name is not None:
+        try:
+            check_token_name(name)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).removeprefix("name: "), param_hint="--name") from None
     store = Store(db)
     try:
-        click.echo(store.create_token(partner=partner, tenant=tenant, read_only=read_only))
+        click.echo(
+            store.create_token(partner=partner, tenant=tenant, read_only=read_only, name=name)
+        )
     finally:
         store.close()
 
