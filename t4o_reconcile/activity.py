@@ -60,13 +60,24 @@ async def read_logs(
         if reader is None:
             raise WorkflowError(f"the provider of {provider.target} keeps no {kind} log")
         readers.append(reader(slug, since))
-    results = await asyncio.gather(*readers)
+    results = await _all(readers)
     for kind, records in zip(kinds, results, strict=True):
         if kind == "audit":
             view.audit = records
         else:
             view.distributions = records
     return view
+
+
+async def _all(readers: list[Any]) -> list[Any]:
+    """Every reader's result; when one fails, the others are cancelled and awaited (no
+    request is left half-open) and its error is raised as it is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(reader) for reader in readers]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int:

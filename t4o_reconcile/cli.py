@@ -708,6 +708,53 @@ def _confirm() -> None:
         _fail("apply cancelled; nothing was written.")
 
 
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from t4o_reconcile.timespec import SinceError, parse_since
+
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except SinceError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+@main.command("log")
+@click.option("--tenant", "slug", required=True, help="The tenant whose logs to show.")
+@click.option(
+    "--since",
+    metavar="TIME|DURATION",
+    callback=_since,
+    default=None,
+    help="Only entries from this time on: ISO 8601 (2026-11-23, 2026-11-23T08:00+01:00;"
+    " UTC without an offset) or a duration before now (90m, 24h, 7d, 2w).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--only",
+    type=click.Choice(["audit", "distribution"]),
+    default=None,
+    help="Show one log: audit (who changed what, when) or distribution (who invoiced,"
+    " to whom, how it went out). Default: both.",
+)
+@_api_options
+def log_command(slug: str, since: Any, fmt: str, only: str | None, **kwargs: Any) -> None:
+    """Show a tenant's audit log and the distribution log of its invoices (reads only)."""
+    from t4o_reconcile.activity import read_logs
+    from t4o_reconcile.render.log import render_log
+
+    kinds: Any = (only,) if only else ("audit", "distribution")
+    options = _options(DEFAULT_PATH, read_secrets=False, **kwargs)
+    view = _run(lambda provider: read_logs(provider, slug, since=since, kinds=kinds), options)
+    click.echo(render_log(view, fmt), nl=False)
+
+
 @main.command()
 @click.option("--tenant", "tenants", multiple=True, help="Export this tenant (repeatable).")
 @click.option("--all", "all_tenants", is_flag=True, help="Export every tenant the token sees.")
