@@ -10,19 +10,18 @@ API sent: nothing downstream (renderers, JSON output, plans) ever holds more.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from t4o_reconcile.api.client import ApiClient
+from t4o_reconcile.engine import sections
 from t4o_reconcile.errors import UnexpectedAnswer
-from t4o_reconcile.vocabulary import SECRET_FIELDS
 
 SENSITIVE = "(sensitive)"
-# Fields whose value is personal data or a secret wherever they appear in an entry.
+# Fields whose value is personal data wherever they appear in an entry.
 _PERSONAL = frozenset({"personal_number"})
-_SECRETS = frozenset(name for names in SECRET_FIELDS.values() for name in names)
 _ALREADY_MASKED = re.compile(r"^\(sensitive(, replaced| …[0-9]{2})?\)$")
 _MAX_TEXT = 1_000  # the longest free text kept from an entry (a name, an error)
 PAGE = 100
@@ -239,12 +238,13 @@ def _kind(value: Any) -> str:
 def redact(fields: Mapping[str, Any]) -> dict[str, Any]:
     """``fields`` with every secret as "(sensitive)" and a personal number as "(sensitive
     …34)", at any depth, whatever form the API gave them in."""
+    secrets = {name for names in sections.SECRET_FIELDS.values() for name in names}
     out: dict[str, Any] = {}
     for key, value in fields.items():
         name = str(key)
         if name in _PERSONAL:
             out[name] = None if value is None else _personal(value)
-        elif name in _SECRETS or (isinstance(value, Mapping) and "fingerprint" in value):
+        elif name in secrets or (isinstance(value, Mapping) and "fingerprint" in value):
             out[name] = _secret(value)
         elif isinstance(value, Mapping):
             out[name] = redact(value)
@@ -277,8 +277,6 @@ def _secret(value: Any) -> Any:
 
 # Drift attribution ---------------------------------------------------------------------
 
-# The audit log's resources that hold several sections of the engine.
-_TENANT_SECTIONS = ("identity", "defaults", "billing")
 _RESOURCE = re.compile(r'^([a-z_]+)\["(.+)"\]$')
 TOOL = "t4o-reconcile"
 # How far back a plan looks for the change behind a drifted value, per tenant.
@@ -287,31 +285,37 @@ MAX_ENTRIES = 1_000
 
 def sections_of(resource: str) -> list[tuple[str, str]]:
     """The engine's (section, key) pairs an audit resource covers."""
-    if resource == "tenant":
-        return [(section, "") for section in _TENANT_SECTIONS]
-    if resource in ("invoicing", "email_account", "agreement"):
+    if resource == "tenant":  # one resource of the API, several sections of the engine
+        return [(section, "") for section in sections.TENANT_RESOURCE]
+    if resource in sections.REGISTRY and sections.get(resource).singleton:
         return [(resource, "")]
     found = _RESOURCE.match(resource)
     return [(found.group(1), found.group(2))] if found else []
 
 
+Reader = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
 def live_changes(
-    record: AuditRecord, readers: Mapping[str, Any], wanted: Mapping[tuple[str, str], Any]
+    record: AuditRecord,
+    reader: Callable[[str], Reader | None],
+    wanted: Mapping[tuple[str, str], Any],
 ) -> list[Any]:
     """The record as the engine's ``LiveChange``s of the wanted resources it wrote."""
     from t4o_reconcile.engine.attribution import LiveChange
 
     out = []
     for section, key in sections_of(record.resource):
-        if (section, key) not in wanted or section not in readers:
+        read = reader(section)
+        if (section, key) not in wanted or read is None:
             continue
         out.append(
             LiveChange(
                 section=section,
                 key=key,
                 change=record.action,
-                before=_engine_fields(readers[section], record.before),
-                after=_engine_fields(readers[section], record.after),
+                before=_engine_fields(read, record.before),
+                after=_engine_fields(read, record.after),
                 at=iso(record.at),
                 actor=record.actor,
                 token=record.token,
@@ -323,7 +327,7 @@ def live_changes(
     return out
 
 
-def _engine_fields(reader: Any, fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _engine_fields(reader: Reader, fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Logged API fields as the snapshot has them; a masked secret stays its mask, so that
     "(sensitive)" → "(sensitive, replaced)" reads as a change of that field."""
     if fields is None:

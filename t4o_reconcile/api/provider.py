@@ -279,7 +279,7 @@ class HttpProvider:
         async with contextlib.aclosing(history.newest_changes(self._client, path)) as records:
             read = 0
             async for record in records:
-                for change in history.live_changes(record, READERS, wanted):
+                for change in history.live_changes(record, reader, wanted):
                     found.append(change)
                     if touches(change, wanted[(change.section, change.key)]):
                         missing.discard((change.section, change.key))
