@@ -270,15 +270,30 @@ def token() -> None:
     is_flag=True,
     help="A token that can only read (every write answers 403): for pull-request plans.",
 )
-def token_create(db: Path, partner: str, tenant: str | None, read_only: bool) -> None:
+@click.option(
+    "--name",
+    default=None,
+    help="Who holds the token (a person or a job, e.g. ci-apply): the audit and"
+    " distribution logs name it beside the partner.",
+)
+def token_create(
+    db: Path, partner: str, tenant: str | None, read_only: bool, name: str | None
+) -> None:
     """Create a bearer token and print it (once: only its hash is stored)."""
-    from t4o_reconcile.sandbox.store import Store
+    from t4o_reconcile.sandbox.store import Store, check_token_name
 
     if not partner.strip():
         raise click.BadParameter("expected a non-empty partner name", param_hint="--partner")
+    if name is not None:
+        try:
+            check_token_name(name)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).removeprefix("name: "), param_hint="--name") from None
     store = Store(db)
     try:
-        click.echo(store.create_token(partner=partner, tenant=tenant, read_only=read_only))
+        click.echo(
+            store.create_token(partner=partner, tenant=tenant, read_only=read_only, name=name)
+        )
     finally:
         store.close()
 
@@ -691,6 +706,53 @@ def _confirm() -> None:
     )
     if answer.strip() != "yes":
         _fail("apply cancelled; nothing was written.")
+
+
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from t4o_reconcile.timespec import SinceError, parse_since
+
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except SinceError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+@main.command("log")
+@click.option("--tenant", "slug", required=True, help="The tenant whose logs to show.")
+@click.option(
+    "--since",
+    metavar="TIME|DURATION",
+    callback=_since,
+    default=None,
+    help="Only entries from this time on: ISO 8601 (2026-11-23, 2026-11-23T08:00+01:00;"
+    " UTC without an offset) or a duration before now (90m, 24h, 7d, 2w).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--only",
+    type=click.Choice(["audit", "distribution"]),
+    default=None,
+    help="Show one log: audit (who changed what, when) or distribution (who invoiced,"
+    " to whom, how it went out). Default: both.",
+)
+@_api_options
+def log_command(slug: str, since: Any, fmt: str, only: str | None, **kwargs: Any) -> None:
+    """Show a tenant's audit log and the distribution log of its invoices (reads only)."""
+    from t4o_reconcile.activity import read_logs
+    from t4o_reconcile.render.log import render_log
+
+    kinds: Any = (only,) if only else ("audit", "distribution")
+    options = _options(DEFAULT_PATH, read_secrets=False, **kwargs)
+    view = _run(lambda provider: read_logs(provider, slug, since=since, kinds=kinds), options)
+    click.echo(render_log(view, fmt), nl=False)
 
 
 @main.command()

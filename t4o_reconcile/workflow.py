@@ -62,6 +62,9 @@ class RunOptions:
     # The key of the secrets in the config digest: set by open_provider from the target's
     # credentials (see digest_key); None only for in-process use without a target.
     digest_key: bytes | None = field(default=None, repr=False)
+    # Name who made each live change the plan undoes (from the audit log); off where
+    # nobody reads the plan (apply --plan re-plans only to compare).
+    attribute: bool = True
 
 
 @dataclass(slots=True)
@@ -229,11 +232,16 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
     plan.deletes_approved = options.allow_deletes
     plan.commit = git_commit(options.path)
     diffed = time.perf_counter()
+    if options.attribute and plan.has_changes:
+        from t4o_reconcile.activity import attribute_drift
+
+        await attribute_drift(plan, provider, live)
     timings = {
         "load": loaded - started,
         "read": read_done[0] - started,  # the live read on its own, alongside the load
         "wait": read - loaded,  # how long the plan still waited for it after the load
         "diff": diffed - read,
+        "attribution": time.perf_counter() - diffed,
     }
     return Planned(plan, desired, live, repository, timings)
 
@@ -370,6 +378,7 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
             " make the plan with the secrets, or run apply without --plan"
         )
     check_target(saved, endpoint_of(provider), await identity_of(provider))
+    options.attribute = False
     planned = await make_plan_with(options, provider)
     problems = check_stale(saved, planned.live, planned.plan.config_digest)
     if not problems and _shape(saved) != _shape(planned.plan):

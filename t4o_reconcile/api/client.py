@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from t4o_reconcile import __version__
 from t4o_reconcile.api.pacing import Pacer
 from t4o_reconcile.api.ratelimit import parse_rate_limit
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
@@ -29,6 +30,7 @@ __all__ = ["PROBLEM_PREFIX", "ApiClient", "ApiError", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
+USER_AGENT = f"t4o-reconcile/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # The largest answer read: a bulk page of 25 large tenants is well under 1 MiB. Bigger is
 # not an answer of this API, and is not buffered to find out.
@@ -223,7 +225,8 @@ class ApiClient:
                 max_connections=parallelism, max_keepalive_connections=parallelism
             )
             transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
-        headers = {"Accept": "application/json", "User-Agent": "t4o-reconcile"}
+        # The audit log records it: a reviewer tells this tool's writes from others'.
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.AsyncClient(

@@ -9,9 +9,11 @@ retry it; a 412 is checked against a fresh read before it counts as a conflict.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from t4o_reconcile.api import snapshot as convert
@@ -31,6 +33,10 @@ from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApiError, UnexpectedAnswer, UnsafePathError
 from t4o_reconcile.vocabulary import SLUG_PATTERN, Vocabulary
+
+if TYPE_CHECKING:
+    from t4o_reconcile.api.history import AuditRecord, DistributionRecord
+    from t4o_reconcile.engine.attribution import LiveChange
 
 PAGE_LIMIT = 100
 # Tenants per bulk request when the slugs are known: small enough that the server builds
@@ -241,6 +247,46 @@ class HttpProvider:
     @property
     def client(self) -> ApiClient:
         return self._client
+
+    # -- logs --------------------------------------------------------------------------
+
+    async def audit_log(self, slug: str, since: datetime | None = None) -> list[AuditRecord]:
+        """Who changed what in the tenant, when: oldest first, at or after ``since``."""
+        from t4o_reconcile.api.history import audit_log
+
+        return await audit_log(self._client, f"{tenant_path(slug)}/audit-log", since)
+
+    async def distribution_log(
+        self, slug: str, since: datetime | None = None
+    ) -> list[DistributionRecord]:
+        """The tenant's issued invoices and how each was distributed, oldest first."""
+        from t4o_reconcile.api.history import distribution_log
+
+        return await distribution_log(self._client, f"{tenant_path(slug)}/distribution-log", since)
+
+    async def live_changes(
+        self, slug: str, wanted: Mapping[tuple[str, str], tuple[str, ...]]
+    ) -> list[LiveChange]:
+        """The logged changes of the wanted resources of ``slug``, newest first: read back
+        until each resource's newest change that touched the wanted paths is found, or
+        ``MAX_ENTRIES`` entries were read."""
+        from t4o_reconcile.api import history
+        from t4o_reconcile.engine.attribution import touches
+
+        found: list[LiveChange] = []
+        missing = set(wanted)
+        path = f"{tenant_path(slug)}/audit-log"
+        async with contextlib.aclosing(history.newest_changes(self._client, path)) as records:
+            read = 0
+            async for record in records:
+                for change in history.live_changes(record, reader, wanted):
+                    found.append(change)
+                    if touches(change, wanted[(change.section, change.key)]):
+                        missing.discard((change.section, change.key))
+                read += 1
+                if not missing or read >= history.MAX_ENTRIES:
+                    break
+        return found
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
-from t4o_reconcile.engine.plan import Action, Plan, PlanError
+from t4o_reconcile.engine.plan import Action, Attribution, Plan, PlanError
 from t4o_reconcile.engine.sensitive import mask, to_json
 
 FORMAT_VERSION = 1
@@ -93,6 +93,18 @@ def action_to_dict(action: Action, secret: Callable[[object], Any]) -> dict[str,
         "sensitive_paths": list(action.sensitive_paths),
         "reason": action.reason,
         "version": action.version,
+        "drift": None if action.drift is None else attribution_to_dict(action.drift),
+    }
+
+
+def attribution_to_dict(drift: Attribution) -> dict[str, Any]:
+    return {
+        "at": drift.at,
+        "actor": drift.actor,
+        "token": drift.token,
+        "client": drift.client,
+        "change": drift.change,
+        "entry": drift.entry,
     }
 
 

@@ -28,6 +28,18 @@ def address(tenant: str | None, section: str, key: str) -> str:
     return f'{tenant}.{section}["{key}"]'
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who made the live change an action undoes (drift), as the API's audit log says."""
+
+    at: str  # UTC, ISO 8601, "Z"
+    actor: str  # the partner (partner/slug for a tenant token)
+    token: str | None  # the name of the token, when it has one
+    client: str | None  # the User-Agent of the change
+    change: str  # what the log says was done: create, update, delete, move
+    entry: int  # the audit entry's id
+
+
 @dataclass(slots=True)
 class Action:
     tenant: str | None
@@ -42,6 +54,8 @@ class Action:
     sensitive_paths: list[str] = field(default_factory=list)
     reason: str = ""
     version: str | None = None  # the live version read, sent as If-Match
+    # Drift: the live change outside t4o-reconcile this action undoes, when known.
+    drift: Attribution | None = None
 
     @property
     def address(self) -> str:

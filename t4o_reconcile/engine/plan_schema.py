@@ -31,6 +31,7 @@ _ACTION: dict[str, Any] = {
         "sensitive_paths",
         "reason",
         "version",
+        "drift",
     ],
     "additionalProperties": False,
     "properties": {
@@ -48,6 +49,29 @@ _ACTION: dict[str, Any] = {
         },
         "reason": {"type": "string"},
         "version": {**_STR_OR_NULL, "description": "The live version, sent as If-Match"},
+        "drift": {
+            "description": "Who made the live change this action undoes, from the API's audit"
+            " log: a change made outside t4o-reconcile (null: none known)",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["at", "actor", "token", "client", "change", "entry"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "at": {"type": "string", "description": "UTC, e.g. 2026-11-23T21:03:11Z"},
+                        "actor": {"type": "string", "description": "partner or partner/tenant"},
+                        "token": {
+                            **_STR_OR_NULL,
+                            "description": "The name of the token that made it",
+                        },
+                        "client": {**_STR_OR_NULL, "description": "Its User-Agent"},
+                        "change": {"enum": ["create", "update", "delete", "move"]},
+                        "entry": {"type": "integer", "description": "The audit entry's id"},
+                    },
+                },
+            ],
+        },
     },
 }
 

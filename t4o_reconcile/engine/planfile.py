@@ -17,6 +17,7 @@ from t4o_reconcile.engine.document import FORMAT_VERSION, plan_document
 from t4o_reconcile.engine.plan import (
     Action,
     AgreementUsers,
+    Attribution,
     Plan,
     PlanError,
     TenantPlan,
@@ -139,6 +140,21 @@ def _action(entry: dict[str, Any]) -> Action:
         sensitive_paths=list(entry["sensitive_paths"]),
         reason=entry["reason"],
         version=entry["version"],
+        drift=_drift(entry.get("drift")),
+    )
+
+
+def _drift(entry: Any) -> Attribution | None:
+    if entry is None:
+        return None
+    token, client = entry["token"], entry["client"]
+    return Attribution(
+        at=str(entry["at"]),
+        actor=str(entry["actor"]),
+        token=None if token is None else str(token),
+        client=None if client is None else str(client),
+        change=str(entry["change"]),
+        entry=int(entry["entry"]),
     )
 
 

@@ -51,6 +51,22 @@ def field_lines(action: Action) -> list[FieldLine]:
     ]
 
 
+_DRIFT_VERBS = {"create": "created", "update": "changed", "delete": "deleted", "move": "moved"}
+
+
+def drift_text(action: Action) -> str | None:
+    """Who made the live change the action undoes, when the audit log says: ``drift:
+    changed live by nof (token "kari") at 2026-11-23T21:03:11Z with curl/8.5.0``. The
+    parts come from the API: the caller makes them safe for its medium."""
+    drift = action.drift
+    if drift is None:
+        return None
+    verb = _DRIFT_VERBS.get(drift.change, drift.change)
+    who = drift.actor + (f' (token "{drift.token}")' if drift.token else "")
+    client = f" with {drift.client}" if drift.client else ""
+    return f"drift: {verb} live by {who} at {drift.at}{client}"
+
+
 def _sensitive_change(action: Action, path: str) -> str:
     old = reference(_lookup(action.before, path))
     new = reference(_lookup(action.after, path))

@@ -29,6 +29,7 @@ from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
 from t4o_reconcile.render.common import (
     PARTIAL_NOTE,
     accesses_shown,
+    drift_text,
     error_count,
     field_lines,
     shown_tenants,
@@ -217,10 +218,15 @@ def _diff_lines(action: Action) -> list[str]:
     for an update or a move."""
     reason = f"  # {action.reason}" if action.reason else ""
     fields = field_lines(action)
+    drift = drift_text(action)
+    # Inside the fence: neither "+" nor "-", so it reads as a note, not as a change.
+    note = [_printable(f"!     ↳ {drift}")] if drift else []
     if action.kind == "create":
-        return [f"+ {action.address}{reason}", *(f"+     {f.path}: {f.text}" for f in fields)]
+        lines = [f"+ {action.address}{reason}", *(f"+     {f.path}: {f.text}" for f in fields)]
+        return [*lines, *note]
     if action.kind == "delete":
-        return [f"- {action.address}{reason}", *(f"-     {f.path}: {f.text}" for f in fields)]
+        lines = [f"- {action.address}{reason}", *(f"-     {f.path}: {f.text}" for f in fields)]
+        return [*lines, *note]
     symbol = "~" if action.kind == "update" else "→"
     lines = [f"@@ {symbol} {action.address} @@{reason}"]
     for f in fields:
@@ -229,7 +235,7 @@ def _diff_lines(action: Action) -> list[str]:
             lines += [f"-     {f.path}: {before}", f"+     {f.path}: {after}"]
         else:
             lines.append(f"!     {f.path}: {f.text}")
-    return [_printable(line) for line in lines]
+    return [_printable(line) for line in [*lines, *note]]
 
 
 def _printable(line: str) -> str:

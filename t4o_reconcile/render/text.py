@@ -10,6 +10,7 @@ from t4o_reconcile.render.common import (
     SYMBOLS,
     accesses_shown,
     accesses_text,
+    drift_text,
     error_count,
     field_lines,
     shown_tenants,
@@ -125,6 +126,9 @@ def _action(out: _Writer, action: Action) -> None:
     out.add(f"  {symbol} {_safe(action.address)}{reason}")
     for line in field_lines(action):
         out.add(f"      {_safe(line.path)}: {line.text}")
+    drift = drift_text(action)
+    if drift is not None:
+        out.add("      " + out.paint("warn", "↳ " + _safe(drift)))
 
 
 def _error(out: _Writer, error: PlanError) -> None:

@@ -15,8 +15,9 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +34,7 @@ from t4o_reconcile.sandbox.bulk import tenant_configs
 from t4o_reconcile.sandbox.catalog import PRODUCT
 from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.store import Principal, Row, Store, Tx
+from t4o_reconcile.sandbox.store import Principal, Row, Store, Tx, client_of
 from t4o_reconcile.vocabulary import Vocabulary
 
 JSON = "application/json"
@@ -65,16 +66,18 @@ def _row(row: Row, status: int = 200) -> Response:
 # Paging ----------------------------------------------------------------------------
 
 
-def encode_cursor(after: str | int) -> str:
-    return base64.urlsafe_b64encode(_dumps({"after": after}).encode()).decode().rstrip("=")
+def encode_cursor(after: str | int, key: str = "after") -> str:
+    return base64.urlsafe_b64encode(_dumps({key: after}).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, kind: type[str] | type[int]) -> Any:
+def decode_cursor(cursor: str | None, kind: type[str] | type[int], key: str = "after") -> Any:
+    """The position a cursor holds under ``key`` ("before" for a newest-first list, so
+    that a cursor of one order is refused by the other)."""
     if cursor is None or cursor == "":
         return kind()
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+        after = json.loads(base64.urlsafe_b64decode(padded.encode()))[key]
     except (ValueError, KeyError, TypeError):
         after = None
     if type(after) is not kind:
@@ -92,6 +95,20 @@ def _page(items: list[Any], next_after: str | int | None) -> Response:
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1..100)")]
+Since = Annotated[
+    datetime | None,
+    Query(description="Only entries at or after this time (ISO 8601; without an offset: UTC)"),
+]
+
+
+def _since(since: datetime | None) -> str:
+    """A ``since`` as the logs' own time strings, which sort by time."""
+    if since is None:
+        return ""
+    when = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 IfMatch = Annotated[
     str | None,
@@ -117,6 +134,7 @@ bearer = HTTPBearer(auto_error=False, description="A token from `sandbox token c
 class Context:
     store: Store
     principal: Principal
+    client: str | None = None  # the request's User-Agent: the audit log records it
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -126,7 +144,7 @@ class Context:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         self.may_write()
-        with self.store.transaction(self.principal, write=True) as tx:
+        with self.store.transaction(self.principal, write=True, client=self.client) as tx:
             yield tx
 
     def may_write(self) -> None:
@@ -191,7 +209,7 @@ def context(
             field="Authorization",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Context(store, principal)
+    return Context(store, principal, client_of(request.headers.get("user-agent")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -911,16 +929,70 @@ def delete_agreement(name: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
     "/tenants/{slug}/audit-log",
     response_model=m.Page[m.AuditEntry],
     responses=LIST,
-    tags=["audit"],
+    tags=["logs"],
 )
-def audit_log(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+def audit_log(
+    slug: str,
+    ctx: Ctx,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    since: Since = None,
+    order: Annotated[
+        Literal["asc", "desc"],
+        Query(description="asc: oldest first (the default); desc: newest first"),
+    ] = "asc",
+) -> Response:
+    """Who changed what, when: every write to the tenant, with the token's name."""
+    newest_first = order == "desc"
+    after = decode_cursor(cursor, int, "before" if newest_first else "after")
+    with ctx.read() as tx:
+        ops.visible_tenant(tx, slug)
+        entries = tx.audit_entries(
+            slug, after, limit + 1, since=_since(since), newest_first=newest_first
+        )
+    more = len(entries) > limit
+    entries = entries[:limit]
+    next_cursor = None
+    if more:
+        next_cursor = encode_cursor(entries[-1]["id"], "before" if newest_first else "after")
+    return Response(_dumps({"items": entries, "next_cursor": next_cursor}), media_type=JSON)
+
+
+@router.get(
+    "/tenants/{slug}/distribution-log",
+    response_model=m.Page[m.DistributionEntry],
+    responses=LIST,
+    tags=["logs"],
+)
+def distribution_log(
+    slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None, since: Since = None
+) -> Response:
+    """Every invoice issued through the API and how it was distributed, oldest first."""
     after = decode_cursor(cursor, int)
     with ctx.read() as tx:
         ops.visible_tenant(tx, slug)
-        entries = tx.audit_entries(slug, after, limit + 1)
+        entries = tx.distributions(slug, after, limit + 1, since=_since(since))
     more = len(entries) > limit
     entries = entries[:limit]
     return _page(entries, entries[-1]["id"] if more else None)
+
+
+@router.post(
+    "/tenants/{slug}/invoices",
+    status_code=201,
+    response_model=m.DistributionEntry,
+    responses=CREATE,
+    tags=["test helpers"],
+)
+def issue_and_distribute(slug: str, body: m.InvoiceCreate, ctx: Ctx, idem: Idem) -> Response:
+    """Sandbox only: what a user does in the product: invoice an order (the next invoice
+    number) and distribute it by e-mail or print. The answer is the distribution log's
+    entry; refused like issue-invoice (pending tenant, invoicing disabled)."""
+    return ctx.create(
+        idem,
+        lambda tx: Row(ops.distribute_invoice(tx, slug, body), 1),
+        lambda tx, row: row.data,
+    )
 
 
 # The application -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ way out, and every resource read carries its ``version``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -387,12 +387,59 @@ class AgreementOut(Out):
 
 class AuditEntry(Out):
     id: int
-    at: str
-    actor: str
+    at: str = Field(description="UTC, ISO 8601 with milliseconds and Z")
+    actor: str = Field(description="The token's partner (partner/slug for a tenant token)")
+    token: str | None = Field(
+        description="The name of the token that made the change (sandbox token create"
+        " --name); null for a token made without one"
+    )
+    client: str | None = Field(description="The User-Agent of the request that made it")
     action: str
     resource: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+# Invoices and their distribution ------------------------------------------------------
+
+
+class InvoiceCustomer(Model):
+    name: Text
+    email: Email | None = Field(default=None, description="Required for channel email")
+    language: Language = Field(
+        default="nb", description="The customer's invoice language: picks the e-mail template"
+    )
+
+
+class InvoiceCreate(Model):
+    """Invoice an order and distribute the invoice, as a user does in the product."""
+
+    customer: InvoiceCustomer
+    channel: Literal["email", "print"] = "email"
+
+
+class DistributionEntry(Out):
+    """One issued invoice and how it was distributed: who invoiced, to whom, how, with
+    which template and sender, and whether it went out (the product's "Logg")."""
+
+    id: int
+    at: str = Field(description="UTC, ISO 8601 with milliseconds and Z")
+    invoice_number: int
+    issued_by: str = Field(description="The token's partner (partner/slug for a tenant token)")
+    token: str | None = Field(description="The name of the token that issued it, if any")
+    channel: Literal["email", "print"]
+    customer: str
+    recipient: str | None = Field(description="The e-mail address (channel email)")
+    language: str
+    template: str | None = Field(
+        description="kind/language of the e-mail template used; null: the system's own text"
+    )
+    pdf_template: str
+    sender: str | None = Field(
+        description="The From address: the tenant's email account, or the system account"
+    )
+    status: Literal["sent", "failed"]
+    error: str | None = Field(description="Why the distribution failed")
 
 
 class BankAccountWritten(BankAccountOut):

@@ -462,6 +462,56 @@ def issue_invoice(tx: Tx, slug: str) -> Row:
     return _write(tx, slug, INVOICING, "", before, data)
 
 
+# The sender of e-mailed invoices when the tenant has no email account of its own.
+SYSTEM_SENDER = "noreply@invoice.t4o.example"
+
+
+def distribute_invoice(tx: Tx, slug: str, body: m.InvoiceCreate) -> dict[str, Any]:
+    """Issue the next invoice and distribute it; the distribution log's entry.
+
+    An e-mail uses the invoice template in the customer's language (none: the system's
+    own text) and goes out through the tenant's email account, or the system account. A
+    host under ``.invalid`` (RFC 6761: it never resolves) fails as a real SMTP server
+    that cannot be reached would, so that tests can see a failed distribution logged.
+    """
+    customer = body.customer
+    if body.channel == "email" and customer.email is None:
+        raise ProblemError(
+            rules.INVALID_REQUEST,
+            "customer.email: required to distribute by e-mail (or send channel: print)",
+            field="customer.email",
+        )
+    invoicing = issue_invoice(tx, slug).data
+    assert tx.principal is not None
+    entry: dict[str, Any] = {
+        "invoice_number": invoicing["last_invoice_number"],
+        "issued_by": tx.principal.actor,
+        "token": tx.principal.token_name,
+        "channel": body.channel,
+        "customer": customer.name,
+        "recipient": None,
+        "language": customer.language,
+        "template": None,
+        "pdf_template": invoicing["pdf_template"],
+        "sender": None,
+        "status": "sent",
+        "error": None,
+    }
+    if body.channel == "email":
+        recipient = str(customer.email)
+        key = f"invoice/{customer.language}"
+        account = tx.get(slug, EMAIL_ACCOUNT)
+        entry["recipient"] = recipient
+        entry["template"] = key if tx.get(slug, EMAIL_TEMPLATES, key) is not None else None
+        entry["sender"] = account.data["address"] if account is not None else SYSTEM_SENDER
+        if account is not None and account.data["smtp_host"].lower().endswith(".invalid"):
+            host, port = account.data["smtp_host"], account.data["smtp_port"]
+            entry.update(status="failed", error=f"could not connect to SMTP server {host}:{port}")
+        elif recipient.lower().endswith(".invalid"):
+            entry.update(status="failed", error=f"550 5.1.1 <{recipient}>: recipient unknown")
+    return tx.record_distribution(slug, entry)
+
+
 def add_customer(tx: Tx, slug: str) -> Row:
     before = invoicing(tx, slug)
     nxt = before.data["next_customer_number"]

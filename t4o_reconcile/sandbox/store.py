@@ -1,4 +1,5 @@
-"""SQLite persistence of the sandbox: tokens, tenants, their resources, audit, idempotency.
+"""SQLite persistence of the sandbox: tokens, tenants, their resources, audit, the
+distribution log of issued invoices, idempotency.
 
 One connection per store, guarded by a lock: FastAPI runs sync endpoints in a thread pool
 and SQLite serialises writes anyway, so one transaction at a time is both simple and
@@ -82,7 +83,25 @@ CREATE TABLE IF NOT EXISTS audit (
     after TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_slug ON audit (slug, id);
+CREATE TABLE IF NOT EXISTS distributions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT NOT NULL,
+    at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS distributions_by_slug ON distributions (slug, id);
 """
+
+# Columns added after the first release: (table, column, definition). A database made
+# before gets them on open; old rows read as NULL (an unnamed token, no client known).
+_ADDED_COLUMNS = (
+    ("tokens", "read_only", "INTEGER NOT NULL DEFAULT 0"),
+    ("tokens", "name", "TEXT"),
+    ("audit", "token", "TEXT"),
+    ("audit", "client", "TEXT"),
+)
+# The longest User-Agent kept in the audit log: enough to name a tool and its version.
+MAX_CLIENT = 200
 
 _TOKEN_PREFIX = "t4o"
 SENSITIVE = "(sensitive)"
@@ -95,6 +114,10 @@ class Principal:
     partner: str
     tenant: str | None = None
     read_only: bool = False
+    # The name given at ``sandbox token create --name``: who (or which job) holds it, so
+    # the audit and distribution logs can say who made a change, not only for which
+    # partner. None for a token made without a name.
+    token_name: str | None = None
 
     @property
     def actor(self) -> str:
@@ -139,13 +162,38 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def masked(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A copy fit for the audit log: every fingerprinted secret shows as "(sensitive)"."""
+def masked(
+    data: dict[str, Any] | None, before: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """A copy fit for the audit log: every fingerprinted secret shows as "(sensitive)",
+    a personal number as "(sensitive …34)" (its last two digits). Given ``before``, a
+    secret whose stored fingerprint differs from the one there shows as "(sensitive,
+    replaced)": the log tells that a secret was written anew without ever holding it (a
+    new salt is drawn on every write, so it cannot tell a same value sent again)."""
     if data is None:
         return None
-    return {
-        k: SENSITIVE if isinstance(v, dict) and "fingerprint" in v else v for k, v in data.items()
-    }
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and "fingerprint" in value:
+            digits = value.get("last_digits")
+            text = f"(sensitive …{digits})" if isinstance(digits, str) else SENSITIVE
+            old = (before or {}).get(key)
+            if (
+                before is not None
+                and isinstance(old, dict)
+                and old.get("fingerprint") != value["fingerprint"]
+                and not isinstance(digits, str)
+            ):
+                text = "(sensitive, replaced)"
+            out[key] = text
+        else:
+            out[key] = value
+    return out
+
+
+def now() -> str:
+    """The time of an entry: UTC, milliseconds, ``Z``; such strings sort by time."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def secret_out(secret: str, source: str | None = None) -> dict[str, Any]:
@@ -158,6 +206,28 @@ def secret_out(secret: str, source: str | None = None) -> dict[str, Any]:
     return out
 
 
+MAX_TOKEN_NAME = 100
+
+
+def check_token_name(name: str) -> str:
+    """A token's name as the logs will show it: 1..100 printable characters."""
+    name = name.strip()
+    if not name or len(name) > MAX_TOKEN_NAME or not name.isprintable():
+        raise ValueError(
+            f"name: expected 1..{MAX_TOKEN_NAME} printable characters (who holds the token,"
+            " e.g. kari@ok-skogen.no or ci-apply)"
+        )
+    return name
+
+
+def client_of(user_agent: str | None) -> str | None:
+    """A request's User-Agent as the audit log keeps it: printable, at most MAX_CLIENT."""
+    if not user_agent:
+        return None
+    text = "".join(ch if ch.isprintable() else " " for ch in user_agent).strip()
+    return text[:MAX_CLIENT] or None
+
+
 class Tx:
     """One transaction: the primitive reads and writes the operations are built from."""
 
@@ -165,10 +235,12 @@ class Tx:
         self,
         conn: sqlite3.Connection,
         principal: Principal | None,
+        client: str | None = None,
         vocabulary: Vocabulary = PRODUCT,
     ) -> None:
         self.conn = conn
         self.principal = principal
+        self.client = client  # the request's User-Agent, as the audit log records it
         self.vocabulary = vocabulary
 
     # Tenants ---------------------------------------------------------------------
@@ -344,39 +416,68 @@ class Tx:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
-        actor = self.principal.actor if self.principal else "system"
+        principal = self.principal
         self.conn.execute(
-            "INSERT INTO audit (slug, at, actor, action, resource, before, after)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit (slug, at, actor, token, client, action, resource, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 slug,
-                datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                actor,
+                now(),
+                principal.actor if principal else "system",
+                principal.token_name if principal else None,
+                self.client,
                 action,
                 resource,
                 None if before is None else _dumps(masked(before)),
-                None if after is None else _dumps(masked(after)),
+                None if after is None else _dumps(masked(after, before)),
             ),
         )
 
-    def audit_entries(self, slug: str, after: int, limit: int) -> list[dict[str, Any]]:
+    def audit_entries(
+        self, slug: str, cursor: int, limit: int, *, since: str = "", newest_first: bool = False
+    ) -> list[dict[str, Any]]:
+        """A page of the tenant's audit log from ``cursor`` on (an id: past it, in the
+        order asked for), only entries at or after ``since``."""
+        order, beyond = ("DESC", "id < ?") if newest_first else ("ASC", "id > ?")
         rows = self.conn.execute(
-            "SELECT id, at, actor, action, resource, before, after FROM audit"
-            " WHERE slug = ? AND id > ? ORDER BY id LIMIT ?",
-            (slug, after, limit),
+            "SELECT id, at, actor, token, client, action, resource, before, after FROM audit"
+            f" WHERE slug = ? AND {beyond} AND at >= ? ORDER BY id {order} LIMIT ?",
+            (slug, cursor if cursor or not newest_first else 1 << 62, since, limit),
         )
         return [
             {
                 "id": r[0],
                 "at": r[1],
                 "actor": r[2],
-                "action": r[3],
-                "resource": r[4],
-                "before": None if r[5] is None else json.loads(r[5]),
-                "after": None if r[6] is None else json.loads(r[6]),
+                "token": r[3],
+                "client": r[4],
+                "action": r[5],
+                "resource": r[6],
+                "before": None if r[7] is None else json.loads(r[7]),
+                "after": None if r[8] is None else json.loads(r[8]),
             }
             for r in rows
         ]
+
+    def record_distribution(self, slug: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """Add an issued invoice's distribution to the tenant's log; the entry as stored,
+        with its id and time."""
+        at = now()
+        cursor = self.conn.execute(
+            "INSERT INTO distributions (slug, at, data) VALUES (?, ?, ?)",
+            (slug, at, _dumps(entry)),
+        )
+        return {"id": cursor.lastrowid, "at": at, **entry}
+
+    def distributions(
+        self, slug: str, after: int, limit: int, *, since: str = ""
+    ) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, at, data FROM distributions WHERE slug = ? AND id > ? AND at >= ?"
+            " ORDER BY id LIMIT ?",
+            (slug, after, since, limit),
+        )
+        return [{"id": r[0], "at": r[1], **json.loads(r[2])} for r in rows]
 
     def replay(self, principal: str, path: str, key: str) -> Replay | None:
         """The stored answer to the create this principal sent to this path with this key:
@@ -420,40 +521,48 @@ class Store:
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._lock:
             self._conn.executescript(_SCHEMA)
-            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(tokens)")}
-            if "read_only" not in columns:  # a database made before read-only tokens
-                self._conn.execute(
-                    "ALTER TABLE tokens ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0"
-                )
+            for table, column, definition in _ADDED_COLUMNS:
+                columns = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     @contextmanager
-    def transaction(self, principal: Principal | None = None, *, write: bool) -> Iterator[Tx]:
+    def transaction(
+        self, principal: Principal | None = None, *, write: bool, client: str | None = None
+    ) -> Iterator[Tx]:
         """One transaction; rolled back when the block raises (a refused request)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(self._conn, principal, self.vocabulary)
+                yield Tx(self._conn, principal, client, self.vocabulary)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
     def create_token(
-        self, partner: str, tenant: str | None = None, *, read_only: bool = False
+        self,
+        partner: str,
+        tenant: str | None = None,
+        *,
+        read_only: bool = False,
+        name: str | None = None,
     ) -> str:
         """A new bearer token for the partner (or one of its tenants; ``read_only``: every
-        write answers 403). Only a salted hash is stored, so the returned value is the only
-        copy."""
+        write answers 403; ``name``: who holds it, as the logs show). Only a salted hash is
+        stored, so the returned value is the only copy."""
         if not partner.strip():
             raise ValueError("partner: expected a non-empty partner name")
+        if name is not None:
+            name = check_token_name(name)
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(24)
         token = f"{_TOKEN_PREFIX}_{token_id}_{secret}"
         salt = new_salt()
         with self.transaction(write=True) as tx:
             tx.conn.execute(
-                "INSERT INTO tokens (id, salt, hash, partner, tenant, created_at, read_only)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tokens (id, salt, hash, partner, tenant, created_at, read_only, name)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     token_id,
                     salt,
@@ -462,6 +571,7 @@ class Store:
                     tenant,
                     datetime.now(UTC).isoformat(),
                     int(read_only),
+                    name,
                 ),
             )
         return token
@@ -472,12 +582,14 @@ class Store:
             return None
         with self.transaction(write=False) as tx:
             found = tx.conn.execute(
-                "SELECT salt, hash, partner, tenant, read_only FROM tokens WHERE id = ?",
+                "SELECT salt, hash, partner, tenant, read_only, name FROM tokens WHERE id = ?",
                 (parts[1],),
             ).fetchone()
         if found is None or not matches(token, found[0], found[1]):
             return None
-        return Principal(partner=found[2], tenant=found[3], read_only=bool(found[4]))
+        return Principal(
+            partner=found[2], tenant=found[3], read_only=bool(found[4]), token_name=found[5]
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,112 @@
+"""What happened on the API, joined to the commands: the ``log`` command's reading of a
+tenant's audit and distribution logs, and the plan's drift attribution.
+
+Both only read (a read-only token does), and both go through optional capabilities of
+the provider (``audit_log``, ``distribution_log``, ``live_changes``): a provider without
+them has no logs to show, and plans without attribution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from t4o_reconcile.errors import ApiError, UnsafePathError, WorkflowError
+from t4o_reconcile.vocabulary import SLUG_RE
+
+if TYPE_CHECKING:
+    from t4o_reconcile.api.history import AuditRecord, DistributionRecord
+    from t4o_reconcile.engine.plan import Plan
+    from t4o_reconcile.engine.provider import Provider
+    from t4o_reconcile.engine.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+LogKind = Literal["audit", "distribution"]
+
+
+@dataclass(slots=True)
+class LogView:
+    """A tenant's logs as the ``log`` command shows them."""
+
+    tenant: str
+    target: str
+    since: datetime | None
+    kinds: tuple[LogKind, ...]
+    audit: list[AuditRecord] = field(default_factory=list)
+    distributions: list[DistributionRecord] = field(default_factory=list)
+
+
+async def read_logs(
+    provider: Provider,
+    slug: str,
+    *,
+    since: datetime | None = None,
+    kinds: tuple[LogKind, ...] = ("audit", "distribution"),
+) -> LogView:
+    """The audit and distribution logs of ``slug`` (those in ``kinds``), read side by
+    side, oldest first, from ``since`` on."""
+    if not SLUG_RE.match(slug):
+        raise WorkflowError(
+            f"--tenant {slug!r}: expected a tenant slug (lower-case letters, digits and '-')"
+        )
+    view = LogView(tenant=slug, target=provider.target, since=since, kinds=kinds)
+    readers: list[Any] = []
+    for kind in kinds:
+        reader = getattr(provider, f"{kind}_log", None)
+        if reader is None:
+            raise WorkflowError(f"the provider of {provider.target} keeps no {kind} log")
+        readers.append(reader(slug, since))
+    results = await _all(readers)
+    for kind, records in zip(kinds, results, strict=True):
+        if kind == "audit":
+            view.audit = records
+        else:
+            view.distributions = records
+    return view
+
+
+async def _all(readers: list[Any]) -> list[Any]:
+    """Every reader's result; when one fails, the others are cancelled and awaited (no
+    request is left half-open) and its error is raised as it is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(reader) for reader in readers]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int:
+    """Name who made each live change the plan undoes (``Action.drift``), from the audit
+    log of each live tenant the plan changes, and only those: a plan without changes
+    reads nothing more. A log that cannot be read leaves that tenant unattributed, with
+    a warning; the plan itself stands. Returns the number of actions attributed."""
+    from t4o_reconcile.engine.attribution import attribute, wanted
+
+    history = getattr(provider, "live_changes", None)
+    if history is None:
+        return 0
+    jobs = [
+        (tenant, wanted(tenant))
+        for tenant in plan.tenants
+        if tenant.actions and tenant.slug in live.tenants
+    ]
+    jobs = [(tenant, want) for tenant, want in jobs if want]
+    if not jobs:
+        return 0
+    results = await asyncio.gather(
+        *(history(tenant.slug, want) for tenant, want in jobs), return_exceptions=True
+    )
+    count = 0
+    for (tenant, _), result in zip(jobs, results, strict=True):
+        if isinstance(result, ApiError | UnsafePathError):
+            log.warning("who changed %s live is not known: %s", tenant.slug, result)
+            continue
+        if isinstance(result, BaseException):
+            raise result
+        count += attribute(tenant, result)
+    return count
