@@ -191,3 +191,100 @@ class _Builder:
             if type(event).__name__ == "SequenceEndEvent":
                 return sequence
             sequence.append(self._value(event))
+
+
+# -- positions
+
+# A position is (line, column), both 0-based as the parser's marks are.
+Position = tuple[int, int]
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+_STARTS = ("MappingStartEvent", "SequenceStartEvent")
+_ENDS = ("MappingEndEvent", "SequenceEndEvent")
+
+
+def find(text: str, path: tuple[str | int, ...], *, key: bool = False) -> Position | None:
+    """Where the round-trip loader's marks (``lc``) put the value at ``path`` (its key
+    with ``key``; a nested mapping or list by its key), read from the C parser's events
+    and only as far as the path goes: a problem's position without building anything.
+
+    A path that does not exist all the way gives the deepest part that does; None for a
+    document that is not a collection. ``NotPlain`` for anything the round-trip loader
+    must place (anchors, tags, odd keys, line breaks the two parsers count differently)."""
+    if CParser is None:
+        raise NotPlain("no C parser")
+    if any(brk in text for brk in _OTHER_BREAKS):
+        raise NotPlain("the two parsers count these line breaks differently")
+    try:
+        return _find(CParser(text).get_event, path, key)
+    except NotPlain:
+        raise
+    except Exception as exc:
+        raise NotPlain(type(exc).__name__) from None
+
+
+def _find(next_event: Any, path: tuple[str | int, ...], key: bool) -> Position | None:
+    if _kind(next_event()) != "StreamStartEvent" or _kind(next_event()) != "DocumentStartEvent":
+        raise NotPlain("document")
+    node = _plain_event(next_event())
+    if _kind(node) not in _STARTS:
+        return None
+    found = _mark(node)
+    for index, step in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(step, str) and _kind(node) == "MappingStartEvent":
+            while True:
+                key_event = _plain_event(next_event())
+                if _kind(key_event) == "MappingEndEvent":
+                    return found  # no such key: the mapping that should hold it
+                if _kind(key_event) != "ScalarEvent":
+                    raise NotPlain("complex key")
+                name = key_event.value if key_event.style else _plain(key_event.value)
+                value = _plain_event(next_event())
+                if name == step:
+                    at_key = (last and key) or _kind(value) in _STARTS
+                    found = _mark(key_event) if at_key else _mark(value)
+                    node = value
+                    break
+                _skip(next_event, value)
+        elif isinstance(step, int) and _kind(node) == "SequenceStartEvent" and step >= 0:
+            position = 0
+            while True:
+                item = _plain_event(next_event())
+                if _kind(item) == "SequenceEndEvent":
+                    return found
+                if position == step:
+                    found = _mark(item)
+                    node = item
+                    break
+                _skip(next_event, item)
+                position += 1
+        else:
+            break
+    return found
+
+
+def _kind(event: Any) -> str:
+    return type(event).__name__
+
+
+def _plain_event(event: Any) -> Any:
+    if _kind(event) == "AliasEvent" or getattr(event, "anchor", None) is not None:
+        raise NotPlain("anchor or alias")
+    if getattr(event, "tag", None) is not None:
+        raise NotPlain("tag")
+    return event
+
+
+def _skip(next_event: Any, event: Any) -> None:
+    """Read past the node that ``event`` starts."""
+    depth = 1 if _kind(event) in _STARTS else 0
+    while depth:
+        kind = _kind(_plain_event(next_event()))
+        if kind in _STARTS:
+            depth += 1
+        elif kind in _ENDS:
+            depth -= 1
+
+
+def _mark(event: Any) -> Position:
+    return (event.start_mark.line, event.start_mark.column)
