@@ -20,7 +20,7 @@ from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
 from t4o_reconcile.errors import ApiError, ConfigInvalid, NoAnswer, T4oError, UnexpectedAnswer
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from t4o_reconcile.config.problems import Problem
     from t4o_reconcile.config.secret_refs import SecretPolicy
@@ -511,7 +511,7 @@ def plan(
         for warning in warnings:
             click.echo(str(warning), err=True)
     the_plan = planned.plan
-    click.echo(_render(the_plan, fmt, warnings), nl=fmt not in _PROBLEM_ONLY)
+    _write_plan(the_plan, fmt, warnings)
     if out is not None:
         from t4o_reconcile.engine.planfile import save_plan
 
@@ -552,6 +552,28 @@ def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
         click.echo(f"wrote {len(written)} comment part(s) to {comment_dir}", err=True)
         return
     click.echo(_render(the_plan, fmt), nl=fmt not in _PROBLEM_ONLY)
+
+
+def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> None:
+    """The plan on stdout as ``click.echo(_render(...))`` prints it; text and JSON are
+    written a tenant at a time, never held whole."""
+    pieces: Iterable[str]
+    if fmt == "json":
+        from t4o_reconcile.render.json import iter_json_plan
+
+        pieces = iter_json_plan(the_plan)
+    elif fmt == "text":
+        from t4o_reconcile.render.text import iter_text
+
+        pieces = iter_text(the_plan, color=_color())
+    else:
+        click.echo(_render(the_plan, fmt, warnings), nl=fmt not in _PROBLEM_ONLY)
+        return
+    stream = sys.stdout
+    for piece in pieces:
+        stream.write(piece)
+    stream.write("\n")
+    stream.flush()
 
 
 def _render(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> str:
@@ -629,7 +651,7 @@ def apply(
             click.echo(f"Applying the saved plan {plan_file}: {summary_line(the_plan)}")
         else:
             the_plan = (await make_plan_with(options, provider)).plan
-            click.echo(_render(the_plan, "text"))
+            _write_plan(the_plan, "text")
         if the_plan.has_errors:
             _fail("the plan has errors; nothing was applied.")
         if not the_plan.has_changes:

@@ -69,13 +69,14 @@ class Planned:
     plan: Plan
     desired: Snapshot
     live: Snapshot
-    repository: Repository
+    repository: Repository  # its warnings and agreements; its tenants are in ``desired``
     timings: dict[str, float] = field(default_factory=dict)
 
 
 def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Repository, Snapshot]:
     """The configuration as a snapshot. Unresolved secrets are left for the plan to
-    report (as plan errors naming variable, tenant and field); anything else stops here."""
+    report (as plan errors naming variable, tenant and field); anything else stops here.
+    The repository comes back without its tenants (they are in the snapshot)."""
     from t4o_reconcile.config.loader import load_repository
     from t4o_reconcile.config.snapshot import desired_snapshot
 
@@ -84,7 +85,8 @@ def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Reposi
     result = load_repository(path, policy=policy)
     if result.repository is None:
         raise ConfigInvalid(result.problems)
-    return result.repository, desired_snapshot(result.repository)
+    # Consumed: the repository keeps its warnings and agreements, not its tenants.
+    return result.repository, desired_snapshot(result.repository, consume=True)
 
 
 def open_provider(options: RunOptions) -> Provider:

@@ -81,3 +81,29 @@ def test_a_bad_plan_file_is_a_clear_error(tmp_path: Path, content: str, expected
     path.write_text(content)
     with pytest.raises(PlanFileError, match=expected):
         load_plan(path)
+
+
+def test_the_streamed_plan_file_is_the_whole_documents_bytes(tmp_path: Path) -> None:
+    """Saved a tenant at a time, the file is byte for byte the document that
+    ``json.dumps(..., indent=2)`` of the whole plan wrote before: older readers and the
+    schema see the same file."""
+    from t4o_reconcile.engine.document import plan_document
+    from t4o_reconcile.engine.planfile import PLAN_FILE_KIND
+    from t4o_reconcile.engine.sensitive import as_plan_file
+
+    plan = _plan()
+    document = plan_document(plan, secret=as_plan_file)
+    document["kind"] = PLAN_FILE_KIND
+    document["config_digest"] = plan.config_digest
+    document["reference_digest"] = plan.reference_digest
+    document["plan_id"] = plan.plan_id
+    document["agreement_versions"] = dict(plan.agreement_versions)
+    document["only"] = plan.only
+    document["delete_unmanaged"] = plan.delete_unmanaged
+    for entry, tenant in zip(document["tenants"], plan.tenants, strict=True):
+        entry["versions"] = dict(tenant.versions)
+        entry["uncompared"] = list(tenant.uncompared)
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    expected = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert path.read_text(encoding="utf-8") == expected
