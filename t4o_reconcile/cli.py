@@ -495,6 +495,7 @@ def plan(
 
     options = _options(path, read_secrets=not without_secrets, **kwargs)
     options.allow_deletes = allow_deletes
+    options.digests = out is not None or reviewed_file is not None
     if reviewed_file is not None:
         _refuse_changing_options("plan --reviewed", options, allow_deletes)
 
@@ -628,6 +629,7 @@ def apply(
     from t4o_reconcile.workflow import apply_with, fresh_plan_for_saved, make_plan_with
 
     options = _options(path, **kwargs)
+    options.digests = plan_file is not None
     if plan_file is not None:
         _refuse_changing_options("apply --plan", options, allow_deletes)
 

@@ -62,6 +62,9 @@ class RunOptions:
     # The key of the secrets in the config digest: set by open_provider from the target's
     # credentials (see digest_key); None only for in-process use without a target.
     digest_key: bytes | None = field(default=None, repr=False)
+    # Whether the plan carries the config digests: only a saved or compared plan needs
+    # them, and each is a canonical JSON of the whole configuration.
+    digests: bool = True
 
 
 @dataclass(slots=True)
@@ -219,8 +222,9 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
         safety=global_safety(options),
         leaving=leaving,
     )
-    plan.config_digest = config_digest(desired, options.digest_key or UNKEYED)
-    plan.reference_digest = config_digest(desired, references_only=True)
+    if options.digests:
+        plan.config_digest = config_digest(desired, options.digest_key or UNKEYED)
+        plan.reference_digest = config_digest(desired, references_only=True)
     plan.only = sorted(only) if only is not None else None
     plan.changed_since = options.changed_since
     if only is not None:
