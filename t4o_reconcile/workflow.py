@@ -65,6 +65,9 @@ class RunOptions:
     # Name who made each live change the plan undoes (from the audit log); off where
     # nobody reads the plan (apply --plan re-plans only to compare).
     attribute: bool = True
+    # Whether the plan carries the config digests: only a saved or compared plan needs
+    # them, and each is a canonical JSON of the whole configuration.
+    digests: bool = True
 
 
 @dataclass(slots=True)
@@ -72,13 +75,14 @@ class Planned:
     plan: Plan
     desired: Snapshot
     live: Snapshot
-    repository: Repository
+    repository: Repository  # its warnings and agreements; its tenants are in ``desired``
     timings: dict[str, float] = field(default_factory=dict)
 
 
 def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Repository, Snapshot]:
     """The configuration as a snapshot. Unresolved secrets are left for the plan to
-    report (as plan errors naming variable, tenant and field); anything else stops here."""
+    report (as plan errors naming variable, tenant and field); anything else stops here.
+    The repository comes back without its tenants (they are in the snapshot)."""
     from t4o_reconcile.config.loader import load_repository
     from t4o_reconcile.config.snapshot import desired_snapshot
 
@@ -87,7 +91,8 @@ def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Reposi
     result = load_repository(path, policy=policy)
     if result.repository is None:
         raise ConfigInvalid(result.problems)
-    return result.repository, desired_snapshot(result.repository)
+    # Consumed: the repository keeps its warnings and agreements, not its tenants.
+    return result.repository, desired_snapshot(result.repository, consume=True)
 
 
 def open_provider(options: RunOptions) -> Provider:
@@ -220,8 +225,9 @@ async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
         safety=global_safety(options),
         leaving=leaving,
     )
-    plan.config_digest = config_digest(desired, options.digest_key or UNKEYED)
-    plan.reference_digest = config_digest(desired, references_only=True)
+    if options.digests:
+        plan.config_digest = config_digest(desired, options.digest_key or UNKEYED)
+        plan.reference_digest = config_digest(desired, references_only=True)
     plan.only = sorted(only) if only is not None else None
     plan.changed_since = options.changed_since
     if only is not None:

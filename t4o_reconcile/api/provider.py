@@ -304,15 +304,7 @@ class HttpProvider:
             snapshot = Snapshot(
                 agreements=convert.agreements_snapshot(agreements), vocabulary=vocabulary
             )
-            for config in configs:
-                tenant = convert.tenant_snapshot(config)
-                if not isinstance(tenant.slug, str) or not _SLUG.fullmatch(tenant.slug):
-                    raise UnexpectedAnswer(
-                        f"the API sent a tenant slug {snippet(str(tenant.slug), 60)!r}, which is"
-                        " not a slug",
-                        method="GET",
-                        path="/v1/bulk/tenants",
-                    )
+            for tenant in configs:
                 snapshot.tenants[tenant.slug] = tenant
                 self._remember(tenant)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -342,16 +334,16 @@ class HttpProvider:
     async def _collect(self, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
         return [item async for item in self._client.paginate(path, params, limit=PAGE_LIMIT)]
 
-    async def _read_configs(self, slugs: Iterable[str] | None) -> list[Any]:
+    async def _read_configs(self, slugs: Iterable[str] | None) -> list[TenantSnapshot]:
         if slugs is None:
             return await self._read_every_config()
         wanted = sorted(set(slugs))
         chunks = [wanted[i : i + BULK_CHUNK] for i in range(0, len(wanted), BULK_CHUNK)]
         pages = await asyncio.gather(*(self._bulk(chunk) for chunk in chunks))
         chosen = set(wanted)
-        return [config for page in pages for config in page if config.get("slug") in chosen]
+        return [tenant for page in pages for tenant in page if tenant.slug in chosen]
 
-    async def _read_every_config(self) -> list[Any]:
+    async def _read_every_config(self) -> list[TenantSnapshot]:
         """Every tenant's configuration, fetched while the tenant list is still paging.
 
         The paged bulk read is sequential (each page needs the previous cursor) and a
@@ -359,7 +351,7 @@ class HttpProvider:
         heavy page. Listing the slugs is a light page; the heavy pages for the slugs
         already listed are fetched concurrently meanwhile, within the client's bound.
         """
-        fetches: list[asyncio.Task[list[Any]]] = []
+        fetches: list[asyncio.Task[list[TenantSnapshot]]] = []
         try:
             async for page in self._client.pages("/v1/tenants", limit=PAGE_LIMIT):
                 listed = [str(item["slug"]) for item in page]
@@ -372,10 +364,23 @@ class HttpProvider:
                 fetch.cancel()
             await asyncio.gather(*fetches, return_exceptions=True)
             raise
-        return [config for page in pages for config in page]
+        return [tenant for page in pages for tenant in page]
 
-    async def _bulk(self, slugs: list[str]) -> list[Any]:
-        return await self._collect("/v1/bulk/tenants", {"slugs": ",".join(slugs)})
+    async def _bulk(self, slugs: list[str]) -> list[TenantSnapshot]:
+        """One chunk of tenants as snapshots, converted as soon as it arrives: the API's
+        JSON of a chunk is dropped before the next is read, never held for all tenants."""
+        tenants = []
+        for config in await self._collect("/v1/bulk/tenants", {"slugs": ",".join(slugs)}):
+            tenant = convert.tenant_snapshot(config)
+            if not isinstance(tenant.slug, str) or not _SLUG.fullmatch(tenant.slug):
+                raise UnexpectedAnswer(
+                    f"the API sent a tenant slug {snippet(str(tenant.slug), 60)!r}, which is"
+                    " not a slug",
+                    method="GET",
+                    path="/v1/bulk/tenants",
+                )
+            tenants.append(tenant)
+        return tenants
 
     def _remember(self, tenant: TenantSnapshot) -> None:
         self._live[tenant.slug] = tenant

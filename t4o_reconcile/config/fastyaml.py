@@ -16,6 +16,21 @@ import re
 from collections import defaultdict
 from typing import Any, cast
 
+from ruamel.yaml.events import (
+    MappingEndEvent as _MAPPING_END,
+)
+from ruamel.yaml.events import (
+    MappingStartEvent as _MAPPING_START,
+)
+from ruamel.yaml.events import (
+    ScalarEvent as _SCALAR,
+)
+from ruamel.yaml.events import (
+    SequenceEndEvent as _SEQUENCE_END,
+)
+from ruamel.yaml.events import (
+    SequenceStartEvent as _SEQUENCE_START,
+)
 from ruamel.yaml.resolver import implicit_resolvers
 
 try:
@@ -78,11 +93,28 @@ for _versions, _tag, _regexp, _first in implicit_resolvers:
             _RULES[_char].append((_tag.rsplit(":", 1)[-1], cast(re.Pattern[str], _regexp)))
 
 
-def _plain(value: str) -> Any:
+def _resolve(value: str) -> Any:
     for kind, regexp in _RULES.get(value[:1], ()):
         if regexp.match(value):
             return _construct(kind, value)
     return value
+
+
+# Plain scalars repeat across files (roles, rights, flags, hosts): each is resolved once.
+# The results are immutable (str, int, float, bool, None); the cache is bounded.
+_RESOLVED: dict[str, Any] = {}
+_RESOLVED_MAX = 50_000
+
+
+def _plain(value: str) -> Any:
+    try:
+        return _RESOLVED[value]
+    except KeyError:
+        pass
+    resolved = _resolve(value)  # NotPlain is raised before anything is cached
+    if len(_RESOLVED) < _RESOLVED_MAX and len(value) <= 64:
+        _RESOLVED[value] = resolved
+    return resolved
 
 
 def _construct(kind: str, value: str) -> Any:
@@ -155,39 +187,138 @@ class _Builder:
             raise NotPlain(name)
 
     def _value(self, event: Any) -> Any:
-        kind = type(event).__name__
-        if kind == "AliasEvent" or event.anchor is not None:
-            raise NotPlain("anchor or alias")
-        if kind == "ScalarEvent":
-            if event.tag is not None:
-                raise NotPlain("tag")
+        # Classes compared by identity and the tag read from its slot (``tag`` is a
+        # property): this runs for each of the ~600 events of a tenant file.
+        cls = event.__class__
+        if cls is _SCALAR:
+            if event.anchor is not None or event.ctag is not None:
+                raise NotPlain("anchor or tag")
             return _plain(event.value) if not event.style else event.value
-        if event.tag is not None:
-            raise NotPlain("tag")
-        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+        if cls is _MAPPING_START or cls is _SEQUENCE_START:
+            if event.anchor is not None or event.ctag is not None:
+                raise NotPlain("anchor or tag")
             self._depth += 1
             if self._depth > MAX_DEPTH:
                 raise TooDeep(event.start_mark.line + 1, event.start_mark.column + 1)
-            built = self._mapping() if kind == "MappingStartEvent" else self._sequence()
+            built = self._mapping() if cls is _MAPPING_START else self._sequence()
             self._depth -= 1
             return built
-        raise NotPlain(kind)
+        raise NotPlain(cls.__name__)  # an alias, or the parser's own surprise
 
     def _mapping(self) -> dict[Any, Any]:
         mapping: dict[Any, Any] = {}
+        next_event, value = self._next, self._value
         while True:
-            event = self._next()
-            if type(event).__name__ == "MappingEndEvent":
+            event = next_event()
+            if event.__class__ is _MAPPING_END:
                 return mapping
-            key = self._value(event)
+            key = value(event)
             if isinstance(key, dict | list) or key in mapping:
                 raise NotPlain("complex or duplicate key")  # the full loader reports it
-            mapping[key] = self._value(self._next())
+            mapping[key] = value(next_event())
 
     def _sequence(self) -> list[Any]:
         sequence: list[Any] = []
+        next_event, value = self._next, self._value
         while True:
-            event = self._next()
-            if type(event).__name__ == "SequenceEndEvent":
+            event = next_event()
+            if event.__class__ is _SEQUENCE_END:
                 return sequence
-            sequence.append(self._value(event))
+            sequence.append(value(event))
+
+
+# -- positions
+
+# A position is (line, column), both 0-based as the parser's marks are.
+Position = tuple[int, int]
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+_STARTS = ("MappingStartEvent", "SequenceStartEvent")
+_ENDS = ("MappingEndEvent", "SequenceEndEvent")
+
+
+def find(text: str, path: tuple[str | int, ...], *, key: bool = False) -> Position | None:
+    """Where the round-trip loader's marks (``lc``) put the value at ``path`` (its key
+    with ``key``; a nested mapping or list by its key), read from the C parser's events
+    and only as far as the path goes: a problem's position without building anything.
+
+    A path that does not exist all the way gives the deepest part that does; None for a
+    document that is not a collection. ``NotPlain`` for anything the round-trip loader
+    must place (anchors, tags, odd keys, line breaks the two parsers count differently)."""
+    if CParser is None:
+        raise NotPlain("no C parser")
+    if any(brk in text for brk in _OTHER_BREAKS):
+        raise NotPlain("the two parsers count these line breaks differently")
+    try:
+        return _find(CParser(text).get_event, path, key)
+    except NotPlain:
+        raise
+    except Exception as exc:
+        raise NotPlain(type(exc).__name__) from None
+
+
+def _find(next_event: Any, path: tuple[str | int, ...], key: bool) -> Position | None:
+    if _kind(next_event()) != "StreamStartEvent" or _kind(next_event()) != "DocumentStartEvent":
+        raise NotPlain("document")
+    node = _plain_event(next_event())
+    if _kind(node) not in _STARTS:
+        return None
+    found = _mark(node)
+    for index, step in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(step, str) and _kind(node) == "MappingStartEvent":
+            while True:
+                key_event = _plain_event(next_event())
+                if _kind(key_event) == "MappingEndEvent":
+                    return found  # no such key: the mapping that should hold it
+                if _kind(key_event) != "ScalarEvent":
+                    raise NotPlain("complex key")
+                name = key_event.value if key_event.style else _plain(key_event.value)
+                value = _plain_event(next_event())
+                if name == step:
+                    at_key = (last and key) or _kind(value) in _STARTS
+                    found = _mark(key_event) if at_key else _mark(value)
+                    node = value
+                    break
+                _skip(next_event, value)
+        elif isinstance(step, int) and _kind(node) == "SequenceStartEvent" and step >= 0:
+            position = 0
+            while True:
+                item = _plain_event(next_event())
+                if _kind(item) == "SequenceEndEvent":
+                    return found
+                if position == step:
+                    found = _mark(item)
+                    node = item
+                    break
+                _skip(next_event, item)
+                position += 1
+        else:
+            break
+    return found
+
+
+def _kind(event: Any) -> str:
+    return type(event).__name__
+
+
+def _plain_event(event: Any) -> Any:
+    if _kind(event) == "AliasEvent" or getattr(event, "anchor", None) is not None:
+        raise NotPlain("anchor or alias")
+    if getattr(event, "tag", None) is not None:
+        raise NotPlain("tag")
+    return event
+
+
+def _skip(next_event: Any, event: Any) -> None:
+    """Read past the node that ``event`` starts."""
+    depth = 1 if _kind(event) in _STARTS else 0
+    while depth:
+        kind = _kind(_plain_event(next_event()))
+        if kind in _STARTS:
+            depth += 1
+        elif kind in _ENDS:
+            depth -= 1
+
+
+def _mark(event: Any) -> Position:
+    return (event.start_mark.line, event.start_mark.column)

@@ -163,14 +163,19 @@ class SourceFile:
 
     path: Path
     text: str
-    _positions: Any = field(default=None, repr=False)
+    _positions: _Rt | None = field(default=None, repr=False)
+    # Positions already found: a problem across files names the other file's place too,
+    # and one file (the first holder of a shared value) may be named by every other.
+    _found: dict[tuple[DocPath, bool], tuple[int, int] | None] = field(
+        default_factory=dict, repr=False
+    )
 
-    def _tree(self) -> Any:
+    def _tree(self) -> _Rt:
         if self._positions is None:
             try:
-                self._positions = YAML(typ="rt").load(self.text)
+                self._positions = _Rt(YAML(typ="rt").load(self.text))
             except Exception:
-                self._positions = {}
+                self._positions = _Rt({})
         return self._positions
 
     def position(self, path: DocPath, *, key: bool = False) -> tuple[int, int]:
@@ -178,14 +183,40 @@ class SourceFile:
 
         When the path does not exist all the way down (a missing key), the deepest
         part that exists is given: the mapping that should hold the missing key.
+        A nested mapping or list is pointed at by its key, where it starts as the
+        reader sees it; a scalar by its value.
         """
-        node = self._tree()
+        found: tuple[int, int] | None = None
+        if (path, key) in self._found:
+            found = self._found[path, key]
+        elif self._positions is None:
+            try:
+                # The C parser's events for a plain file, read only as far as the path
+                # goes, nothing kept; the round-trip loader (seven times slower than a
+                # whole C parse, and its tree kept) only for what this steps aside for.
+                found = self._found[path, key] = fastyaml.find(self.text, path, key=key)
+            except fastyaml.NotPlain:
+                self._tree()
+        if self._positions is not None:
+            found = self._positions.find(path, key)
+        line, column = found or (0, 0)
+        return line + 1, column + 1
+
+
+class _Rt:
+    """Positions from the round-trip loader's ``lc`` attributes."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def find(self, path: DocPath, key: bool) -> tuple[int, int] | None:
+        node = self.root
         found = _start_of(node)
         for index, step in enumerate(path):
             last = index == len(path) - 1
             if isinstance(step, str) and _is_mapping(node) and step in node:
-                # A nested mapping or list is pointed at by its key, where it starts
-                # as the reader sees it; a scalar by its value.
                 child = node[step]
                 at_key = (last and key) or _has_position(child)
                 found = node.lc.key(step) if at_key else node.lc.value(step)
@@ -195,8 +226,7 @@ class SourceFile:
                 node = node[step]
             else:
                 break
-        line, column = found or (0, 0)
-        return line + 1, column + 1
+        return found
 
 
 def _is_mapping(node: Any) -> bool:

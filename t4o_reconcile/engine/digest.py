@@ -39,28 +39,33 @@ def config_digest(desired: Snapshot, key: bytes = UNKEYED, *, references_only: b
             return {"secret": hmac.new(key, value.value.encode(), "sha256").hexdigest()}
         return _secret(value)
 
-    document = {
-        "tenants": {
-            slug: {
-                "sections": {
-                    section: _items(items) for section, items in sorted(tenant.sections.items())
-                },
-                "safety": None
-                if tenant.safety is None
-                else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
-            }
-            for slug, tenant in sorted(desired.tenants.items())
-        },
-        "agreements": None if desired.agreements is None else _items(desired.agreements),
-    }
-    canonical = json.dumps(
-        document,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=_reference if references_only else secret,
-    )
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    # Hashed a tenant at a time: the bytes are those of one json.dumps(..., sort_keys=True)
+    # of {"agreements": ..., "tenants": {slug: ...}}, never built whole.
+    def dump(value: Any) -> bytes:
+        return json.dumps(
+            value,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=_reference if references_only else secret,
+        ).encode()
+
+    digest = hashlib.sha256()
+    agreements = None if desired.agreements is None else _items(desired.agreements)
+    digest.update(b'{"agreements":' + dump(agreements) + b',"tenants":{')
+    for position, slug in enumerate(sorted(desired.tenants)):
+        tenant = desired.tenants[slug]
+        document = {
+            "sections": {
+                section: _items(items) for section, items in sorted(tenant.sections.items())
+            },
+            "safety": None
+            if tenant.safety is None
+            else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
+        }
+        digest.update((b"," if position else b"") + dump(slug) + b":" + dump(document))
+    digest.update(b"}}")
+    return "sha256:" + digest.hexdigest()
 
 
 def _items(items: dict[str, Item]) -> dict[str, Any]:

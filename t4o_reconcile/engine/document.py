@@ -7,11 +7,12 @@ the same document with secrets kept as references, versions and the config diges
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
-from t4o_reconcile.engine.plan import Action, Attribution, Plan, PlanError
+from t4o_reconcile.engine.plan import Action, Attribution, Plan, PlanError, TenantPlan
 from t4o_reconcile.engine.sensitive import mask, to_json
 
 FORMAT_VERSION = 1
@@ -23,6 +24,13 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 
 def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
+    document = plan_head(plan, secret=secret)
+    document["tenants"] = [tenant_document(tenant, secret) for tenant in plan.tenants]
+    return document
+
+
+def plan_head(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
+    """The plan document without its ``tenants`` (see ``iter_json``)."""
     counts = plan.counts()
     errors = [*plan.errors, *(e for t in plan.tenants for e in t.errors)]
     return {
@@ -54,16 +62,6 @@ def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, A
         "agreement_actions": [
             action_to_dict(a, secret) for a in sort_agreement_actions(plan.agreement_actions)
         ],
-        "tenants": [
-            {
-                "slug": tenant.slug,
-                "source": tenant.source,
-                "actions": [action_to_dict(a, secret) for a in sort_tenant_actions(tenant.actions)],
-                "errors": [error_to_dict(e) for e in tenant.errors],
-                "deletes_need_flag": list(tenant.deletes_need_flag),
-            }
-            for tenant in plan.tenants
-        ],
         "errors": [error_to_dict(e) for e in plan.errors],
         "unmanaged_tenants": list(plan.unmanaged_tenants),
         "leaving_management": list(plan.leaving),
@@ -78,6 +76,50 @@ def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, A
             for u in plan.agreement_users
         ],
     }
+
+
+def tenant_document(tenant: TenantPlan, secret: Callable[[object], Any]) -> dict[str, Any]:
+    return {
+        "slug": tenant.slug,
+        "source": tenant.source,
+        "actions": [action_to_dict(a, secret) for a in sort_tenant_actions(tenant.actions)],
+        "errors": [error_to_dict(e) for e in tenant.errors],
+        "deletes_need_flag": list(tenant.deletes_need_flag),
+    }
+
+
+def iter_json(
+    head: dict[str, Any], tenants: Iterable[dict[str, Any]], *, indent: int | None = None
+) -> Iterator[str]:
+    """``json.dumps({**head, "tenants": list(tenants)}, sort_keys=True, indent=indent,
+    ensure_ascii=False)`` to the byte, in pieces: one per tenant, made as it is written,
+    so a plan of thousands of tenants is never held whole as a document or as text.
+    (JSON strings hold no raw newline, so indenting a piece's lines is safe.)"""
+
+    def dump(value: Any, level: int) -> str:
+        text = json.dumps(value, sort_keys=True, indent=indent, ensure_ascii=False)
+        return text.replace("\n", "\n" + " " * (indent * level)) if indent else text
+
+    if "tenants" in head:
+        raise ValueError("the head of a plan document holds no tenants")
+    keys = sorted([*head, "tenants"])
+    comma, colon = (",", ": ") if indent else (", ", ": ")
+    inner = "\n" + " " * indent if indent else ""
+    yield "{" + inner
+    for position, key in enumerate(keys):
+        if position:
+            yield comma + inner
+        yield json.dumps(key, ensure_ascii=False) + colon
+        if key != "tenants":
+            yield dump(head[key], 1)
+            continue
+        deeper = "\n" + " " * (2 * indent) if indent else ""
+        empty = True
+        for tenant in tenants:
+            yield ("[" if empty else comma) + deeper + dump(tenant, 2)
+            empty = False
+        yield "[]" if empty else inner + "]"
+    yield ("\n" if indent else "") + "}"
 
 
 def action_to_dict(action: Action, secret: Callable[[object], Any]) -> dict[str, Any]:

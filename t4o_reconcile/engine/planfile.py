@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from t4o_reconcile.engine.document import FORMAT_VERSION, plan_document
+from t4o_reconcile.engine.document import FORMAT_VERSION, iter_json, plan_head, tenant_document
 from t4o_reconcile.engine.plan import (
     Action,
     AgreementUsers,
@@ -29,31 +30,44 @@ PLAN_FILE_KIND = "t4o-reconcile-plan"
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan atomically: a reader sees the old file or the new one, never half."""
-    document = plan_document(plan, secret=as_plan_file)
-    document["kind"] = PLAN_FILE_KIND
-    document["config_digest"] = plan.config_digest
-    document["reference_digest"] = plan.reference_digest
-    document["plan_id"] = plan.plan_id
-    document["agreement_versions"] = dict(plan.agreement_versions)
-    document["only"] = plan.only
-    document["delete_unmanaged"] = plan.delete_unmanaged
-    for entry, tenant in zip(document["tenants"], plan.tenants, strict=True):
-        entry["versions"] = dict(tenant.versions)
-        entry["uncompared"] = list(tenant.uncompared)
-    text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Write the plan atomically: a reader sees the old file or the new one, never half.
+    It is written a tenant at a time, never held whole as a document or as text."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for piece in iter_plan_file(plan):
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def iter_plan_file(plan: Plan) -> Iterator[str]:
+    """The plan file's text in pieces: ``json.dumps(document, sort_keys=True, indent=2,
+    ensure_ascii=False)`` and a newline, the document made a tenant at a time."""
+    head = plan_head(plan, secret=as_plan_file)
+    head["kind"] = PLAN_FILE_KIND
+    head["config_digest"] = plan.config_digest
+    head["reference_digest"] = plan.reference_digest
+    head["plan_id"] = plan.plan_id
+    head["agreement_versions"] = dict(plan.agreement_versions)
+    head["only"] = plan.only
+    head["delete_unmanaged"] = plan.delete_unmanaged
+
+    def tenants() -> Iterator[dict[str, Any]]:
+        for tenant in plan.tenants:
+            entry = tenant_document(tenant, as_plan_file)
+            entry["versions"] = dict(tenant.versions)
+            entry["uncompared"] = list(tenant.uncompared)
+            yield entry
+
+    yield from iter_json(head, tenants(), indent=2)
+    yield "\n"
 
 
 def load_plan(path: Path) -> Plan:

@@ -3,12 +3,20 @@ masked, one line."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 
-from t4o_reconcile.engine.document import plan_to_dict
+from t4o_reconcile.engine.document import iter_json, plan_head, tenant_document
 from t4o_reconcile.engine.plan import Plan
+from t4o_reconcile.engine.sensitive import mask
 
 
 def render_json(plan: Plan) -> str:
+    return "".join(iter_json_plan(plan))
+
+
+def iter_json_plan(plan: Plan) -> Iterator[str]:
+    """The JSON plan in pieces, one per tenant (``render_json``, streamed)."""
     # Compact: the C encoder keeps a 30,000-action plan fast; pipe through jq to read it.
-    return json.dumps(plan_to_dict(plan), sort_keys=True, ensure_ascii=False) + "\n"
+    tenants = (tenant_document(tenant, mask) for tenant in plan.tenants)
+    yield from iter_json(plan_head(plan, secret=mask), tenants)
+    yield "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, PlanError
 from t4o_reconcile.render.common import (
@@ -31,6 +33,9 @@ _RESET = "\033[0m"
 
 
 class _Writer:
+    """Lines as they are made: held until a tenant is done, then handed on, so a plan of
+    thousands of tenants is written out as it goes, never held whole as text."""
+
     def __init__(self, color: bool) -> None:
         self.color = color
         self.lines: list[str] = []
@@ -41,8 +46,18 @@ class _Writer:
     def add(self, line: str = "") -> None:
         self.lines.append(line)
 
+    def take(self) -> str:
+        text = "".join(line + "\n" for line in self.lines)
+        self.lines.clear()
+        return text
+
 
 def render_text(plan: Plan, *, color: bool) -> str:
+    return "".join(iter_text(plan, color=color))
+
+
+def iter_text(plan: Plan, *, color: bool) -> Iterator[str]:
+    """The terminal plan in pieces (each whole lines): ``render_text``, streamed."""
     out = _Writer(color)
     out.add(f"Target: {_safe(plan.target)}")
     if plan.only is not None:
@@ -61,6 +76,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
             _error(out, error)
 
     for tenant in shown_tenants(plan):
+        yield out.take()
         out.add()
         source = f"  ({_safe(tenant.source)})" if tenant.source else ""
         out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
@@ -117,7 +133,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
     if flagged:
         out.add(out.paint("warn", "Needs --allow-deletes: " + ", ".join(flagged)))
     out.add(summary_line(plan))
-    return "\n".join(out.lines) + "\n"
+    yield out.take()
 
 
 def _action(out: _Writer, action: Action) -> None:

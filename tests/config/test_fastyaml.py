@@ -126,3 +126,66 @@ def test_arbitrary_text_never_loads_differently(text: str) -> None:
     except fastyaml.NotPlain:
         return
     assert same(fast, expected), repr(text)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Any:
+    yield prefix
+    if isinstance(node, dict):
+        for key in node:
+            yield from _paths(node[key], (*prefix, key))
+        yield (*prefix, "missing")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _paths(item, (*prefix, index))
+        yield (*prefix, len(node))
+
+
+def _same_positions(text: str) -> None:
+    from t4o_reconcile.config.yamlfile import _Rt
+
+    tree = YAML(typ="rt").load(text)
+    try:
+        fastyaml.find(text, ())
+    except fastyaml.NotPlain:
+        return
+    slow = _Rt(tree)
+    for path in _paths(tree):
+        for key in (False, True):
+            expected = slow.find(path, key)
+            try:
+                found = fastyaml.find(text, path, key=key)
+            except fastyaml.NotPlain:
+                continue  # the round-trip loader places it
+            assert found == (None if expected is None else tuple(expected)), (
+                text,
+                path,
+                key,
+            )
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=data, flow=st.sampled_from([False, None, True]))
+def test_positions_are_the_round_trip_loaders(data: Any, flow: bool | None) -> None:
+    """Problems point where the round-trip loader's marks would: the fast marks stand in
+    for it on plain files."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = flow
+    out = io.StringIO()
+    yaml.dump(data, out)
+    _same_positions(out.getvalue())
+
+
+def test_positions_of_the_example_tenants_are_the_round_trip_loaders() -> None:
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "tenants"
+    files = sorted(examples.glob("*.yaml"))
+    assert files
+    for file in files:
+        _same_positions(file.read_text(encoding="utf-8"))
+
+
+def test_positions_step_aside_for_anchors_and_tags() -> None:
+    for text in ("a: &x 1\nb: *x\n", "a: !!str 1\n"):
+        with pytest.raises(fastyaml.NotPlain):
+            fastyaml.find(text, ("b",))

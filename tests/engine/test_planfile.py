@@ -81,3 +81,72 @@ def test_a_bad_plan_file_is_a_clear_error(tmp_path: Path, content: str, expected
     path.write_text(content)
     with pytest.raises(PlanFileError, match=expected):
         load_plan(path)
+
+
+def test_the_streamed_plan_file_is_the_whole_documents_bytes(tmp_path: Path) -> None:
+    """Saved a tenant at a time, the file is byte for byte the document that
+    ``json.dumps(..., indent=2)`` of the whole plan wrote before: older readers and the
+    schema see the same file."""
+    from t4o_reconcile.engine.document import plan_document
+    from t4o_reconcile.engine.planfile import PLAN_FILE_KIND
+    from t4o_reconcile.engine.sensitive import as_plan_file
+
+    plan = _plan()
+    document = plan_document(plan, secret=as_plan_file)
+    document["kind"] = PLAN_FILE_KIND
+    document["config_digest"] = plan.config_digest
+    document["reference_digest"] = plan.reference_digest
+    document["plan_id"] = plan.plan_id
+    document["agreement_versions"] = dict(plan.agreement_versions)
+    document["only"] = plan.only
+    document["delete_unmanaged"] = plan.delete_unmanaged
+    for entry, tenant in zip(document["tenants"], plan.tenants, strict=True):
+        entry["versions"] = dict(tenant.versions)
+        entry["uncompared"] = list(tenant.uncompared)
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    expected = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert path.read_text(encoding="utf-8") == expected
+
+
+def test_the_config_digest_is_that_of_the_whole_canonical_document() -> None:
+    """Hashed a tenant at a time, the digest is that of one canonical JSON of the whole
+    configuration, as plan files made before it was streamed recorded it."""
+    import hashlib
+    import hmac
+
+    from t4o_reconcile.engine.snapshot import Secret
+
+    key = b"k" * 32
+
+    def secret(value: object) -> object:
+        assert isinstance(value, Secret)
+        return {"secret": hmac.new(key, value.value.encode(), "sha256").hexdigest()}
+
+    want = desired_tenant(agreement="NOF")
+    for desired in (
+        snapshot(want, desired_tenant("ok-new"), agreements=agreements(("NOF", "1"))),
+        snapshot(),
+    ):
+        document = {
+            "tenants": {
+                slug: {
+                    "sections": {
+                        section: {k: item.fields for k, item in items.items()}
+                        for section, items in sorted(tenant.sections.items())
+                    },
+                    "safety": None
+                    if tenant.safety is None
+                    else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
+                }
+                for slug, tenant in sorted(desired.tenants.items())
+            },
+            "agreements": None
+            if desired.agreements is None
+            else {k: item.fields for k, item in desired.agreements.items()},
+        }
+        canonical = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=secret
+        )
+        expected = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        assert config_digest(desired, key) == expected

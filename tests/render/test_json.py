@@ -60,3 +60,17 @@ def test_output_is_stable() -> None:
     text = render_json(plan)
     assert text == render_json(again)
     assert text == json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_the_streamed_document_is_the_whole_documents_bytes() -> None:
+    """Written a tenant at a time, the JSON is byte for byte what one ``json.dumps`` of
+    the whole document gave before streaming, for any shape of plan."""
+    from t4o_reconcile.engine.plan import Plan
+    from t4o_reconcile.render.json import iter_json_plan
+
+    for plan in (mixed_plan(), Plan(target="empty")):
+        whole = json.dumps(plan_to_dict(plan), sort_keys=True, ensure_ascii=False) + "\n"
+        pieces = list(iter_json_plan(plan))
+        assert "".join(pieces) == whole
+        assert render_json(plan) == whole
+    assert len(list(iter_json_plan(mixed_plan()))) > len(mixed_plan().tenants)
