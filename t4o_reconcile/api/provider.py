@@ -30,7 +30,7 @@ from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApiError, UnexpectedAnswer, UnsafePathError
-from t4o_reconcile.vocabulary import SLUG_PATTERN
+from t4o_reconcile.vocabulary import SLUG_PATTERN, Vocabulary
 
 PAGE_LIMIT = 100
 # Tenants per bulk request when the slugs are known: small enough that the server builds
@@ -252,10 +252,12 @@ class HttpProvider:
 
     async def read(self, slugs: Iterable[str] | None = None) -> Snapshot:
         try:
-            configs, agreements = await asyncio.gather(
-                self._read_configs(slugs), self._collect("/v1/agreements")
+            configs, agreements, vocabulary = await asyncio.gather(
+                self._read_configs(slugs), self._collect("/v1/agreements"), self.vocabulary()
             )
-            snapshot = Snapshot(agreements=convert.agreements_snapshot(agreements))
+            snapshot = Snapshot(
+                agreements=convert.agreements_snapshot(agreements), vocabulary=vocabulary
+            )
             for config in configs:
                 tenant = convert.tenant_snapshot(config)
                 if not isinstance(tenant.slug, str) or not _SLUG.fullmatch(tenant.slug):
@@ -276,6 +278,17 @@ class HttpProvider:
                 path="/v1/bulk/tenants",
             ) from None
         return snapshot
+
+    async def vocabulary(self) -> Vocabulary | None:
+        """The names the API accepts (merge fields, languages, PDF templates); None from
+        an API without the list (404), whose names plan then cannot check."""
+        try:
+            answer = await self._client.get_json(convert.VOCABULARY_PATH)
+        except ApiError as exc:
+            if exc.status == 404 and not isinstance(exc, UnexpectedAnswer):
+                return None
+            raise
+        return convert.vocabulary_of(answer)
 
     async def list_tenants(self) -> list[str]:
         return [str(item["slug"]) for item in await self._collect("/v1/tenants")]

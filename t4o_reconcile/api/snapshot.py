@@ -15,6 +15,13 @@ from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.sections import Section
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, TenantSnapshot
 from t4o_reconcile.errors import UnexpectedAnswer
+from t4o_reconcile.vocabulary import (
+    LANGUAGE_RE,
+    MAX_VOCABULARY,
+    MERGE_FIELD_RE,
+    PDF_TEMPLATE_RE,
+    Vocabulary,
+)
 
 # The API answered JSON of an unexpected shape.
 SnapshotError = UnexpectedAnswer
@@ -112,6 +119,7 @@ def invoicing_fields(invoicing: Mapping[str, Any]) -> dict[str, Any]:
         "invoices_from_external_system": invoicing.get("invoices_from_external_system"),
         "next_customer_number": invoicing.get("next_customer_number"),
         "pdf_template": invoicing.get("pdf_template"),
+        "language": invoicing.get("language"),
         "last_invoice_number": invoicing.get("last_invoice_number"),
         "last_customer_number": invoicing.get("last_customer_number"),
     }
@@ -190,3 +198,38 @@ def agreements_snapshot(items: Iterable[Mapping[str, Any]]) -> dict[str, Item]:
             _version(raw),
         )
     return result
+
+
+VOCABULARY_PATH = "/v1/vocabulary"
+_NAME_SHAPES = {
+    "merge_fields": MERGE_FIELD_RE,
+    "languages": LANGUAGE_RE,
+    "pdf_templates": PDF_TEMPLATE_RE,
+}
+
+
+def vocabulary_of(answer: Any) -> Vocabulary:
+    """The API's lists, checked: each a list of at most ``MAX_VOCABULARY`` names of the
+    shape its kind has. The names end up in plan output and are compared with the
+    configuration, so an answer of any other shape is refused whole."""
+
+    def refuse(why: str) -> UnexpectedAnswer:
+        return UnexpectedAnswer(why, method="GET", path=VOCABULARY_PATH)
+
+    if not isinstance(answer, Mapping):
+        raise refuse("expected an object {merge_fields, languages, pdf_templates}")
+    lists: dict[str, frozenset[str]] = {}
+    for kind, shape in _NAME_SHAPES.items():
+        names = answer.get(kind)
+        if not isinstance(names, list):
+            raise refuse(f"{kind}: expected a list of names")
+        if len(names) > MAX_VOCABULARY:
+            raise refuse(f"{kind}: {len(names)} names, over the limit of {MAX_VOCABULARY}")
+        for name in names:
+            if not isinstance(name, str) or not shape.fullmatch(name):
+                shown = name[:40] if isinstance(name, str) else type(name).__name__
+                raise refuse(
+                    f"{kind}: {shown!r} is not a name of the expected shape ({shape.pattern})"
+                )
+        lists[kind] = frozenset(names)
+    return Vocabulary(**lists)

@@ -17,6 +17,7 @@ from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Secret
+from t4o_reconcile.vocabulary import BUILT_IN, language_of_country, merge_fields_of
 
 
 def check_tenant(entry: TenantEntry) -> list[Problem]:
@@ -43,6 +44,8 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
     problems += _smtp(entry)
     problems += _licenses(entry)
     problems += _custom_templates(entry)
+    problems += _main_language(entry)
+    problems += _vocabulary(entry)
     if tenant.state == "pending" and tenant.users:
         problems += [
             entry.problem(
@@ -131,6 +134,109 @@ def _custom_templates(entry: TenantEntry) -> list[Problem]:
             level="warning",
         )
     ]
+
+
+def _main_language(entry: TenantEntry) -> list[Problem]:
+    """Every template kind the tenant uses has a template in the tenant's language: the
+    product picks a template by the customer's invoice language and falls back to the
+    tenant's, so without one a customer falls through to nothing. The language is
+    ``invoicing.language``; a file that leaves it out gets the live one (plan checks
+    that), so here it is only a warning against the country's language a new tenant
+    would get."""
+    tenant = entry.tenant
+    if not tenant.email_templates:
+        return []
+    language = tenant.invoicing.language if tenant.invoicing is not None else None
+    given = language is not None
+    language = language or language_of_country(tenant.country)
+    problems = []
+    first: dict[str, int] = {}
+    for index, template in enumerate(tenant.email_templates):
+        first.setdefault(template.kind, index)
+    have = {(t.kind, t.language) for t in tenant.email_templates}
+    for kind, index in first.items():
+        if (kind, language) in have:
+            continue
+        languages = sorted({t.language for t in tenant.email_templates if t.kind == kind})
+        if given:
+            message = (
+                f"the {kind} templates ({', '.join(languages)}) have none in the tenant's"
+                f" language {language} (invoicing.language); expected a {kind} template in"
+                f" {language}: a customer whose invoice language has no template gets the"
+                " tenant's"
+            )
+        else:
+            message = (
+                f"the {kind} templates ({', '.join(languages)}) have none in {language},"
+                f" the language of a new tenant in {tenant.country}; invoicing.language is"
+                " not in the file, so plan checks against the live one; expected a"
+                f" {kind} template in the tenant's language"
+            )
+        problems.append(
+            entry.problem(
+                ("email_templates", index, "kind"),
+                message,
+                level="error" if given else "warning",
+            )
+        )
+    return problems
+
+
+def _vocabulary(entry: TenantEntry) -> list[Problem]:
+    """Names the built-in lists lack. The API's lists may be longer (the manuals name
+    three merge fields and say the product shows the rest), so these are warnings; plan
+    checks them against the live list and errs only when the API lacks them too."""
+    tenant = entry.tenant
+    problems = []
+    later = "; plan checks it against the API's list (GET /v1/vocabulary)"
+    for index, template in enumerate(tenant.email_templates or []):
+        if template.language not in BUILT_IN.languages:
+            problems.append(
+                entry.problem(
+                    ("email_templates", index, "language"),
+                    f"language {template.language!r} is not in the built-in list ("
+                    + ", ".join(sorted(BUILT_IN.languages))
+                    + ")"
+                    + later,
+                    level="warning",
+                )
+            )
+        for field in ("subject", "body"):
+            names, _ = merge_fields_of(getattr(template, field))
+            for name in dict.fromkeys(names):
+                if name not in BUILT_IN.merge_fields:
+                    problems.append(
+                        entry.problem(
+                            ("email_templates", index, field),
+                            f"merge field {{{name}}} is not in the built-in list{later}",
+                            level="warning",
+                        )
+                    )
+    invoicing = tenant.invoicing
+    if invoicing is not None:
+        if invoicing.pdf_template not in BUILT_IN.pdf_templates:
+            problems.append(
+                entry.problem(
+                    ("invoicing", "pdf_template"),
+                    f"PDF template {invoicing.pdf_template!r} is not in the built-in list ("
+                    + ", ".join(sorted(BUILT_IN.pdf_templates))
+                    + ")"
+                    + later,
+                    level="warning",
+                )
+            )
+        if invoicing.language is not None and invoicing.language not in BUILT_IN.languages:
+            problems.append(
+                entry.problem(
+                    ("invoicing", "language"),
+                    f"language {invoicing.language!r} is not in the built-in list ("
+                    + ", ".join(sorted(BUILT_IN.languages))
+                    + ")"
+                    + later,
+                    level="warning",
+                )
+            )
+    return problems
 
 
 # The port each encryption is served on by convention: 465 is implicit TLS (ssl), 587 is

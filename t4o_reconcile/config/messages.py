@@ -24,7 +24,13 @@ from t4o_reconcile.config.models import (
 )
 from t4o_reconcile.config.problems import DocPath
 from t4o_reconcile.engine.sections import SECRET_FIELDS
-from t4o_reconcile.vocabulary import SLUG_PATTERN
+from t4o_reconcile.vocabulary import (
+    LANGUAGE_PATTERN,
+    LANGUAGES,
+    PDF_TEMPLATE_PATTERN,
+    PDF_TEMPLATES,
+    SLUG_PATTERN,
+)
 
 _SECRET_NAMES = frozenset(name for names in SECRET_FIELDS.values() for name in names)
 
@@ -40,6 +46,10 @@ _PATTERN_WORDS = {
     " characters or any of / \\ ? # % (it is a URL path segment of the API)",
     NAME_PATTERN: "expected a name without control characters or any of / \\ ? # % (it is a"
     " URL path segment of the API)",
+    LANGUAGE_PATTERN: "expected an ISO 639-1 language code (2 or 3 lower-case letters), e.g. "
+    + ", ".join(LANGUAGES),
+    PDF_TEMPLATE_PATTERN: "expected the name of a PDF template (lower-case letters, digits"
+    " and '-'), e.g. " + ", ".join(PDF_TEMPLATES),
 }
 
 

@@ -7,7 +7,7 @@ or across files live in ``config.checks`` so that each problem can name its exac
 
 from __future__ import annotations
 
-import re
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -19,20 +19,22 @@ from stdnum.no import kontonr
 
 from t4o_reconcile import identity, normalize
 from t4o_reconcile.vocabulary import (
-    LANGUAGES,
+    LANGUAGE_PATTERN,
     MERGE_FIELDS,
+    PDF_TEMPLATE_PATTERN,
+    PDF_TEMPLATES,
     SLUG_PATTERN,
     Connector,
     Encryption,
     Interval,
     InvoiceRecipient,
-    PdfTemplate,
     Program,
     Right,
     Role,
     TemplateKind,
     TenantState,
     TimingSystem,
+    merge_fields_of,
 )
 
 # An e-mail is a URL path segment of the API (``/users/{email}``): beyond the shape, it
@@ -88,47 +90,26 @@ def _one_segment(value: str) -> str:
     return value
 
 
-_BRACE_TOKEN = re.compile(r"[{}]")
+def merge_field_problems(value: str, known: Collection[str] = MERGE_FIELDS) -> list[str]:
+    """Every problem with the merge fields in a template string against the list
+    ``known``, in order of appearance."""
+    names, problems = merge_fields_of(value)
+    unknown = [name for name in dict.fromkeys(names) if name not in known]
+    if unknown:
+        problems += [
+            f"unknown merge field {{{name}}}; known fields: "
+            + ", ".join("{" + f + "}" for f in sorted(known))
+            for name in unknown
+        ]
+    return problems
 
 
-def merge_field_problems(value: str) -> list[str]:
-    """Every problem with the merge fields in a template string, in order of appearance."""
-    problems: list[str] = []
-    known = set(MERGE_FIELDS)
-    pos = 0
-    while True:
-        match = _BRACE_TOKEN.search(value, pos)
-        if match is None:
-            return problems
-        if match.group() == "}":
-            problems.append(f"unmatched '}}' at character {match.start() + 1}")
-            pos = match.end()
-            continue
-        close = value.find("}", match.end())
-        nested = value.find("{", match.end())
-        if close == -1 or (nested != -1 and nested < close):
-            problems.append(f"unclosed '{{' at character {match.start() + 1}")
-            pos = match.end()
-            continue
-        name = value[match.end() : close]
-        if name not in known:
-            problems.append(
-                f"unknown merge field {{{name}}}; known fields: "
-                + ", ".join("{" + f + "}" for f in MERGE_FIELDS)
-            )
-        pos = close + 1
-
-
-def _merge_fields(value: str) -> str:
-    problems = merge_field_problems(value)
+def _merge_field_syntax(value: str) -> str:
+    # Only the syntax is an error here: a name the built-in list lacks may be one the
+    # API knows (validate warns, plan asks the API: see config.checks).
+    _, problems = merge_fields_of(value)
     if problems:
         raise ValueError("; ".join(problems))
-    return value
-
-
-def _language(value: str) -> str:
-    if value not in LANGUAGES:
-        raise ValueError(f"expected an ISO 639-1 language code, one of: {', '.join(LANGUAGES)}")
     return value
 
 
@@ -158,10 +139,20 @@ AccountNumber = Annotated[str, AfterValidator(_account_number)]
 Iban = Annotated[str, AfterValidator(_iban)]
 Bic = Annotated[str, AfterValidator(_bic)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
-Language = Annotated[str, AfterValidator(_language)]
-TemplateText = Annotated[str, Field(max_length=MAX_TEMPLATE), AfterValidator(_merge_fields)]
+# The built-in lists are checked in config.checks (a warning: the API's list may be longer).
+Language = Annotated[
+    str, Field(pattern=LANGUAGE_PATTERN, description="ISO 639-1 code, e.g. nb, sv, en")
+]
+TemplateText = Annotated[str, Field(max_length=MAX_TEMPLATE), AfterValidator(_merge_field_syntax)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(normalize.text)]
 
+PdfTemplate = Annotated[
+    str,
+    Field(
+        pattern=PDF_TEMPLATE_PATTERN,
+        description="A PDF template of the product: " + ", ".join(PDF_TEMPLATES) + ", …",
+    ),
+]
 
 IDENTITY_ERROR = "identity_number"
 UNENCRYPTED_ERROR = "unencrypted_password"
@@ -321,6 +312,10 @@ class Invoicing(Model):
     invoices_from_external_system: bool = False
     next_customer_number: Annotated[int, Field(ge=1)] | None = None
     pdf_template: PdfTemplate = "standard"
+    # The tenant's main language: its invoices', and the template a customer whose
+    # invoice language has none falls back to. Left out: not managed (the API gives a
+    # new tenant its country's language).
+    language: Language | None = None
 
 
 class EmailAccount(Model):

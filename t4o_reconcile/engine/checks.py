@@ -17,6 +17,7 @@ from t4o_reconcile.engine.snapshot import (
     UnreadSecret,
     UnresolvedSecret,
 )
+from t4o_reconcile.vocabulary import Vocabulary, language_of_country, merge_fields_of
 
 
 def tenant_errors(
@@ -35,6 +36,8 @@ def tenant_errors(
         ),
         *_licenses(want, have),
         *_custom_templates(want, have),
+        *_template_language(want, have),
+        *_vocabulary(want, live.vocabulary),
     ]
     if have is not None:
         errors.extend(_numbers(want, have))
@@ -202,6 +205,96 @@ def _custom_templates(want: TenantSnapshot, have: TenantSnapshot | None) -> Iter
         f" invoice e-mail right, and none does{live_users}; expected custom_invoice_email:"
         " true on a user with an invoicing right",
     )
+
+
+def main_language(want: TenantSnapshot, have: TenantSnapshot | None) -> str:
+    """The tenant's language after the plan: the file's ``invoicing.language``, else the
+    live one, else the language of the country a new tenant is created in."""
+    for side in (want, have):
+        invoicing = side.sections.get("invoicing", {}).get("") if side is not None else None
+        language = invoicing.fields.get("language") if invoicing is not None else None
+        if isinstance(language, str):
+            return language
+    country = None
+    for side in (want, have):
+        identity_item = side.sections.get("identity", {}).get("") if side is not None else None
+        found = identity_item.fields.get("address") if identity_item is not None else None
+        if isinstance(found, dict) and found.get("country"):
+            country = found["country"]
+            break
+    return language_of_country(country)
+
+
+def _template_language(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
+    """Every template kind in use keeps a template in the tenant's language (the one a
+    customer falls back to). The file decides what it manages, the live tenant the rest:
+    templates left unmanaged are checked against a new language, and a language left
+    unmanaged against new templates."""
+    templates = want.sections.get("email_templates")
+    if templates is None:
+        templates = have.sections.get("email_templates", {}) if have is not None else {}
+    if not templates:
+        return
+    language = main_language(want, have)
+    kinds: dict[str, list[str]] = {}
+    for item in templates.values():
+        kinds.setdefault(str(item.fields.get("kind")), []).append(str(item.fields.get("language")))
+    for kind, languages in sorted(kinds.items()):
+        if language in languages:
+            continue
+        yield PlanError(
+            address(want.slug, "email_templates", f"{kind}/{sorted(languages)[0]}"),
+            f"the {kind} templates ({', '.join(sorted(languages))}) would have none in the"
+            f" tenant's language {language}: a customer whose invoice language has no"
+            f" template falls back to it; add a {kind} template in {language}"
+            " (or set invoicing.language to one the templates have)",
+        )
+
+
+def _vocabulary(want: TenantSnapshot, vocabulary: Vocabulary | None) -> Iterator[PlanError]:
+    """The names the file uses against the API's own lists: a name the built-in list
+    lacks is fine when the API knows it, and an error only when it does not."""
+    if vocabulary is None:
+        return  # the provider cannot say; validate has warned against the built-in list
+    slug = want.slug
+    invoicing = want.sections.get("invoicing", {}).get("")
+    if invoicing is not None:
+        for field, known in (
+            ("pdf_template", vocabulary.pdf_templates),
+            ("language", vocabulary.languages),
+        ):
+            value = invoicing.fields.get(field)
+            if isinstance(value, str) and value not in known:
+                yield PlanError(
+                    address(slug, "invoicing", ""),
+                    f"{field} {value!r} is not one the API offers ({_listed(known)})",
+                )
+    for key, item in want.sections.get("email_templates", {}).items():
+        where = address(slug, "email_templates", key)
+        language = item.fields.get("language")
+        if isinstance(language, str) and language not in vocabulary.languages:
+            yield PlanError(
+                where,
+                f"language {language!r} is not one the API offers"
+                f" ({_listed(vocabulary.languages)})",
+            )
+        for field in ("subject", "body"):
+            text = item.fields.get(field)
+            names, _ = merge_fields_of(text) if isinstance(text, str) else ([], [])
+            for name in dict.fromkeys(names):
+                if name not in vocabulary.merge_fields:
+                    yield PlanError(
+                        where,
+                        f"{field}: the API does not know the merge field {{{name}}}"
+                        f" (it offers {_listed(vocabulary.merge_fields, brace=True)})",
+                    )
+
+
+def _listed(names: frozenset[str], *, brace: bool = False, limit: int = 30) -> str:
+    shown = sorted(names)[:limit]
+    text = ", ".join("{" + n + "}" if brace else n for n in shown)
+    more = len(names) - len(shown)
+    return text + (f" and {more} more" if more > 0 else "") if text else "none"
 
 
 def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:

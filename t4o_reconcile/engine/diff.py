@@ -11,7 +11,11 @@ from typing import Any
 from t4o_reconcile.engine import checks, sections
 from t4o_reconcile.engine import safety as safety_rules
 from t4o_reconcile.engine.compare import changed_paths, merged, secret_paths
-from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
+from t4o_reconcile.engine.order import (
+    order_templates,
+    sort_agreement_actions,
+    sort_tenant_actions,
+)
 from t4o_reconcile.engine.plan import (
     AGREEMENTS,
     WHOLE_TENANT,
@@ -67,7 +71,7 @@ def make_plan(
         tenant_plan.deletes_need_flag = safety_rules.delete_reasons(
             tenant_plan.actions, want, have, want.safety or options
         )
-        tenant_plan.actions = sort_tenant_actions(tenant_plan.actions)
+        tenant_plan.actions = _in_order(tenant_plan.actions, want, have)
         plan.tenants.append(tenant_plan)
 
     for slug in sorted(live.tenants):
@@ -92,6 +96,21 @@ def make_plan(
     plan.errors.extend(checks.agreement_errors(plan, desired, live))
     plan.agreement_users = agreement_users(plan, desired, live)
     return plan
+
+
+def _in_order(
+    actions: list[Action], want: TenantSnapshot, have: TenantSnapshot | None
+) -> list[Action]:
+    old_language = checks.main_language(have, None) if have is not None else None
+    live = have.sections.get("email_templates", {}) if have is not None else {}
+    wanted = want.sections.get("email_templates", live)
+    return order_templates(
+        sort_tenant_actions(actions),
+        checks.main_language(want, have),
+        old_language,
+        {str(item.fields.get("kind")) for item in live.values()},
+        {str(item.fields.get("kind")) for item in wanted.values()},
+    )
 
 
 def _versions(have: TenantSnapshot) -> dict[str, str]:

@@ -12,6 +12,13 @@
   lowering licences or taking program access away comes after the users that let it go.
 - Email templates need a user holding the custom invoice e-mail right when written: they
   come after the users, so a grant of that right is made first.
+- Email templates and a change of the tenant's language (``invoicing.language``) keep
+  the order ``order_templates`` gives them, which never leaves a template kind without a
+  template in the tenant's language: templates of removed kinds are deleted first (the
+  others before the one in the old language), then templates of kinds the tenant
+  already has are created, then the language changes, then templates of new kinds are
+  created (the one in the tenant's language first), updated, and the rest deleted (the
+  one in the tenant's language last).
 - Whole-tenant deletes come after every other tenant action.
 """
 
@@ -64,11 +71,25 @@ def narrows_billing(action: Action) -> bool:
     return isinstance(old, int) and isinstance(new, int) and new < old
 
 
+TEMPLATES = "email_templates"
+
+
+def is_language_switch(action: Action) -> bool:
+    return (
+        action.section == "invoicing"
+        and action.kind == "update"
+        and "language" in (action.after or {})
+    )
+
+
 def _tenant_key(action: Action) -> tuple[int, int]:
     # The tenant itself, then the sections in the registry's order (the membership first);
     # licences are freed before they are taken (see the module's docstring).
     if action.section == WHOLE_TENANT:
         return -1, _kind_rank(action)
+    if action.section == TEMPLATES or is_language_switch(action):
+        # One group in the order order_templates gave it (a stable sort keeps it).
+        return sections.RANK[TEMPLATES], 0
     users = sections.RANK.get("users", len(sections.RANK))
     if frees_licence(action):
         return users, -1
@@ -80,6 +101,41 @@ def _tenant_key(action: Action) -> tuple[int, int]:
 def sort_tenant_actions(actions: Iterable[Action]) -> list[Action]:
     """One tenant's actions in apply order; stable, so the diff's order breaks ties."""
     return sorted(actions, key=_tenant_key)
+
+
+def order_templates(
+    actions: list[Action],
+    language: str,
+    old_language: str | None,
+    live_kinds: set[str],
+    kinds: set[str],
+) -> list[Action]:
+    """A tenant's sorted actions with its templates and language switch in an order the
+    API accepts at every step (see the module's docstring). ``language`` is the tenant's
+    language after the plan, ``old_language`` the live one (None for a new tenant),
+    ``live_kinds`` the template kinds live has and ``kinds`` those the plan keeps."""
+    group = [a for a in actions if _tenant_key(a) == (sections.RANK[TEMPLATES], 0)]
+    if not group:
+        return actions
+
+    def field(action: Action, name: str) -> str:
+        return str((action.after or action.before or {}).get(name))
+
+    def steps(action: Action) -> tuple[int, int]:
+        if is_language_switch(action):
+            return 2, 0
+        kind, in_language = field(action, "kind"), field(action, "language")
+        if action.kind == "delete":
+            if kind not in kinds:
+                return 0, int(in_language == old_language)
+            return 5, int(in_language == language)
+        if action.kind == "create":
+            return (1 if kind in live_kinds else 3), int(in_language != language)
+        return 4, 0
+
+    members = {id(a) for a in group}
+    ordered = iter(sorted(group, key=steps))
+    return [next(ordered) if id(a) in members else a for a in actions]
 
 
 def sort_agreement_actions(actions: Iterable[Action]) -> list[Action]:

@@ -213,6 +213,7 @@ class Invoicing(Section):
         "invoices_from_external_system",
         "next_customer_number",
         "pdf_template",
+        "language",
         "last_invoice_number",
         "last_customer_number",
     )

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t4o_reconcile.fingerprint import matches
+from t4o_reconcile.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +118,6 @@ class Snapshot:
     # agreement name -> item with fields {"name", "customer_number"}; None = unmanaged
     # (the desired side has no _agreements.yaml).
     agreements: dict[str, Item] | None = None
+    # Live side: the names the API accepts (merge fields, languages, PDF templates);
+    # None when the provider cannot say, and on the desired side.
+    vocabulary: Vocabulary | None = None

@@ -30,9 +30,11 @@ from t4o_reconcile.sandbox import models as m
 from t4o_reconcile.sandbox import operations as ops
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.bulk import tenant_configs
+from t4o_reconcile.sandbox.catalog import PRODUCT
 from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
 from t4o_reconcile.sandbox.rules import ProblemError
 from t4o_reconcile.sandbox.store import Principal, Row, Store, Tx
+from t4o_reconcile.vocabulary import Vocabulary
 
 JSON = "application/json"
 
@@ -370,6 +372,15 @@ def whoami(ctx: Ctx) -> Response:
     """The partner (and tenant, for a tenant token) the token acts for."""
     p = ctx.principal
     return Response(_dumps({"partner": p.partner, "tenant": p.tenant}), media_type=JSON)
+
+
+@router.get("/vocabulary", response_model=m.VocabularyOut, responses=READ, tags=["identity"])
+def vocabulary(ctx: Ctx) -> Response:
+    """The names templates and settings may use: merge fields (written {Name} in a
+    template's subject and body), template languages and PDF templates. The product's
+    lists; a client checks its configuration against them."""
+    lists = ctx.store.vocabulary.lists()
+    return Response(_dumps({name: sorted(names) for name, names in lists.items()}), media_type=JSON)
 
 
 # Tenants ---------------------------------------------------------------------------
@@ -974,15 +985,18 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return build
 
 
-def create_app(db_path: Path | str, faults: Faults | None = None) -> FastAPI:
-    """The sandbox over the SQLite file ``db_path`` (created when missing)."""
+def create_app(
+    db_path: Path | str, faults: Faults | None = None, vocabulary: Vocabulary = PRODUCT
+) -> FastAPI:
+    """The sandbox over the SQLite file ``db_path`` (created when missing), accepting the
+    names of ``vocabulary`` (the product's lists unless a test gives others)."""
     app = FastAPI(
         title="t4o tenant admin API",
         version=__version__,
         description="The sandbox of the t4o tenant admin API; see docs/api.md."
         " Problem types: " + ", ".join(r.name for r in rules.all_rules()),
     )
-    app.state.store = Store(db_path)
+    app.state.store = Store(db_path, vocabulary)
     app.include_router(router)
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)

@@ -24,6 +24,7 @@ from t4o_reconcile.config.models import (
     Language,
     Model,
     OrganizationNumber,
+    PdfTemplate,
     PersonalNumber,
     Slug,
     Text,
@@ -40,7 +41,6 @@ from t4o_reconcile.config.models import (
 from t4o_reconcile.vocabulary import (
     Connector,
     Encryption,
-    PdfTemplate,
     Program,
     Right,
     Role,
@@ -99,6 +99,14 @@ class WhoAmI(Out):
 
     partner: str
     tenant: str | None = Field(description="The one tenant a tenant token sees; null otherwise")
+
+
+class VocabularyOut(Out):
+    """The product's lists, each sorted."""
+
+    merge_fields: list[str] = Field(description="Written {Name} in a template")
+    languages: list[str] = Field(description="ISO 639-1 codes of template languages")
+    pdf_templates: list[str]
 
 
 class PersonalNumberOut(Out):
@@ -185,6 +193,7 @@ class InvoicingOut(Out):
     invoices_from_external_system: bool
     next_customer_number: int | None
     pdf_template: PdfTemplate
+    language: Language = Field(description="The tenant's main language (templates fall back to it)")
     last_invoice_number: int
     last_customer_number: int
     version: Version
@@ -196,6 +205,7 @@ class InvoicingPatch(Model):
     invoices_from_external_system: bool | None = None
     next_customer_number: PositiveInt | None = None
     pdf_template: PdfTemplate | None = None
+    language: Language | None = None
 
 
 # Email account ---------------------------------------------------------------------

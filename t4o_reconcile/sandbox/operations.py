@@ -23,7 +23,7 @@ from t4o_reconcile.sandbox import models as m
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError
 from t4o_reconcile.sandbox.store import Row, Tx, Written, secret_out
-from t4o_reconcile.vocabulary import PROGRAMS
+from t4o_reconcile.vocabulary import PROGRAMS, language_of_country
 
 INVOICING = "invoicing"
 EMAIL_ACCOUNT = "email_account"
@@ -290,6 +290,10 @@ def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
     tx.audit(slug, "create", "tenant", None, tenant.out())
     settings = body.invoicing.model_dump() if body.invoicing else {"next_invoice_number": 1}
     invoicing = m.InvoicingSettings.model_validate(settings).model_dump()
+    invoicing["language"] = invoicing["language"] or language_of_country(
+        (data["address"] or {}).get("country")
+    )
+    _check_offered(tx, invoicing)
     invoicing.update(last_invoice_number=0, last_customer_number=0)
     tx.audit(slug, "create", INVOICING, None, tx.put(slug, INVOICING, "", invoicing, 1).out())
     owner = {
@@ -390,7 +394,58 @@ def update_invoicing(tx: Tx, slug: str, if_match: str | None, patch: m.Invoicing
     check_version(if_match, before, f"invoicing of {slug!r}")
     data = {**before.data, **_sent(patch, nullable=("next_customer_number",))}
     _check_numbers(data)
+    _check_offered(tx, data)
+    language = data.get("language")
+    if language is not None and language != main_language(tx, slug):
+        _check_templates_cover(tx, slug, language)
     return _write(tx, slug, INVOICING, "", before, data)
+
+
+def _check_offered(tx: Tx, data: dict[str, Any]) -> None:
+    """The PDF template and the language are ones the product offers."""
+    offered = tx.vocabulary
+    for field, known, rule in (
+        ("pdf_template", offered.pdf_templates, rules.UNKNOWN_PDF_TEMPLATE),
+        ("language", offered.languages, rules.UNKNOWN_LANGUAGE),
+    ):
+        value = data.get(field)
+        if value is not None and value not in known:
+            raise ProblemError(
+                rule,
+                f"{field} {value!r}: expected one of {', '.join(sorted(known))}"
+                " (GET /v1/vocabulary)",
+                field=field,
+            )
+
+
+def main_language(tx: Tx, slug: str) -> str:
+    """The tenant's language: its invoicing setting, else its country's."""
+    row = tx.get(slug, INVOICING)
+    language = row.data.get("language") if row is not None else None
+    if isinstance(language, str):
+        return language
+    address = visible_tenant(tx, slug).data.get("address") or {}
+    return language_of_country(address.get("country"))
+
+
+def _template_kinds(tx: Tx, slug: str) -> dict[str, set[str]]:
+    kinds: dict[str, set[str]] = {}
+    for _, row in tx.items(slug, EMAIL_TEMPLATES):
+        kinds.setdefault(row.data["kind"], set()).add(row.data["language"])
+    return kinds
+
+
+def _check_templates_cover(tx: Tx, slug: str, language: str) -> None:
+    """A new language for a tenant whose every template kind has a template in it: a
+    customer whose invoice language has no template falls back to the tenant's."""
+    missing = sorted(k for k, have in _template_kinds(tx, slug).items() if language not in have)
+    if missing:
+        raise ProblemError(
+            rules.TEMPLATE_LANGUAGE_MISSING,
+            f"language {language}: the tenant has no {' and no '.join(missing)} template in"
+            f" {language}; create them first, so no customer falls through to nothing",
+            field="language",
+        )
 
 
 def issue_invoice(tx: Tx, slug: str) -> Row:
@@ -439,6 +494,8 @@ def delete_item(tx: Tx, slug: str, section: str, key: str, if_match: str | None)
     check_version(if_match, before, _address(section, key))
     if section == BANK_ACCOUNTS:
         _check_bank_account_deletable(tx, slug, key, before)
+    if section == EMAIL_TEMPLATES:
+        _check_template_deletable(tx, slug, before)
     if section == USERS and before.data["role"] == "owner":
         raise ProblemError(
             rules.OWNER_PROTECTED,
@@ -447,6 +504,19 @@ def delete_item(tx: Tx, slug: str, section: str, key: str, if_match: str | None)
         )
     tx.remove(slug, section, key)
     tx.audit(slug, "delete", _address(section, key), before.out(), None)
+
+
+def _check_template_deletable(tx: Tx, slug: str, row: Row) -> None:
+    kind, language = row.data["kind"], row.data["language"]
+    others = _template_kinds(tx, slug).get(kind, set()) - {language}
+    if language == main_language(tx, slug) and others:
+        raise ProblemError(
+            rules.TEMPLATE_LANGUAGE_MISSING,
+            f"{kind}/{language}: the {kind} template in the tenant's language; the"
+            f" {kind} templates in {', '.join(sorted(others))} fall back to it. Delete"
+            " those first, or change the tenant's language",
+            field="language",
+        )
 
 
 def create_email_account(tx: Tx, slug: str, body: m.EmailAccountCreate) -> Row:
@@ -501,10 +571,11 @@ def update_connection(
     return _write(tx, slug, CONNECTIONS, connector, before, {**before.data, **_sent(patch)})
 
 
-def _template_problems(fields: dict[str, Any]) -> None:
+def _template_problems(tx: Tx, fields: dict[str, Any]) -> None:
     for name in ("subject", "body"):
         value = fields.get(name)
-        problems = merge_field_problems(value) if isinstance(value, str) else []
+        known = tx.vocabulary.merge_fields
+        problems = merge_field_problems(value, known) if isinstance(value, str) else []
         if problems:
             raise ProblemError(rules.UNKNOWN_MERGE_FIELD, f"{name}: {problems[0]}", field=name)
 
@@ -512,7 +583,8 @@ def _template_problems(fields: dict[str, Any]) -> None:
 def create_email_template(tx: Tx, slug: str, body: m.EmailTemplateCreate) -> Row:
     visible_tenant(tx, slug)
     data = body.model_dump()
-    _template_problems(data)
+    _template_problems(tx, data)
+    _check_offered(tx, {"language": body.language})
     key = f"{body.kind}/{body.language}"
     if tx.get(slug, EMAIL_TEMPLATES, key) is not None:
         raise ProblemError(
@@ -521,6 +593,15 @@ def create_email_template(tx: Tx, slug: str, body: m.EmailTemplateCreate) -> Row
             field="kind",
         )
     _require_custom_email_holder(tx, slug, key)
+    main = main_language(tx, slug)
+    if body.language != main and tx.get(slug, EMAIL_TEMPLATES, f"{body.kind}/{main}") is None:
+        raise ProblemError(
+            rules.TEMPLATE_LANGUAGE_MISSING,
+            f"language {body.language}: the tenant has no {body.kind} template in its"
+            f" language {main} (invoicing.language); create that one first: a customer"
+            " whose invoice language has no template gets the tenant's",
+            field="language",
+        )
     return _insert(tx, slug, EMAIL_TEMPLATES, key, data)
 
 
@@ -530,7 +611,7 @@ def update_email_template(
     before = item(tx, slug, EMAIL_TEMPLATES, key, _address(EMAIL_TEMPLATES, key))
     check_version(if_match, before, _address(EMAIL_TEMPLATES, key))
     changes = _sent(patch)
-    _template_problems(changes)
+    _template_problems(tx, changes)
     data = {**before.data, **changes}
     if data != before.data:
         # Existing templates stay in use without a holder; changing one needs the right.

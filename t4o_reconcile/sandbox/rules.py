@@ -157,6 +157,15 @@ CUSTOM_EMAIL_NEEDS_INVOICING = _rule(
 )
 TEMPLATE_EXISTS = _rule("template-exists", 409, "A template for this kind and language exists")
 UNKNOWN_MERGE_FIELD = _rule("unknown-merge-field", 422, "The template uses an unknown merge field")
+UNKNOWN_LANGUAGE = _rule("unknown-language", 422, "The language is not one the product offers")
+UNKNOWN_PDF_TEMPLATE = _rule(
+    "unknown-pdf-template", 422, "The PDF template is not one the product offers"
+)
+TEMPLATE_LANGUAGE_MISSING = _rule(
+    "template-language-missing",
+    409,
+    "Every template kind in use needs a template in the tenant's language",
+)
 
 # Agreements.
 UNKNOWN_AGREEMENT = _rule("unknown-agreement", 422, "No agreement with this name")

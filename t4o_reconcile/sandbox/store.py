@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from t4o_reconcile.fingerprint import fingerprint, matches, new_salt
+from t4o_reconcile.sandbox.catalog import PRODUCT
+from t4o_reconcile.vocabulary import Vocabulary
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -159,9 +161,15 @@ def secret_out(secret: str, source: str | None = None) -> dict[str, Any]:
 class Tx:
     """One transaction: the primitive reads and writes the operations are built from."""
 
-    def __init__(self, conn: sqlite3.Connection, principal: Principal | None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        principal: Principal | None,
+        vocabulary: Vocabulary = PRODUCT,
+    ) -> None:
         self.conn = conn
         self.principal = principal
+        self.vocabulary = vocabulary
 
     # Tenants ---------------------------------------------------------------------
 
@@ -400,8 +408,9 @@ class Tx:
 class Store:
     """The sandbox database. Safe to share between threads."""
 
-    def __init__(self, db_path: Path | str) -> None:
+    def __init__(self, db_path: Path | str, vocabulary: Vocabulary = PRODUCT) -> None:
         path = Path(db_path)
+        self.vocabulary = vocabulary
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
@@ -423,7 +432,7 @@ class Store:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(self._conn, principal)
+                yield Tx(self._conn, principal, self.vocabulary)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -154,7 +154,9 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
     ),
     (
         "bad language",
-        club("email_templates:\n  - {kind: invoice, language: xx, name: F, subject: S, body: B}\n"),
+        club(
+            "email_templates:\n  - {kind: invoice, language: Norsk, name: F, subject: S, body: B}\n"
+        ),
         "club.yaml:5:",
         "expected an ISO 639-1 language code",
     ),
@@ -276,13 +278,25 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
     ),
     # -- templates and connections
     (
-        "unknown merge field in a subject",
+        "merge field of no field's shape in a subject",
         club(
             "email_templates:\n  - kind: invoice\n    language: nb\n    name: F\n"
-            "    subject: 'Faktura {Nummer}'\n    body: Hei\n"
+            "    subject: 'Faktura {Nummer 1}'\n    body: Hei\n"
         ),
         "club.yaml:8:14: email_templates[0].subject:",
-        "unknown merge field {Nummer}; known fields: {Number},",
+        "{Nummer 1} at character 9 is not a merge field name",
+    ),
+    (
+        "bad language of the tenant",
+        club("invoicing: {next_invoice_number: 1, language: ../x}\n"),
+        "club.yaml:4:47:",
+        "invoicing.language: expected an ISO 639-1 language code",
+    ),
+    (
+        "bad PDF template",
+        club("invoicing: {next_invoice_number: 1, pdf_template: 'A4 /x'}\n"),
+        "club.yaml:4:51:",
+        "invoicing.pdf_template: expected the name of a PDF template",
     ),
     (
         "unclosed brace in a body",
