@@ -161,16 +161,16 @@ def _main_language(entry: TenantEntry) -> list[Problem]:
         if given:
             message = (
                 f"the {kind} templates ({', '.join(languages)}) have none in the tenant's"
-                f" language {language} (invoicing.language); expected a {kind} template in"
-                f" {language}: a customer whose invoice language has no template gets the"
-                " tenant's"
+                f" language {language} (invoicing.language); expected a template of kind"
+                f" {kind} in {language}: a customer whose invoice language has no template"
+                " gets the tenant's"
             )
         else:
             message = (
                 f"the {kind} templates ({', '.join(languages)}) have none in {language},"
                 f" the language of a new tenant in {tenant.country}; invoicing.language is"
                 " not in the file, so plan checks against the live one; expected a"
-                f" {kind} template in the tenant's language"
+                f" template of kind {kind} in the tenant's language"
             )
         problems.append(
             entry.problem(

@@ -65,6 +65,7 @@ def _real_answers(server: Server, examples: Path) -> dict[str, Any]:
             "/v1/tenants": {"items": tenants, "next_cursor": None},
             "/v1/bulk/tenants": bulk,
             "/v1/agreements": {"items": items(client, "/v1/agreements"), "next_cursor": None},
+            "/v1/vocabulary": client.get("/v1/vocabulary").json(),
         }
 
 
@@ -118,3 +119,36 @@ def test_export_writes_nothing_for_a_hostile_answer(
     assert "Traceback" not in done.stderr
     assert sorted(p for p in tmp_path.rglob("*")) == before  # not one file written
     assert_no_canary(outputs([done]), [TOKEN])
+
+
+@pytest.mark.parametrize(
+    ("make_hostile", "said"),
+    [
+        (
+            lambda lists: lists["merge_fields"].append("Number}{../../x"),
+            "merge_fields: 'Number}{../../x' is not a name of the expected shape",
+        ),
+        (
+            lambda lists: lists["languages"].extend(f"l{i:03d}"[:3] for i in range(1001)),
+            "languages: 1011 names, over the limit of 1000",
+        ),
+        (lambda lists: lists.update(pdf_templates="standard"), "pdf_templates: expected a list"),
+    ],
+    ids=["bad-name", "too-many", "not-a-list"],
+)
+def test_a_hostile_vocabulary_is_refused_whole(
+    make_hostile: Any, said: str, server: Server, examples_copy: Path, tmp_path: Path
+) -> None:
+    answers = _real_answers(server, examples_copy)
+    make_hostile(answers["/v1/vocabulary"])
+    spec = tmp_path / "answers.json"
+    spec.write_text(json.dumps(answers))
+
+    with hostile_server("answers", spec) as url:
+        env = {**base_env(), **planted(), "T4O_API_URL": url, "T4O_API_TOKEN": TOKEN}
+        done = cli("plan", examples_copy, env=env)
+
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert len(errors) == 1 and "GET /v1/vocabulary" in errors[0] and said in errors[0], errors
+    assert "Traceback" not in done.stderr
