@@ -96,6 +96,7 @@ def test_a_hostile_vocabulary_is_refused_whole(change: dict[str, Any], said: str
 
 
 def test_an_answer_that_is_not_an_object_is_refused() -> None:
-    for answer in ([], "x", None):
+    answers: list[Any] = [[], "x", None]
+    for answer in answers:
         with pytest.raises(UnexpectedAnswer, match="expected an object"):
             vocabulary_of(answer)

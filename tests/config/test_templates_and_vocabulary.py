@@ -44,7 +44,9 @@ def lines(problems: list[Problem]) -> list[str]:
 def test_a_template_kind_without_one_in_the_tenants_language_is_an_error(
     load_files: Loader,
 ) -> None:
-    files = {"club.yaml": HEAD + language("en") + templates("invoice/nb", "order/en")}
+    files: dict[str, str | bytes] = {
+        "club.yaml": HEAD + language("en") + templates("invoice/nb", "order/en")
+    }
 
     result = load_files(files)
 
@@ -58,7 +60,9 @@ def test_a_template_kind_without_one_in_the_tenants_language_is_an_error(
 
 
 def test_every_kind_with_one_in_the_tenants_language_is_valid(load_files: Loader) -> None:
-    files = {"club.yaml": HEAD + language("en") + templates("invoice/nb", "invoice/en", "order/en")}
+    files: dict[str, str | bytes] = {
+        "club.yaml": HEAD + language("en") + templates("invoice/nb", "invoice/en", "order/en")
+    }
 
     assert load_files(files).problems == []
 
@@ -78,7 +82,7 @@ def test_without_a_language_the_countrys_is_assumed_with_a_warning(load_files: L
 
 
 def test_the_language_may_come_from_the_defaults(load_files: Loader) -> None:
-    files = {
+    files: dict[str, str | bytes] = {
         "_defaults.yaml": "invoicing:\n  language: sv\n",
         "club.yaml": HEAD + "invoicing: {next_invoice_number: 7}\n" + templates("invoice/nb"),
     }
@@ -107,7 +111,7 @@ def test_a_merge_field_the_built_in_list_lacks_is_a_warning(load_files: Loader) 
 def test_languages_and_pdf_templates_the_built_in_lists_lack_are_warnings(
     load_files: Loader,
 ) -> None:
-    files = {
+    files: dict[str, str | bytes] = {
         "club.yaml": HEAD
         + "invoicing: {next_invoice_number: 1, pdf_template: letterhead, language: pl}\n"
         + templates("invoice/pl")
