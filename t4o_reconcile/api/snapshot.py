@@ -214,7 +214,11 @@ def vocabulary_of(answer: Any) -> Vocabulary:
     configuration, so an answer of any other shape is refused whole."""
 
     def refuse(why: str) -> UnexpectedAnswer:
-        return UnexpectedAnswer(why, method="GET", path=VOCABULARY_PATH)
+        return UnexpectedAnswer(
+            f"the answer does not have the documented shape ({why})",
+            method="GET",
+            path=VOCABULARY_PATH,
+        )
 
     if not isinstance(answer, Mapping):
         raise refuse("expected an object {merge_fields, languages, pdf_templates}")

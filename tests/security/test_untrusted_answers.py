@@ -130,7 +130,7 @@ def test_export_writes_nothing_for_a_hostile_answer(
         ),
         (
             lambda lists: lists["languages"].extend(f"l{i:03d}"[:3] for i in range(1001)),
-            "languages: 1011 names, over the limit of 1000",
+            "languages: 1010 names, over the limit of 1000",
         ),
         (lambda lists: lists.update(pdf_templates="standard"), "pdf_templates: expected a list"),
     ],
