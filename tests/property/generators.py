@@ -472,8 +472,33 @@ def _tenant(draw: st.DrawFn, slug: str, limits: Limits) -> dict[str, Any]:
         doc["users"] = draw(users(slug))
     else:
         _put(doc, "users", draw(_or_absent(users(slug), limits.bias)))
-    _put(doc, "email_templates", draw(_or_absent(email_templates(), limits.bias)))
+    templates = draw(_or_absent(email_templates(), limits.bias))
+    if isinstance(templates, list):
+        # Every kind keeps a template in the tenant's language. A file that manages
+        # invoicing names the language (so a change of it is generated too); one that
+        # does not leaves the live language, which may be any the generator gives, or
+        # the country's.
+        settings = doc.get("invoicing")
+        if isinstance(settings, dict):
+            settings["language"] = draw(st.sampled_from(LANGUAGES))
+            needed = [settings["language"]]
+        else:
+            needed = [*LANGUAGES, "sv" if swedish else "nb"]
+        templates = covering(templates, needed)
+    _put(doc, "email_templates", templates)
     return doc
+
+
+def covering(templates: list[dict[str, Any]], languages: list[str]) -> list[dict[str, Any]]:
+    """``templates`` with, for every kind they hold, one in each of ``languages``."""
+    have = {(t["kind"], t["language"]) for t in templates}
+    added = []
+    for template in templates:
+        for language in languages:
+            if (template["kind"], language) not in have:
+                have.add((template["kind"], language))
+                added.append({**template, "language": language})
+    return templates + added
 
 
 @cache
