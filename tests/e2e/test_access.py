@@ -107,7 +107,7 @@ def test_a_template_change_needs_the_custom_email_right(
     assert done.returncode == 0, done.stdout + done.stderr
     validated = cli("validate", examples_copy, env=server.env())
     assert validated.returncode == 0
-    assert "warning: email_templates: 1 custom e-mail template(s) but no user holds" in (
+    assert "warning: email_templates: 2 custom e-mail template(s) but no user holds" in (
         validated.stdout + validated.stderr
     )
     assert converged(server, examples_copy)
