@@ -88,6 +88,20 @@ def test_the_audit_log_pages_newest_first_and_filters_by_time(api: Api, tenant: 
 def test_an_invoice_is_issued_distributed_and_logged_with_who_invoiced(
     api: Api, store: Store, tenant: str
 ) -> None:
+    # The tenant's own language (nb) first: a template in another language needs it.
+    assert (
+        api.create(
+            f"{T}/email-templates",
+            {
+                "kind": "invoice",
+                "language": "nb",
+                "name": "Norsk",
+                "subject": "Faktura {Number}",
+                "body": "Forfall {DueDate}",
+            },
+        ).status_code
+        == 201
+    )
     api.create(
         f"{T}/email-templates",
         {
