@@ -18,9 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from t4o_reconcile.engine.compare import field_at
 from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, Attribution, TenantPlan
-
-_MISSING: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +70,7 @@ def touches(change: LiveChange, paths: tuple[str, ...]) -> bool:
     """Whether ``change`` wrote any of ``paths`` (no paths: any write of the resource)."""
     if not paths or change.before is None or change.after is None:
         return True
-    return any(_lookup(change.before, p) != _lookup(change.after, p) for p in paths)
+    return any(field_at(change.before, p) != field_at(change.after, p) for p in paths)
 
 
 def attribute(tenant: TenantPlan, changes: Iterable[LiveChange]) -> int:
@@ -99,12 +98,3 @@ def _explains(action: Action, change: LiveChange) -> bool:
     if action.kind == "create":
         return change.change == "delete"
     return change.change != "delete"
-
-
-def _lookup(fields: Mapping[str, Any], path: str) -> Any:
-    value: Any = fields
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value

@@ -13,7 +13,8 @@ from typing import Any
 from t4o_reconcile import normalize
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret, UnreadSecret, UnresolvedSecret
 
-_MISSING: Any = object()
+# What a path into fields finds when the fields do not hold it (None is a value).
+MISSING: Any = object()
 
 
 def same(want: Any, have: Any) -> bool:
@@ -35,6 +36,16 @@ def same(want: Any, have: Any) -> bool:
     return False
 
 
+def field_at(fields: Mapping[str, Any] | None, path: str) -> Any:
+    """The value at a dotted path ("address.city") in an item's fields, or MISSING."""
+    value: Any = fields
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return MISSING
+        value = value[part]
+    return value
+
+
 def same_source(want: Secret | UnreadSecret, have: Fingerprint) -> bool:
     """Whether the secret still comes from where the API says it was written from (an API
     that keeps no reference, or a secret written before it did, always agrees)."""
@@ -50,11 +61,11 @@ def changed_paths(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[str]
 
 def _walk(want: Mapping[str, Any], have: Mapping[str, Any], prefix: str, out: list[str]) -> None:
     for name, value in want.items():
-        live = have.get(name, _MISSING)
+        live = have.get(name, MISSING)
         path = prefix + name
         if isinstance(value, dict) and isinstance(live, dict):
             _walk(value, live, path + ".", out)
-        elif live is _MISSING or not same(value, live):
+        elif live is MISSING or not same(value, live):
             out.append(path)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from t4o_reconcile.engine.compare import MISSING, field_at
 from t4o_reconcile.engine.plan import Action, AgreementUsers, Plan, TenantPlan
 from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask, reference
 
@@ -15,7 +16,6 @@ PARTIAL_NOTE = (
     " were not compared; apply cannot use this plan as a saved plan."
 )
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→"}
-_MISSING: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +40,8 @@ def field_lines(action: Action) -> list[FieldLine]:
             if path.split(".", 1)[0] in sensitive:
                 lines.append(FieldLine(path, _sensitive_change(action, path)))
                 continue
-            before = _lookup(action.before, path)
-            after = _lookup(action.after, path)
+            before = field_at(action.before, path)
+            after = field_at(action.after, path)
             lines.append(FieldLine(path, f"{_shown(before)} → {_shown(after)}"))
         return lines
     fields = action.after if action.kind == "create" else action.before
@@ -68,29 +68,20 @@ def drift_text(action: Action) -> str | None:
 
 
 def _sensitive_change(action: Action, path: str) -> str:
-    old = reference(_lookup(action.before, path))
-    new = reference(_lookup(action.after, path))
+    old = reference(field_at(action.before, path))
+    new = reference(field_at(action.after, path))
     if old and new and old != new:
         # Never the value: where it came from and where it comes from now.
         return f"(sensitive, reference {old} → {new})"
-    before = hint_of(_lookup(action.before, path))
-    after = hint_of(_lookup(action.after, path))
+    before = hint_of(field_at(action.before, path))
+    after = hint_of(field_at(action.after, path))
     if before and after and before != after:
         return f"(sensitive, changed: {before} → {after})"
     return "(sensitive, changed)"
 
 
 def _shown(value: Any) -> str:
-    return "(absent)" if value is _MISSING else value_text(value)
-
-
-def _lookup(fields: Mapping[str, Any] | None, path: str) -> Any:
-    value: Any = fields
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
+    return "(absent)" if value is MISSING else value_text(value)
 
 
 def _flatten(fields: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
