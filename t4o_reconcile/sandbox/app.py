@@ -89,8 +89,8 @@ def decode_cursor(cursor: str | None, kind: type[str] | type[int], key: str = "a
     return after
 
 
-def _page(items: list[Any], next_after: str | int | None) -> Response:
-    cursor = None if next_after is None else encode_cursor(next_after)
+def _page(items: list[Any], next_after: str | int | None, key: str = "after") -> Response:
+    cursor = None if next_after is None else encode_cursor(next_after, key)
     return Response(_dumps({"items": items, "next_cursor": cursor}), media_type=JSON)
 
 
@@ -944,7 +944,8 @@ def audit_log(
 ) -> Response:
     """Who changed what, when: every write to the tenant, with the token's name."""
     newest_first = order == "desc"
-    after = decode_cursor(cursor, int, "before" if newest_first else "after")
+    key = "before" if newest_first else "after"
+    after = decode_cursor(cursor, int, key)
     with ctx.read() as tx:
         ops.visible_tenant(tx, slug)
         entries = tx.audit_entries(
@@ -952,10 +953,7 @@ def audit_log(
         )
     more = len(entries) > limit
     entries = entries[:limit]
-    next_cursor = None
-    if more:
-        next_cursor = encode_cursor(entries[-1]["id"], "before" if newest_first else "after")
-    return Response(_dumps({"items": entries, "next_cursor": next_cursor}), media_type=JSON)
+    return _page(entries, entries[-1]["id"] if more else None, key)
 
 
 @router.get(
