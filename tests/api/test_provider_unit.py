@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 
 import httpx
 import pytest
 
-from t4o_reconcile.api.client import ApiClient, RetryPolicy
-from t4o_reconcile.api.provider import HttpProvider
 from t4o_reconcile.engine.plan import Action
 from t4o_reconcile.engine.provider import ExecutionContext
 from t4o_reconcile.engine.snapshot import Secret
 from tests.api.aio import run
+from tests.api.mock_api import provider_for
 
 SECRET = "eventor-token-never-shown-1234"
-
-
-async def _no_sleep(seconds: float) -> None:
-    return None
-
-
-def provider_for(handler: Callable[[httpx.Request], httpx.Response]) -> HttpProvider:
-    client = ApiClient(
-        "https://api.example.com",
-        "tok",
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(attempts=3),
-        sleep=_no_sleep,
-    )
-    return HttpProvider(client, target="https://api.example.com")
 
 
 def connection_update() -> Action:

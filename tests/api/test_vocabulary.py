@@ -9,33 +9,17 @@ from typing import Any
 import httpx
 import pytest
 
-from t4o_reconcile.api.client import ApiClient, RetryPolicy
-from t4o_reconcile.api.provider import HttpProvider
 from t4o_reconcile.api.snapshot import vocabulary_of
 from t4o_reconcile.errors import ApiError, UnexpectedAnswer
 from t4o_reconcile.vocabulary import MAX_VOCABULARY
 from tests.api.aio import run
+from tests.api.mock_api import provider_for
 
 GOOD = {
     "merge_fields": ["DueDate", "Number", "Supplier.Name", "YourReference"],
     "languages": ["en", "nb"],
     "pdf_templates": ["letterhead", "standard"],
 }
-
-
-async def _no_sleep(seconds: float) -> None:
-    return None
-
-
-def provider_for(handler: Callable[[httpx.Request], httpx.Response]) -> HttpProvider:
-    client = ApiClient(
-        "https://api.example.com",
-        "tok",
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(attempts=2),
-        sleep=_no_sleep,
-    )
-    return HttpProvider(client, target="https://api.example.com")
 
 
 def answering(vocabulary: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
@@ -54,7 +38,7 @@ def answering(vocabulary: Any, status: int = 200) -> Callable[[httpx.Request], h
 
 
 def test_the_provider_reads_the_vocabulary_with_the_live_state() -> None:
-    provider = provider_for(answering(GOOD))
+    provider = provider_for(answering(GOOD), attempts=2)
     live = run(provider.read())
     assert live.vocabulary is not None
     assert live.vocabulary.merge_fields == frozenset(GOOD["merge_fields"])
@@ -63,13 +47,13 @@ def test_the_provider_reads_the_vocabulary_with_the_live_state() -> None:
 
 
 def test_an_api_without_the_list_gives_none() -> None:
-    live = run(provider_for(answering(None, status=404)).read())
+    live = run(provider_for(answering(None, status=404), attempts=2).read())
     assert live.vocabulary is None
 
 
 def test_another_error_of_the_list_is_an_error() -> None:
     with pytest.raises(ApiError):
-        run(provider_for(answering({"detail": "no"}, status=403)).read())
+        run(provider_for(answering({"detail": "no"}, status=403), attempts=2).read())
 
 
 @pytest.mark.parametrize(
@@ -92,7 +76,7 @@ def test_a_hostile_vocabulary_is_refused_whole(change: dict[str, Any], said: str
     assert said in str(raised.value.detail)
     assert raised.value.path == "/v1/vocabulary"
     with pytest.raises(UnexpectedAnswer):
-        run(provider_for(answering({**GOOD, **change})).read())
+        run(provider_for(answering({**GOOD, **change}), attempts=2).read())
 
 
 def test_an_answer_that_is_not_an_object_is_refused() -> None:
