@@ -189,17 +189,26 @@ def _vocabulary(entry: TenantEntry) -> list[Problem]:
     tenant = entry.tenant
     problems = []
     later = "; plan checks it against the API's list (GET /v1/vocabulary)"
+
+    def unknown(path: tuple[str | int, ...], noun: str, name: str, known: frozenset[str]) -> None:
+        problems.append(
+            entry.problem(
+                path,
+                f"{noun} {name!r} is not in the built-in list ("
+                + ", ".join(sorted(known))
+                + ")"
+                + later,
+                level="warning",
+            )
+        )
+
     for index, template in enumerate(tenant.email_templates or []):
         if template.language not in BUILT_IN.languages:
-            problems.append(
-                entry.problem(
-                    ("email_templates", index, "language"),
-                    f"language {template.language!r} is not in the built-in list ("
-                    + ", ".join(sorted(BUILT_IN.languages))
-                    + ")"
-                    + later,
-                    level="warning",
-                )
+            unknown(
+                ("email_templates", index, "language"),
+                "language",
+                template.language,
+                BUILT_IN.languages,
             )
         for field in ("subject", "body"):
             names, _ = merge_fields_of(getattr(template, field))
@@ -215,27 +224,14 @@ def _vocabulary(entry: TenantEntry) -> list[Problem]:
     invoicing = tenant.invoicing
     if invoicing is not None:
         if invoicing.pdf_template not in BUILT_IN.pdf_templates:
-            problems.append(
-                entry.problem(
-                    ("invoicing", "pdf_template"),
-                    f"PDF template {invoicing.pdf_template!r} is not in the built-in list ("
-                    + ", ".join(sorted(BUILT_IN.pdf_templates))
-                    + ")"
-                    + later,
-                    level="warning",
-                )
+            unknown(
+                ("invoicing", "pdf_template"),
+                "PDF template",
+                invoicing.pdf_template,
+                BUILT_IN.pdf_templates,
             )
         if invoicing.language is not None and invoicing.language not in BUILT_IN.languages:
-            problems.append(
-                entry.problem(
-                    ("invoicing", "language"),
-                    f"language {invoicing.language!r} is not in the built-in list ("
-                    + ", ".join(sorted(BUILT_IN.languages))
-                    + ")"
-                    + later,
-                    level="warning",
-                )
-            )
+            unknown(("invoicing", "language"), "language", invoicing.language, BUILT_IN.languages)
     return problems
 
 
