@@ -396,11 +396,8 @@ def _run(
     from t4o_reconcile.workflow import open_provider
 
     async def go() -> T:
-        provider = open_provider(options)
-        try:
+        async with open_provider(options) as provider:
             return await coro_factory(provider)
-        finally:
-            await provider.aclose()
 
     try:
         return asyncio.run(go())

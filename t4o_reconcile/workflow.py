@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot
 from t4o_reconcile.errors import (
@@ -89,7 +90,7 @@ def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Reposi
 
 def open_provider(options: RunOptions) -> Provider:
     """The provider named by ``options.provider`` (an entry point of the group
-    ``t4o_reconcile.providers``), built by its ``from_target(target, parallelism)``."""
+    ``t4o_reconcile.providers``), built by its ``from_target(ProviderTarget)``."""
     from t4o_reconcile.api.providers import load_provider
     from t4o_reconcile.api.target import resolve_target
 
@@ -105,12 +106,7 @@ def open_provider(options: RunOptions) -> Provider:
         provider_class = load_provider(options.provider)
     except LookupError as exc:
         raise TargetError(str(exc)) from None
-    build = getattr(provider_class, "from_target", None)
-    if build is None:
-        raise TargetError(
-            f"provider {options.provider!r} has no from_target(target, parallelism) to build it"
-        )
-    provider: Provider = build(target, parallelism=options.parallelism)
+    provider = provider_class.from_target(target.for_provider(options.parallelism))
     options.digest_key = digest_key(target)
     return provider
 
@@ -282,17 +278,12 @@ def _git(path: Path, *args: str) -> str:
 
 def endpoint_of(provider: Provider) -> str:
     """The API a provider speaks to, without any token hint (``target`` may hold one)."""
-    endpoint = getattr(provider, "endpoint", None)
-    return endpoint if isinstance(endpoint, str) else provider.target
+    return provider.endpoint or provider.target
 
 
 async def identity_of(provider: Provider) -> str | None:
     """Who the token acts for, when the provider can say (``whoami``)."""
-    whoami = getattr(provider, "whoami", None)
-    if whoami is None:
-        return None
-    identity = await whoami()
-    return str(identity)
+    return await provider.whoami()
 
 
 def git_commit(path: Path) -> str | None:
@@ -419,9 +410,7 @@ def uncompared(plan: Plan) -> set[str]:
 
 
 def _shape(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [
-        (action.address, action.kind, tuple(action.changed_paths)) for action in plan.all_actions()
-    ]
+    return [(action.address, action.kind, tuple(action.changed_paths)) for action in flatten(plan)]
 
 
 async def export_with(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, PlanError
 from t4o_reconcile.engine.sensitive import mask, to_json
 
@@ -51,14 +50,12 @@ def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, A
         "has_drift": plan.has_changes or bool(plan.unmanaged_tenants),
         "partial": plan.partial,
         "uncompared_secrets": plan.uncompared,
-        "agreement_actions": [
-            action_to_dict(a, secret) for a in sort_agreement_actions(plan.agreement_actions)
-        ],
+        "agreement_actions": [action_to_dict(a, secret) for a in plan.agreement_actions],
         "tenants": [
             {
                 "slug": tenant.slug,
                 "source": tenant.source,
-                "actions": [action_to_dict(a, secret) for a in sort_tenant_actions(tenant.actions)],
+                "actions": [action_to_dict(a, secret) for a in tenant.actions],
                 "errors": [error_to_dict(e) for e in tenant.errors],
                 "deletes_need_flag": list(tenant.deletes_need_flag),
             }

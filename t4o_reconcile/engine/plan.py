@@ -118,13 +118,6 @@ class Plan:
     skipped_tenants: int = 0
     leaving: list[str] = field(default_factory=list)
 
-    def all_actions(self) -> list[Action]:
-        """Every action in the order apply runs them (agreement creates come first,
-        agreement deletes last: see ``engine.order``)."""
-        from t4o_reconcile.engine.order import flatten
-
-        return flatten(self)
-
     def counts(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0, "move": 0}
         for action in self.agreement_actions:

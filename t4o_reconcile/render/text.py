@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, PlanError
 from t4o_reconcile.render.common import (
     ACCESSES_LABEL,
@@ -54,7 +53,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
     if plan.agreement_actions or plan.errors:
         out.add()
         out.add(out.paint("bold", "Agreements"))
-        for action in sort_agreement_actions(plan.agreement_actions):
+        for action in plan.agreement_actions:
             _action(out, action)
         for error in plan.errors:
             _error(out, error)
@@ -63,7 +62,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
         out.add()
         source = f"  ({_safe(tenant.source)})" if tenant.source else ""
         out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
-        for action in sort_tenant_actions(tenant.actions):
+        for action in tenant.actions:
             _action(out, action)
         for error in tenant.errors:
             _error(out, error)

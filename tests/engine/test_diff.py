@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from t4o_reconcile import normalize
 from t4o_reconcile.engine.diff import make_plan
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, UnresolvedSecret
 
@@ -15,7 +16,7 @@ def plan_of(want, have, **kwargs) -> Plan:  # type: ignore[no-untyped-def]
 
 
 def actions(plan: Plan) -> list[Action]:
-    return plan.all_actions()
+    return flatten(plan)
 
 
 def test_live_state_that_matches_the_configuration_plans_nothing() -> None:
@@ -236,9 +237,7 @@ def test_agreements_are_created_updated_and_deleted_when_managed() -> None:
         ("update", 'agreements["Changed"]'),
         ("delete", 'agreements["Gone"]'),
     }
-    assert all(
-        a.section == AGREEMENTS and a.tenant is None for a in plan_of(want, have).all_actions()
-    )
+    assert all(a.section == AGREEMENTS and a.tenant is None for a in flatten(plan_of(want, have)))
 
 
 def test_agreements_are_unmanaged_without_an_agreements_file() -> None:

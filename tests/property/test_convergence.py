@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from t4o_reconcile.api.client import ApiClient, ApiError
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.sandbox.faults import Faults
@@ -87,12 +88,12 @@ def test_any_change_converges_in_one_apply(repos: tuple[RepoData, RepoData, bool
     async def body(sandbox: Sandbox) -> None:
         await sandbox.converge(first)
         plan = await sandbox.converge(second, delete_unmanaged=delete_unmanaged)
-        _count("change", len(plan.all_actions()))
-        for kind in sorted({f"{a.section} {a.kind}" for a in plan.all_actions()}):
+        _count("change", len(flatten(plan)))
+        for kind in sorted({f"{a.section} {a.kind}" for a in flatten(plan)}):
             event(f"change: {kind}")
         after = await sandbox.plan(second, delete_unmanaged=delete_unmanaged)
         assert not after.has_errors, describe(after)
-        assert after.all_actions() == [], "not converged:\n" + describe(after)
+        assert flatten(after) == [], "not converged:\n" + describe(after)
 
     in_sandbox(body)
 
@@ -102,10 +103,10 @@ def test_any_change_converges_in_one_apply(repos: tuple[RepoData, RepoData, bool
 def test_a_converged_state_plans_no_changes(repo: RepoData) -> None:
     async def body(sandbox: Sandbox) -> None:
         plan = await sandbox.converge(repo)
-        _count("create", len(plan.all_actions()))
+        _count("create", len(flatten(plan)))
         again = await sandbox.plan(repo)
         assert not again.has_errors, describe(again)
-        assert again.all_actions() == [], "not converged:\n" + describe(again)
+        assert flatten(again) == [], "not converged:\n" + describe(again)
         assert again.unmanaged_tenants == []
 
     in_sandbox(body)
@@ -151,7 +152,7 @@ def test_apply_converges_through_faults_without_duplicates(
         for applies in range(8):
             planned = await plan(sandbox, repo)
             assert not planned.has_errors, describe(planned)
-            if not planned.all_actions():
+            if not flatten(planned):
                 return applies
             report = await sandbox.apply(planned)
             event(f"faults: an apply {'completed' if report.ok else 'stopped part-way'}")
@@ -190,7 +191,7 @@ def test_a_saved_plan_read_back_is_fresh_and_converges(
             )
             assert report.ok, failures(report)
             after = await make_plan_with(options, sandbox.provider)
-        assert after.plan.all_actions() == [], "not converged:\n" + describe(after.plan)
+        assert flatten(after.plan) == [], "not converged:\n" + describe(after.plan)
 
     in_sandbox(body)
 
@@ -226,7 +227,7 @@ def test_a_secret_with_a_trailing_space_is_stored_as_given() -> None:
     async def body(sandbox: Sandbox) -> None:
         await sandbox.converge(repo)
         again = await sandbox.plan(repo)
-        assert again.all_actions() == [], describe(again)
+        assert flatten(again) == [], describe(again)
 
     in_sandbox(body)
 
