@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -17,17 +17,24 @@ import click
 
 from t4o_reconcile import __version__
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
-from t4o_reconcile.errors import ApiError, ConfigInvalid, NoAnswer, T4oError, UnexpectedAnswer
+from t4o_reconcile.errors import (
+    ApiError,
+    ConfigInvalid,
+    NoAnswer,
+    T4oError,
+    UnexpectedAnswer,
+    UsageError,
+    WorkflowError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from t4o_reconcile.config.problems import Problem
     from t4o_reconcile.config.secret_refs import SecretPolicy
-    from t4o_reconcile.engine.apply import ApplyReport
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
-    from t4o_reconcile.workflow import Planned, RunOptions
+    from t4o_reconcile.workflow import Planned, Progress, RunOptions
 
 T = TypeVar("T")
 
@@ -399,8 +406,14 @@ def _run(
         async with open_provider(options) as provider:
             return await coro_factory(provider)
 
+    return _run_step(go(), fmt=fmt)
+
+
+def _run_step(step: Coroutine[Any, Any, T], *, fmt: str = "text") -> T:
+    """Run one workflow step; invalid files are shown here in the format asked for (and
+    reported once more, as the error, by ``_Cli``)."""
     try:
-        return asyncio.run(go())
+        return asyncio.run(step)
     except ConfigInvalid as exc:
         from t4o_reconcile.render.problems import from_problems, render
 
@@ -473,16 +486,20 @@ def plan(
     **kwargs: Any,
 ) -> None:
     """Show what apply would change on the target for the tenant files under PATH."""
-    from t4o_reconcile.workflow import make_plan_with, plan_for_reviewed
+    from t4o_reconcile.workflow import (
+        plan_configuration,
+        plan_for_reviewed,
+        refuse_changing_options,
+    )
 
     options = _options(path, read_secrets=not without_secrets, **kwargs)
     options.allow_deletes = allow_deletes
     if reviewed_file is not None:
-        _refuse_changing_options("plan --reviewed", options, allow_deletes)
+        refuse_changing_options("plan --reviewed", options, allow_deletes)
 
     async def planning(provider: Provider) -> Planned:
         if reviewed_file is None:
-            return await make_plan_with(options, provider)
+            return await plan_configuration(options, provider)
         from t4o_reconcile.engine.planfile import load_plan
 
         return await plan_for_reviewed(options, provider, load_plan(reviewed_file))
@@ -584,63 +601,20 @@ def apply(
     **kwargs: Any,
 ) -> None:
     """Plan, confirm and make the changes (or apply a saved plan with --plan)."""
-    from t4o_reconcile.engine.apply import check_applicable
-    from t4o_reconcile.workflow import apply_with, fresh_plan_for_saved, make_plan_with
+    from t4o_reconcile.workflow import apply_configuration
 
-    options = _options(path, **kwargs)
-    if plan_file is not None:
-        _refuse_changing_options("apply --plan", options, allow_deletes)
-
-    async def run(provider: Provider) -> ApplyReport | None:
-        nonlocal allow_deletes
-        if plan_file is not None:
-            from t4o_reconcile.engine.planfile import load_plan
-
-            saved = load_plan(plan_file)
-            # Re-plan exactly the tenants the saved plan covered; a --changed-since plan is
-            # not diffed against git again (after the merge there is nothing to diff).
-            options.tenants = tuple(saved.only or ())
-            options.targeted = saved.only is not None
-            options.delete_unmanaged = saved.delete_unmanaged
-            options.leaving = tuple(saved.leaving)
-            allow_deletes = saved.deletes_approved
-            the_plan = await fresh_plan_for_saved(options, provider, saved)
-            from t4o_reconcile.render.common import summary_line
-
-            click.echo(f"Target: {the_plan.target}")
-            click.echo(f"Applying the saved plan {plan_file}: {summary_line(the_plan)}")
-        else:
-            the_plan = (await make_plan_with(options, provider)).plan
-            click.echo(_render(the_plan, "text"))
-        if the_plan.has_errors:
-            _fail("the plan has errors; nothing was applied.")
-        if not the_plan.has_changes:
-            click.echo("Nothing to apply.", err=True)
-            return None
-        refusals = check_applicable(the_plan, allow_deletes=allow_deletes)
-        if refusals:
-            _fail("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
-        if not auto_approve and plan_file is None:
-            _confirm()
-        from t4o_reconcile.render.progress import LogProgress, TerminalProgress
-
-        tenants = sum(1 for tenant in the_plan.tenants if tenant.actions)
-        progress_type = TerminalProgress if sys.stderr.isatty() else LogProgress
-        progress = progress_type(sys.stderr, tenants=tenants)
-        try:
-            return await apply_with(
-                the_plan,
-                provider,
-                parallelism=options.parallelism,
-                allow_deletes=allow_deletes,
-                fail_fast=fail_fast,
-                on_event=progress.update,
-            )
-        finally:
-            progress.close()
-
-    outcome = _run(run, options)
+    outcome = _run_step(
+        apply_configuration(
+            _options(path, **kwargs),
+            _ApplyScreen(),
+            plan_file=plan_file,
+            auto_approve=auto_approve,
+            allow_deletes=allow_deletes,
+            fail_fast=fail_fast,
+        )
+    )
     if outcome is None:
+        click.echo("Nothing to apply.", err=True)
         return
     for entry in outcome.actions:
         if entry.outcome != "applied":
@@ -655,39 +629,35 @@ def apply(
         sys.exit(1)
 
 
-def _refuse_changing_options(what: str, options: RunOptions, allow_deletes: bool) -> None:
-    """A saved plan is used as it was reviewed: an option that would change what it does
-    is refused, never ignored."""
-    changing = [
-        flag
-        for flag, given in (
-            ("--tenant", bool(options.tenants)),
-            ("--changed-since", options.changed_since is not None),
-            ("--delete-unmanaged", options.delete_unmanaged),
-            ("--max-delete-share", options.max_delete_share is not None),
-            ("--allow-deletes", allow_deletes),
-        )
-        if given
-    ]
-    if changing:
-        _fail(
-            f"{what} uses the saved plan as it was reviewed; {', '.join(changing)} would"
-            " change it. Make a new plan with those options (plan --allow-deletes --out FILE"
-            " records the approval of deletes) and review that."
-        )
+class _ApplyScreen:
+    """apply on the terminal: the plan on stdout, the question and progress on stderr."""
 
+    def show(self, plan: Plan, saved: Path | None) -> None:
+        if saved is None:
+            click.echo(_render(plan, "text"))
+            return
+        from t4o_reconcile.render.common import summary_line
 
-def _confirm() -> None:
-    if not sys.stdin.isatty():
-        _fail(
-            "apply needs confirmation, but standard input is not a terminal:"
-            " run with --auto-approve (after reviewing the plan) or from a terminal."
+        click.echo(f"Target: {plan.target}")
+        click.echo(f"Applying the saved plan {saved}: {summary_line(plan)}")
+
+    def confirm(self) -> None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "apply needs confirmation, but standard input is not a terminal:"
+                " run with --auto-approve (after reviewing the plan) or from a terminal."
+            )
+        answer = click.prompt(
+            "Apply these changes? Only 'yes' is accepted", default="", show_default=False
         )
-    answer = click.prompt(
-        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
-    )
-    if answer.strip() != "yes":
-        _fail("apply cancelled; nothing was written.")
+        if answer.strip() != "yes":
+            raise WorkflowError("apply cancelled; nothing was written.")
+
+    def progress(self, tenants: int) -> Progress:
+        from t4o_reconcile.render.progress import LogProgress, TerminalProgress
+
+        progress_type = TerminalProgress if sys.stderr.isatty() else LogProgress
+        return progress_type(sys.stderr, tenants=tenants)
 
 
 @main.command()
@@ -709,13 +679,13 @@ def export(
     tenants: tuple[str, ...], all_tenants: bool, out_dir: Path, force: bool, **kwargs: Any
 ) -> None:
     """Write live tenants as YAML files, so that plan afterwards shows no change."""
-    from t4o_reconcile.workflow import export_with
+    from t4o_reconcile.workflow import export_tenants
 
     if not tenants and not all_tenants:
         _fail("name the tenants to export with --tenant SLUG, or pass --all")
     options = _options(out_dir, **kwargs)
     written = _run(
-        lambda provider: export_with(
+        lambda provider: export_tenants(
             provider,
             tenants or None,
             out_dir,

@@ -34,7 +34,12 @@ from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.sandbox.faults import Faults
-from t4o_reconcile.workflow import RunOptions, apply_with, fresh_plan_for_saved, make_plan_with
+from t4o_reconcile.workflow import (
+    RunOptions,
+    execute_plan,
+    fresh_plan_for_saved,
+    plan_configuration,
+)
 from tests.property.generators import (
     RepoData,
     first_repository,
@@ -181,16 +186,16 @@ def test_a_saved_plan_read_back_is_fresh_and_converges(
         folder, environ = sandbox.write(second)
         options = RunOptions(path=folder, delete_unmanaged=delete_unmanaged)
         with environment(environ):
-            planned = await make_plan_with(options, sandbox.provider)
+            planned = await plan_configuration(options, sandbox.provider)
             assert not planned.plan.has_errors, describe(planned.plan)
             save_plan(planned.plan, sandbox.folder / "plan.json")
             saved = load_plan(sandbox.folder / "plan.json")
             fresh = await fresh_plan_for_saved(options, sandbox.provider, saved)
-            report = await apply_with(
+            report = await execute_plan(
                 fresh, sandbox.provider, parallelism=4, allow_deletes=True, fail_fast=False
             )
             assert report.ok, failures(report)
-            after = await make_plan_with(options, sandbox.provider)
+            after = await plan_configuration(options, sandbox.provider)
         assert flatten(after.plan) == [], "not converged:\n" + describe(after.plan)
 
     in_sandbox(body)
