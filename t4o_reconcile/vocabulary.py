@@ -6,7 +6,6 @@ these lists; nothing else spells them out.
 
 from __future__ import annotations
 
-import re
 from typing import Literal, get_args
 
 # Each vocabulary is written once, as the Literal type the models validate with; the
@@ -31,7 +30,6 @@ BILLING_INTERVALS: tuple[str, ...] = get_args(Interval)
 PDF_TEMPLATES: tuple[str, ...] = get_args(PdfTemplate)
 SMTP_ENCRYPTIONS: tuple[str, ...] = get_args(Encryption)
 ROLES: tuple[str, ...] = get_args(Role)
-TENANT_STATES: tuple[str, ...] = get_args(TenantState)
 PROGRAMS: tuple[str, ...] = get_args(Program)
 PROGRAM_RIGHTS: tuple[str, ...] = get_args(Right)
 TEMPLATE_KINDS: tuple[str, ...] = get_args(TemplateKind)
@@ -59,6 +57,5 @@ MERGE_FIELDS: tuple[str, ...] = (
 LANGUAGES: tuple[str, ...] = ("nb", "nn", "en", "sv", "da", "fi", "de", "se")
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
-SLUG_RE = re.compile(SLUG_PATTERN)
 
 # The sections of a tenant and their facts (keys, secrets, paths) are in engine/sections.py.

@@ -290,9 +290,6 @@ class HttpProvider:
             ) from None
         return snapshot
 
-    async def list_tenants(self) -> list[str]:
-        return [str(item["slug"]) for item in await self._collect("/v1/tenants")]
-
     async def _collect(self, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
         return [item async for item in self._client.paginate(path, params, limit=PAGE_LIMIT)]
 

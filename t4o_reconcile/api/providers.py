@@ -28,10 +28,6 @@ def _registered() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def available_providers() -> list[str]:
-    return sorted({**_BUILTIN, **_registered()})
-
-
 def load_provider(name: str = DEFAULT_PROVIDER) -> type[Provider]:
     """The provider class registered under ``name`` (a ``Provider``: it has at least its
     ``from_target``)."""

@@ -8,7 +8,7 @@ or across files live in ``config.checks`` so that each problem can name its exac
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -465,7 +465,3 @@ class Agreement(Model):
 
 class AgreementsFile(Model):
     agreements: list[Agreement] = Field(default_factory=list, max_length=MAX_AGREEMENTS)
-
-
-def schema_of(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()

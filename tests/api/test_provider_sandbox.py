@@ -240,10 +240,10 @@ async def scenario(provider: HttpProvider) -> HttpProvider:
         assert live[section] == {}
     assert set(live["users"]) == {OWNER}
     assert live["agreement"][""].fields == {"name": None}
-    assert await provider.list_tenants() == [SLUG]
+    assert list((await provider.read()).tenants) == [SLUG]
 
     await r.do(act(WHOLE_TENANT, "", "delete", None))
-    assert await provider.list_tenants() == []
+    assert (await provider.read()).tenants == {}
     return provider
 
 
