@@ -27,7 +27,7 @@ from t4o_reconcile.api.client import (
 from t4o_reconcile.api.target import DEFAULT_SANDBOX_DB
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import same
-from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
+from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address, versions_of
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext, ProviderTarget
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApiError, UnexpectedAnswer, UnsafePathError
@@ -416,35 +416,11 @@ class HttpProvider:
         self, action: Action, context: ExecutionContext, learned: Versions
     ) -> str | None:
         slug = str(action.tenant)
-        after = action.after or {}
-        body: Fields = {"slug": slug}
-        for name in (
-            "name",
-            "organization_number",
-            "personal_number",
-            "contact",
-            "address",
-            "state",
-        ):
-            if name in after:
-                body[name] = after[name]
-        for name in ("defaults", "billing"):
-            if after.get(name) is not None:
-                body[name] = after[name]
-        if after.get("invoicing") is not None:
-            body["invoicing"] = _writable(after["invoicing"])
-        if after.get("agreement") is not None:
-            body["agreement"] = after["agreement"]
-        owner = after.get("owner")
-        if not isinstance(owner, Mapping) or not owner.get("email"):
-            raise ValueError(f"a new tenant needs its owner (email, name): {slug}")
-        body["owner"] = {"email": owner["email"], "name": owner.get("name")}
-        if isinstance(owner.get("programs"), Mapping):
-            body["owner"]["programs"] = dict(owner["programs"])
-        if owner.get("custom_invoice_email") is True:
-            body["owner"]["custom_invoice_email"] = True
         response = await self._client.request(
-            "POST", "/v1/tenants", json=wire(body), idempotency_key=context.idempotency_key
+            "POST",
+            "/v1/tenants",
+            json=wire(_tenant_body(slug, action.after or {})),
+            idempotency_key=context.idempotency_key,
         )
         # The API made more than the tenant (invoicing, membership, the owner): learn
         # their versions so the plan's follow-up writes can send If-Match. The answer
@@ -455,10 +431,7 @@ class HttpProvider:
             config = await self._client.get_json(f"{tenant_path(slug)}/config")
         tenant = convert.tenant_snapshot(config)
         self._remember(tenant)
-        for section, items in tenant.sections.items():
-            for key, item in items.items():
-                if item.version is not None:
-                    learned[address(slug, section, key)] = item.version
+        learned.update(versions_of(tenant))
         version = tenant.sections["identity"][""].version
         if version is not None:
             learned[slug] = version
@@ -644,6 +617,29 @@ class HttpProvider:
         return ActionResult(
             action.address, "applied", message="already applied", new_version=version
         )
+
+
+def _tenant_body(slug: str, after: Mapping[str, Any]) -> Fields:
+    """The create of a tenant: its identity, the sections made with it, its owner."""
+    body: Fields = {"slug": slug}
+    for name in sections.get("identity").fields:
+        if name in after:
+            body[name] = after[name]
+    for section in sections.each():
+        made_here = section.name in ("identity", "agreement")  # above and below
+        if section.created_with_tenant and not made_here and after.get(section.name) is not None:
+            body[section.name] = _writable(after[section.name])
+    if after.get("agreement") is not None:
+        body["agreement"] = after["agreement"]
+    owner = after.get("owner")
+    if not isinstance(owner, Mapping) or not owner.get("email"):
+        raise ValueError(f"a new tenant needs its owner (email, name): {slug}")
+    body["owner"] = {"email": owner["email"], "name": owner.get("name")}
+    if isinstance(owner.get("programs"), Mapping):
+        body["owner"]["programs"] = dict(owner["programs"])
+    if owner.get("custom_invoice_email") is True:
+        body["owner"]["custom_invoice_email"] = True
+    return body
 
 
 def _writable(fields: Mapping[str, Any]) -> Fields:

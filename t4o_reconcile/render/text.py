@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from t4o_reconcile.engine.plan import Action, Plan, PlanError
+from t4o_reconcile.engine.plan import Action, Plan, PlanError, TenantPlan
 from t4o_reconcile.render.common import (
     ACCESSES_LABEL,
     PARTIAL_NOTE,
@@ -49,7 +49,16 @@ def render_text(plan: Plan, *, color: bool) -> str:
             f"Targeted plan: {len(plan.tenants)} tenant(s) planned{since},"
             f" {plan.skipped_tenants} tenant(s) skipped."
         )
+    _agreements(out, plan)
+    for tenant in shown_tenants(plan):
+        _tenant(out, tenant)
+    _others(out, plan)
+    _partial(out, plan)
+    _footer(out, plan)
+    return "\n".join(out.lines) + "\n"
 
+
+def _agreements(out: _Writer, plan: Plan) -> None:
     if plan.agreement_actions or plan.errors:
         out.add()
         out.add(out.paint("bold", "Agreements"))
@@ -58,21 +67,25 @@ def render_text(plan: Plan, *, color: bool) -> str:
         for error in plan.errors:
             _error(out, error)
 
-    for tenant in shown_tenants(plan):
-        out.add()
-        source = f"  ({_safe(tenant.source)})" if tenant.source else ""
-        out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
-        for action in tenant.actions:
-            _action(out, action)
-        for error in tenant.errors:
-            _error(out, error)
-        if tenant.deletes_need_flag:
-            out.add(
-                "  "
-                + out.paint("warn", "! needs --allow-deletes: ")
-                + _safe("; ".join(tenant.deletes_need_flag))
-            )
 
+def _tenant(out: _Writer, tenant: TenantPlan) -> None:
+    out.add()
+    source = f"  ({_safe(tenant.source)})" if tenant.source else ""
+    out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
+    for action in tenant.actions:
+        _action(out, action)
+    for error in tenant.errors:
+        _error(out, error)
+    if tenant.deletes_need_flag:
+        out.add(
+            "  "
+            + out.paint("warn", "! needs --allow-deletes: ")
+            + _safe("; ".join(tenant.deletes_need_flag))
+        )
+
+
+def _others(out: _Writer, plan: Plan) -> None:
+    """Tenants without changes, without files, leaving management; charged accesses."""
     unchanged = len(plan.tenants) - len(shown_tenants(plan))
     if unchanged:
         out.add()
@@ -102,11 +115,16 @@ def render_text(plan: Plan, *, color: bool) -> str:
         for users in moving_users:
             out.add(f"  {_safe(users.agreement)}: {accesses_text(users)}")
 
+
+def _partial(out: _Writer, plan: Plan) -> None:
     if plan.partial:
         out.add()
         out.add(out.paint("warn", PARTIAL_NOTE))
         for entry in plan.uncompared:
             out.add(f"  ? {_safe(entry)}")
+
+
+def _footer(out: _Writer, plan: Plan) -> None:
     errors = error_count(plan)
     out.add()
     if errors:
@@ -115,7 +133,6 @@ def render_text(plan: Plan, *, color: bool) -> str:
     if flagged:
         out.add(out.paint("warn", "Needs --allow-deletes: " + ", ".join(flagged)))
     out.add(summary_line(plan))
-    return "\n".join(out.lines) + "\n"
 
 
 def _action(out: _Writer, action: Action) -> None:
