@@ -430,17 +430,22 @@ PLAN_FORMATS = ("text", "markdown", "json", "github", "sarif")
 _PROBLEM_ONLY = ("github", "sarif")
 
 
+def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
+    """``--format`` of plan and show: one plan, five ways to show it."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(PLAN_FORMATS),
+        default="text",
+        show_default=True,
+        help="github and sarif show the plan's problems (annotations); the plan itself is"
+        " text, markdown (the pull-request comment) or json.",
+    )(func)
+
+
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(PLAN_FORMATS),
-    default="text",
-    show_default=True,
-    help="github and sarif show the plan's problems (annotations); the plan itself is text,"
-    " markdown (the pull-request comment) or json.",
-)
+@_plan_format
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for apply.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 on error."
@@ -531,7 +536,7 @@ def plan(
 
 @main.command()
 @click.argument("plan_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
+@_plan_format
 @click.option(
     "--comment-dir",
     type=click.Path(path_type=Path, file_okay=False),

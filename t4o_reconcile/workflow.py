@@ -439,12 +439,6 @@ async def _apply(
         from t4o_reconcile.engine.planfile import load_plan
 
         saved = load_plan(plan_file)
-        # Re-plan exactly the tenants the saved plan covered; a --changed-since plan is
-        # not diffed against git again (after the merge there is nothing to diff).
-        options.tenants = tuple(saved.only or ())
-        options.targeted = saved.only is not None
-        options.delete_unmanaged = saved.delete_unmanaged
-        options.leaving = tuple(saved.leaving)
         allow_deletes = saved.deletes_approved
         plan = await fresh_plan_for_saved(options, provider, saved)
     else:
@@ -473,6 +467,19 @@ async def _apply(
         progress.close()
 
 
+async def _plan_as(options: RunOptions, provider: Provider, earlier: Plan) -> Planned:
+    """Plan again as ``earlier`` was asked for, on the target it was made for: exactly
+    the tenants it covered (a --changed-since plan is not diffed against git again: after
+    the merge there is nothing to diff), the same leaving tenants and unmanaged deletes."""
+    check_target(earlier, endpoint_of(provider), await identity_of(provider))
+    options.tenants = tuple(earlier.only or ())
+    options.targeted = earlier.only is not None
+    options.changed_since = None
+    options.leaving = tuple(earlier.leaving)
+    options.delete_unmanaged = earlier.delete_unmanaged
+    return await plan_configuration(options, provider)
+
+
 async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: Plan) -> Plan:
     """Re-plan from the current config and live state and refuse unless nothing changed
     since ``saved`` was made: the result then holds exactly the saved plan's actions, with
@@ -485,8 +492,7 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
             f" ({len(saved.uncompared)} secret(s) not compared), so it cannot be applied;"
             " make the plan with the secrets, or run apply without --plan"
         )
-    check_target(saved, endpoint_of(provider), await identity_of(provider))
-    planned = await plan_configuration(options, provider)
+    planned = await _plan_as(options, provider, saved)
     problems = check_stale(saved, planned.live, planned.plan.config_digest)
     if not problems and _shape(saved) != _shape(planned.plan):
         problems = ["the actions planned now differ from the saved plan"]
@@ -507,14 +513,8 @@ async def plan_for_reviewed(options: RunOptions, provider: Provider, reviewed: P
     approval) and refuse unless the result does exactly what the review showed."""
     from t4o_reconcile.engine.review import check_reviewed
 
-    check_target(reviewed, endpoint_of(provider), await identity_of(provider))
-    options.tenants = tuple(reviewed.only or ())
-    options.targeted = reviewed.only is not None
-    options.changed_since = None
-    options.leaving = tuple(reviewed.leaving)
-    options.delete_unmanaged = reviewed.delete_unmanaged
     options.allow_deletes = reviewed.deletes_approved
-    planned = await plan_configuration(options, provider)
+    planned = await _plan_as(options, provider, reviewed)
     problems = check_reviewed(reviewed, planned.plan, planned.live, uncompared=uncompared(reviewed))
     if problems:
         raise WorkflowError(
