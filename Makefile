@@ -28,8 +28,9 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 # Branch coverage of the package, measured in-process (the e2e tests' CLI and sandbox
-# processes are not counted); the floor is the figure reached, rounded down.
-COVERAGE_FLOOR ?= 85
+# processes are not counted). Reached: 89.76 %; the floor leaves the property tests'
+# random examples a little room.
+COVERAGE_FLOOR ?= 89.5
 
 pytest: install-dev
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)

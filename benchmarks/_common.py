@@ -158,7 +158,7 @@ class Sandbox:
         return Target(url=self.url, token=self.token)
 
     def provider(self, parallelism: int) -> HttpProvider:
-        return HttpProvider.from_target(self.target(), parallelism=parallelism)
+        return HttpProvider.from_target(self.target().for_provider(parallelism))
 
 
 @contextmanager

@@ -4,7 +4,7 @@
 
 Generates N tenant files (see _common.py: ~43 items each), starts ``t4o-reconcile serve
 --latency-ms L`` over a fresh SQLite file, makes the plan (not timed) and times the real
-apply path (``workflow.apply_with``). Prints the wall time, the HTTP requests sent, the
+apply path (``workflow.execute_plan``). Prints the wall time, the HTTP requests sent, the
 bound for that latency and parallelism and the ratio to the 1.2x target; then plans
 again and fails unless that plan is empty.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from _common import ITEMS_PER_TENANT, generate, ratio, sandbox, set_secrets
 
 from t4o_reconcile.render.text import render_text
-from t4o_reconcile.workflow import RunOptions, apply_with, make_plan_with
+from t4o_reconcile.workflow import RunOptions, execute_plan, plan_configuration
 
 TARGET_RATIO = 1.2
 
@@ -40,7 +40,7 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
         provider = box.provider(parallelism)
         options = RunOptions(path=root, parallelism=parallelism)
         try:
-            planned = await make_plan_with(options, provider)
+            planned = await plan_configuration(options, provider)
             plan = planned.plan
             assert not plan.has_errors, render_text(plan, color=False)
             counts = plan.counts()
@@ -50,7 +50,7 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
             client = provider.client
             before = client.request_count
             started = time.perf_counter()
-            report = await apply_with(
+            report = await execute_plan(
                 plan, provider, parallelism=parallelism, allow_deletes=False, fail_fast=False
             )
             wall = time.perf_counter() - started
@@ -79,7 +79,7 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
                 f" {ratio(wall / bound if bound else 0.0, TARGET_RATIO)})"
             )
 
-            again = await make_plan_with(options, provider)
+            again = await plan_configuration(options, provider)
             assert not again.plan.has_changes, "a plan after apply is not empty:\n" + render_text(
                 again.plan, color=False
             )

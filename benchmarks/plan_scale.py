@@ -3,7 +3,7 @@
     python benchmarks/plan_scale.py [--tenants 1000] [--latency-ms 20] [--parallelism 8]
 
 Generates N tenant files (see _common.py: ~43 items each) and seeds them into a fresh
-sandbox **through apply** (``workflow.apply_with`` at latency 0, so the live state is
+sandbox **through apply** (``workflow.execute_plan`` at latency 0, so the live state is
 exactly what apply makes; not timed), then restarts the sandbox over the same database with
 ``--latency-ms L`` and times the real plan path: load + validate, read live, diff, render.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 from _common import ITEMS_PER_TENANT, create_token, generate, ratio, sandbox, set_secrets
 
 from t4o_reconcile.render.text import render_text
-from t4o_reconcile.workflow import RunOptions, apply_with, make_plan_with
+from t4o_reconcile.workflow import RunOptions, execute_plan, plan_configuration
 
 LOCAL_TARGET_S = 2.0
 READ_TARGET_RATIO = 1.3
@@ -47,9 +47,9 @@ async def seed(root: Path, db: Path, token: str, parallelism: int) -> None:
         provider = box.provider(parallelism)
         try:
             options = RunOptions(path=root, parallelism=parallelism)
-            plan = (await make_plan_with(options, provider)).plan
+            plan = (await plan_configuration(options, provider)).plan
             assert not plan.has_errors, render_text(plan, color=False)
-            report = await apply_with(
+            report = await execute_plan(
                 plan, provider, parallelism=parallelism, allow_deletes=False, fail_fast=False
             )
             assert report.ok, report.summary()
@@ -66,7 +66,7 @@ async def measure(
         try:
             options = RunOptions(path=root, parallelism=parallelism)
             started = time.perf_counter()
-            planned = await make_plan_with(options, provider)
+            planned = await plan_configuration(options, provider)
             planned_at = time.perf_counter()
             text = render_text(planned.plan, color=False)
             wall = time.perf_counter() - started

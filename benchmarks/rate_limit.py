@@ -26,7 +26,7 @@ from pathlib import Path
 from _common import sandbox, slug_of, valid_numbers
 from stdnum.no import kontonr, orgnr
 
-from t4o_reconcile.workflow import RunOptions, apply_with, make_plan_with
+from t4o_reconcile.workflow import RunOptions, execute_plan, plan_configuration
 
 MIN_THROUGHPUT = 0.95
 MAX_THROTTLED = 0.02
@@ -74,11 +74,11 @@ async def run(root: Path, db: Path, rate: float, parallelism: int) -> tuple[Phas
         options = RunOptions(path=root, parallelism=parallelism)
         client = provider.client
         try:
-            planned = await make_plan_with(options, provider)
+            planned = await plan_configuration(options, provider)
             assert not planned.plan.has_errors
             requests, throttled = client.request_count, client.pacer.throttled
             started = time.perf_counter()
-            report = await apply_with(
+            report = await execute_plan(
                 planned.plan,
                 provider,
                 parallelism=parallelism,
@@ -93,7 +93,7 @@ async def run(root: Path, db: Path, rate: float, parallelism: int) -> tuple[Phas
             )
             requests, throttled = client.request_count, client.pacer.throttled
             started = time.perf_counter()
-            again = await make_plan_with(options, provider)
+            again = await plan_configuration(options, provider)
             plan = Phase(
                 client.request_count - requests,
                 client.pacer.throttled - throttled,

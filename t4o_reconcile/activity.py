@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from t4o_reconcile.errors import ApiError, UnsafePathError, WorkflowError
-from t4o_reconcile.vocabulary import SLUG_RE
+from t4o_reconcile.vocabulary import SLUG_PATTERN
 
 if TYPE_CHECKING:
     from t4o_reconcile.api.history import AuditRecord, DistributionRecord
@@ -49,7 +50,7 @@ async def read_logs(
 ) -> LogView:
     """The audit and distribution logs of ``slug`` (those in ``kinds``), read side by
     side, oldest first, from ``since`` on."""
-    if not SLUG_RE.match(slug):
+    if not re.fullmatch(SLUG_PATTERN, slug):
         raise WorkflowError(
             f"--tenant {slug!r}: expected a tenant slug (lower-case letters, digits and '-')"
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -17,17 +17,24 @@ import click
 
 from t4o_reconcile import __version__
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
-from t4o_reconcile.errors import ApiError, ConfigInvalid, NoAnswer, T4oError, UnexpectedAnswer
+from t4o_reconcile.errors import (
+    ApiError,
+    ConfigInvalid,
+    NoAnswer,
+    T4oError,
+    UnexpectedAnswer,
+    UsageError,
+    WorkflowError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from t4o_reconcile.config.problems import Problem
     from t4o_reconcile.config.secret_refs import SecretPolicy
-    from t4o_reconcile.engine.apply import ApplyReport
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
-    from t4o_reconcile.workflow import Planned, RunOptions
+    from t4o_reconcile.workflow import Planned, Progress, RunOptions
 
 T = TypeVar("T")
 
@@ -410,15 +417,18 @@ def _run(
     reported once by ``_Cli`` (invalid files in the format asked for, here)."""
     from t4o_reconcile.workflow import open_provider
 
-    async def go() -> _Result[T]:
-        provider = open_provider(options)
-        try:
-            return _Result(await coro_factory(provider))
-        finally:
-            await provider.aclose()
+    async def go() -> T:
+        async with open_provider(options) as provider:
+            return await coro_factory(provider)
 
+    return _run_step(go(), fmt=fmt)
+
+
+def _run_step(step: Coroutine[Any, Any, T], *, fmt: str = "text") -> T:
+    """Run one workflow step; invalid files are shown here in the format asked for (and
+    reported once more, as the error, by ``_Cli``)."""
     try:
-        return asyncio.run(go()).value
+        return asyncio.run(_results_of(step)).value
     except ConfigInvalid as exc:
         from t4o_reconcile.render.problems import from_problems, render
 
@@ -431,8 +441,12 @@ def _run(
         raise
 
 
+async def _results_of(step: Coroutine[Any, Any, T]) -> _Result[T]:
+    return _Result(await step)
+
+
 class _Result(Generic[T]):
-    """The outcome of ``go``, with a repr that costs nothing: on its way out asyncio.run
+    """The outcome of a step, with a repr that costs nothing: on its way out asyncio.run
     compares the SIGINT handler through ``signal.Handlers(...)``, whose failed lookup
     formats the repr of the handler, which holds the main task and so its result. With a
     whole plan as the result that repr was a third of a 1,000-tenant plan's time."""
@@ -450,17 +464,22 @@ PLAN_FORMATS = ("text", "markdown", "json", "github", "sarif")
 _PROBLEM_ONLY = ("github", "sarif")
 
 
+def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
+    """``--format`` of plan and show: one plan, five ways to show it."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(PLAN_FORMATS),
+        default="text",
+        show_default=True,
+        help="github and sarif show the plan's problems (annotations); the plan itself is"
+        " text, markdown (the pull-request comment) or json.",
+    )(func)
+
+
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_PATH)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(PLAN_FORMATS),
-    default="text",
-    show_default=True,
-    help="github and sarif show the plan's problems (annotations); the plan itself is text,"
-    " markdown (the pull-request comment) or json.",
-)
+@_plan_format
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for apply.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 on error."
@@ -506,17 +525,21 @@ def plan(
     **kwargs: Any,
 ) -> None:
     """Show what apply would change on the target for the tenant files under PATH."""
-    from t4o_reconcile.workflow import make_plan_with, plan_for_reviewed
+    from t4o_reconcile.workflow import (
+        plan_configuration,
+        plan_for_reviewed,
+        refuse_changing_options,
+    )
 
     options = _options(path, read_secrets=not without_secrets, **kwargs)
     options.allow_deletes = allow_deletes
     options.digests = out is not None or reviewed_file is not None
     if reviewed_file is not None:
-        _refuse_changing_options("plan --reviewed", options, allow_deletes)
+        refuse_changing_options("plan --reviewed", options, allow_deletes)
 
     async def planning(provider: Provider) -> Planned:
         if reviewed_file is None:
-            return await make_plan_with(options, provider)
+            return await plan_configuration(options, provider)
         from t4o_reconcile.engine.planfile import load_plan
 
         return await plan_for_reviewed(options, provider, load_plan(reviewed_file))
@@ -548,7 +571,7 @@ def plan(
 
 @main.command()
 @click.argument("plan_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
+@_plan_format
 @click.option(
     "--comment-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -640,64 +663,20 @@ def apply(
     **kwargs: Any,
 ) -> None:
     """Plan, confirm and make the changes (or apply a saved plan with --plan)."""
-    from t4o_reconcile.engine.apply import check_applicable
-    from t4o_reconcile.workflow import apply_with, fresh_plan_for_saved, make_plan_with
+    from t4o_reconcile.workflow import apply_configuration
 
-    options = _options(path, **kwargs)
-    options.digests = plan_file is not None
-    if plan_file is not None:
-        _refuse_changing_options("apply --plan", options, allow_deletes)
-
-    async def run(provider: Provider) -> ApplyReport | None:
-        nonlocal allow_deletes
-        if plan_file is not None:
-            from t4o_reconcile.engine.planfile import load_plan
-
-            saved = load_plan(plan_file)
-            # Re-plan exactly the tenants the saved plan covered; a --changed-since plan is
-            # not diffed against git again (after the merge there is nothing to diff).
-            options.tenants = tuple(saved.only or ())
-            options.targeted = saved.only is not None
-            options.delete_unmanaged = saved.delete_unmanaged
-            options.leaving = tuple(saved.leaving)
-            allow_deletes = saved.deletes_approved
-            the_plan = await fresh_plan_for_saved(options, provider, saved)
-            from t4o_reconcile.render.common import summary_line
-
-            click.echo(f"Target: {the_plan.target}")
-            click.echo(f"Applying the saved plan {plan_file}: {summary_line(the_plan)}")
-        else:
-            the_plan = (await make_plan_with(options, provider)).plan
-            _write_plan(the_plan, "text")
-        if the_plan.has_errors:
-            _fail("the plan has errors; nothing was applied.")
-        if not the_plan.has_changes:
-            click.echo("Nothing to apply.", err=True)
-            return None
-        refusals = check_applicable(the_plan, allow_deletes=allow_deletes)
-        if refusals:
-            _fail("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
-        if not auto_approve and plan_file is None:
-            _confirm()
-        from t4o_reconcile.render.progress import LogProgress, TerminalProgress
-
-        tenants = sum(1 for tenant in the_plan.tenants if tenant.actions)
-        progress_type = TerminalProgress if sys.stderr.isatty() else LogProgress
-        progress = progress_type(sys.stderr, tenants=tenants)
-        try:
-            return await apply_with(
-                the_plan,
-                provider,
-                parallelism=options.parallelism,
-                allow_deletes=allow_deletes,
-                fail_fast=fail_fast,
-                on_event=progress.update,
-            )
-        finally:
-            progress.close()
-
-    outcome = _run(run, options)
+    outcome = _run_step(
+        apply_configuration(
+            _options(path, **kwargs),
+            _ApplyScreen(),
+            plan_file=plan_file,
+            auto_approve=auto_approve,
+            allow_deletes=allow_deletes,
+            fail_fast=fail_fast,
+        )
+    )
     if outcome is None:
+        click.echo("Nothing to apply.", err=True)
         return
     for entry in outcome.actions:
         if entry.outcome != "applied":
@@ -712,39 +691,35 @@ def apply(
         sys.exit(1)
 
 
-def _refuse_changing_options(what: str, options: RunOptions, allow_deletes: bool) -> None:
-    """A saved plan is used as it was reviewed: an option that would change what it does
-    is refused, never ignored."""
-    changing = [
-        flag
-        for flag, given in (
-            ("--tenant", bool(options.tenants)),
-            ("--changed-since", options.changed_since is not None),
-            ("--delete-unmanaged", options.delete_unmanaged),
-            ("--max-delete-share", options.max_delete_share is not None),
-            ("--allow-deletes", allow_deletes),
-        )
-        if given
-    ]
-    if changing:
-        _fail(
-            f"{what} uses the saved plan as it was reviewed; {', '.join(changing)} would"
-            " change it. Make a new plan with those options (plan --allow-deletes --out FILE"
-            " records the approval of deletes) and review that."
-        )
+class _ApplyScreen:
+    """apply on the terminal: the plan on stdout, the question and progress on stderr."""
 
+    def show(self, plan: Plan, saved: Path | None) -> None:
+        if saved is None:
+            _write_plan(plan, "text")
+            return
+        from t4o_reconcile.render.common import summary_line
 
-def _confirm() -> None:
-    if not sys.stdin.isatty():
-        _fail(
-            "apply needs confirmation, but standard input is not a terminal:"
-            " run with --auto-approve (after reviewing the plan) or from a terminal."
+        click.echo(f"Target: {plan.target}")
+        click.echo(f"Applying the saved plan {saved}: {summary_line(plan)}")
+
+    def confirm(self) -> None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "apply needs confirmation, but standard input is not a terminal:"
+                " run with --auto-approve (after reviewing the plan) or from a terminal."
+            )
+        answer = click.prompt(
+            "Apply these changes? Only 'yes' is accepted", default="", show_default=False
         )
-    answer = click.prompt(
-        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
-    )
-    if answer.strip() != "yes":
-        _fail("apply cancelled; nothing was written.")
+        if answer.strip() != "yes":
+            raise WorkflowError("apply cancelled; nothing was written.")
+
+    def progress(self, tenants: int) -> Progress:
+        from t4o_reconcile.render.progress import LogProgress, TerminalProgress
+
+        progress_type = TerminalProgress if sys.stderr.isatty() else LogProgress
+        return progress_type(sys.stderr, tenants=tenants)
 
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -813,13 +788,13 @@ def export(
     tenants: tuple[str, ...], all_tenants: bool, out_dir: Path, force: bool, **kwargs: Any
 ) -> None:
     """Write live tenants as YAML files, so that plan afterwards shows no change."""
-    from t4o_reconcile.workflow import export_with
+    from t4o_reconcile.workflow import export_tenants
 
     if not tenants and not all_tenants:
         _fail("name the tenants to export with --tenant SLUG, or pass --all")
     options = _options(out_dir, **kwargs)
     written = _run(
-        lambda provider: export_with(
+        lambda provider: export_tenants(
             provider,
             tenants or None,
             out_dir,

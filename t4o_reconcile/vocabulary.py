@@ -30,7 +30,6 @@ INVOICE_RECIPIENTS: tuple[str, ...] = get_args(InvoiceRecipient)
 BILLING_INTERVALS: tuple[str, ...] = get_args(Interval)
 SMTP_ENCRYPTIONS: tuple[str, ...] = get_args(Encryption)
 ROLES: tuple[str, ...] = get_args(Role)
-TENANT_STATES: tuple[str, ...] = get_args(TenantState)
 PROGRAMS: tuple[str, ...] = get_args(Program)
 PROGRAM_RIGHTS: tuple[str, ...] = get_args(Right)
 TEMPLATE_KINDS: tuple[str, ...] = get_args(TemplateKind)
@@ -108,7 +107,6 @@ class Vocabulary:
 BUILT_IN = Vocabulary(frozenset(MERGE_FIELDS), frozenset(LANGUAGES), frozenset(PDF_TEMPLATES))
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
-SLUG_RE = re.compile(SLUG_PATTERN)
 
 # The sections of a tenant and their facts (keys, secrets, paths) are in engine/sections.py.
 

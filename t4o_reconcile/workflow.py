@@ -15,9 +15,10 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot
 from t4o_reconcile.errors import (
@@ -25,6 +26,7 @@ from t4o_reconcile.errors import (
     ConfigInvalid,
     PlanFileError,
     TargetError,
+    UsageError,
     WorkflowError,
 )
 
@@ -97,7 +99,7 @@ def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Reposi
 
 def open_provider(options: RunOptions) -> Provider:
     """The provider named by ``options.provider`` (an entry point of the group
-    ``t4o_reconcile.providers``), built by its ``from_target(target, parallelism)``."""
+    ``t4o_reconcile.providers``), built by its ``from_target(ProviderTarget)``."""
     from t4o_reconcile.api.providers import load_provider
     from t4o_reconcile.api.target import resolve_target
 
@@ -113,12 +115,7 @@ def open_provider(options: RunOptions) -> Provider:
         provider_class = load_provider(options.provider)
     except LookupError as exc:
         raise TargetError(str(exc)) from None
-    build = getattr(provider_class, "from_target", None)
-    if build is None:
-        raise TargetError(
-            f"provider {options.provider!r} has no from_target(target, parallelism) to build it"
-        )
-    provider: Provider = build(target, parallelism=options.parallelism)
+    provider = provider_class.from_target(target.for_provider(options.parallelism))
     options.digest_key = digest_key(target)
     return provider
 
@@ -162,12 +159,14 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-async def make_plan_with(options: RunOptions, provider: Provider) -> Planned:
+async def plan_configuration(options: RunOptions, provider: Provider) -> Planned:
+    """Load the tenant files and read the live state side by side, then diff them: the
+    plan, with what it was made from and how long each step took."""
     with gc_paused():
-        return await _make_plan_with(options, provider)
+        return await _plan_configuration(options, provider)
 
 
-async def _make_plan_with(options: RunOptions, provider: Provider) -> Planned:
+async def _plan_configuration(options: RunOptions, provider: Provider) -> Planned:
     import time
 
     from t4o_reconcile.engine.diff import make_plan
@@ -296,17 +295,12 @@ def _git(path: Path, *args: str) -> str:
 
 def endpoint_of(provider: Provider) -> str:
     """The API a provider speaks to, without any token hint (``target`` may hold one)."""
-    endpoint = getattr(provider, "endpoint", None)
-    return endpoint if isinstance(endpoint, str) else provider.target
+    return provider.endpoint or provider.target
 
 
 async def identity_of(provider: Provider) -> str | None:
     """Who the token acts for, when the provider can say (``whoami``)."""
-    whoami = getattr(provider, "whoami", None)
-    if whoami is None:
-        return None
-    identity = await whoami()
-    return str(identity)
+    return await provider.whoami()
 
 
 def git_commit(path: Path) -> str | None:
@@ -343,7 +337,7 @@ def _where(endpoint: str, identity: str | None) -> str:
     return f"{endpoint} as {identity}" if identity else endpoint
 
 
-async def apply_with(
+async def execute_plan(
     plan: Plan,
     provider: Provider,
     *,
@@ -352,6 +346,8 @@ async def apply_with(
     fail_fast: bool,
     on_event: Callable[[ApplyEvent], None] | None = None,
 ) -> ApplyReport:
+    """Make the plan's writes through ``provider`` (the engine's apply), the garbage
+    collector's long-lived objects frozen for the run."""
     from t4o_reconcile.engine.apply import apply_plan
 
     # The plan and the snapshots stay alive for the whole run: move them out of the
@@ -371,6 +367,135 @@ async def apply_with(
         gc.unfreeze()
 
 
+class ApplyScreen(Protocol):
+    """What apply shows and asks on the way; the command line implements it."""
+
+    def show(self, plan: Plan, saved: Path | None) -> None:
+        """The plan about to be applied (a saved one: its summary)."""
+
+    def confirm(self) -> None:
+        """Ask before writing; raise a ``T4oError`` to stop."""
+
+    def progress(self, tenants: int) -> Progress:
+        """Where apply's events go while it runs."""
+
+
+class Progress(Protocol):
+    def update(self, event: ApplyEvent) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def refuse_changing_options(what: str, options: RunOptions, allow_deletes: bool) -> None:
+    """A saved plan is used as it was reviewed: an option that would change what it does
+    is refused, never ignored."""
+    changing = [
+        flag
+        for flag, given in (
+            ("--tenant", bool(options.tenants)),
+            ("--changed-since", options.changed_since is not None),
+            ("--delete-unmanaged", options.delete_unmanaged),
+            ("--max-delete-share", options.max_delete_share is not None),
+            ("--allow-deletes", allow_deletes),
+        )
+        if given
+    ]
+    if changing:
+        raise UsageError(
+            f"{what} uses the saved plan as it was reviewed; {', '.join(changing)} would"
+            " change it. Make a new plan with those options (plan --allow-deletes --out FILE"
+            " records the approval of deletes) and review that."
+        )
+
+
+async def apply_configuration(
+    options: RunOptions,
+    screen: ApplyScreen,
+    *,
+    plan_file: Path | None = None,
+    auto_approve: bool = False,
+    allow_deletes: bool = False,
+    fail_fast: bool = False,
+) -> ApplyReport | None:
+    """``apply``: plan (or re-check the saved ``plan_file`` against the configuration and
+    live state), refuse what cannot be applied, confirm, then write. None: nothing to do.
+
+    A saved plan is applied exactly as reviewed: its tenants, its approval of deletes,
+    its idempotency keys; any option that would change it is refused first.
+    """
+    if plan_file is not None:
+        refuse_changing_options("apply --plan", options, allow_deletes)
+    # Only a saved plan is compared by its config digests; a fresh one need not make them.
+    options.digests = plan_file is not None
+    async with open_provider(options) as provider:
+        return await _apply(
+            options,
+            provider,
+            screen,
+            plan_file=plan_file,
+            auto_approve=auto_approve,
+            allow_deletes=allow_deletes,
+            fail_fast=fail_fast,
+        )
+
+
+async def _apply(
+    options: RunOptions,
+    provider: Provider,
+    screen: ApplyScreen,
+    *,
+    plan_file: Path | None,
+    auto_approve: bool,
+    allow_deletes: bool,
+    fail_fast: bool,
+) -> ApplyReport | None:
+    from t4o_reconcile.engine.apply import check_applicable
+
+    if plan_file is not None:
+        from t4o_reconcile.engine.planfile import load_plan
+
+        saved = load_plan(plan_file)
+        allow_deletes = saved.deletes_approved
+        plan = await fresh_plan_for_saved(options, provider, saved)
+    else:
+        plan = (await plan_configuration(options, provider)).plan
+    screen.show(plan, plan_file)
+    if plan.has_errors:
+        raise WorkflowError("the plan has errors; nothing was applied.")
+    if not plan.has_changes:
+        return None
+    refusals = check_applicable(plan, allow_deletes=allow_deletes)
+    if refusals:
+        raise WorkflowError("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
+    if not auto_approve and plan_file is None:
+        screen.confirm()
+    progress = screen.progress(sum(1 for tenant in plan.tenants if tenant.actions))
+    try:
+        return await execute_plan(
+            plan,
+            provider,
+            parallelism=options.parallelism,
+            allow_deletes=allow_deletes,
+            fail_fast=fail_fast,
+            on_event=progress.update,
+        )
+    finally:
+        progress.close()
+
+
+async def _plan_as(options: RunOptions, provider: Provider, earlier: Plan) -> Planned:
+    """Plan again as ``earlier`` was asked for, on the target it was made for: exactly
+    the tenants it covered (a --changed-since plan is not diffed against git again: after
+    the merge there is nothing to diff), the same leaving tenants and unmanaged deletes."""
+    check_target(earlier, endpoint_of(provider), await identity_of(provider))
+    options.tenants = tuple(earlier.only or ())
+    options.targeted = earlier.only is not None
+    options.changed_since = None
+    options.leaving = tuple(earlier.leaving)
+    options.delete_unmanaged = earlier.delete_unmanaged
+    return await plan_configuration(options, provider)
+
+
 async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: Plan) -> Plan:
     """Re-plan from the current config and live state and refuse unless nothing changed
     since ``saved`` was made: the result then holds exactly the saved plan's actions, with
@@ -383,9 +508,9 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
             f" ({len(saved.uncompared)} secret(s) not compared), so it cannot be applied;"
             " make the plan with the secrets, or run apply without --plan"
         )
-    check_target(saved, endpoint_of(provider), await identity_of(provider))
+    # Apply has no use for who made the drift: the re-plan only proves nothing moved.
     options.attribute = False
-    planned = await make_plan_with(options, provider)
+    planned = await _plan_as(options, provider, saved)
     problems = check_stale(saved, planned.live, planned.plan.config_digest)
     if not problems and _shape(saved) != _shape(planned.plan):
         problems = ["the actions planned now differ from the saved plan"]
@@ -406,14 +531,8 @@ async def plan_for_reviewed(options: RunOptions, provider: Provider, reviewed: P
     approval) and refuse unless the result does exactly what the review showed."""
     from t4o_reconcile.engine.review import check_reviewed
 
-    check_target(reviewed, endpoint_of(provider), await identity_of(provider))
-    options.tenants = tuple(reviewed.only or ())
-    options.targeted = reviewed.only is not None
-    options.changed_since = None
-    options.leaving = tuple(reviewed.leaving)
-    options.delete_unmanaged = reviewed.delete_unmanaged
     options.allow_deletes = reviewed.deletes_approved
-    planned = await make_plan_with(options, provider)
+    planned = await _plan_as(options, provider, reviewed)
     problems = check_reviewed(reviewed, planned.plan, planned.live, uncompared=uncompared(reviewed))
     if problems:
         raise WorkflowError(
@@ -434,12 +553,10 @@ def uncompared(plan: Plan) -> set[str]:
 
 
 def _shape(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [
-        (action.address, action.kind, tuple(action.changed_paths)) for action in plan.all_actions()
-    ]
+    return [(action.address, action.kind, tuple(action.changed_paths)) for action in flatten(plan)]
 
 
-async def export_with(
+async def export_tenants(
     provider: Provider,
     slugs: Sequence[str] | None,
     out_dir: Path,
@@ -447,6 +564,7 @@ async def export_with(
     force: bool,
     env_prefix: str | None = None,
 ) -> list[Path]:
+    """Read the live tenants (``slugs``, or all) and write them as tenant files."""
     from t4o_reconcile.config.export import write_export
     from t4o_reconcile.config.secret_refs import SecretPolicy
 

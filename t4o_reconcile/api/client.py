@@ -192,6 +192,31 @@ def version_of(response: httpx.Response) -> str | None:
     return None
 
 
+def _headers(if_match: str | None, idempotency_key: str | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
+
+
+@dataclass(slots=True)
+class _Attempts:
+    """One request's attempts so far, for the decision to try again."""
+
+    method: str
+    path: str
+    retry_safe: bool
+    allowed: int
+    started: float
+    failures: int = 0  # 5xx answers and time-outs
+
+    @property
+    def last(self) -> bool:
+        return self.failures == self.allowed - 1
+
+
 class ApiClient:
     """An ``httpx.AsyncClient`` that speaks the t4o API contract.
 
@@ -266,61 +291,93 @@ class ApiClient:
     ) -> httpx.Response:
         """Send one request, retrying transient failures when that is safe.
 
-        Returns a 2xx answer; raises ``ApiError`` for anything else.
+        Returns a 2xx answer; raises ``ApiError`` for anything else. The steps, as httpx
+        splits ``send``: build the headers, send one paced attempt, decide whether and
+        when to try again, wait.
         """
         method = method.upper()
-        headers: dict[str, str] = {}
-        if if_match is not None:
-            headers["If-Match"] = if_match
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+        headers = _headers(if_match, idempotency_key)
         retry_safe = (
             method in ("GET", "HEAD", "OPTIONS")
             or (method in ("PATCH", "PUT", "DELETE") and if_match is not None)
             or (method == "POST" and idempotency_key is not None)
         )
-        attempts = self.retry.attempts if retry_safe else 1
-        started = self._clock()
-        failures = 0  # 5xx and time-outs; a 429 is pacing, bounded by the deadline instead
+        attempts = _Attempts(
+            method,
+            path,
+            retry_safe=retry_safe,
+            allowed=self.retry.attempts if retry_safe else 1,
+            started=self._clock(),
+        )
         while True:
-            last = failures == attempts - 1
+            delay: float | None
             try:
-                async with self.pacer.slot():
-                    self.request_count += 1
-                    response = await self._send(method, path, params, json, headers)
-                    self.pacer.observe(response.status_code, response.headers)
+                response = await self._send_paced(method, path, params, json, headers)
             except (httpx.TransportError, TimeoutError) as exc:
-                # Timeouts, refused and dropped connections: nothing was answered.
-                if last:
-                    what = (
-                        type(exc).__name__
-                        if isinstance(exc, httpx.TransportError)
-                        else f"Timeout (no complete answer within {self.timeout:g} s)"
-                    )
-                    raise NoAnswer(
-                        f"{what}{': ' + snippet(str(exc)) if str(exc) else ''}; gave up after"
-                        f" {failures + 1} attempt(s) in {self._clock() - started:.1f} s"
-                        f" ({self.timeout:g} s per request: --timeout or T4O_TIMEOUT)",
-                        method=method,
-                        path=path,
-                    ) from None
-                delay = self.retry.backoff(failures, self._rand)
-                failures += 1
-                log.debug("%s %s: %s, retry in %.2fs", method, path, type(exc).__name__, delay)
+                delay = self._retry_without_answer(exc, attempts)
+            else:
+                log.debug("%s %s -> %d", method, path, response.status_code)
+                if response.is_success:
+                    return response
+                delay = self._retry_after_answer(response, attempts)
+            if delay is not None:
                 await self._sleep(delay)
-                continue
-            log.debug("%s %s -> %d", method, path, response.status_code)
-            if response.is_success:
-                return response
-            if response.status_code == 429 and retry_safe:
-                self._wait_out_rate_limit(response, method, path, started)
-                continue
-            if response.status_code not in RETRY_STATUSES or last:
-                raise problem_from_response(response, method, path)
-            delay = self.retry.backoff(failures, self._rand)
-            failures += 1
-            log.debug("%s %s: %d, retry in %.2fs", method, path, response.status_code, delay)
-            await self._sleep(delay)
+
+    async def _send_paced(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """One attempt in a slot of the pacer, which learns from the answer."""
+        async with self.pacer.slot():
+            self.request_count += 1
+            response = await self._send(method, path, params, body, headers)
+            self.pacer.observe(response.status_code, response.headers)
+        return response
+
+    def _retry_without_answer(self, exc: BaseException, attempts: _Attempts) -> float:
+        """Timeouts, refused and dropped connections: nothing was answered. The backoff
+        before the next attempt, or ``NoAnswer`` after the last one."""
+        method, path = attempts.method, attempts.path
+        if attempts.last:
+            what = (
+                type(exc).__name__
+                if isinstance(exc, httpx.TransportError)
+                else f"Timeout (no complete answer within {self.timeout:g} s)"
+            )
+            raise NoAnswer(
+                f"{what}{': ' + snippet(str(exc)) if str(exc) else ''}; gave up after"
+                f" {attempts.failures + 1} attempt(s) in {self._clock() - attempts.started:.1f}"
+                f" s ({self.timeout:g} s per request: --timeout or T4O_TIMEOUT)",
+                method=method,
+                path=path,
+            ) from None
+        delay = self._backoff(attempts)
+        log.debug("%s %s: %s, retry in %.2fs", method, path, type(exc).__name__, delay)
+        return delay
+
+    def _retry_after_answer(self, response: httpx.Response, attempts: _Attempts) -> float | None:
+        """An error answer: the backoff before the next attempt (None: the pacer holds
+        every request for a 429), or the ``ApiError`` it means."""
+        method, path = attempts.method, attempts.path
+        if response.status_code == 429 and attempts.retry_safe:
+            self._wait_out_rate_limit(response, method, path, attempts.started)
+            return None
+        if response.status_code not in RETRY_STATUSES or attempts.last:
+            raise problem_from_response(response, method, path)
+        delay = self._backoff(attempts)
+        log.debug("%s %s: %d, retry in %.2fs", method, path, response.status_code, delay)
+        return delay
+
+    def _backoff(self, attempts: _Attempts) -> float:
+        """A 5xx or a time-out counts as a failed attempt; a 429 is pacing, bounded by the
+        deadline instead."""
+        delay = self.retry.backoff(attempts.failures, self._rand)
+        attempts.failures += 1
+        return delay
 
     async def _send(
         self,

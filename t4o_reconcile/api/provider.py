@@ -13,7 +13,8 @@ import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
 from t4o_reconcile.api import snapshot as convert
@@ -25,11 +26,11 @@ from t4o_reconcile.api.client import (
     snippet,
     version_of,
 )
-from t4o_reconcile.api.target import Target
+from t4o_reconcile.api.target import DEFAULT_SANDBOX_DB
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import same
-from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address
-from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
+from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, address, versions_of
+from t4o_reconcile.engine.provider import ActionResult, ExecutionContext, ProviderTarget
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApiError, UnexpectedAnswer, UnsafePathError
 from t4o_reconcile.vocabulary import SLUG_PATTERN, Vocabulary
@@ -44,6 +45,7 @@ PAGE_LIMIT = 100
 BULK_CHUNK = 25
 
 Fields = dict[str, Any]
+Versions = dict[str, str]  # address -> version
 # Fields the API computes besides each section's read-only ones; never sent.
 _READ_ONLY = frozenset({"version"})
 
@@ -188,10 +190,9 @@ class HttpProvider:
         self._owners: dict[str, str] = {}
 
     @classmethod
-    def from_target(
-        cls, target: Target, parallelism: int = 8, *, retry: RetryPolicy | None = None
-    ) -> HttpProvider:
-        retry = retry or RetryPolicy(deadline=target.deadline)
+    def from_target(cls, target: ProviderTarget) -> Self:
+        """The t4o API at ``target.url``, or the embedded sandbox over ``local_state``."""
+        retry = RetryPolicy(deadline=target.deadline)
         if target.url is None:
             from t4o_reconcile.api.embedded import (
                 EMBEDDED_BASE_URL,
@@ -199,13 +200,14 @@ class HttpProvider:
                 local_token,
             )
 
-            token = local_token(target.db_path)
-            transport, close_app = embedded_transport(target.db_path)
+            db_path = target.local_state or DEFAULT_SANDBOX_DB
+            token = local_token(db_path)
+            transport, close_app = embedded_transport(db_path)
             client = ApiClient(
                 EMBEDDED_BASE_URL,
                 token,
                 transport=transport,
-                parallelism=parallelism,
+                parallelism=target.parallelism,
                 retry=retry,
                 rate_limit=target.rate_limit,
             )
@@ -213,12 +215,23 @@ class HttpProvider:
         client = ApiClient(
             target.url,
             target.token,
-            parallelism=parallelism,
+            parallelism=target.parallelism,
             retry=retry,
             timeout=target.timeout,
             rate_limit=target.rate_limit,
         )
         return cls(client, target=target.name, endpoint=target.endpoint)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     @property
     def target(self) -> str:
@@ -328,9 +341,6 @@ class HttpProvider:
             raise
         return convert.vocabulary_of(answer)
 
-    async def list_tenants(self) -> list[str]:
-        return [str(item["slug"]) for item in await self._collect("/v1/tenants")]
-
     async def _collect(self, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
         return [item async for item in self._client.paginate(path, params, limit=PAGE_LIMIT)]
 
@@ -405,42 +415,53 @@ class HttpProvider:
     # -- writes ------------------------------------------------------------------------
 
     async def execute(self, action: Action, context: ExecutionContext) -> ActionResult:
+        # The versions this write teaches (its own and those the server changed on the
+        # side) travel back in the result; the executor keeps the run's map.
+        learned: Versions = {}
+        result = await self._execute(action, context, learned)
+        result.versions = learned
+        return result
+
+    async def _execute(
+        self, action: Action, context: ExecutionContext, learned: Versions
+    ) -> ActionResult:
         try:
-            version, message = await self._write(action, context)
+            version, message = await self._write(action, context, learned)
         except ApiError as error:
             if error.status == 412:
-                return await self._after_conflict(action, context)
+                return await self._after_conflict(action, context, learned)
             if error.status == 404 and action.kind == "delete":
                 # A retried delete that had committed, or someone else was faster: either
                 # way the resource is gone, as the plan wants.
-                context.versions.pop(action.address, None)
                 return ActionResult(action.address, "applied", message="already gone")
             return ActionResult(action.address, "failed", message=str(error))
         except (ValueError, KeyError) as error:
             return ActionResult(action.address, "failed", message=f"cannot apply: {error}")
         if version is not None:
-            context.versions[action.address] = version
+            learned[action.address] = version
         return ActionResult(action.address, "applied", message=message, new_version=version)
 
-    async def _write(self, action: Action, context: ExecutionContext) -> tuple[str | None, str]:
+    async def _write(
+        self, action: Action, context: ExecutionContext, learned: Versions
+    ) -> tuple[str | None, str]:
         section = action.section
         if section == WHOLE_TENANT:
             if action.kind == "create":
-                return await self._create_tenant(action, context), ""
+                return await self._create_tenant(action, context, learned), ""
             if action.kind == "delete":
                 await self._delete(action, context)
                 self._live.pop(str(action.tenant), None)
                 return None, ""
         elif section in sections.TENANT_RESOURCE:
             if action.kind == "update":
-                return await self._update_tenant(action, context), ""
+                return await self._update_tenant(action, context, learned), ""
         elif section == "agreement":
             if action.kind in ("move", "update"):
                 return await self._move(action, context), ""
         elif action.kind == "create":
-            return await self._create(action, context), ""
+            return await self._create(action, context, learned), ""
         elif action.kind == "update":
-            return await self._update(action, context), ""
+            return await self._update(action, context, learned), ""
         elif action.kind == "delete":
             await self._delete(action, context)
             self._note(action.tenant, section, action.key, None)
@@ -455,37 +476,15 @@ class HttpProvider:
             return if_match(action.version)
         raise ValueError(f"no version known for {action.address}; run plan again")
 
-    async def _create_tenant(self, action: Action, context: ExecutionContext) -> str | None:
+    async def _create_tenant(
+        self, action: Action, context: ExecutionContext, learned: Versions
+    ) -> str | None:
         slug = str(action.tenant)
-        after = action.after or {}
-        body: Fields = {"slug": slug}
-        for name in (
-            "name",
-            "organization_number",
-            "personal_number",
-            "contact",
-            "address",
-            "state",
-        ):
-            if name in after:
-                body[name] = after[name]
-        for name in ("defaults", "billing"):
-            if after.get(name) is not None:
-                body[name] = after[name]
-        if after.get("invoicing") is not None:
-            body["invoicing"] = _writable(after["invoicing"])
-        if after.get("agreement") is not None:
-            body["agreement"] = after["agreement"]
-        owner = after.get("owner")
-        if not isinstance(owner, Mapping) or not owner.get("email"):
-            raise ValueError(f"a new tenant needs its owner (email, name): {slug}")
-        body["owner"] = {"email": owner["email"], "name": owner.get("name")}
-        if isinstance(owner.get("programs"), Mapping):
-            body["owner"]["programs"] = dict(owner["programs"])
-        if owner.get("custom_invoice_email") is True:
-            body["owner"]["custom_invoice_email"] = True
         response = await self._client.request(
-            "POST", "/v1/tenants", json=wire(body), idempotency_key=context.idempotency_key
+            "POST",
+            "/v1/tenants",
+            json=wire(_tenant_body(slug, action.after or {})),
+            idempotency_key=context.idempotency_key,
         )
         # The API made more than the tenant (invoicing, membership, the owner): learn
         # their versions so the plan's follow-up writes can send If-Match. The answer
@@ -496,16 +495,15 @@ class HttpProvider:
             config = await self._client.get_json(f"{tenant_path(slug)}/config")
         tenant = convert.tenant_snapshot(config)
         self._remember(tenant)
-        for section, items in tenant.sections.items():
-            for key, item in items.items():
-                if item.version is not None:
-                    context.versions[address(slug, section, key)] = item.version
+        learned.update(versions_of(tenant))
         version = tenant.sections["identity"][""].version
         if version is not None:
-            context.versions[slug] = version
+            learned[slug] = version
         return version
 
-    async def _update_tenant(self, action: Action, context: ExecutionContext) -> str | None:
+    async def _update_tenant(
+        self, action: Action, context: ExecutionContext, learned: Versions
+    ) -> str | None:
         slug = str(action.tenant)
         after = action.after or {}
         if action.section == "identity":
@@ -532,7 +530,7 @@ class HttpProvider:
         version = version_of(response)
         if version is not None:
             for name in _tenant_aliases(slug):
-                context.versions[name] = version
+                learned[name] = version
         data = answer_json(response) if response.content else {}
         if isinstance(data, Mapping) and data:
             for section in sections.TENANT_RESOURCE:
@@ -550,7 +548,9 @@ class HttpProvider:
         )
         return version_of(response)
 
-    async def _create(self, action: Action, context: ExecutionContext) -> str | None:
+    async def _create(
+        self, action: Action, context: ExecutionContext, learned: Versions
+    ) -> str | None:
         body = _writable(action.after or {})
         if action.section == "users":
             body["invited_by"] = await self._owner(str(action.tenant))
@@ -560,10 +560,12 @@ class HttpProvider:
             json=wire(body),
             idempotency_key=context.idempotency_key,
         )
-        await self._after_item_write(action, context, answer_json(response))
+        await self._after_item_write(action, context, answer_json(response), learned)
         return version_of(response)
 
-    async def _update(self, action: Action, context: ExecutionContext) -> str | None:
+    async def _update(
+        self, action: Action, context: ExecutionContext, learned: Versions
+    ) -> str | None:
         declared = sections.REGISTRY.get(action.section)
         keys = declared.key_fields if declared is not None else ()
         body = {k: v for k, v in _writable(action.after or {}).items() if k not in keys}
@@ -575,7 +577,7 @@ class HttpProvider:
             json=wire(body),
             if_match=self._if_match(action, context),
         )
-        await self._after_item_write(action, context, answer_json(response))
+        await self._after_item_write(action, context, answer_json(response), learned)
         return version_of(response)
 
     async def _delete(self, action: Action, context: ExecutionContext) -> None:
@@ -596,7 +598,9 @@ class HttpProvider:
             raise ValueError(f"tenant {slug} has no owner to send the invitation as")
         return self._owners[slug]
 
-    async def _after_item_write(self, action: Action, context: ExecutionContext, data: Any) -> None:
+    async def _after_item_write(
+        self, action: Action, context: ExecutionContext, data: Any, learned: Versions
+    ) -> None:
         """Learn the versions the server bumped when a radio flag moved to this item.
 
         An item (a bank account) that lost the flag has a new version. It is recorded
@@ -638,11 +642,13 @@ class HttpProvider:
                     expected[flag] = False
             if all(same(value, item.fields.get(field)) for field, value in expected.items()):
                 if item.version is not None:
-                    context.versions[name] = item.version
+                    learned[name] = item.version
                 self._note(slug, section, key, item.fields)
                 self._live[slug].sections[section][key].version = item.version
 
-    async def _after_conflict(self, action: Action, context: ExecutionContext) -> ActionResult:
+    async def _after_conflict(
+        self, action: Action, context: ExecutionContext, learned: Versions
+    ) -> ActionResult:
         """A 412: maybe our own earlier attempt committed before its answer was lost."""
         conflict = ActionResult(
             action.address,
@@ -655,7 +661,6 @@ class HttpProvider:
             response = await self._client.request("GET", path)
         except ApiError as error:
             if error.status == 404 and action.kind == "delete":
-                context.versions.pop(action.address, None)
                 return ActionResult(action.address, "applied", message="already gone")
             return conflict
         read = reader(action.section)
@@ -672,10 +677,33 @@ class HttpProvider:
                 else ()
             )
             for name in (action.address, *names):
-                context.versions[name] = version
+                learned[name] = version
         return ActionResult(
             action.address, "applied", message="already applied", new_version=version
         )
+
+
+def _tenant_body(slug: str, after: Mapping[str, Any]) -> Fields:
+    """The create of a tenant: its identity, the sections made with it, its owner."""
+    body: Fields = {"slug": slug}
+    for name in sections.get("identity").fields:
+        if name in after:
+            body[name] = after[name]
+    for section in sections.each():
+        made_here = section.name in ("identity", "agreement")  # above and below
+        if section.created_with_tenant and not made_here and after.get(section.name) is not None:
+            body[section.name] = _writable(after[section.name])
+    if after.get("agreement") is not None:
+        body["agreement"] = after["agreement"]
+    owner = after.get("owner")
+    if not isinstance(owner, Mapping) or not owner.get("email"):
+        raise ValueError(f"a new tenant needs its owner (email, name): {slug}")
+    body["owner"] = {"email": owner["email"], "name": owner.get("name")}
+    if isinstance(owner.get("programs"), Mapping):
+        body["owner"]["programs"] = dict(owner["programs"])
+    if owner.get("custom_invoice_email") is True:
+        body["owner"]["custom_invoice_email"] = True
+    return body
 
 
 def _writable(fields: Mapping[str, Any]) -> Fields:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from t4o_reconcile.engine.provider import ProviderTarget
 from t4o_reconcile.errors import TargetError
 
 __all__ = ["Target", "TargetError", "resolve_target"]
@@ -65,6 +66,20 @@ class Target:
         if self.url is None:
             return f"embedded sandbox ({self.db_path.resolve()})"
         return _display_url(self.url)
+
+    def for_provider(self, parallelism: int = 8) -> ProviderTarget:
+        """The provider-neutral target a provider's ``from_target`` receives."""
+        return ProviderTarget(
+            url=self.url,
+            token=self.token,
+            name=self.name,
+            endpoint=self.endpoint,
+            parallelism=parallelism,
+            rate_limit=self.rate_limit,
+            deadline=self.deadline,
+            timeout=self.timeout,
+            local_state=self.db_path if self.url is None else None,
+        )
 
     def describe(self) -> str:
         """The first line of plan and apply."""

@@ -96,20 +96,37 @@ def export_tenant(
     live: TenantSnapshot, agreements: Mapping[str, Item], env_prefix: str = DEFAULT_ENV_PREFIX
 ) -> ExportedTenant:
     """One live tenant as the document of its tenant file."""
-    sections = live.sections
     identity = _single(live, "identity")
     if identity is None:
         raise ExportError(f"{live.slug}: the live tenant has no identity (name, numbers)")
     doc = CommentedMap()
     doc["slug"] = live.slug
     exported = ExportedTenant(live.slug, doc, env_prefix=env_prefix)
-    fields = identity.fields
+    _identity(exported, identity.fields)
+    if "agreement" in live.sections:
+        membership = _single(live, "agreement")
+        name = membership.fields.get("name") if membership is not None else None
+        doc["agreement"] = _scalar("agreement", name)
+        if name is not None:
+            exported.agreement = agreements.get(name)
+    for section in registry.each():
+        if section.name in (registry.Identity.name, registry.AgreementMembership.name):
+            continue  # written above, as top-level fields of the file
+        items = live.sections.get(section.name)
+        if items is not None:
+            _section(exported, section, items)
+    return exported
+
+
+def _identity(exported: ExportedTenant, fields: Mapping[str, Any]) -> None:
+    """The identity's fields: top-level keys of the tenant file."""
+    doc = exported.document
     doc["name"] = _scalar("name", fields["name"])
     if fields.get("organization_number") is not None:
         doc["organization_number"] = _scalar("organization_number", fields["organization_number"])
     if fields.get("personal_number") is not None:
         # Personal data: live holds only a fingerprint, and the file gets a reference.
-        env_name = secret_env_name(live.slug, "personal", "number")
+        env_name = secret_env_name(exported.slug, "personal", "number")
         if not env_name.startswith(SECRET_ENV_PREFIX):
             env_name = SECRET_ENV_PREFIX + env_name.removeprefix("T4O_")
         _secret_ref(doc, "personal_number", env_name)
@@ -120,37 +137,28 @@ def export_tenant(
         if fields.get(part):
             doc[part] = _mapping(fields[part], list(fields[part]))
 
-    if "agreement" in sections:
-        membership = _single(live, "agreement")
-        name = membership.fields.get("name") if membership is not None else None
-        doc["agreement"] = _scalar("agreement", name)
-        if name is not None:
-            exported.agreement = agreements.get(name)
 
-    for section in registry.each():
-        if section.name in (registry.Identity.name, registry.AgreementMembership.name):
-            continue  # written above, as top-level fields of the file
-        items = sections.get(section.name)
-        if items is None:
-            continue
-        if not section.deletable:
-            # The tenant's settings (defaults, billing, invoicing): always there.
-            if "" in items:
-                written = _mapping(items[""].fields, _writable(section))
-                for name, missing in section.missing_means.items():
-                    # What a file that leaves it out gets (billing's program access).
-                    if not isinstance(missing, Mapping) and written.get(name) == missing:
-                        del written[name]
-                doc[section.name] = written
-        elif section.singleton:
-            item = items.get("")
-            # None: managed, and none configured (the system email account).
-            doc[section.name] = None if item is None else _item(exported, section, "", item)
-        else:
-            doc[section.name] = CommentedSeq(
-                _item(exported, section, key, items[key]) for key in sorted(items)
-            )
-    return exported
+def _section(
+    exported: ExportedTenant, section: registry.Section, items: Mapping[str, Item]
+) -> None:
+    doc = exported.document
+    if not section.deletable:
+        # The tenant's settings (defaults, billing, invoicing): always there.
+        if "" in items:
+            written = _mapping(items[""].fields, _writable(section))
+            for name, missing in section.missing_means.items():
+                # What a file that leaves it out gets (billing's program access).
+                if not isinstance(missing, Mapping) and written.get(name) == missing:
+                    del written[name]
+            doc[section.name] = written
+    elif section.singleton:
+        item = items.get("")
+        # None: managed, and none configured (the system email account).
+        doc[section.name] = None if item is None else _item(exported, section, "", item)
+    else:
+        doc[section.name] = CommentedSeq(
+            _item(exported, section, key, items[key]) for key in sorted(items)
+        )
 
 
 def _writable(section: registry.Section) -> list[str]:

@@ -264,37 +264,45 @@ def _find(next_event: Any, path: tuple[str | int, ...], key: bool) -> Position |
         return None
     found = _mark(node)
     for index, step in enumerate(path):
-        last = index == len(path) - 1
         if isinstance(step, str) and _kind(node) == "MappingStartEvent":
-            while True:
-                key_event = _plain_event(next_event())
-                if _kind(key_event) == "MappingEndEvent":
-                    return found  # no such key: the mapping that should hold it
-                if _kind(key_event) != "ScalarEvent":
-                    raise NotPlain("complex key")
-                name = key_event.value if key_event.style else _plain(key_event.value)
-                value = _plain_event(next_event())
-                if name == step:
-                    at_key = (last and key) or _kind(value) in _STARTS
-                    found = _mark(key_event) if at_key else _mark(value)
-                    node = value
-                    break
-                _skip(next_event, value)
+            at = _into_mapping(next_event, step, key and index == len(path) - 1)
         elif isinstance(step, int) and _kind(node) == "SequenceStartEvent" and step >= 0:
-            position = 0
-            while True:
-                item = _plain_event(next_event())
-                if _kind(item) == "SequenceEndEvent":
-                    return found
-                if position == step:
-                    found = _mark(item)
-                    node = item
-                    break
-                _skip(next_event, item)
-                position += 1
+            at = _into_sequence(next_event, step)
         else:
             break
+        if at is None:
+            return found  # no such key or item: the node that should hold it
+        found, node = at
     return found
+
+
+def _into_mapping(next_event: Any, name: str, key: bool) -> tuple[Position, Any] | None:
+    """The position of ``name``'s value (of the key itself with ``key``, or when the value
+    is a collection) and the value's event; None when the mapping has no such key."""
+    while True:
+        key_event = _plain_event(next_event())
+        if _kind(key_event) == "MappingEndEvent":
+            return None
+        if _kind(key_event) != "ScalarEvent":
+            raise NotPlain("complex key")
+        found = key_event.value if key_event.style else _plain(key_event.value)
+        value = _plain_event(next_event())
+        if found == name:
+            at_key = key or _kind(value) in _STARTS
+            return (_mark(key_event) if at_key else _mark(value)), value
+        _skip(next_event, value)
+
+
+def _into_sequence(next_event: Any, step: int) -> tuple[Position, Any] | None:
+    position = 0
+    while True:
+        item = _plain_event(next_event())
+        if _kind(item) == "SequenceEndEvent":
+            return None
+        if position == step:
+            return _mark(item), item
+        _skip(next_event, item)
+        position += 1
 
 
 def _kind(event: Any) -> str:

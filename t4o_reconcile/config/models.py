@@ -460,7 +460,3 @@ class Agreement(Model):
 
 class AgreementsFile(Model):
     agreements: list[Agreement] = Field(default_factory=list, max_length=MAX_AGREEMENTS)
-
-
-def schema_of(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()

@@ -20,7 +20,6 @@ def format_path(path: DocPath) -> str:
 
 
 Level = Literal["error", "warning"]
-LEVELS: tuple[Level, ...] = ("error", "warning")
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,3 @@ class Repository:
     files: list[Path] = field(default_factory=list)
     # What validate would warn about: plan prints these, they never stop it.
     warnings: list[Problem] = field(default_factory=list)
-
-    def agreement_names(self) -> list[str]:
-        return [entry.agreement.name for entry in self.agreements or []]

@@ -100,9 +100,9 @@ def _item_fields(
     entry: TenantEntry, section: registry.Section, model: BaseModel, where: tuple[str | int, ...]
 ) -> dict[str, Any]:
     fields = fields_of(model)
-    for name, normaliser in section.normalisers.items():
+    for name in section.normalised_from_file:
         if isinstance(fields.get(name), str):
-            fields[name] = normaliser(fields[name])
+            fields[name] = section.normalisers[name](fields[name])
     for name in section.missing_means:
         if name in fields:
             fields[name] = section.filled(name, fields[name])

@@ -18,8 +18,10 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan
 from t4o_reconcile.engine.provider import (
     ActionResult,
@@ -161,13 +163,13 @@ class Schedule:
 
 
 def schedule(plan: Plan) -> Schedule:
-    """Split the engine's order (``Plan.all_actions``) into phases, keeping each tenant's
+    """Split the engine's order (``order.flatten``) into phases, keeping each tenant's
     actions and the agreement actions in the order the engine gave them."""
     first: list[Action] = []
     last: list[Action] = []
     tenants: dict[str, list[Action]] = {}
     tenant_deletes: list[Action] = []
-    for action in plan.all_actions():
+    for action in flatten(plan):
         if action.tenant is None:
             (last if action.kind == "delete" else first).append(action)
         elif action.section == WHOLE_TENANT and action.kind == "delete":
@@ -324,7 +326,8 @@ class _Run:
 
     async def _write(self, action: Action) -> ActionResult:
         context = ExecutionContext(
-            idempotency_key=idempotency_key(self.plan_id, action), versions=self.versions
+            idempotency_key=idempotency_key(self.plan_id, action),
+            versions=MappingProxyType(self.versions),
         )
         try:
             result = await self.provider.execute(action, context)
@@ -334,6 +337,9 @@ class _Run:
             result = ActionResult(
                 action.address, "failed", f"{type(exc).__name__}: {exc}".rstrip(": ")
             )
+        if result.outcome == "applied" and action.kind == "delete":
+            self.versions.pop(action.address, None)  # gone: nothing to send If-Match for
+        self.versions.update(result.versions)
         if result.new_version is not None:
             self.versions[action.address] = result.new_version
         message = result.message

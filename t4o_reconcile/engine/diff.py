@@ -24,6 +24,7 @@ from t4o_reconcile.engine.plan import (
     Plan,
     TenantPlan,
     address,
+    versions_of,
 )
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
 
@@ -64,7 +65,7 @@ def make_plan(
         if have is None:
             _plan_new_tenant(want, tenant_plan)
         else:
-            tenant_plan.versions = _versions(have)
+            tenant_plan.versions = versions_of(have)
             _plan_existing_tenant(want, have, tenant_plan)
         tenant_plan.errors.extend(checks.tenant_errors(want, have, desired, live))
         tenant_plan.uncompared = checks.unread_secrets(want)
@@ -111,15 +112,6 @@ def _in_order(
         {str(item.fields.get("kind")) for item in live.values()},
         {str(item.fields.get("kind")) for item in wanted.values()},
     )
-
-
-def _versions(have: TenantSnapshot) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for section, items in have.sections.items():
-        for key, item in items.items():
-            if item.version is not None:
-                out[address(have.slug, section, key)] = item.version
-    return out
 
 
 def _plan_existing_tenant(want: TenantSnapshot, have: TenantSnapshot, plan: TenantPlan) -> None:
@@ -323,7 +315,7 @@ _NO_PROGRAMS = sections.Users.missing_means["programs"]
 
 def _plan_tenant_delete(have: TenantSnapshot) -> TenantPlan:
     identity = have.sections.get("identity", {}).get("")
-    plan = TenantPlan(slug=have.slug, versions=_versions(have))
+    plan = TenantPlan(slug=have.slug, versions=versions_of(have))
     plan.actions.append(
         Action(
             tenant=have.slug,

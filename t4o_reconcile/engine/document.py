@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Attribution, Plan, PlanError, TenantPlan
 from t4o_reconcile.engine.sensitive import mask, to_json
 
@@ -59,9 +58,7 @@ def plan_head(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
         "has_drift": plan.has_changes or bool(plan.unmanaged_tenants),
         "partial": plan.partial,
         "uncompared_secrets": plan.uncompared,
-        "agreement_actions": [
-            action_to_dict(a, secret) for a in sort_agreement_actions(plan.agreement_actions)
-        ],
+        "agreement_actions": [action_to_dict(a, secret) for a in plan.agreement_actions],
         "errors": [error_to_dict(e) for e in plan.errors],
         "unmanaged_tenants": list(plan.unmanaged_tenants),
         "leaving_management": list(plan.leaving),
@@ -82,7 +79,7 @@ def tenant_document(tenant: TenantPlan, secret: Callable[[object], Any]) -> dict
     return {
         "slug": tenant.slug,
         "source": tenant.source,
-        "actions": [action_to_dict(a, secret) for a in sort_tenant_actions(tenant.actions)],
+        "actions": [action_to_dict(a, secret) for a in tenant.actions],
         "errors": [error_to_dict(e) for e in tenant.errors],
         "deletes_need_flag": list(tenant.deletes_need_flag),
     }

@@ -147,7 +147,12 @@ def is_tenant_delete(action: Action) -> bool:
 
 
 def flatten(plan: Plan) -> list[Action]:
-    """Every action of the plan in the order apply runs them."""
+    """Every action of the plan in the order apply runs them.
+
+    ``make_plan`` sorts each tenant's actions with the functions above, so every output
+    shows them in apply order; apply sorts again here, so that a plan file written by
+    another version (or by hand) still runs in the API's order.
+    """
     agreements = sort_agreement_actions(plan.agreement_actions)
     out = [a for a in agreements if a.kind != "delete"]
     tenant_deletes: list[Action] = []

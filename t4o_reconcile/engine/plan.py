@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from t4o_reconcile.engine.snapshot import TenantSnapshot
 
 ActionKind = Literal["create", "update", "delete", "move"]
 
 # Section names of actions that are not a tenant section.
 WHOLE_TENANT = "tenant"  # create/delete of the tenant itself
 AGREEMENTS = "agreements"  # the shared agreements (tenant is None)
+
+
+def versions_of(tenant: TenantSnapshot) -> dict[str, str]:
+    """Every item's version, by address: what a plan records and If-Match sends."""
+    return {
+        address(tenant.slug, section, key): item.version
+        for section, items in tenant.sections.items()
+        for key, item in items.items()
+        if item.version is not None
+    }
 
 
 def address(tenant: str | None, section: str, key: str) -> str:
@@ -131,13 +144,6 @@ class Plan:
     changed_since: str | None = None
     skipped_tenants: int = 0
     leaving: list[str] = field(default_factory=list)
-
-    def all_actions(self) -> list[Action]:
-        """Every action in the order apply runs them (agreement creates come first,
-        agreement deletes last: see ``engine.order``)."""
-        from t4o_reconcile.engine.order import flatten
-
-        return flatten(self)
 
     def counts(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0, "move": 0}

@@ -3,13 +3,20 @@
 The HTTP client of the t4o API (``t4o_reconcile.api.provider.HttpProvider``) is one
 provider. An adapter for another vendor's API implements this Protocol and registers
 itself under the ``t4o_reconcile.providers`` entry point group, like octoDNS providers.
+
+As httpx's ``AsyncBaseTransport``: the work is one method (``execute``, beside ``read``),
+and the lifetime is a context manager. The workflow builds a provider with
+``from_target(ProviderTarget)`` and uses it as ``async with provider: ...``; leaving the
+block releases its connections whatever happened inside.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Protocol, Self
 
 from t4o_reconcile.engine.plan import Action
 from t4o_reconcile.engine.snapshot import Snapshot
@@ -25,21 +32,62 @@ class ActionResult:
     new_version: str | None = None
     # A 412: someone changed the resource after the plan read it.
     conflict: bool = False
-
-
-@dataclass(slots=True)
-class ExecutionContext:
-    """What a provider needs besides the action: the plan-derived idempotency key and
-    the versions the executor has learnt from earlier writes in this run."""
-
-    idempotency_key: str
+    # Every version the write taught, address -> version: the written resource's own
+    # (under each address that names it) and those the server changed on the side (a
+    # bank account that lost a radio flag). The executor keeps them for later If-Match.
     versions: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionContext:
+    """What a provider needs besides the action: the plan-derived idempotency key and
+    the versions the executor has learnt from earlier writes in this run (read only: a
+    provider returns what it learns in ``ActionResult.versions``)."""
+
+    idempotency_key: str
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTarget:
+    """Where and how a provider connects, whatever the vendor: what ``from_target`` gets.
+
+    Resolved from ``--api``/``T4O_API_URL``, ``T4O_API_TOKEN`` and the pacing options by
+    the workflow; a provider takes what it needs.
+    """
+
+    url: str | None  # None: the provider's local stand-in (t4o: the embedded sandbox)
+    token: str | None = field(default=None, repr=False)
+    # Shown on the first line of plan and apply (never the token, its last 4 at most).
+    name: str = ""
+    # The API itself, recorded in a saved plan, which apply --plan checks.
+    endpoint: str = ""
+    parallelism: int = 8  # requests in flight at most
+    rate_limit: float | None = None  # requests per second; None: as the API announces
+    deadline: float = 600.0  # seconds one request may wait out 429 answers
+    timeout: float = 30.0  # seconds one request may take, its whole answer included
+    local_state: Path | None = None  # where the local stand-in keeps its state
+
+
 class Provider(Protocol):
+    @classmethod
+    def from_target(cls, target: ProviderTarget) -> Self:
+        """A provider for ``target``; it opens nothing until used."""
+        ...
+
     @property
     def target(self) -> str:
         """Named on the first line of every plan and apply."""
+        ...
+
+    @property
+    def endpoint(self) -> str:
+        """The API without any token hint: a saved plan records it."""
+        ...
+
+    async def whoami(self) -> str | None:
+        """The identity behind the credentials (``partner`` or ``partner/tenant``), or
+        None when the API cannot say."""
         ...
 
     async def read(self, slugs: Iterable[str] | None = None) -> Snapshot:
@@ -52,4 +100,15 @@ class Provider(Protocol):
         retried safely through ``context.idempotency_key``."""
         ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release connections (and a local stand-in); ``__aexit__`` calls it."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...

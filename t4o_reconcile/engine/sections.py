@@ -66,8 +66,11 @@ class Section:
     # field -> what the file may leave out: a per-key map's missing keys, or a scalar
     # (export leaves such values out, both snapshots fill them in).
     missing_means: ClassVar[Mapping[str, Any]] = _NONE
-    # Text fields both sides normalise the same way (the API may answer another form).
+    # How text fields of the API's answer are normalised (the API may answer another
+    # form); the file side's models normalise the same fields the same way, except these,
+    # which the desired snapshot normalises itself.
     normalisers: ClassVar[Mapping[str, Normaliser]] = _NONE
+    normalised_from_file: ClassVar[tuple[str, ...]] = ()
     # The URL path below /v1/tenants/{slug}; "" is the tenant resource itself.
     api_path: ClassVar[str] = ""
     # What the tenant file's key holds, for the JSON Schema (editors show it).
@@ -81,6 +84,8 @@ class Section:
         """The natural key of an item with these fields."""
         if self.singleton:
             return ""
+        if len(self.key_fields) == 1:
+            return str(fields[self.key_fields[0]])
         return "/".join(str(fields[name]) for name in self.key_fields)
 
     def key_parts(self, key: str) -> list[str]:
@@ -101,12 +106,13 @@ class Section:
     def filled(self, name: str, value: Any) -> Any:
         """``value`` with what its missing entries mean (``missing_means``)."""
         default = self.missing_means.get(name)
-        if isinstance(default, Mapping):
-            given = value or {}
-            if not isinstance(given, Mapping):
-                raise ValueError(f"{name}: expected a mapping, got {type(given).__name__}")
-            return {k: given.get(k) or none for k, none in default.items()}
-        return value
+        if not isinstance(default, dict):
+            return value
+        given = value or {}
+        # dict first: this runs for every user of every tenant, and an ABC check is slow.
+        if not isinstance(given, dict) and not isinstance(given, Mapping):
+            raise ValueError(f"{name}: expected a mapping, got {type(given).__name__}")
+        return {k: given.get(k) or none for k, none in default.items()}
 
 
 REGISTRY: dict[str, Section] = {}
@@ -328,4 +334,5 @@ class EmailTemplates(Section):
     normalisers = MappingProxyType(
         {"name": normalize.text, "subject": normalize.text, "body": normalize.text}
     )
+    normalised_from_file = ("subject", "body")  # the model checks merge fields only
     api_path = "email-templates"

@@ -24,7 +24,6 @@ from typing import Any
 
 import jinja2
 
-from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
 from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
 from t4o_reconcile.render.common import (
     PARTIAL_NOTE,
@@ -149,7 +148,7 @@ def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
             summary_tail="",
             open_=True,
             notes=[],
-            actions=sort_agreement_actions(plan.agreement_actions),
+            actions=plan.agreement_actions,
             piece_room=piece_room,
         )
     for tenant in _tenant_order(plan):
@@ -170,7 +169,7 @@ def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
             summary_tail=tail,
             open_=bool(tenant.errors or tenant.deletes_need_flag),
             notes=notes,
-            actions=sort_tenant_actions(tenant.actions),
+            actions=tenant.actions,
             piece_room=piece_room,
         )
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from t4o_reconcile.engine.order import sort_agreement_actions, sort_tenant_actions
-from t4o_reconcile.engine.plan import Action, Plan, PlanError
+from t4o_reconcile.engine.plan import Action, Plan, PlanError, TenantPlan
 from t4o_reconcile.render.common import (
     ACCESSES_LABEL,
     PARTIAL_NOTE,
@@ -66,31 +65,44 @@ def iter_text(plan: Plan, *, color: bool) -> Iterator[str]:
             f"Targeted plan: {len(plan.tenants)} tenant(s) planned{since},"
             f" {plan.skipped_tenants} tenant(s) skipped."
         )
+    _agreements(out, plan)
+    for tenant in shown_tenants(plan):
+        yield out.take()
+        _tenant(out, tenant)
+    _others(out, plan)
+    _partial(out, plan)
+    _footer(out, plan)
+    yield out.take()
 
+
+def _agreements(out: _Writer, plan: Plan) -> None:
     if plan.agreement_actions or plan.errors:
         out.add()
         out.add(out.paint("bold", "Agreements"))
-        for action in sort_agreement_actions(plan.agreement_actions):
+        for action in plan.agreement_actions:
             _action(out, action)
         for error in plan.errors:
             _error(out, error)
 
-    for tenant in shown_tenants(plan):
-        yield out.take()
-        out.add()
-        source = f"  ({_safe(tenant.source)})" if tenant.source else ""
-        out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
-        for action in sort_tenant_actions(tenant.actions):
-            _action(out, action)
-        for error in tenant.errors:
-            _error(out, error)
-        if tenant.deletes_need_flag:
-            out.add(
-                "  "
-                + out.paint("warn", "! needs --allow-deletes: ")
-                + _safe("; ".join(tenant.deletes_need_flag))
-            )
 
+def _tenant(out: _Writer, tenant: TenantPlan) -> None:
+    out.add()
+    source = f"  ({_safe(tenant.source)})" if tenant.source else ""
+    out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
+    for action in tenant.actions:
+        _action(out, action)
+    for error in tenant.errors:
+        _error(out, error)
+    if tenant.deletes_need_flag:
+        out.add(
+            "  "
+            + out.paint("warn", "! needs --allow-deletes: ")
+            + _safe("; ".join(tenant.deletes_need_flag))
+        )
+
+
+def _others(out: _Writer, plan: Plan) -> None:
+    """Tenants without changes, without files, leaving management; charged accesses."""
     unchanged = len(plan.tenants) - len(shown_tenants(plan))
     if unchanged:
         out.add()
@@ -120,11 +132,16 @@ def iter_text(plan: Plan, *, color: bool) -> Iterator[str]:
         for users in moving_users:
             out.add(f"  {_safe(users.agreement)}: {accesses_text(users)}")
 
+
+def _partial(out: _Writer, plan: Plan) -> None:
     if plan.partial:
         out.add()
         out.add(out.paint("warn", PARTIAL_NOTE))
         for entry in plan.uncompared:
             out.add(f"  ? {_safe(entry)}")
+
+
+def _footer(out: _Writer, plan: Plan) -> None:
     errors = error_count(plan)
     out.add()
     if errors:
@@ -133,7 +150,6 @@ def iter_text(plan: Plan, *, color: bool) -> Iterator[str]:
     if flagged:
         out.add(out.paint("warn", "Needs --allow-deletes: " + ", ".join(flagged)))
     out.add(summary_line(plan))
-    yield out.take()
 
 
 def _action(out: _Writer, action: Action) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -64,20 +63,6 @@ class Faults:
     @property
     def active(self) -> bool:
         return bool(self.latency_ms or self.fail_rate or self.rate_limit or self.timeout_rate)
-
-    @classmethod
-    def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Faults:
-        env = os.environ if environ is None else environ
-        try:
-            return cls(
-                latency_ms=int(env.get("T4O_SANDBOX_LATENCY_MS", "0") or 0),
-                fail_rate=float(env.get("T4O_SANDBOX_FAIL_RATE", "0") or 0),
-                rate_limit=float(env.get("T4O_SANDBOX_RATE_LIMIT", "0") or 0),
-                timeout_rate=float(env.get("T4O_SANDBOX_TIMEOUT_RATE", "0") or 0),
-                timeout_ms=int(env.get("T4O_SANDBOX_TIMEOUT_MS", "5000") or 5000),
-            )
-        except ValueError as exc:
-            raise ValueError(f"T4O_SANDBOX_* environment: {exc}") from None
 
 
 class _Bucket:

@@ -55,17 +55,19 @@ def make_provider(db: Path, faults: Faults | None = None, attempts: int = 4) -> 
 
 
 class Run:
-    """Executes actions as apply does: one context of versions, a fresh key per action."""
+    """Executes actions as apply does: one map of the versions the results taught, a fresh
+    key per action."""
 
     def __init__(self, provider: HttpProvider) -> None:
         self.provider = provider
-        self.context = ExecutionContext(idempotency_key="")
+        self.versions: dict[str, str] = {}
         self.count = 0
 
     async def do(self, action: Action, *, expect: str = "applied") -> ActionResult:
         self.count += 1
-        self.context.idempotency_key = f"plan-1:{self.count}:{action.address}"
-        result = await self.provider.execute(action, self.context)
+        context = ExecutionContext(f"plan-1:{self.count}:{action.address}", self.versions)
+        result = await self.provider.execute(action, context)
+        self.versions.update(result.versions)
         assert result.outcome == expect, result.message
         return result
 
@@ -238,10 +240,10 @@ async def scenario(provider: HttpProvider) -> HttpProvider:
         assert live[section] == {}
     assert set(live["users"]) == {OWNER}
     assert live["agreement"][""].fields == {"name": None}
-    assert await provider.list_tenants() == [SLUG]
+    assert list((await provider.read()).tenants) == [SLUG]
 
     await r.do(act(WHOLE_TENANT, "", "delete", None))
-    assert await provider.list_tenants() == []
+    assert (await provider.read()).tenants == {}
     return provider
 
 
@@ -310,7 +312,7 @@ def test_a_radio_flag_moving_away_records_the_other_accounts_new_version(tmp_pat
     async def main() -> None:
         provider = make_provider(tmp_path / "db.sqlite")
         r = await _with_tenant_and_account(provider)
-        old_a = r.context.versions.get(f'{SLUG}.bank_accounts["{ACCOUNT_A}"]')
+        old_a = r.versions.get(f'{SLUG}.bank_accounts["{ACCOUNT_A}"]')
         await r.do(
             act(
                 "bank_accounts",
@@ -323,7 +325,7 @@ def test_a_radio_flag_moving_away_records_the_other_accounts_new_version(tmp_pat
                 },
             )
         )
-        new_a = r.context.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']
+        new_a = r.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']
         assert new_a != old_a
         # The plan's own later write to A goes through with the learnt version.
         await r.do(act("bank_accounts", ACCOUNT_A, "update", {"swift": "DNBANOKK"}, version=old_a))
@@ -342,10 +344,10 @@ def test_a_radio_flag_side_effect_on_an_account_someone_else_changed_keeps_the_o
     async def main() -> None:
         provider = make_provider(tmp_path / "db.sqlite")
         r = await _with_tenant_and_account(provider)
-        plan_view = r.context.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']
+        plan_view = r.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']
         # Someone else edits A after the plan read it.
         other = Run(provider)
-        other.context.versions = dict(r.context.versions)
+        other.versions = dict(r.versions)
         await other.do(act("bank_accounts", ACCOUNT_A, "update", {"swift": "NDEANOKK"}))
         provider._live[SLUG].sections["bank_accounts"][ACCOUNT_A].fields["swift"] = None
         await r.do(
@@ -360,7 +362,7 @@ def test_a_radio_flag_side_effect_on_an_account_someone_else_changed_keeps_the_o
                 },
             )
         )
-        assert r.context.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]'] == plan_view
+        assert r.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]'] == plan_view
         result = await r.do(
             act("bank_accounts", ACCOUNT_A, "update", {"swift": "DNBANOKK"}), expect="failed"
         )
@@ -378,7 +380,7 @@ def test_a_stale_version_is_a_conflict(tmp_path: Path) -> None:
         await r.do(new_tenant_without_agreement())
         stale = act("billing", "", "update", {"licenses": 9}, version="1")
         await r.do(act("identity", "", "update", {"name": "Renamed"}))
-        r.context.versions.clear()
+        r.versions.clear()
         result = await r.do(stale, expect="failed")
         assert result.conflict
         await provider.aclose()
@@ -430,7 +432,7 @@ def test_the_embedded_target_creates_a_private_local_token_once(
     target = Target(url=None, db_path=Path(".t4o/sandbox.db"))
 
     async def main() -> str:
-        provider = HttpProvider.from_target(target, parallelism=2)
+        provider = HttpProvider.from_target(target.for_provider(2))
         try:
             assert provider.target == "embedded sandbox (.t4o/sandbox.db)"
             assert (await provider.read()).tenants == {}
@@ -456,7 +458,7 @@ def test_one_request_per_action_when_the_answers_say_what_else_changed(tmp_path:
         before = provider.client.request_count
         await r.do(new_tenant_without_agreement())
         assert provider.client.request_count - before == 1
-        assert f'{SLUG}.users["{OWNER}"]' in r.context.versions  # learnt from the answer
+        assert f'{SLUG}.users["{OWNER}"]' in r.versions  # learnt from the answer
         await r.do(
             act(
                 "bank_accounts",
@@ -469,7 +471,7 @@ def test_one_request_per_action_when_the_answers_say_what_else_changed(tmp_path:
                 },
             )
         )
-        old_a = r.context.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']
+        old_a = r.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']
         before = provider.client.request_count
         await r.do(
             act(
@@ -484,7 +486,7 @@ def test_one_request_per_action_when_the_answers_say_what_else_changed(tmp_path:
             )
         )
         assert provider.client.request_count - before == 1
-        assert int(r.context.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']) == int(old_a) + 1
+        assert int(r.versions[f'{SLUG}.bank_accounts["{ACCOUNT_A}"]']) == int(old_a) + 1
         await provider.aclose()
 
     run(main())

@@ -9,6 +9,7 @@ import pytest
 
 from t4o_reconcile.api import providers
 from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.engine.provider import ProviderTarget
 from t4o_reconcile.errors import TargetError
 from t4o_reconcile.workflow import RunOptions, open_provider
 
@@ -22,12 +23,23 @@ def test_a_provider_registered_by_another_package_is_loaded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     other = EntryPoint(
+        name="vendor", value=f"{__name__}:RecordingProvider", group=providers.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(providers, "_registered", lambda: {"vendor": other})
+
+    loaded: object = providers.load_provider("vendor")
+    assert loaded is RecordingProvider
+
+
+def test_a_class_without_from_target_is_not_a_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = EntryPoint(
         name="vendor", value="collections:OrderedDict", group=providers.ENTRY_POINT_GROUP
     )
     monkeypatch.setattr(providers, "_registered", lambda: {"vendor": other})
-    from collections import OrderedDict
-
-    assert providers.load_provider("vendor") is OrderedDict
+    with pytest.raises(
+        LookupError, match=r"'vendor' \(collections:OrderedDict\) has no from_target"
+    ):
+        providers.load_provider("vendor")
 
 
 def test_an_unknown_provider_names_the_known_ones() -> None:
@@ -40,7 +52,9 @@ def test_from_target_builds_a_remote_provider_named_without_its_token() -> None:
     from tests.api.aio import run
 
     token = "t4o_0123456789ab_verysecretvalueWXYZ"
-    provider = HttpProvider.from_target(Target(url="https://api.example.com", token=token), 3)
+    provider = HttpProvider.from_target(
+        Target(url="https://api.example.com", token=token).for_provider(3)
+    )
     assert provider.target == "https://api.example.com (token …WXYZ)"
     assert provider.client.parallelism == 3
     run(provider.aclose())
@@ -49,11 +63,11 @@ def test_from_target_builds_a_remote_provider_named_without_its_token() -> None:
 class RecordingProvider:
     """A stand-in for a vendor's adapter: records how the workflow built it."""
 
-    built: tuple[object, int] | None = None
+    built: ProviderTarget | None = None
 
     @classmethod
-    def from_target(cls, target: object, parallelism: int = 8) -> RecordingProvider:
-        cls.built = (target, parallelism)
+    def from_target(cls, target: ProviderTarget) -> RecordingProvider:
+        cls.built = target
         return cls()
 
 
@@ -70,9 +84,30 @@ def test_the_workflow_builds_the_provider_named_on_the_command_line(
     )
 
     assert isinstance(built, RecordingProvider)
-    assert RecordingProvider.built is not None and RecordingProvider.built[1] == 3
+    assert RecordingProvider.built is not None
+    assert RecordingProvider.built.parallelism == 3
+    # Provider-neutral: the URL, no class of the t4o provider's own.
+    assert type(RecordingProvider.built) is ProviderTarget
+    assert RecordingProvider.built.url is None and RecordingProvider.built.local_state is not None
 
 
 def test_an_unknown_provider_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match=r"unknown provider 'nope'; known providers: .*t4o"):
         open_provider(RunOptions(path=tmp_path, provider="nope", db_path=tmp_path / "db"))
+
+
+def test_async_with_closes_the_provider_however_the_block_ends() -> None:
+    from t4o_reconcile.api.target import Target
+    from tests.api.aio import run
+
+    target = Target(url="https://api.example.com", token="t4o_0123456789ab_secretWXYZ")
+
+    async def main() -> HttpProvider:
+        provider = HttpProvider.from_target(target.for_provider(2))
+        with pytest.raises(RuntimeError, match="inside"):
+            async with provider as entered:
+                assert entered is provider
+                raise RuntimeError("inside")
+        return provider
+
+    assert run(main()).client._http.is_closed

@@ -3,6 +3,7 @@ real CLI run as a subprocess against it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -151,14 +152,21 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """A fresh sandbox process for one test."""
-    running = start_server(tmp_path / "sandbox.db")
+@contextlib.contextmanager
+def sandbox_process(db: Path, *extra_args: str) -> Iterator[Server]:
+    """A ``serve`` process over ``db`` for the block, stopped however the block ends."""
+    running = start_server(db, *extra_args)
     try:
         yield running
     finally:
         stop_server(running)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh sandbox process for one test."""
+    with sandbox_process(tmp_path / "sandbox.db") as running:
+        yield running
 
 
 @pytest.fixture
@@ -176,8 +184,5 @@ def all_args(*parts: Sequence[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One sandbox process shared by the tests of a module that do not interfere."""
-    running = start_server(tmp_path_factory.mktemp("sandbox") / "sandbox.db")
-    try:
+    with sandbox_process(tmp_path_factory.mktemp("sandbox") / "sandbox.db") as running:
         yield running
-    finally:
-        stop_server(running)

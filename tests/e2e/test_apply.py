@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLES, Server, cli
+from tests.e2e.conftest import EXAMPLES, Server, base_env, cli
 from tests.e2e.helpers import (
     EXTRA_BANK_ACCOUNT,
     EXTRA_USER,
@@ -152,3 +152,29 @@ def test_an_item_deleted_behind_the_tools_back_is_created_again_not_replayed(
     assert replanned.returncode == 0, replanned.stdout
     with server.client() as api:
         assert api.get(path).status_code == 200
+
+
+def test_apply_of_a_saved_plan_refuses_an_option_that_would_change_it_before_connecting(
+    tmp_path: Path,
+) -> None:
+    saved = tmp_path / "tenants.plan"
+    saved.write_text("{}")  # never read: the options are refused first
+    db = tmp_path / "never.db"
+
+    applied = cli(
+        "apply",
+        EXAMPLES,
+        "--plan",
+        saved,
+        "--tenant",
+        "ok-skogen",
+        "--api",
+        "embedded",
+        env={**base_env(), "T4O_SANDBOX_DB": str(db)},
+    )
+
+    assert applied.returncode == 1
+    assert "apply --plan uses the saved plan as it was reviewed; --tenant would change it" in (
+        applied.stderr
+    )
+    assert not db.exists()

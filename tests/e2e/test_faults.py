@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.e2e.conftest import EXAMPLES, Server, cli, start_server, stop_server
+from tests.e2e.conftest import EXAMPLES, Server, cli, sandbox_process
 from tests.e2e.helpers import items, live_state
 
 pytestmark = pytest.mark.e2e
@@ -27,11 +27,10 @@ SECTIONS = {
 
 @pytest.fixture
 def flaky_server(tmp_path: Path) -> Iterator[Server]:
-    running = start_server(tmp_path / "sandbox.db", "--fail-rate", "0.2", "--rate-limit", "50")
-    try:
+    with sandbox_process(
+        tmp_path / "sandbox.db", "--fail-rate", "0.2", "--rate-limit", "50"
+    ) as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 def configured_counts() -> dict[str, dict[str, int]]:

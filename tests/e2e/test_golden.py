@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLES, Server, cli, start_server, stop_server
+from tests.e2e.conftest import EXAMPLES, Server, cli, sandbox_process
 from tests.e2e.helpers import divergent_env, make_divergent, normalise_output
 
 pytestmark = pytest.mark.e2e
@@ -39,26 +39,20 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh(workdir: Path) -> Iterator[Server]:
-    running = start_server(workdir / "fresh.db")
-    try:
+    with sandbox_process(workdir / "fresh.db") as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 @pytest.fixture(scope="module")
 def divergent(workdir: Path) -> Iterator[Server]:
-    running = start_server(workdir / "divergent.db")
     other = workdir / "divergent"
     other.mkdir()
     shutil.copytree(EXAMPLES, other / "tenants")
     make_divergent(other / "tenants")
-    try:
+    with sandbox_process(workdir / "divergent.db") as running:
         applied = cli("apply", "tenants", "--auto-approve", env=divergent_env(running), cwd=other)
         assert applied.returncode == 0, applied.stderr
         yield running
-    finally:
-        stop_server(running)
 
 
 def check_golden(name: str, actual: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLES, Server, base_env, cli, start_server, stop_server
+from tests.e2e.conftest import EXAMPLES, Server, base_env, cli, sandbox_process
 from tests.e2e.helpers import EXTRA_USER, edit_tenant, live_state
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +27,7 @@ def git(repo: Path, *args: str) -> None:
 def test_a_plan_made_for_one_api_is_refused_by_another(
     server: Server, examples_copy: Path, tmp_path: Path
 ) -> None:
-    staging = start_server(tmp_path / "staging.db")
-    try:
+    with sandbox_process(tmp_path / "staging.db") as staging:
         # The same partner, the same (empty) state, so every version would match.
         saved = tmp_path / "staging.plan"
         made = cli("plan", examples_copy, "--out", saved, env=staging.env())
@@ -43,8 +42,6 @@ def test_a_plan_made_for_one_api_is_refused_by_another(
         assert f"the plan was made for {staging.url} as e2e-partner" in refused.stderr
         assert f"this is {server.url} as e2e-partner" in refused.stderr
         assert live_state(server)["agreements"] == {}
-    finally:
-        stop_server(staging)
 
 
 def test_in_ci_a_missing_target_is_an_error_not_the_embedded_sandbox(

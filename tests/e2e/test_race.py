@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server, cli, start_server, stop_server
+from tests.e2e.conftest import Server, cli, sandbox_process
 from tests.e2e.helpers import edit_tenant, live_state, read_json
 
 pytestmark = pytest.mark.e2e
@@ -22,11 +22,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def slow_server(tmp_path: Path) -> Iterator[Server]:
     """Every request takes a while, so that both applies read before either writes."""
-    running = start_server(tmp_path / "sandbox.db", "--latency-ms", "150")
-    try:
+    with sandbox_process(tmp_path / "sandbox.db", "--latency-ms", "150") as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 def variant(examples: Path, folder: Path, label: str, licenses: int) -> Path:

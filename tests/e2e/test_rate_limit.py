@@ -10,18 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLES, Server, cli, start_server, stop_server
+from tests.e2e.conftest import EXAMPLES, Server, cli, sandbox_process
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def limited_server(tmp_path: Path) -> Iterator[Server]:
-    running = start_server(tmp_path / "sandbox.db", "--rate-limit", "2")
-    try:
+    with sandbox_process(tmp_path / "sandbox.db", "--rate-limit", "2") as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 def test_a_rate_limit_slows_apply_down_but_never_fails_it(limited_server: Server) -> None:

@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 
 from t4o_reconcile.api.client import ApiClient, ApiError, RetryPolicy
-from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.conftest import Server, sandbox_process
 
 
 @pytest.fixture
 def hanging(tmp_path: Path) -> Iterator[Server]:
     """Every request hangs for 3 s and is then answered 504."""
-    running = start_server(tmp_path / "sandbox.db", "--timeout-rate", "1", "--timeout-ms", "3000")
-    try:
+    with sandbox_process(
+        tmp_path / "sandbox.db", "--timeout-rate", "1", "--timeout-ms", "3000"
+    ) as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 def client(server: Server, *, timeout: float, attempts: int) -> ApiClient:
@@ -63,8 +62,6 @@ def test_a_client_that_waits_longer_gets_the_504_problem(hanging: Server) -> Non
 
 
 def test_retries_get_through_a_sandbox_that_hangs_on_some_requests(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "sandbox.db", "--timeout-rate", "0.3", "--timeout-ms", "1000")
-
     async def twenty_reads() -> int:
         api = client(server, timeout=0.25, attempts=10)
         try:
@@ -74,8 +71,8 @@ def test_retries_get_through_a_sandbox_that_hangs_on_some_requests(tmp_path: Pat
         finally:
             await api.aclose()
 
-    try:
+    with sandbox_process(
+        tmp_path / "sandbox.db", "--timeout-rate", "0.3", "--timeout-ms", "1000"
+    ) as server:
         requests = asyncio.run(twenty_reads())
-    finally:
-        stop_server(server)
     assert requests >= 20  # every read answered; the hung ones were sent again

@@ -15,6 +15,7 @@ from t4o_reconcile.engine.apply import (
     apply_plan,
     idempotency_key,
 )
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import (
     AGREEMENTS,
     WHOLE_TENANT,
@@ -24,7 +25,7 @@ from t4o_reconcile.engine.plan import (
     PlanError,
     TenantPlan,
 )
-from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
+from t4o_reconcile.engine.provider import ActionResult, ExecutionContext, ProviderTarget
 from t4o_reconcile.engine.snapshot import Item, Secret, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApplyRefused
 
@@ -34,6 +35,20 @@ class FakeProvider:
     like the API does, and can be told to fail, answer 412 or wait on a gate."""
 
     target = "fake://test"
+    endpoint = "fake://test"
+
+    @classmethod
+    def from_target(cls, target: ProviderTarget) -> FakeProvider:
+        return cls()
+
+    async def whoami(self) -> str | None:
+        return None
+
+    async def __aenter__(self) -> FakeProvider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __init__(self, live: Snapshot | None = None) -> None:
         self.live = live or Snapshot(agreements={})
@@ -203,7 +218,7 @@ def test_each_tenant_runs_its_actions_in_the_engines_order() -> None:
     run(plan, provider)
 
     called = [address for address, _ in provider.calls]
-    assert called == [action.address for action in plan.all_actions()]
+    assert called == [action.address for action in flatten(plan)]
     # The new invoice account exists before the old one is deleted.
     assert called.index('ok-skogen.bank_accounts["2"]') < called.index(
         'ok-skogen.bank_accounts["1"]'

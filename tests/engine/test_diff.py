@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from t4o_reconcile import normalize
 from t4o_reconcile.engine.diff import make_plan
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, UnresolvedSecret
 
@@ -15,7 +16,7 @@ def plan_of(want, have, **kwargs) -> Plan:  # type: ignore[no-untyped-def]
 
 
 def actions(plan: Plan) -> list[Action]:
-    return plan.all_actions()
+    return flatten(plan)
 
 
 def test_live_state_that_matches_the_configuration_plans_nothing() -> None:
@@ -236,8 +237,26 @@ def test_agreements_are_created_updated_and_deleted_when_managed() -> None:
         ("update", 'agreements["Changed"]'),
         ("delete", 'agreements["Gone"]'),
     }
-    assert all(
-        a.section == AGREEMENTS and a.tenant is None for a in plan_of(want, have).all_actions()
+    assert all(a.section == AGREEMENTS and a.tenant is None for a in flatten(plan_of(want, have)))
+
+
+def test_an_agreement_without_customer_number_is_created_and_kept_without_one() -> None:
+    unnumbered = {"NOF": Item({"name": "NOF", "customer_number": None})}
+    created = plan_of(snapshot(agreements=unnumbered), snapshot(agreements={}))
+    (create,) = created.agreement_actions
+    assert (create.kind, create.after) == ("create", {"name": "NOF", "customer_number": None})
+    live = {"NOF": Item({"name": "NOF", "customer_number": None}, version="1")}
+    assert plan_of(snapshot(agreements=unnumbered), snapshot(agreements=live)).agreement_actions == []
+
+
+def test_a_customer_number_left_out_of_the_file_is_cleared_on_the_agreement() -> None:
+    want = {"NOF": Item({"name": "NOF", "customer_number": None})}
+    have = {"NOF": Item({"name": "NOF", "customer_number": "10001"}, version="1")}
+    (update,) = plan_of(snapshot(agreements=want), snapshot(agreements=have)).agreement_actions
+    assert (update.kind, update.before, update.after) == (
+        "update",
+        {"customer_number": "10001"},
+        {"customer_number": None},
     )
 
 

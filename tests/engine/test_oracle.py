@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from t4o_reconcile.engine.diff import make_plan
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import address
 from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot
 
@@ -77,7 +78,7 @@ def _oracle(want: dict[str, Any], have: dict[str, Any]) -> set[tuple[str, str]]:
 def _engine(want: dict[str, Any], have: dict[str, Any]) -> set[tuple[str, str]]:
     plan = make_plan(_snapshot(want), _snapshot(have), target="oracle")
     found: set[tuple[str, str]] = set()
-    for action in plan.all_actions():
+    for action in flatten(plan):
         if action.tenant not in have:
             continue
         if action.kind == "update":

@@ -115,7 +115,7 @@ def test_a_real_plan_moves_tenants_out_before_deleting_their_agreement() -> None
         snapshot(have, agreements=agreements(("Old", "1"))),
         target="t",
     )
-    assert addresses(plan.all_actions()) == [
+    assert addresses(flatten(plan)) == [
         'create agreements["New"]',
         "move ok-skogen.agreement",
         'delete ok-skogen.bank_accounts["99999999999"]',

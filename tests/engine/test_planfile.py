@@ -10,6 +10,7 @@ import pytest
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.digest import config_digest
 from t4o_reconcile.engine.document import plan_to_dict
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.engine.sensitive import SavedSecret
@@ -54,9 +55,7 @@ def test_secrets_load_back_as_markers_naming_their_source(tmp_path: Path) -> Non
     save_plan(_plan(), path)
     assert EVENTOR_TOKEN not in path.read_text()
     loaded = load_plan(path)
-    token = next(
-        a for a in loaded.all_actions() if a.key == "eventor-norway" and a.kind == "update"
-    )
+    token = next(a for a in flatten(loaded) if a.key == "eventor-norway" and a.kind == "update")
     assert token.after == {"token": SavedSecret("env:OK_SKOGEN_EVENTOR")}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.review import DIFFERS, check_reviewed
 from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot
@@ -70,7 +71,7 @@ def test_a_version_that_moved_differs() -> None:
 def test_a_secret_the_review_did_not_compare_may_change() -> None:
     reviewed = reviewed_plan()
     fresh = twin(reviewed)
-    extra = copy.deepcopy(next(a for a in fresh.all_actions() if a.kind == "update"))
+    extra = copy.deepcopy(next(a for a in flatten(fresh) if a.kind == "update"))
     extra.section, extra.key, extra.changed_paths = "connections", "eventor-sweden", ["token"]
     fresh.tenants[0].actions.append(extra)
     live = live_of(reviewed)

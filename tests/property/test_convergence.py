@@ -30,10 +30,16 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from t4o_reconcile.api.client import ApiClient, ApiError
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.sandbox.faults import Faults
-from t4o_reconcile.workflow import RunOptions, apply_with, fresh_plan_for_saved, make_plan_with
+from t4o_reconcile.workflow import (
+    RunOptions,
+    execute_plan,
+    fresh_plan_for_saved,
+    plan_configuration,
+)
 from tests.property.generators import (
     RepoData,
     first_repository,
@@ -87,12 +93,12 @@ def test_any_change_converges_in_one_apply(repos: tuple[RepoData, RepoData, bool
     async def body(sandbox: Sandbox) -> None:
         await sandbox.converge(first)
         plan = await sandbox.converge(second, delete_unmanaged=delete_unmanaged)
-        _count("change", len(plan.all_actions()))
-        for kind in sorted({f"{a.section} {a.kind}" for a in plan.all_actions()}):
+        _count("change", len(flatten(plan)))
+        for kind in sorted({f"{a.section} {a.kind}" for a in flatten(plan)}):
             event(f"change: {kind}")
         after = await sandbox.plan(second, delete_unmanaged=delete_unmanaged)
         assert not after.has_errors, describe(after)
-        assert after.all_actions() == [], "not converged:\n" + describe(after)
+        assert flatten(after) == [], "not converged:\n" + describe(after)
 
     in_sandbox(body)
 
@@ -102,10 +108,10 @@ def test_any_change_converges_in_one_apply(repos: tuple[RepoData, RepoData, bool
 def test_a_converged_state_plans_no_changes(repo: RepoData) -> None:
     async def body(sandbox: Sandbox) -> None:
         plan = await sandbox.converge(repo)
-        _count("create", len(plan.all_actions()))
+        _count("create", len(flatten(plan)))
         again = await sandbox.plan(repo)
         assert not again.has_errors, describe(again)
-        assert again.all_actions() == [], "not converged:\n" + describe(again)
+        assert flatten(again) == [], "not converged:\n" + describe(again)
         assert again.unmanaged_tenants == []
 
     in_sandbox(body)
@@ -151,7 +157,7 @@ def test_apply_converges_through_faults_without_duplicates(
         for applies in range(8):
             planned = await plan(sandbox, repo)
             assert not planned.has_errors, describe(planned)
-            if not planned.all_actions():
+            if not flatten(planned):
                 return applies
             report = await sandbox.apply(planned)
             event(f"faults: an apply {'completed' if report.ok else 'stopped part-way'}")
@@ -180,17 +186,17 @@ def test_a_saved_plan_read_back_is_fresh_and_converges(
         folder, environ = sandbox.write(second)
         options = RunOptions(path=folder, delete_unmanaged=delete_unmanaged)
         with environment(environ):
-            planned = await make_plan_with(options, sandbox.provider)
+            planned = await plan_configuration(options, sandbox.provider)
             assert not planned.plan.has_errors, describe(planned.plan)
             save_plan(planned.plan, sandbox.folder / "plan.json")
             saved = load_plan(sandbox.folder / "plan.json")
             fresh = await fresh_plan_for_saved(options, sandbox.provider, saved)
-            report = await apply_with(
+            report = await execute_plan(
                 fresh, sandbox.provider, parallelism=4, allow_deletes=True, fail_fast=False
             )
             assert report.ok, failures(report)
-            after = await make_plan_with(options, sandbox.provider)
-        assert after.plan.all_actions() == [], "not converged:\n" + describe(after.plan)
+            after = await plan_configuration(options, sandbox.provider)
+        assert flatten(after.plan) == [], "not converged:\n" + describe(after.plan)
 
     in_sandbox(body)
 
@@ -226,7 +232,7 @@ def test_a_secret_with_a_trailing_space_is_stored_as_given() -> None:
     async def body(sandbox: Sandbox) -> None:
         await sandbox.converge(repo)
         again = await sandbox.plan(repo)
-        assert again.all_actions() == [], describe(again)
+        assert flatten(again) == [], describe(again)
 
     in_sandbox(body)
 

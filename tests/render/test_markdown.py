@@ -9,6 +9,7 @@ import re
 import cmarkgfm
 from cmarkgfm.cmark import Options
 
+from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.render.markdown import MARKER, MAX_CHARS, comment_parts, escape, render_markdown
 
@@ -76,7 +77,7 @@ def test_plan_id_and_commit_are_shown() -> None:
 def test_user_strings_cannot_break_out_of_prose_tables_or_fences() -> None:
     plan = mixed_plan()
     tenant_plan(plan, "ok-skogen").errors[0].message = NASTY
-    for action in plan.all_actions():
+    for action in flatten(plan):
         if action.after and "name" in action.after:
             action.after["name"] = NASTY
     text = render_markdown(plan)

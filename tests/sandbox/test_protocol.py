@@ -221,15 +221,9 @@ def test_a_write_dropped_after_commit_is_retried_safely_by_its_key(tmp_path: Pat
     assert len(healthy.get("/v1/agreements").json()["items"]) == 1
 
 
-def test_faults_come_from_the_environment() -> None:
-    env = {
-        "T4O_SANDBOX_LATENCY_MS": "25",
-        "T4O_SANDBOX_FAIL_RATE": "0.1",
-        "T4O_SANDBOX_RATE_LIMIT": "50",
-    }
-    assert Faults.from_env(env) == Faults(latency_ms=25, fail_rate=0.1, rate_limit=50)
+def test_a_fault_rate_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match="fail_rate"):
-        Faults.from_env({"T4O_SANDBOX_FAIL_RATE": "2"})
+        Faults(fail_rate=2)
 
 
 @pytest.mark.anyio
