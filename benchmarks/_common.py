@@ -34,11 +34,18 @@ CONNECTORS = ("eventor-norway", "eventor-sweden")
 TEMPLATES = tuple((kind, language) for kind in ("invoice", "order") for language in ("nb", "en"))
 # identity, defaults, billing, agreement, invoicing, email_account + the lists.
 ITEMS_PER_TENANT = 6 + USERS + BANK_ACCOUNTS + len(CONNECTORS) + len(TEMPLATES)
-# What the secret references in the generated files resolve to.
-SECRETS = {
-    "T4O_SECRET_BENCH_EVENTOR_TOKEN": "bench-eventor-token",
-    "T4O_SECRET_BENCH_SMTP_PASSWORD": "bench-smtp",
-}
+
+
+def secrets(count: int) -> dict[str, str]:
+    """What the secret references in ``count`` generated files resolve to: the partner's
+    one SMTP password and each club's own Eventor key (a key shared by two clubs is a
+    warning, as the manuals ask, and 2,000 of them would be a benchmark of warnings)."""
+    keys = {eventor_variable(n): f"bench-eventor-token-{n:05d}" for n in range(count)}
+    return {"T4O_SECRET_BENCH_SMTP_PASSWORD": "bench-smtp", **keys}
+
+
+def eventor_variable(n: int) -> str:
+    return f"T4O_SECRET_BENCH_EVENTOR_{n:05d}"
 
 
 def _complete(prefix: str, valid: Callable[[str], bool]) -> str | None:
@@ -81,7 +88,7 @@ def tenant_yaml(slug: str, n: int, org: str, accounts: list[str]) -> str:
         for i, number in enumerate(accounts)
     )
     connections = "".join(
-        f"  - connector: {connector}\n    token: {{secret: 'env:T4O_SECRET_BENCH_EVENTOR_TOKEN'}}\n"
+        f"  - connector: {connector}\n    token: {{secret: 'env:{eventor_variable(n)}'}}\n"
         for connector in CONNECTORS
     )
     templates = "".join(
@@ -125,9 +132,9 @@ def generate(root: Path, count: int) -> None:
         (root / f"{slug}.yaml").write_text(tenant_yaml(slug, n, orgs[n], mine))
 
 
-def set_secrets() -> None:
+def set_secrets(count: int) -> None:
     """The loader resolves ``env:`` references from the process environment."""
-    os.environ.update(SECRETS)
+    os.environ.update(secrets(count))
 
 
 def free_port() -> int:

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import REPO, SECRETS, generate
+from _common import REPO, generate, secrets
 
 MEMORY_TARGET_MB = 300.0
 NO_CHANGE_TARGET_S = {1000: 1.1, 10000: 8.0}
@@ -77,7 +77,7 @@ def bench(count: int, formats: list[str], skip_apply: bool) -> list[Step]:
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             pool.apply(generate, (root, count))
         env = {k: v for k, v in os.environ.items() if not k.startswith("T4O_")}
-        env.update(SECRETS)
+        env.update(secrets(count))
         env["T4O_SANDBOX_DB"] = str(Path(tmp) / "sandbox.db")
         env["PYTHONPATH"] = str(REPO)
         cwd = Path(tmp)

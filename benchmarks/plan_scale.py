@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--parallelism", type=int, default=8)
     args = parser.parse_args()
-    set_secrets()
+    set_secrets(args.tenants)
     with tempfile.TemporaryDirectory(prefix="t4o-plan-scale-") as tmp:
         root = Path(tmp) / "tenants"
         db = Path(tmp) / "sandbox.db"

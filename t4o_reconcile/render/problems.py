@@ -19,7 +19,6 @@ from t4o_reconcile import __version__
 from t4o_reconcile.config.problems import Level, Problem, format_path
 from t4o_reconcile.engine.plan import Plan, PlanError
 
-FORMATS = ("text", "json", "github", "sarif")
 FORMAT_VERSION = 1
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

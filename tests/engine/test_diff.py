@@ -246,7 +246,9 @@ def test_an_agreement_without_customer_number_is_created_and_kept_without_one() 
     (create,) = created.agreement_actions
     assert (create.kind, create.after) == ("create", {"name": "NOF", "customer_number": None})
     live = {"NOF": Item({"name": "NOF", "customer_number": None}, version="1")}
-    assert plan_of(snapshot(agreements=unnumbered), snapshot(agreements=live)).agreement_actions == []
+    assert (
+        plan_of(snapshot(agreements=unnumbered), snapshot(agreements=live)).agreement_actions == []
+    )
 
 
 def test_a_customer_number_left_out_of_the_file_is_cleared_on_the_agreement() -> None:
