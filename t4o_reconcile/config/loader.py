@@ -242,16 +242,17 @@ class _Loader:
         if not self._mapping(path, source, data, "tenant settings (at least slug and name)"):
             return None
         merged = merge(defaults, data)
-        origin = Origin(source, data, defaults_file, defaults if defaults_file else None)
+        origin = Origin(source, defaults_file, defaults if defaults_file else None)
         try:
             tenant = Tenant.model_validate(merged)
         except ValidationError as exc:
+            origin.written = data
             for error in exc.errors():
                 located = describe(error, Tenant)
                 file, line, column = origin.locate(located.path, key=located.at_key)
                 self.problems.append(Problem(file, line, column, located.path, located.message))
             return None
-        entry = TenantEntry(tenant=tenant, source=path, origin=origin, data=merged)
+        entry = TenantEntry(tenant=tenant, source=path, origin=origin)
         self._resolve_secrets(entry)
         return entry
 

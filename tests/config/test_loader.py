@@ -203,3 +203,15 @@ def test_a_warning_leaves_the_repository_usable_and_is_kept_on_it(tmp_path: Path
     assert result.repository is not None
     assert result.repository.warnings == result.problems
     assert ": warning: email_account.smtp_port: port 587 is for starttls" in str(result.problems[0])
+
+
+def test_a_valid_file_is_kept_as_its_model_and_text_and_parsed_again_to_locate(
+    load_files: Loader,
+) -> None:
+    result = load_files({"_defaults.yaml": "billing:\n  licenses: 5\n", "club.yaml": HEAD})
+
+    assert result.repository is not None
+    entry = result.repository.tenants["club"]
+    assert entry.origin.written is None  # the document as written is not held
+    assert entry.locate(("name",)) == f"{entry.source}:2:7"
+    assert entry.locate(("billing", "licenses")).endswith("_defaults.yaml:2:13")
