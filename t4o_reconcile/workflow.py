@@ -548,8 +548,7 @@ async def plan_for_reviewed(options: RunOptions, provider: Provider, reviewed: P
 def uncompared(plan: Plan) -> set[str]:
     """``address.field`` of every secret a plan made without secret values left
     uncompared (none for a plan made with them)."""
-    found = getattr(plan, "uncompared", None)
-    return {str(entry).split(" ", 1)[0] for entry in found} if found else set()
+    return {entry.split(" ", 1)[0] for entry in plan.uncompared}
 
 
 def _shape(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
