@@ -62,11 +62,13 @@ def changed_paths(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[str]
 def _walk(want: Mapping[str, Any], have: Mapping[str, Any], prefix: str, out: list[str]) -> None:
     for name, value in want.items():
         live = have.get(name, MISSING)
-        path = prefix + name
+        kind = type(value)
+        if kind is type(live) and kind is not dict and value == live:
+            continue  # what ``same`` decides first, without the call: most fields are equal
         if isinstance(value, dict) and isinstance(live, dict):
-            _walk(value, live, path + ".", out)
+            _walk(value, live, prefix + name + ".", out)
         elif live is MISSING or not same(value, live):
-            out.append(path)
+            out.append(prefix + name)
 
 
 def merged(want: Any, have: Any) -> Any:
