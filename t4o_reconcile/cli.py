@@ -605,6 +605,10 @@ def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> N
         from t4o_reconcile.render.text import iter_text
 
         pieces = iter_text(the_plan, color=_color())
+    elif fmt == "markdown":
+        from t4o_reconcile.render.markdown import iter_markdown
+
+        pieces = iter_markdown(the_plan)
     else:
         click.echo(_render(the_plan, fmt, warnings), nl=fmt not in _PROBLEM_ONLY)
         return

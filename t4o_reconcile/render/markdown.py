@@ -17,8 +17,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,17 @@ _env = jinja2.Environment(
 
 def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     """The whole comment: its parts one after the other (one part for most plans)."""
-    return "\n".join(comment_parts(plan, max_chars=max_chars))
+    return "".join(iter_markdown(plan, max_chars=max_chars))
+
+
+def iter_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> Iterator[str]:
+    """``render_markdown`` in pieces, never held whole (see ``_pieces``)."""
+    current = 1
+    for number, piece in _pieces(plan, max_chars=max_chars):
+        if number != current:
+            yield "\n"
+            current = number
+        yield piece
 
 
 def write_comment_parts(plan: Plan, folder: Path, *, max_chars: int = MAX_CHARS) -> list[Path]:
@@ -91,45 +102,76 @@ def write_comment_parts(plan: Plan, folder: Path, *, max_chars: int = MAX_CHARS)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("part-*.md"):
         old.unlink()
-    written = []
-    for number, text in enumerate(comment_parts(plan, max_chars=max_chars), start=1):
+    written: list[Path] = []
+    for number, group in itertools.groupby(_pieces(plan, max_chars=max_chars), key=_number):
         path = folder / f"part-{number:03d}.md"
-        path.write_text(text, encoding="utf-8")
+        with path.open("w", encoding="utf-8") as handle:
+            handle.writelines(piece for _, piece in group)
         written.append(path)
     return written
 
 
 def comment_parts(plan: Plan, *, max_chars: int = MAX_CHARS) -> list[str]:
+    return [
+        "".join(piece for _, piece in group)
+        for _, group in itertools.groupby(_pieces(plan, max_chars=max_chars), key=_number)
+    ]
+
+
+def _number(numbered: tuple[int, str]) -> int:
+    return numbered[0]
+
+
+# Rendered blocks kept between the two passes up to this size; a bigger plan (thousands
+# of tenants) renders its blocks again in the second pass rather than hold them all.
+_KEEP_BLOCKS = 4_000_000
+
+
+def _pieces(plan: Plan, *, max_chars: int) -> Iterator[tuple[int, str]]:
+    """The comment as (part number, text) pieces, in order. Every part's marker names the
+    part count, so a first pass packs the blocks into parts by their lengths alone."""
     head = _env.get_template("head.md.j2").render(**_head_context(plan))
     foot = _env.get_template("foot.md.j2").render(**_foot_context(plan))
     first_room = max_chars - len(head) - len(foot) - _PART_HEAD_ROOM
     later_room = max_chars - 2 * _PART_HEAD_ROOM
     if first_room < later_room // 4:
         raise ValueError("the summary alone does not fit in a comment")
-    bodies: list[list[str]] = [[]]
-    used = 0
-    for block in _blocks(plan, piece_room=min(first_room, later_room)):
-        room = first_room if len(bodies) == 1 else later_room
-        if bodies[-1] and used + len(block) > room:
-            bodies.append([])
+    piece_room = min(first_room, later_room)
+    counts = [0]  # blocks in each part
+    kept: list[str] | None = []
+    used = rendered = 0
+    for block in _blocks(plan, piece_room=piece_room):
+        room = first_room if len(counts) == 1 else later_room
+        if counts[-1] and used + len(block) > room:
+            counts.append(0)
             used = 0
-        bodies[-1].append(block)
+        counts[-1] += 1
         used += len(block)
-    total = len(bodies)
-    parts = []
-    for number, blocks in enumerate(bodies, start=1):
+        rendered += len(block)
+        if kept is not None:
+            kept.append(block)
+            if rendered > _KEEP_BLOCKS:
+                kept = None
+    blocks = iter(kept if kept is not None else _blocks(plan, piece_room=piece_room))
+    total = len(counts)
+    for number, count in enumerate(counts, start=1):
         marker = f"{MARKER} part={number}/{total} plan={plan.plan_id} -->\n"
         if number == 1:
-            text = marker + head + "".join(blocks) + foot
+            yield number, marker + head
         else:
-            text = marker + _env.get_template("part.md.j2").render(
-                number=number, total=total, plan_id=plan.plan_id, commit=_short(plan.commit)
+            yield (
+                number,
+                marker
+                + _env.get_template("part.md.j2").render(
+                    number=number, total=total, plan_id=plan.plan_id, commit=_short(plan.commit)
+                ),
             )
-            text += "".join(blocks)
+        for _ in range(count):
+            yield number, next(blocks)
+        if number == 1:
+            yield number, foot
         if total > 1 and number < total:
-            text += f"\n_Continued in part {number + 1} of {total}._\n"
-        parts.append(text)
-    return parts
+            yield number, f"\n_Continued in part {number + 1} of {total}._\n"
 
 
 # Blocks --------------------------------------------------------------------------------

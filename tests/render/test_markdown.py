@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import cmarkgfm
+import pytest
 from cmarkgfm.cmark import Options
 
 from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
-from t4o_reconcile.render.markdown import MARKER, MAX_CHARS, comment_parts, escape, render_markdown
+from t4o_reconcile.render.markdown import (
+    MARKER,
+    MAX_CHARS,
+    comment_parts,
+    escape,
+    iter_markdown,
+    render_markdown,
+    write_comment_parts,
+)
 
 from .plans import mixed_plan, tenant_plan
 
@@ -107,6 +117,20 @@ def test_a_huge_plan_is_split_into_parts_each_tenant_exactly_once() -> None:
     assert sorted(shown) == [t.slug for t in plan.tenants]
     assert "truncated" not in "".join(parts)
     assert "… and" in parts[0]  # the summary table is capped; the blocks are not
+
+
+def test_a_plan_too_big_to_hold_is_rendered_twice_and_streamed_the_same(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plan = big_plan(600)
+    held = comment_parts(plan)
+    assert len(held) > 1
+
+    monkeypatch.setattr("t4o_reconcile.render.markdown._KEEP_BLOCKS", 0)
+    assert comment_parts(plan) == held
+    assert "".join(iter_markdown(plan)) == render_markdown(plan) == "\n".join(held)
+    written = write_comment_parts(plan, tmp_path)
+    assert [path.read_text(encoding="utf-8") for path in written] == held
 
 
 def test_one_tenant_bigger_than_a_part_is_cut_between_actions() -> None:
