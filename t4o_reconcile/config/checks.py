@@ -1,7 +1,8 @@
 """Rules across the items of a tenant and across files.
 
 Single values are checked by the models; what needs more than one value at a time is
-checked here, after every file has loaded, so that each problem names its exact place.
+checked here, so that each problem names its exact place: within a file as it loads, and
+across files as each is added to what came before (``Across``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from t4o_reconcile.config.models import Billing, User, holds_program_right
 from t4o_reconcile.config.problems import DocPath, Problem
-from t4o_reconcile.config.repository import AgreementEntry, TenantEntry
+from t4o_reconcile.config.repository import AgreementEntry, Origin, TenantEntry
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Secret
 from t4o_reconcile.vocabulary import BUILT_IN, language_of_country, merge_fields_of
@@ -337,13 +339,59 @@ def check_across(
     agreements_path: Path,
 ) -> list[Problem]:
     """The rules across tenant files and the agreements file."""
-    entries = list(entries)
-    problems: list[Problem] = []
-    by_slug: dict[str, TenantEntry] = {}
-    by_stem: dict[str, TenantEntry] = {}
-    for entry in entries:
-        other = by_slug.get(entry.slug)
-        if other is not None:
+    across = Across(agreements, agreements_path)
+    problems = [problem for entry in entries for problem in across.add(entry)]
+    return problems + across.finish()
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a later tenant file is compared against, of one that came before: its slug,
+    where it is, its owner; never its model (validate then holds one model at a time)."""
+
+    slug: str
+    origin: Origin
+    owner: str | None
+    users_managed: bool
+
+    def locate(self, path: DocPath) -> str:
+        file, line, column = self.origin.locate(path)
+        return f"{file}:{line}:{column}"
+
+
+class Across:
+    """The rules across tenant files, checked as each file is added: a slug or file name
+    used twice, an organisation number, bank account or Eventor key shared by two
+    tenants, an agreement the agreements file does not define."""
+
+    def __init__(self, agreements: list[AgreementEntry] | None, agreements_path: Path) -> None:
+        self.agreements = agreements
+        self.agreements_path = agreements_path
+        self.agreement_names = {a.agreement.name for a in agreements or []}
+        self.slugs: dict[str, _Seen] = {}
+        self.stems: dict[str, str] = {}  # casefolded stem -> the file name first seen
+        self.organization_numbers: dict[str, _Seen] = {}
+        self.accounts: dict[str, tuple[_Seen, int, str]] = {}
+        # Keys are compared as HMACs under a key drawn for this run, never as values.
+        self.run_key = secrets.token_bytes(32)
+        self.eventor_keys: dict[tuple[str, str], tuple[_Seen, int]] = {}
+
+    def add(self, entry: TenantEntry) -> list[Problem]:
+        seen = _Seen(entry.slug, entry.origin, owner_of(entry), entry.tenant.managed("users"))
+        problems = self._names(entry, seen)
+        problems += self._organization_number(entry, seen)
+        problems += self._bank_accounts(entry, seen)
+        problems += self._eventor_keys(entry, seen)
+        problems += self._agreement(entry)
+        return problems
+
+    def finish(self) -> list[Problem]:
+        return _unique_agreements(self.agreements) if self.agreements else []
+
+    def _names(self, entry: TenantEntry, seen: _Seen) -> list[Problem]:
+        problems = []
+        other = self.slugs.setdefault(entry.slug, seen)
+        if other is not seen:
             problems.append(
                 entry.problem(
                     ("slug",),
@@ -351,38 +399,25 @@ def check_across(
                     " expected each slug in one file only",
                 )
             )
-        else:
-            by_slug[entry.slug] = entry
-        folded = entry.source.stem.casefold()
-        twin = by_stem.get(folded)
-        if twin is not None and twin.source.stem != entry.source.stem:
+        name = entry.source.name
+        twin = self.stems.setdefault(entry.source.stem.casefold(), name)
+        if twin != name and Path(twin).stem != entry.source.stem:
             problems.append(
                 entry.problem(
                     (),
-                    f"file name {entry.source.name!r} differs only in case from"
-                    f" {twin.source.name!r}; expected one file per tenant",
+                    f"file name {name!r} differs only in case from {twin!r};"
+                    " expected one file per tenant",
                 )
             )
-        by_stem.setdefault(folded, entry)
-    problems += _shared_organization_numbers(entries)
-    problems += _shared_bank_accounts(entries)
-    problems += _shared_eventor_keys(entries)
-    problems += _agreement_references(entries, agreements, agreements_path)
-    if agreements:
-        problems += _unique_agreements(agreements)
-    return problems
+        return problems
 
-
-def _shared_organization_numbers(entries: list[TenantEntry]) -> list[Problem]:
-    problems = []
-    first: dict[str, TenantEntry] = {}
-    for entry in entries:
+    def _organization_number(self, entry: TenantEntry, seen: _Seen) -> list[Problem]:
         number = entry.tenant.organization_number
         if number is None:
-            continue
-        other = first.setdefault(number, entry)
-        if other is entry:
-            continue
+            return []
+        other = self.organization_numbers.setdefault(number, seen)
+        if other is seen:
+            return []
         where = other.locate(("organization_number",))
         problem = _same_owner(
             entry,
@@ -390,19 +425,89 @@ def _shared_organization_numbers(entries: list[TenantEntry]) -> list[Problem]:
             ("organization_number",),
             f"organization number {number} is also used by tenant {other.slug!r} ({where})",
         )
-        if problem is not None:
-            problems.append(problem)
-    return problems
+        return [problem] if problem is not None else []
+
+    def _bank_accounts(self, entry: TenantEntry, seen: _Seen) -> list[Problem]:
+        problems = []
+        seen_here: set[str] = set()
+        for index, account in enumerate(entry.tenant.bank_accounts or []):
+            number = account.key
+            if number in seen_here:
+                continue  # reported by check_tenant
+            seen_here.add(number)
+            field = "account_number" if account.account_number else "iban"
+            other, other_index, other_field = self.accounts.setdefault(number, (seen, index, field))
+            if other is seen:
+                continue
+            where = other.locate(("bank_accounts", other_index, other_field))
+            problem = _same_owner(
+                entry,
+                other,
+                ("bank_accounts", index, field),
+                f"bank account {number} is also used by tenant {other.slug!r} ({where})",
+            )
+            if problem is not None:
+                problems.append(problem)
+        return problems
+
+    def _eventor_keys(self, entry: TenantEntry, seen: _Seen) -> list[Problem]:
+        """Two tenants whose production connection resolves to the same key: a warning."""
+        problems = []
+        for index, connection in enumerate(entry.tenant.connections or []):
+            if connection.connector not in PRODUCTION_CONNECTORS:
+                continue
+            value = entry.secrets.get(("connections", index, "token"))
+            if not isinstance(value, Secret):
+                continue
+            digest = hmac.new(self.run_key, value.value.encode(), hashlib.sha256).hexdigest()
+            other, other_index = self.eventor_keys.setdefault(
+                (connection.connector, digest), (seen, index)
+            )
+            if other is seen:
+                continue
+            where = other.locate(("connections", other_index, "token"))
+            problems.append(
+                entry.problem(
+                    ("connections", index, "token"),
+                    f"{connection.connector} token ({value.source}) is the same API key as"
+                    f" tenant {other.slug!r}'s ({where});"
+                    " expected each club to have its own Eventor API key",
+                    level="warning",
+                )
+            )
+        return problems
+
+    def _agreement(self, entry: TenantEntry) -> list[Problem]:
+        name = entry.tenant.agreement
+        if name is None or name in self.agreement_names:
+            return []
+        if self.agreements is None:
+            message = (
+                f"agreement {name!r} is named but there is no {self.agreements_path.name};"
+                f" expected it to define the agreement"
+            )
+        else:
+            known = ", ".join(repr(n) for n in sorted(self.agreement_names)) or "none"
+            message = (
+                f"unknown agreement {name!r}; expected one defined in"
+                f" {self.agreements_path.name} (defined: {known})"
+            )
+        return [entry.problem(("agreement",), message)]
 
 
-def _same_owner(
-    entry: TenantEntry, other: TenantEntry, path: DocPath, shared: str
-) -> Problem | None:
+def _same_owner(entry: TenantEntry, other: _Seen, path: DocPath, shared: str) -> Problem | None:
     """Two tenants may share an organisation number or a bank account only when the same
     user owns both (SendRegning: "denne sperren gjelder ikke når kontoeieren … er den
     samme"). Where a tenant leaves users unmanaged its owner is not known here: the API
     decides, and validate only warns."""
-    unmanaged = [e.slug for e in (other, entry) if not e.tenant.managed("users")]
+    unmanaged = [
+        slug
+        for slug, managed in (
+            (other.slug, other.users_managed),
+            (entry.slug, entry.tenant.managed("users")),
+        )
+        if not managed
+    ]
     if unmanaged:
         return entry.problem(
             path,
@@ -411,7 +516,7 @@ def _same_owner(
             " tenants have the same owner",
             level="warning",
         )
-    mine, theirs = owner_of(entry), owner_of(other)
+    mine, theirs = owner_of(entry), other.owner
     if mine is not None and mine == theirs:
         return None
     owners = (
@@ -424,91 +529,9 @@ def _same_owner(
     )
 
 
-def _shared_bank_accounts(entries: list[TenantEntry]) -> list[Problem]:
-    problems = []
-    first: dict[str, tuple[TenantEntry, int]] = {}
-    for entry in entries:
-        seen_here: set[str] = set()
-        for index, account in enumerate(entry.tenant.bank_accounts or []):
-            number = account.key
-            if number in seen_here:
-                continue  # reported by check_tenant
-            seen_here.add(number)
-            holder = first.setdefault(number, (entry, index))
-            if holder[0] is entry:
-                continue
-            other, other_index = holder
-            field = "account_number" if account.account_number else "iban"
-            where = other.locate(("bank_accounts", other_index, field))
-            problem = _same_owner(
-                entry,
-                other,
-                ("bank_accounts", index, field),
-                f"bank account {number} is also used by tenant {other.slug!r} ({where})",
-            )
-            if problem is not None:
-                problems.append(problem)
-    return problems
-
-
 # Connectors to the production Eventor of a country: each club has its own API key there
 # ("Alle klubber har en egen API-nøkkel"). A test server connection may share one.
 PRODUCTION_CONNECTORS = ("eventor-norway", "eventor-sweden")
-
-
-def _shared_eventor_keys(entries: list[TenantEntry]) -> list[Problem]:
-    """Two tenants whose production connection resolves to the same key: a warning. The
-    keys are compared as HMACs under a key drawn for this run, never as values."""
-    run_key = secrets.token_bytes(32)
-    first: dict[tuple[str, str], tuple[TenantEntry, int]] = {}
-    problems = []
-    for entry in entries:
-        for index, connection in enumerate(entry.tenant.connections or []):
-            if connection.connector not in PRODUCTION_CONNECTORS:
-                continue
-            value = entry.secrets.get(("connections", index, "token"))
-            if not isinstance(value, Secret):
-                continue
-            digest = hmac.new(run_key, value.value.encode(), hashlib.sha256).hexdigest()
-            holder = first.setdefault((connection.connector, digest), (entry, index))
-            if holder[0] is entry:
-                continue
-            other, other_index = holder
-            where = other.locate(("connections", other_index, "token"))
-            problems.append(
-                entry.problem(
-                    ("connections", index, "token"),
-                    f"{connection.connector} token ({value.source}) is the same API key as"
-                    f" tenant {other.slug!r}'s ({where});"
-                    " expected each club to have its own Eventor API key",
-                    level="warning",
-                )
-            )
-    return problems
-
-
-def _agreement_references(
-    entries: list[TenantEntry], agreements: list[AgreementEntry] | None, agreements_path: Path
-) -> list[Problem]:
-    names = {a.agreement.name for a in agreements or []}
-    problems = []
-    for entry in entries:
-        name = entry.tenant.agreement
-        if name is None or name in names:
-            continue
-        if agreements is None:
-            message = (
-                f"agreement {name!r} is named but there is no {agreements_path.name};"
-                f" expected it to define the agreement"
-            )
-        else:
-            known = ", ".join(repr(n) for n in sorted(names)) or "none"
-            message = (
-                f"unknown agreement {name!r}; expected one defined in"
-                f" {agreements_path.name} (defined: {known})"
-            )
-        problems.append(entry.problem(("agreement",), message))
-    return problems
 
 
 def _unique_agreements(agreements: list[AgreementEntry]) -> list[Problem]:

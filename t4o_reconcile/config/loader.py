@@ -63,15 +63,19 @@ def load_repository(
     *,
     environ: Mapping[str, str] | None = None,
     policy: SecretPolicy | None = None,
+    keep_tenants: bool = True,
 ) -> LoadResult:
     """Read, merge, validate and check every tenant file in the directory ``path``.
 
     Secret references are checked against ``policy`` (by default the operator's settings
-    in ``environ``) and, when it reads values, resolved."""
+    in ``environ``) and, when it reads values, resolved. Without ``keep_tenants`` (only
+    the problems are wanted: validate) each tenant's model is dropped once it is checked,
+    and the repository comes back without tenants."""
     env = os.environ if environ is None else environ
     if policy is None:
         policy = SecretPolicy.from_settings(environ=env)
     loader = _Loader(Path(path), env, policy)
+    loader.keep_tenants = keep_tenants
     return loader.run()
 
 
@@ -80,6 +84,7 @@ class _Loader:
         self.root = root
         self.environ = environ
         self.policy = policy
+        self.keep_tenants = True
         self.problems: list[Problem] = []
         self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
         # Files the worker processes are parsing, in order (see _parse_ahead).
@@ -100,13 +105,16 @@ class _Loader:
         agreements = self._read_agreements(specials.get(AGREEMENTS))
 
         entries: list[TenantEntry] = []
+        across = checks.Across(agreements, agreements_path)
         with self._parse_ahead(tenant_files):
             for tenant_path in tenant_files:
                 entry = self._read_tenant(tenant_path, defaults_file, defaults_data)
                 if entry is not None:
-                    entries.append(entry)
                     self.problems += checks.check_tenant(entry)
-        self.problems += checks.check_across(entries, agreements, agreements_path)
+                    self.problems += across.add(entry)
+                    if self.keep_tenants:
+                        entries.append(entry)
+        self.problems += across.finish()
 
         repository = Repository(
             root=self.root,

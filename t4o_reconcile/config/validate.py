@@ -39,7 +39,7 @@ def validate_paths(paths: Sequence[Path], policy: SecretPolicy | None = None) ->
     roots_as_given: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            loaded = load_repository(path, policy=policy)
+            loaded = load_repository(path, policy=policy, keep_tenants=False)
             result.problems += loaded.problems
             result.tenant_count += loaded.tenant_count
             continue
@@ -55,7 +55,7 @@ def validate_paths(paths: Sequence[Path], policy: SecretPolicy | None = None) ->
         files_by_root.setdefault(root.resolve(), set()).add(path.resolve())
         roots_as_given.setdefault(root.resolve(), root)
     for resolved_root, wanted in files_by_root.items():
-        loaded = load_repository(roots_as_given[resolved_root], policy=policy)
+        loaded = load_repository(roots_as_given[resolved_root], policy=policy, keep_tenants=False)
         result.problems += [p for p in loaded.problems if Path(p.file).resolve() in wanted]
         result.tenant_count += sum(1 for f in wanted if f.stem not in (DEFAULTS, AGREEMENTS))
     unique = list(dict.fromkeys(result.problems))

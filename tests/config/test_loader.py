@@ -215,3 +215,27 @@ def test_a_valid_file_is_kept_as_its_model_and_text_and_parsed_again_to_locate(
     assert entry.origin.written is None  # the document as written is not held
     assert entry.locate(("name",)) == f"{entry.source}:2:7"
     assert entry.locate(("billing", "licenses")).endswith("_defaults.yaml:2:13")
+
+
+def test_validate_keeps_no_tenant_model_and_finds_the_same_problems(tmp_path: Path) -> None:
+    for n in range(3):
+        # The same organisation number on each: a problem across files.
+        (tmp_path / f"club-{n}.yaml").write_text(HEAD.replace("club", f"club-{n}"))
+    (tmp_path / "club-3.yaml").write_text(HEAD.replace("club", "club-0"))  # slug used twice
+
+    kept = load_repository(tmp_path)
+    dropped = load_repository(tmp_path, keep_tenants=False)
+
+    assert dropped.problems == kept.problems and dropped.tenant_count == kept.tenant_count == 4
+    assert any("is already used by" in p.message for p in kept.problems)
+    assert any("organization number 914820332" in p.message for p in kept.problems)
+    assert kept.repository is None and dropped.repository is None  # both invalid
+
+
+def test_without_its_tenants_a_valid_repository_is_still_valid(tmp_path: Path) -> None:
+    (tmp_path / "club.yaml").write_text(HEAD)
+
+    result = load_repository(tmp_path, keep_tenants=False)
+
+    assert result.problems == [] and result.tenant_count == 1
+    assert result.repository is not None and result.repository.tenants == {}
