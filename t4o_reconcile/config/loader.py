@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,18 +64,21 @@ def load_repository(
     environ: Mapping[str, str] | None = None,
     policy: SecretPolicy | None = None,
     keep_tenants: bool = True,
+    on_tenant: Callable[[TenantEntry], None] | None = None,
 ) -> LoadResult:
     """Read, merge, validate and check every tenant file in the directory ``path``.
 
     Secret references are checked against ``policy`` (by default the operator's settings
     in ``environ``) and, when it reads values, resolved. Without ``keep_tenants`` (only
     the problems are wanted: validate) each tenant's model is dropped once it is checked,
-    and the repository comes back without tenants."""
+    and the repository comes back without tenants; ``on_tenant`` is handed each tenant
+    file that loaded, as it loads (plan makes its snapshot then), before it is dropped."""
     env = os.environ if environ is None else environ
     if policy is None:
         policy = SecretPolicy.from_settings(environ=env)
     loader = _Loader(Path(path), env, policy)
     loader.keep_tenants = keep_tenants
+    loader.on_tenant = on_tenant
     return loader.run()
 
 
@@ -85,6 +88,7 @@ class _Loader:
         self.environ = environ
         self.policy = policy
         self.keep_tenants = True
+        self.on_tenant: Callable[[TenantEntry], None] | None = None
         self.problems: list[Problem] = []
         self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
         # Files the worker processes are parsing, in order (see _parse_ahead).
@@ -112,6 +116,8 @@ class _Loader:
                 if entry is not None:
                     self.problems += checks.check_tenant(entry)
                     self.problems += across.add(entry)
+                    if self.on_tenant is not None:
+                        self.on_tenant(entry)
                     if self.keep_tenants:
                         entries.append(entry)
         self.problems += across.finish()

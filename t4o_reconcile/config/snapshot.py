@@ -33,17 +33,10 @@ _RESET: dict[str, BaseModel] = {
 }
 
 
-def desired_snapshot(repo: Repository, *, consume: bool = False) -> Snapshot:
-    """The repository as the engine's snapshot. With ``consume`` each tenant's entry (its
-    model, text and parsed data) leaves the repository as its snapshot is made, so the
-    two are never held whole at once: a plan needs only the snapshot afterwards."""
-    tenants: dict[str, TenantSnapshot] = {}
-    if consume:
-        while repo.tenants:
-            slug = next(iter(repo.tenants))
-            tenants[slug] = tenant_snapshot(repo.tenants.pop(slug))
-    else:
-        tenants = {slug: tenant_snapshot(entry) for slug, entry in repo.tenants.items()}
+def desired_snapshot(repo: Repository) -> Snapshot:
+    """The repository as the engine's snapshot (plan makes its tenants' snapshots as their
+    files load instead: see ``workflow.load_desired``)."""
+    tenants = {slug: tenant_snapshot(entry) for slug, entry in repo.tenants.items()}
     agreements = None
     if repo.agreements is not None:
         agreements = {
