@@ -122,9 +122,9 @@ def _number(numbered: tuple[int, str]) -> int:
     return numbered[0]
 
 
-# Rendered blocks kept between the two passes up to this size; a bigger plan (thousands
-# of tenants) renders its blocks again in the second pass rather than hold them all.
-_KEEP_BLOCKS = 4_000_000
+# Rendered blocks kept between the two passes up to this size (a creating plan of 1,000
+# tenants is 10 MB); a bigger plan renders its blocks again rather than hold them all.
+_KEEP_BLOCKS = 16_000_000
 
 
 def _pieces(plan: Plan, *, max_chars: int) -> Iterator[tuple[int, str]]:
