@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -130,6 +131,18 @@ def test_users_list_all_four_programs_and_keep_their_status() -> None:
     }
     assert user.fields["status"] == "active"
     assert user.version == "1"
+
+
+def test_short_values_read_from_two_answers_are_one_string_object() -> None:
+    # json.loads gives every value its own object; 400,000 users' rights need not.
+    first, second = (tenant_snapshot(json.loads(json.dumps(config()))) for _ in range(2))
+    mine = first.sections["users"]["kari@ok-skogen.no"]
+    theirs = second.sections["users"]["kari@ok-skogen.no"]
+    assert mine.fields == theirs.fields
+    assert mine.fields["programs"]["invoicing"] is theirs.fields["programs"]["invoicing"]
+    assert mine.fields["status"] is theirs.fields["status"] and mine.version is theirs.version
+    # A long value (an e-mail address, a name) is its own: sharing would only grow the cache.
+    assert mine.fields["email"] is not theirs.fields["email"]
 
 
 def test_program_access_and_the_custom_right_default_when_the_api_leaves_them_out() -> None:
