@@ -40,6 +40,7 @@ def make_plan(
     delete_unmanaged: bool = False,
     safety: SafetyOptions | None = None,
     leaving: set[str] | None = None,
+    versions: bool = True,
 ) -> Plan:
     """Everything apply must do to bring ``live`` to ``desired``, in apply order.
 
@@ -47,7 +48,8 @@ def make_plan(
     are then limited to creating agreements those tenants need. Live tenants without a
     desired tenant are listed as unmanaged and deleted only with ``delete_unmanaged``;
     those in ``leaving`` (their files were deleted in the change) are listed as leaving
-    management instead, in a targeted plan too.
+    management instead, in a targeted plan too. Without ``versions`` the tenants' plans
+    leave out the live version of every item read (kept only to check a saved plan).
     """
     options = safety or SafetyOptions()
     plan = Plan(
@@ -65,7 +67,8 @@ def make_plan(
         if have is None:
             _plan_new_tenant(want, tenant_plan)
         else:
-            tenant_plan.versions = versions_of(have)
+            if versions:
+                tenant_plan.versions = versions_of(have)
             _plan_existing_tenant(want, have, tenant_plan)
         tenant_plan.errors.extend(checks.tenant_errors(want, have, desired, live))
         tenant_plan.uncompared = checks.unread_secrets(want)

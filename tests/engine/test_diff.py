@@ -372,3 +372,15 @@ def test_a_pending_user_s_access_is_counted_apart_until_accepted() -> None:
     (users,) = plan.agreement_users
     assert (users.before, users.pending_before) == (1, 2)
     assert (users.after, users.pending_after) == (1, 2)
+
+
+def test_the_live_versions_are_kept_only_for_a_plan_that_will_be_checked_later() -> None:
+    want = desired_tenant()
+    have = live_twin(want)
+    for item in have.sections["users"].values():
+        item.version = "7"
+
+    kept = plan_of(snapshot(want), snapshot(have)).tenants[0].versions
+    left_out = plan_of(snapshot(want), snapshot(have), versions=False).tenants[0].versions
+
+    assert kept and "7" in kept.values() and left_out == {}
