@@ -87,7 +87,7 @@ def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Reposi
     report (as plan errors naming variable, tenant and field); anything else stops here.
     The repository comes back without its tenants (they are in the snapshot)."""
     from t4o_reconcile.config.loader import load_repository
-    from t4o_reconcile.config.snapshot import desired_snapshot, tenant_snapshot
+    from t4o_reconcile.config.snapshot import agreements_snapshot, tenant_snapshot
 
     if not path.is_dir():
         raise ConfigError(f"{path}: no such directory of tenant files")
@@ -107,9 +107,8 @@ def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Reposi
         raise ConfigInvalid(result.problems)
     if failed:
         raise failed[0]
-    desired = desired_snapshot(result.repository)  # the agreements
-    desired.tenants = dict(sorted(tenants.items()))
-    return result.repository, desired
+    agreements = agreements_snapshot(result.repository)
+    return result.repository, Snapshot(tenants=dict(sorted(tenants.items())), agreements=agreements)
 
 
 def open_provider(options: RunOptions) -> Provider:

@@ -333,17 +333,6 @@ def owner_of(entry: TenantEntry) -> str | None:
     return owners[0] if len(owners) == 1 else None
 
 
-def check_across(
-    entries: Iterable[TenantEntry],
-    agreements: list[AgreementEntry] | None,
-    agreements_path: Path,
-) -> list[Problem]:
-    """The rules across tenant files and the agreements file."""
-    across = Across(agreements, agreements_path)
-    problems = [problem for entry in entries for problem in across.add(entry)]
-    return problems + across.finish()
-
-
 @dataclass(frozen=True, slots=True)
 class _Seen:
     """What a later tenant file is compared against, of one that came before: its slug,
@@ -421,6 +410,7 @@ class Across:
         where = other.locate(("organization_number",))
         problem = _same_owner(
             entry,
+            seen,
             other,
             ("organization_number",),
             f"organization number {number} is also used by tenant {other.slug!r} ({where})",
@@ -442,6 +432,7 @@ class Across:
             where = other.locate(("bank_accounts", other_index, other_field))
             problem = _same_owner(
                 entry,
+                seen,
                 other,
                 ("bank_accounts", index, field),
                 f"bank account {number} is also used by tenant {other.slug!r} ({where})",
@@ -495,19 +486,14 @@ class Across:
         return [entry.problem(("agreement",), message)]
 
 
-def _same_owner(entry: TenantEntry, other: _Seen, path: DocPath, shared: str) -> Problem | None:
+def _same_owner(
+    entry: TenantEntry, this: _Seen, other: _Seen, path: DocPath, shared: str
+) -> Problem | None:
     """Two tenants may share an organisation number or a bank account only when the same
     user owns both (SendRegning: "denne sperren gjelder ikke når kontoeieren … er den
     samme"). Where a tenant leaves users unmanaged its owner is not known here: the API
     decides, and validate only warns."""
-    unmanaged = [
-        slug
-        for slug, managed in (
-            (other.slug, other.users_managed),
-            (entry.slug, entry.tenant.managed("users")),
-        )
-        if not managed
-    ]
+    unmanaged = [seen.slug for seen in (other, this) if not seen.users_managed]
     if unmanaged:
         return entry.problem(
             path,
@@ -516,7 +502,7 @@ def _same_owner(entry: TenantEntry, other: _Seen, path: DocPath, shared: str) ->
             " tenants have the same owner",
             level="warning",
         )
-    mine, theirs = owner_of(entry), other.owner
+    mine, theirs = this.owner, other.owner
     if mine is not None and mine == theirs:
         return None
     owners = (

@@ -76,19 +76,23 @@ def load_repository(
     env = os.environ if environ is None else environ
     if policy is None:
         policy = SecretPolicy.from_settings(environ=env)
-    loader = _Loader(Path(path), env, policy)
-    loader.keep_tenants = keep_tenants
-    loader.on_tenant = on_tenant
-    return loader.run()
+    return _Loader(Path(path), env, policy, keep_tenants, on_tenant).run()
 
 
 class _Loader:
-    def __init__(self, root: Path, environ: Mapping[str, str], policy: SecretPolicy) -> None:
+    def __init__(
+        self,
+        root: Path,
+        environ: Mapping[str, str],
+        policy: SecretPolicy,
+        keep_tenants: bool = True,
+        on_tenant: Callable[[TenantEntry], None] | None = None,
+    ) -> None:
         self.root = root
         self.environ = environ
         self.policy = policy
-        self.keep_tenants = True
-        self.on_tenant: Callable[[TenantEntry], None] | None = None
+        self.keep_tenants = keep_tenants
+        self.on_tenant = on_tenant
         self.problems: list[Problem] = []
         self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
         # Files the worker processes are parsing, in order (see _parse_ahead).

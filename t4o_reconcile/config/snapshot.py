@@ -37,15 +37,19 @@ def desired_snapshot(repo: Repository) -> Snapshot:
     """The repository as the engine's snapshot (plan makes its tenants' snapshots as their
     files load instead: see ``workflow.load_desired``)."""
     tenants = {slug: tenant_snapshot(entry) for slug, entry in repo.tenants.items()}
-    agreements = None
-    if repo.agreements is not None:
-        agreements = {
-            a.agreement.name: Item(
-                {"name": a.agreement.name, "customer_number": a.agreement.customer_number}
-            )
-            for a in repo.agreements
-        }
-    return Snapshot(tenants=tenants, agreements=agreements)
+    return Snapshot(tenants=tenants, agreements=agreements_snapshot(repo))
+
+
+def agreements_snapshot(repo: Repository) -> dict[str, Item] | None:
+    """The agreements file as items; None when there is none (agreements unmanaged)."""
+    if repo.agreements is None:
+        return None
+    return {
+        a.agreement.name: Item(
+            {"name": a.agreement.name, "customer_number": a.agreement.customer_number}
+        )
+        for a in repo.agreements
+    }
 
 
 def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
