@@ -137,21 +137,7 @@ def _pieces(plan: Plan, *, max_chars: int) -> Iterator[tuple[int, str]]:
     if first_room < later_room // 4:
         raise ValueError("the summary alone does not fit in a comment")
     piece_room = min(first_room, later_room)
-    counts = [0]  # blocks in each part
-    kept: list[str] | None = []
-    used = rendered = 0
-    for block in _blocks(plan, piece_room=piece_room):
-        room = first_room if len(counts) == 1 else later_room
-        if counts[-1] and used + len(block) > room:
-            counts.append(0)
-            used = 0
-        counts[-1] += 1
-        used += len(block)
-        rendered += len(block)
-        if kept is not None:
-            kept.append(block)
-            if rendered > _KEEP_BLOCKS:
-                kept = None
+    counts, kept = _pack(_blocks(plan, piece_room=piece_room), first_room, later_room)
     blocks = iter(kept if kept is not None else _blocks(plan, piece_room=piece_room))
     total = len(counts)
     for number, count in enumerate(counts, start=1):
@@ -172,6 +158,29 @@ def _pieces(plan: Plan, *, max_chars: int) -> Iterator[tuple[int, str]]:
             yield number, foot
         if total > 1 and number < total:
             yield number, f"\n_Continued in part {number + 1} of {total}._\n"
+
+
+def _pack(
+    blocks: Iterable[str], first_room: int, later_room: int
+) -> tuple[list[int], list[str] | None]:
+    """How many blocks go in each part, in order, and the blocks themselves when they
+    are small enough to keep for the second pass (None: render them again)."""
+    counts = [0]
+    kept: list[str] | None = []
+    used = rendered = 0
+    for block in blocks:
+        room = first_room if len(counts) == 1 else later_room
+        if counts[-1] and used + len(block) > room:
+            counts.append(0)
+            used = 0
+        counts[-1] += 1
+        used += len(block)
+        rendered += len(block)
+        if kept is not None:
+            kept.append(block)
+            if rendered > _KEEP_BLOCKS:
+                kept = None
+    return counts, kept
 
 
 # Blocks --------------------------------------------------------------------------------
