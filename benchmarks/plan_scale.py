@@ -75,7 +75,7 @@ async def measure(
         finally:
             await provider.aclose()
     assert not planned.plan.has_changes, "the plan is not empty:\n" + text
-    assert len(planned.live.tenants) == tenants, f"read {len(planned.live.tenants)} tenants"
+    assert len(planned.plan.tenants) == tenants, f"planned {len(planned.plan.tenants)} tenants"
 
     timings = planned.timings
     local = timings["load"] + timings["diff"] + render

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from t4o_reconcile.config.repository import Repository, TenantEntry
     from t4o_reconcile.config.secret_refs import SecretPolicy
     from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
-    from t4o_reconcile.engine.provider import Provider
+    from t4o_reconcile.engine.digest import ConfigDigest
+    from t4o_reconcile.engine.provider import Provider, StreamingReader
 
 
 @dataclass(slots=True)
@@ -82,10 +83,15 @@ class Planned:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Repository, Snapshot]:
+def load_desired(
+    path: Path,
+    policy: SecretPolicy | None = None,
+    on_tenant: Callable[[TenantSnapshot], None] | None = None,
+) -> tuple[Repository, Snapshot]:
     """The configuration as a snapshot. Unresolved secrets are left for the plan to
     report (as plan errors naming variable, tenant and field); anything else stops here.
-    The repository comes back without its tenants (they are in the snapshot)."""
+    The repository comes back without its tenants (they are in the snapshot, or handed
+    to ``on_tenant`` as each file loads and not kept)."""
     from t4o_reconcile.config.loader import load_repository
     from t4o_reconcile.config.snapshot import agreements_snapshot, tenant_snapshot
 
@@ -98,9 +104,14 @@ def load_desired(path: Path, policy: SecretPolicy | None = None) -> tuple[Reposi
 
     def snapshot_of(entry: TenantEntry) -> None:
         try:
-            tenants[entry.slug] = tenant_snapshot(entry)
+            tenant = tenant_snapshot(entry)
         except Exception as exc:  # reported below, unless the files are invalid anyway
             failed.append(exc)
+            return
+        if on_tenant is None:
+            tenants[entry.slug] = tenant
+        else:
+            on_tenant(tenant)
 
     result = load_repository(path, policy=policy, keep_tenants=False, on_tenant=snapshot_of)
     if result.repository is None:
@@ -173,18 +184,36 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-async def plan_configuration(options: RunOptions, provider: Provider) -> Planned:
-    """Load the tenant files and read the live state side by side, then diff them: the
-    plan, with what it was made from and how long each step took."""
+async def plan_configuration(
+    options: RunOptions, provider: Provider, *, whole: bool = False
+) -> Planned:
+    """Load the tenant files and read the live state side by side, diffing each tenant
+    as both of its sides are known: the plan, with what it was made from and how long
+    each step took.
+
+    ``Planned.desired`` and ``.live`` hold the tenants whose plan changes something;
+    with ``whole`` (comparing against a saved or reviewed plan needs every tenant's live
+    state), or from a provider that cannot read tenant by tenant, they hold every one."""
     with gc_paused():
-        return await _plan_configuration(options, provider)
+        return await _plan_configuration(options, provider, whole)
 
 
-async def _plan_configuration(options: RunOptions, provider: Provider) -> Planned:
+@dataclass(slots=True)
+class _Made:
+    plan: Plan
+    repository: Repository
+    desired: Snapshot
+    live: Snapshot
+    slugs: set[str]  # every tenant file's slug
+    loaded: float
+    read: float
+
+
+async def _plan_configuration(options: RunOptions, provider: Provider, whole: bool) -> Planned:
     import time
 
-    from t4o_reconcile.engine.diff import make_plan
-    from t4o_reconcile.engine.digest import UNKEYED, config_digest
+    from t4o_reconcile.engine.digest import UNKEYED, ConfigDigest
+    from t4o_reconcile.engine.provider import StreamingReader
 
     started = time.perf_counter()
     only: set[str] | None = set(options.tenants) if options.tenants or options.targeted else None
@@ -195,7 +224,75 @@ async def _plan_configuration(options: RunOptions, provider: Provider) -> Planne
         )
         only = None if changed is None else (only or set()) | changed
         leaving |= deleted
+    digests = (
+        [ConfigDigest(options.digest_key or UNKEYED), ConfigDigest(references_only=True)]
+        if options.digests
+        else []
+    )
     identity = asyncio.ensure_future(identity_of(provider))
+    try:
+        if not whole and isinstance(provider, StreamingReader):
+            made = await _plan_streamed(options, provider, provider.target, only, leaving, digests)
+        else:
+            made = await _plan_whole(options, provider, only, leaving, digests)
+        named = () if options.targeted else options.tenants
+        unknown = [slug for slug in named if slug not in made.slugs]
+        if unknown:
+            raise WorkflowError(
+                "--tenant names no tenant file: "
+                + ", ".join(sorted(unknown))
+                + f" (in {options.path})"
+            )
+    except BaseException:
+        # The identity check runs beside the read: when planning fails, it is dropped too
+        # (never left to report its own failure as a traceback at exit).
+        identity.cancel()
+        with contextlib.suppress(BaseException):
+            await identity
+        raise
+    diffing = time.perf_counter()
+    plan = made.plan
+    if digests:
+        plan.config_digest = digests[0].hexdigest(made.desired.agreements)
+        plan.reference_digest = digests[1].hexdigest(made.desired.agreements)
+    plan.only = sorted(only) if only is not None else None
+    plan.changed_since = options.changed_since
+    if only is not None:
+        plan.skipped_tenants = sum(1 for slug in made.slugs if slug not in only)
+    plan.delete_unmanaged = options.delete_unmanaged
+    plan.endpoint = endpoint_of(provider)
+    plan.identity = await identity
+    plan.deletes_approved = options.allow_deletes
+    plan.commit = git_commit(options.path)
+    diffed = time.perf_counter()
+    if options.attribute and plan.has_changes:
+        from t4o_reconcile.activity import attribute_drift
+
+        await attribute_drift(plan, provider, made.live)
+    done = max(made.loaded, made.read)
+    timings = {
+        "load": made.loaded - started,
+        "read": made.read - started,  # the live read on its own, alongside the load
+        "wait": max(0.0, made.read - made.loaded),  # the read still going after the load
+        "diff": diffed - diffing + (diffing - done),
+        "attribution": time.perf_counter() - diffed,
+    }
+    return Planned(plan, made.desired, made.live, made.repository, timings)
+
+
+async def _plan_whole(
+    options: RunOptions,
+    provider: Provider,
+    only: set[str] | None,
+    leaving: set[str],
+    digests: list[ConfigDigest],
+) -> _Made:
+    """Both snapshots whole, then the diff: for a provider that reads only whole, and
+    where every tenant's live state is wanted afterwards."""
+    import time
+
+    from t4o_reconcile.engine.diff import make_plan
+
     # The live read waits on the network while loading the files waits on the CPU: run
     # them side by side. The read is dropped if the configuration turns out invalid.
     wanted = None if only is None else sorted(only | leaving)
@@ -204,31 +301,16 @@ async def _plan_configuration(options: RunOptions, provider: Provider) -> Planne
     reading.add_done_callback(lambda _: read_done.append(time.perf_counter()))
     try:
         repository, desired = await asyncio.to_thread(load_desired, options.path, options.policy)
-        loaded = time.perf_counter()
-        named = () if options.targeted else options.tenants
-        unknown = [slug for slug in named if slug not in desired.tenants]
-        if unknown:
-            raise WorkflowError(
-                "--tenant names no tenant file: "
-                + ", ".join(sorted(unknown))
-                + f" (in {options.path})"
-            )
     except BaseException:
-        for task in (reading, identity):
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        raise
-    try:
-        live = await reading
-    except BaseException:
-        # The identity check runs beside the read: when the read fails, it is dropped too
-        # (never left to report its own failure as a traceback at exit).
-        identity.cancel()
+        reading.cancel()
         with contextlib.suppress(BaseException):
-            await identity
+            await reading
         raise
-    read = time.perf_counter()
+    loaded = time.perf_counter()
+    live = await reading
+    for tenant in desired.tenants.values():
+        for digest in digests:
+            digest.add(tenant)
     plan = make_plan(
         desired,
         live,
@@ -239,31 +321,56 @@ async def _plan_configuration(options: RunOptions, provider: Provider) -> Planne
         leaving=leaving,
         versions=options.digests,
     )
-    if options.digests:
-        plan.config_digest = config_digest(desired, options.digest_key or UNKEYED)
-        plan.reference_digest = config_digest(desired, references_only=True)
-    plan.only = sorted(only) if only is not None else None
-    plan.changed_since = options.changed_since
-    if only is not None:
-        plan.skipped_tenants = sum(1 for slug in desired.tenants if slug not in only)
-    plan.delete_unmanaged = options.delete_unmanaged
-    plan.endpoint = endpoint_of(provider)
-    plan.identity = await identity
-    plan.deletes_approved = options.allow_deletes
-    plan.commit = git_commit(options.path)
-    diffed = time.perf_counter()
-    if options.attribute and plan.has_changes:
-        from t4o_reconcile.activity import attribute_drift
+    return _Made(plan, repository, desired, live, set(desired.tenants), loaded, read_done[0])
 
-        await attribute_drift(plan, provider, live)
-    timings = {
-        "load": loaded - started,
-        "read": read_done[0] - started,  # the live read on its own, alongside the load
-        "wait": read - loaded,  # how long the plan still waited for it after the load
-        "diff": diffed - read,
-        "attribution": time.perf_counter() - diffed,
-    }
-    return Planned(plan, desired, live, repository, timings)
+
+async def _plan_streamed(
+    options: RunOptions,
+    provider: StreamingReader,
+    target: str,
+    only: set[str] | None,
+    leaving: set[str],
+    digests: list[ConfigDigest],
+) -> _Made:
+    """Each tenant diffed as its two sides meet (see ``join``)."""
+    from t4o_reconcile.engine.diff import Planner
+    from t4o_reconcile.join import join_and_plan
+
+    def planner(shared: Snapshot) -> Planner:
+        return Planner(
+            target=target,
+            live=shared,
+            only=only,
+            delete_unmanaged=options.delete_unmanaged,
+            safety=global_safety(options),
+            leaving=leaving,
+            versions=options.digests,
+        )
+
+    def on_desired(tenant: TenantSnapshot) -> None:
+        for digest in digests:
+            digest.add(tenant)
+
+    planning, joined = await join_and_plan(
+        planner,
+        provider,
+        lambda on_tenant: load_desired(options.path, options.policy, on_tenant),
+        read_only=None if only is None else only | leaving,
+        keep=False,
+        on_desired=on_desired if digests else None,
+    )
+    plan = planning.finish(joined.desired.agreements)
+    for tenant in joined.live.tenants.values():
+        provider.adopt(tenant)
+    return _Made(
+        plan,
+        joined.repository,
+        joined.desired,
+        joined.live,
+        joined.slugs,
+        joined.loaded,
+        joined.read,
+    )
 
 
 def changed_tenants(path: Path, ref: str) -> tuple[set[str] | None, set[str]]:
@@ -508,7 +615,7 @@ async def _plan_as(options: RunOptions, provider: Provider, earlier: Plan) -> Pl
     options.changed_since = None
     options.leaving = tuple(earlier.leaving)
     options.delete_unmanaged = earlier.delete_unmanaged
-    return await plan_configuration(options, provider)
+    return await plan_configuration(options, provider, whole=True)
 
 
 async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: Plan) -> Plan:

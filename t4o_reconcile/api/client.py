@@ -405,6 +405,10 @@ class ApiClient:
                     chunks.append(chunk)
             finally:
                 await response.aclose()
+                # httpx's streamed response and its stream refer to each other: garbage
+                # only the cyclic collector frees, which a plan pauses. Dropped here, the
+                # answer's bytes go now (a plan of 10,000 tenants kept 84 MB of them).
+                response.stream = httpx.ByteStream(b"")
         # The body is decoded already: the copy must not claim an encoding or a length.
         kept = [
             (name, value)

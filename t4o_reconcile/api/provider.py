@@ -9,9 +9,10 @@ retry it; a 412 is checked against a fresh read before it counts as a conflict.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -43,6 +44,9 @@ PAGE_LIMIT = 100
 # Tenants per bulk request when the slugs are known: small enough that the server builds
 # one chunk while the client converts another, large enough to keep requests few.
 BULK_CHUNK = 25
+# Bulk chunks fetched ahead of a streaming reader (400 tenants): enough to keep the
+# connections busy, few enough that a reader slower than the API holds little.
+READ_AHEAD = 16
 
 Fields = dict[str, Any]
 Versions = dict[str, str]  # address -> version
@@ -310,25 +314,72 @@ class HttpProvider:
     # -- reads -------------------------------------------------------------------------
 
     async def read(self, slugs: Iterable[str] | None = None) -> Snapshot:
-        try:
-            configs, agreements, vocabulary = await asyncio.gather(
-                self._read_configs(slugs), self._collect("/v1/agreements"), self.vocabulary()
+        shared, tenants = await asyncio.gather(self.read_shared(), self._read_all(slugs))
+        for tenant in tenants:
+            shared.tenants[tenant.slug] = tenant
+            self.adopt(tenant)
+        return shared
+
+    async def _read_all(self, slugs: Iterable[str] | None) -> list[TenantSnapshot]:
+        async with contextlib.aclosing(self.read_tenants(slugs)) as tenants:
+            return [tenant async for tenant in tenants]
+
+    async def read_shared(self) -> Snapshot:
+        """The live agreements and vocabulary, without tenants."""
+        with _shape_checked("/v1/agreements"):
+            agreements, vocabulary = await asyncio.gather(
+                self._collect("/v1/agreements"), self.vocabulary()
             )
-            snapshot = Snapshot(
+            return Snapshot(
                 agreements=convert.agreements_snapshot(agreements), vocabulary=vocabulary
             )
-            for tenant in configs:
-                snapshot.tenants[tenant.slug] = tenant
-                self._remember(tenant)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            # Answers are untrusted: a wrong shape is an error of the API, not a crash.
-            raise UnexpectedAnswer(
-                "the answer does not have the documented shape"
-                f" ({type(exc).__name__}: {snippet(str(exc), 80)})",
-                method="GET",
-                path="/v1/bulk/tenants",
-            ) from None
-        return snapshot
+
+    async def read_tenants(
+        self, slugs: Iterable[str] | None = None
+    ) -> AsyncGenerator[TenantSnapshot, None]:
+        """Each named tenant (every visible one when None), in the API's order, fetched in
+        chunks at most ``READ_AHEAD`` chunks ahead of the caller: a reader that plans each
+        tenant as it comes never holds the live state of all of them. Nothing is kept
+        here; ``adopt`` the tenants a later ``execute`` writes to."""
+        chosen = None if slugs is None else set(slugs)
+        fetches: collections.deque[asyncio.Task[list[TenantSnapshot]]] = collections.deque()
+        try:
+            async for chunk in self._chunks(chosen):
+                fetches.append(asyncio.create_task(self._bulk(chunk)))
+                while len(fetches) > READ_AHEAD:
+                    for tenant in await fetches.popleft():
+                        if chosen is None or tenant.slug in chosen:
+                            yield tenant
+            while fetches:
+                for tenant in await fetches.popleft():
+                    if chosen is None or tenant.slug in chosen:
+                        yield tenant
+        finally:
+            for fetch in fetches:
+                fetch.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
+
+    async def _chunks(self, chosen: set[str] | None) -> AsyncIterator[list[str]]:
+        """Slugs in bulk-sized chunks. Listing every tenant is a light page; the heavy
+        bulk pages of the slugs already listed are fetched meanwhile."""
+        if chosen is not None:
+            wanted = sorted(chosen)
+            for i in range(0, len(wanted), BULK_CHUNK):
+                yield wanted[i : i + BULK_CHUNK]
+            return
+        async for page in self._client.pages("/v1/tenants", limit=PAGE_LIMIT):
+            with _shape_checked("/v1/tenants"):
+                listed = [str(item["slug"]) for item in page]
+            for i in range(0, len(listed), BULK_CHUNK):
+                yield listed[i : i + BULK_CHUNK]
+
+    def adopt(self, tenant: TenantSnapshot) -> None:
+        """Keep ``tenant``'s live state for the writes that follow: the owner to invite
+        users as, the items to merge nested bodies with, radio-flag side effects."""
+        self._live[tenant.slug] = tenant
+        for item in tenant.sections.get("users", {}).values():
+            if item.fields.get("role") == "owner":
+                self._owners[tenant.slug] = str(item.fields["email"])
 
     async def vocabulary(self) -> Vocabulary | None:
         """The names the API accepts (merge fields, languages, PDF templates); None from
@@ -344,44 +395,13 @@ class HttpProvider:
     async def _collect(self, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
         return [item async for item in self._client.paginate(path, params, limit=PAGE_LIMIT)]
 
-    async def _read_configs(self, slugs: Iterable[str] | None) -> list[TenantSnapshot]:
-        if slugs is None:
-            return await self._read_every_config()
-        wanted = sorted(set(slugs))
-        chunks = [wanted[i : i + BULK_CHUNK] for i in range(0, len(wanted), BULK_CHUNK)]
-        pages = await asyncio.gather(*(self._bulk(chunk) for chunk in chunks))
-        chosen = set(wanted)
-        return [tenant for page in pages for tenant in page if tenant.slug in chosen]
-
-    async def _read_every_config(self) -> list[TenantSnapshot]:
-        """Every tenant's configuration, fetched while the tenant list is still paging.
-
-        The paged bulk read is sequential (each page needs the previous cursor) and a
-        bulk page is slow to build, so a plan of 1,000 tenants waited ten times for a
-        heavy page. Listing the slugs is a light page; the heavy pages for the slugs
-        already listed are fetched concurrently meanwhile, within the client's bound.
-        """
-        fetches: list[asyncio.Task[list[TenantSnapshot]]] = []
-        try:
-            async for page in self._client.pages("/v1/tenants", limit=PAGE_LIMIT):
-                listed = [str(item["slug"]) for item in page]
-                for i in range(0, len(listed), BULK_CHUNK):
-                    fetches.append(asyncio.create_task(self._bulk(listed[i : i + BULK_CHUNK])))
-            # gather, not a TaskGroup: the caller gets the ApiError itself, not a group.
-            pages = await asyncio.gather(*fetches)
-        except BaseException:
-            for fetch in fetches:
-                fetch.cancel()
-            await asyncio.gather(*fetches, return_exceptions=True)
-            raise
-        return [tenant for page in pages for tenant in page]
-
     async def _bulk(self, slugs: list[str]) -> list[TenantSnapshot]:
         """One chunk of tenants as snapshots, converted as soon as it arrives: the API's
         JSON of a chunk is dropped before the next is read, never held for all tenants."""
         tenants = []
         for config in await self._collect("/v1/bulk/tenants", {"slugs": ",".join(slugs)}):
-            tenant = convert.tenant_snapshot(config)
+            with _shape_checked("/v1/bulk/tenants"):
+                tenant = convert.tenant_snapshot(config)
             if not isinstance(tenant.slug, str) or not _SLUG.fullmatch(tenant.slug):
                 raise UnexpectedAnswer(
                     f"the API sent a tenant slug {snippet(str(tenant.slug), 60)!r}, which is"
@@ -391,12 +411,6 @@ class HttpProvider:
                 )
             tenants.append(tenant)
         return tenants
-
-    def _remember(self, tenant: TenantSnapshot) -> None:
-        self._live[tenant.slug] = tenant
-        for item in tenant.sections.get("users", {}).values():
-            if item.fields.get("role") == "owner":
-                self._owners[tenant.slug] = str(item.fields["email"])
 
     def _known(self, tenant: str, section: str, key: str) -> Item | None:
         live = self._live.get(tenant)
@@ -494,7 +508,7 @@ class HttpProvider:
         if not isinstance(config, Mapping) or config.get("slug") != slug:
             config = await self._client.get_json(f"{tenant_path(slug)}/config")
         tenant = convert.tenant_snapshot(config)
-        self._remember(tenant)
+        self.adopt(tenant)
         learned.update(versions_of(tenant))
         version = tenant.sections["identity"][""].version
         if version is not None:
@@ -713,3 +727,17 @@ def _writable(fields: Mapping[str, Any]) -> Fields:
 def _tenant_aliases(slug: str) -> tuple[str, ...]:
     """Every address that names the tenant resource: one version for all of them."""
     return (slug, *(address(slug, section, "") for section in sections.TENANT_RESOURCE))
+
+
+@contextlib.contextmanager
+def _shape_checked(path: str) -> Iterator[None]:
+    """Answers are untrusted: a wrong shape is an error of the API, not a crash."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise UnexpectedAnswer(
+            "the answer does not have the documented shape"
+            f" ({type(exc).__name__}: {snippet(str(exc), 80)})",
+            method="GET",
+            path=path,
+        ) from None

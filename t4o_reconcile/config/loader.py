@@ -7,11 +7,13 @@ files are reported in one run.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,9 @@ SUFFIXES = (".yaml", ".yml")
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_FROM = 200
 PIPELINE_CHUNK = 16
+# Chunks parsed ahead per worker. Only so many: parsed data waiting to be validated would
+# otherwise pile up while this process is busy (plan reads and diffs beside the load).
+PARSE_AHEAD = 4
 # The largest tenant file read: a tenant with 1,000 users and every other section full is
 # about 150 KiB.
 MAX_FILE_BYTES = 1 << 20
@@ -182,7 +187,7 @@ class _Loader:
         # Small chunks, so that validation can start on the first ones soon.
         chunk = max(1, min(PIPELINE_CHUNK, len(paths) // (workers * 4)))
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            self._pending = zip(paths, pool.map(read_file, paths, chunksize=chunk), strict=True)
+            self._pending = _parsed_in(pool, paths, chunk, workers * PARSE_AHEAD)
             try:
                 yield
             finally:
@@ -318,6 +323,28 @@ class _Loader:
             )
             return None
         return Secret(number, value.source, identity.last_digits(number))
+
+
+def _parsed_in(
+    pool: ProcessPoolExecutor, paths: list[Path], chunk: int, ahead: int
+) -> Iterator[tuple[Path, tuple[str, Any] | ParseError]]:
+    """Each path with what ``read_file`` made of it, in order, parsed by ``pool`` at most
+    ``ahead`` chunks ahead of the caller."""
+    chunks = iter([paths[i : i + chunk] for i in range(0, len(paths), chunk)])
+    running: collections.deque[tuple[list[Path], Future[list[tuple[str, Any] | ParseError]]]]
+    running = collections.deque(
+        (part, pool.submit(read_files, part)) for part in itertools.islice(chunks, ahead)
+    )
+    while running:
+        part, future = running.popleft()
+        following = next(chunks, None)
+        if following is not None:
+            running.append((following, pool.submit(read_files, following)))
+        yield from zip(part, future.result(), strict=True)
+
+
+def read_files(paths: list[Path]) -> list[tuple[str, Any] | ParseError]:
+    return [read_file(path) for path in paths]
 
 
 def read_file(path: Path) -> tuple[str, Any] | ParseError:

@@ -8,7 +8,7 @@ from typing import Any
 from t4o_reconcile import identity
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import changed_paths
-from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Plan, PlanError, address
+from t4o_reconcile.engine.plan import AGREEMENTS, Action, PlanError, address
 from t4o_reconcile.engine.snapshot import (
     Item,
     Secret,
@@ -21,8 +21,10 @@ from t4o_reconcile.vocabulary import Vocabulary, language_of_country, merge_fiel
 
 
 def tenant_errors(
-    want: TenantSnapshot, have: TenantSnapshot | None, desired: Snapshot, live: Snapshot
+    want: TenantSnapshot, have: TenantSnapshot | None, live: Snapshot
 ) -> list[PlanError]:
+    """The tenant's plan errors but one: an unknown agreement (``unknown_agreement``),
+    which needs the desired agreements, is checked once every file is read."""
     errors = [
         *_unresolved_secrets(want),
         *_identity_numbers(want, have),
@@ -41,7 +43,6 @@ def tenant_errors(
     ]
     if have is not None:
         errors.extend(_numbers(want, have))
-    errors.extend(_unknown_agreement(want, desired, live))
     for error in errors:
         error.source = error.source or want.source
     return errors
@@ -393,37 +394,29 @@ def _radio_flags(
             )
 
 
-def _unknown_agreement(
-    want: TenantSnapshot, desired: Snapshot, live: Snapshot
-) -> Iterator[PlanError]:
-    membership = want.sections.get("agreement", {}).get("")
-    name: Any = membership.fields.get("name") if membership is not None else None
-    if not isinstance(name, str):
-        return
+def unknown_agreement(
+    slug: str, name: str, desired: Snapshot, live: Snapshot, source: str | None
+) -> list[PlanError]:
+    """The agreement a tenant's file names, if neither side knows it."""
     known = desired.agreements if desired.agreements is not None else live.agreements
-    if known is not None and name not in known:
-        yield PlanError(
-            address(want.slug, "agreement", ""),
-            f"unknown agreement {name!r}; known agreements: {', '.join(sorted(known)) or 'none'}",
-        )
+    if known is None or name in known:
+        return []
+    error = PlanError(
+        address(slug, "agreement", ""),
+        f"unknown agreement {name!r}; known agreements: {', '.join(sorted(known)) or 'none'}",
+    )
+    error.source = source
+    return [error]
 
 
-def agreement_errors(plan: Plan, desired: Snapshot, live: Snapshot) -> list[PlanError]:
-    """An agreement that still holds tenants after the plan cannot be deleted."""
-    deleting = {a.key for a in plan.agreement_actions if a.kind == "delete"}
+def agreement_errors(actions: list[Action], after: dict[str, str | None]) -> list[PlanError]:
+    """An agreement that still holds tenants after the plan cannot be deleted.
+    ``after`` maps each live tenant to its agreement once the plan is applied."""
+    deleting = {a.key for a in actions if a.kind == "delete"}
     if not deleting:
         return []
-    planned = {t.slug: t for t in plan.tenants}
     holders: dict[str, list[str]] = {}
-    for slug, have in sorted(live.tenants.items()):
-        tenant_plan = planned.get(slug)
-        name = _membership(have.sections.get("agreement", {}))
-        if tenant_plan is not None:
-            for action in tenant_plan.actions:
-                if action.section == WHOLE_TENANT and action.kind == "delete":
-                    name = None
-                elif action.kind == "move" and action.after is not None:
-                    name = action.after.get("name")
+    for slug, name in sorted(after.items()):
         if name in deleting:
             holders.setdefault(name, []).append(slug)
     return [
@@ -434,8 +427,3 @@ def agreement_errors(plan: Plan, desired: Snapshot, live: Snapshot) -> list[Plan
         )
         for name, slugs in sorted(holders.items())
     ]
-
-
-def _membership(items: dict[str, Item]) -> Any:
-    item = items.get("")
-    return item.fields.get("name") if item is not None else None

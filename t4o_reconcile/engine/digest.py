@@ -19,6 +19,7 @@ from t4o_reconcile.engine.snapshot import (
     Item,
     Secret,
     Snapshot,
+    TenantSnapshot,
     UnreadSecret,
     UnresolvedSecret,
 )
@@ -29,32 +30,43 @@ UNKEYED = b"t4o-reconcile/config-digest/unkeyed"
 
 
 def config_digest(desired: Snapshot, key: bytes = UNKEYED, *, references_only: bool = False) -> str:
-    """``sha256:<hex>`` over a canonical JSON of the desired snapshot; each secret value
-    enters as HMAC-SHA256(``key``, value). With ``references_only`` a secret enters as its
-    reference (``env:NAME``), not its value: the digest of a plan made without secret
-    values, compared at merge time."""
+    """``sha256:<hex>`` of the desired snapshot (see ``ConfigDigest``)."""
+    digest = ConfigDigest(key, references_only=references_only)
+    for tenant in desired.tenants.values():
+        digest.add(tenant)
+    return digest.hexdigest(desired.agreements)
 
-    def secret(value: object) -> Any:
-        if isinstance(value, Secret):
-            return {"secret": hmac.new(key, value.value.encode(), "sha256").hexdigest()}
-        return _secret(value)
 
-    # Hashed a tenant at a time: the bytes are those of one json.dumps(..., sort_keys=True)
-    # of {"agreements": ..., "tenants": {slug: ...}}, never built whole.
-    def dump(value: Any) -> bytes:
+class ConfigDigest:
+    """A digest of the desired configuration, fed a tenant at a time in any order.
+
+    Each tenant enters as the SHA-256 of a canonical JSON of ``{slug: tenant}``, each
+    secret value as HMAC-SHA256(``key``, value); the digest is the SHA-256 of the
+    agreements' canonical JSON and the tenants' hashes in slug order. Only 32 bytes a
+    tenant are held. With ``references_only`` a secret enters as its reference
+    (``env:NAME``), not its value: the digest of a plan made without secret values,
+    compared at merge time."""
+
+    def __init__(self, key: bytes = UNKEYED, *, references_only: bool = False) -> None:
+        self._key = key
+        self._references_only = references_only
+        self._tenants: dict[str, bytes] = {}
+
+    def _dump(self, value: Any) -> bytes:
         return json.dumps(
             value,
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
-            default=_reference if references_only else secret,
+            default=_reference if self._references_only else self._secret,
         ).encode()
 
-    digest = hashlib.sha256()
-    agreements = None if desired.agreements is None else _items(desired.agreements)
-    digest.update(b'{"agreements":' + dump(agreements) + b',"tenants":{')
-    for position, slug in enumerate(sorted(desired.tenants)):
-        tenant = desired.tenants[slug]
+    def _secret(self, value: object) -> Any:
+        if isinstance(value, Secret):
+            return {"secret": hmac.new(self._key, value.value.encode(), "sha256").hexdigest()}
+        return _secret(value)
+
+    def add(self, tenant: TenantSnapshot) -> None:
         document = {
             "sections": {
                 section: _items(items) for section, items in sorted(tenant.sections.items())
@@ -63,9 +75,15 @@ def config_digest(desired: Snapshot, key: bytes = UNKEYED, *, references_only: b
             if tenant.safety is None
             else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
         }
-        digest.update((b"," if position else b"") + dump(slug) + b":" + dump(document))
-    digest.update(b"}}")
-    return "sha256:" + digest.hexdigest()
+        entry = self._dump(tenant.slug) + b":" + self._dump(document)
+        self._tenants[tenant.slug] = hashlib.sha256(entry).digest()
+
+    def hexdigest(self, agreements: dict[str, Item] | None) -> str:
+        digest = hashlib.sha256()
+        digest.update(self._dump(None if agreements is None else _items(agreements)))
+        for slug in sorted(self._tenants):
+            digest.update(self._tenants[slug])
+        return "sha256:" + digest.hexdigest()
 
 
 def _items(items: dict[str, Item]) -> dict[str, Any]:

@@ -12,14 +12,14 @@ block releases its connections whatever happened inside.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol, Self, runtime_checkable
 
 from t4o_reconcile.engine.plan import Action
-from t4o_reconcile.engine.snapshot import Snapshot
+from t4o_reconcile.engine.snapshot import Snapshot, TenantSnapshot
 
 Outcome = Literal["applied", "failed", "skipped"]
 
@@ -112,3 +112,26 @@ class Provider(Protocol):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class StreamingReader(Protocol):
+    """A provider that can also read tenant by tenant. Plan then diffs each tenant as it
+    arrives and keeps only those with changes; a provider without these methods is read
+    whole, through ``read``."""
+
+    async def read_shared(self) -> Snapshot:
+        """The live agreements and vocabulary, without tenants."""
+        ...
+
+    def read_tenants(
+        self, slugs: Iterable[str] | None = None
+    ) -> AsyncGenerator[TenantSnapshot, None]:
+        """Each named tenant (every visible one when None), once, every item with its
+        version; the provider keeps none of them."""
+        ...
+
+    def adopt(self, tenant: TenantSnapshot) -> None:
+        """Keep ``tenant``'s live state for the ``execute`` calls that follow, as
+        ``read`` does with every tenant it reads."""
+        ...

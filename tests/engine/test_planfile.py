@@ -108,12 +108,13 @@ def test_the_streamed_plan_file_is_the_whole_documents_bytes(tmp_path: Path) -> 
     assert path.read_text(encoding="utf-8") == expected
 
 
-def test_the_config_digest_is_that_of_the_whole_canonical_document() -> None:
-    """Hashed a tenant at a time, the digest is that of one canonical JSON of the whole
-    configuration, as plan files made before it was streamed recorded it."""
+def test_the_config_digest_is_that_of_each_tenants_canonical_document_in_slug_order() -> None:
+    """Fed a tenant at a time in any order (plan streams the files), the digest is the
+    SHA-256 of the agreements' canonical JSON and each tenant's hash, in slug order."""
     import hashlib
     import hmac
 
+    from t4o_reconcile.engine.digest import ConfigDigest
     from t4o_reconcile.engine.snapshot import Secret
 
     key = b"k" * 32
@@ -122,30 +123,36 @@ def test_the_config_digest_is_that_of_the_whole_canonical_document() -> None:
         assert isinstance(value, Secret)
         return {"secret": hmac.new(key, value.value.encode(), "sha256").hexdigest()}
 
+    def dump(value: object) -> bytes:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=secret
+        ).encode()
+
     want = desired_tenant(agreement="NOF")
     for desired in (
         snapshot(want, desired_tenant("ok-new"), agreements=agreements(("NOF", "1"))),
         snapshot(),
     ):
-        document = {
-            "tenants": {
-                slug: {
-                    "sections": {
-                        section: {k: item.fields for k, item in items.items()}
-                        for section, items in sorted(tenant.sections.items())
-                    },
-                    "safety": None
-                    if tenant.safety is None
-                    else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
-                }
-                for slug, tenant in sorted(desired.tenants.items())
-            },
-            "agreements": None
-            if desired.agreements is None
-            else {k: item.fields for k, item in desired.agreements.items()},
-        }
-        canonical = json.dumps(
-            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=secret
+        expected = hashlib.sha256(
+            dump(
+                None
+                if desired.agreements is None
+                else {k: item.fields for k, item in desired.agreements.items()}
+            )
         )
-        expected = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-        assert config_digest(desired, key) == expected
+        for slug, tenant in sorted(desired.tenants.items()):
+            document = {
+                "sections": {
+                    section: {k: item.fields for k, item in items.items()}
+                    for section, items in sorted(tenant.sections.items())
+                },
+                "safety": None
+                if tenant.safety is None
+                else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
+            }
+            expected.update(hashlib.sha256(dump(slug) + b":" + dump(document)).digest())
+        assert config_digest(desired, key) == "sha256:" + expected.hexdigest()
+        backwards = ConfigDigest(key)
+        for tenant in reversed(list(desired.tenants.values())):
+            backwards.add(tenant)
+        assert backwards.hexdigest(desired.agreements) == config_digest(desired, key)

@@ -1,0 +1,193 @@
+"""Each tenant's file meets its live state as both arrive: the plan is the one made from
+whole snapshots, whatever order either side comes in, and only the live state of tenants
+with changes is kept. The files' errors come first; nothing hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterable
+from typing import Any
+
+import pytest
+
+from t4o_reconcile import join
+from t4o_reconcile.engine.diff import Planner, make_plan
+from t4o_reconcile.engine.snapshot import Snapshot, TenantSnapshot
+from t4o_reconcile.errors import ApiError, ConfigError
+
+from .engine.builders import agreements, desired_tenant, live_twin, snapshot
+
+REPOSITORY: Any = object()
+
+
+class FakeApi:
+    """Reads ``live`` tenant by tenant in ``order``; fails after ``fail_after`` tenants."""
+
+    def __init__(self, live: Snapshot, order: list[str], fail_after: int | None = None) -> None:
+        self.live = live
+        self.order = order
+        self.fail_after = fail_after
+        self.read: list[str] = []
+
+    async def read_shared(self) -> Snapshot:
+        return Snapshot(agreements=self.live.agreements)
+
+    async def read_tenants(
+        self, slugs: Iterable[str] | None = None
+    ) -> AsyncGenerator[TenantSnapshot, None]:
+        wanted = None if slugs is None else set(slugs)
+        for n, slug in enumerate(self.order):
+            if n == self.fail_after:
+                raise ApiError(503, "about:blank", "the API went away")
+            if wanted is None or slug in wanted:
+                self.read.append(slug)
+                await asyncio.sleep(0)
+                yield self.live.tenants[slug]
+
+    def adopt(self, tenant: TenantSnapshot) -> None:
+        raise AssertionError("the join adopts nothing itself")
+
+
+def loader(
+    desired: Snapshot, order: list[str], error: Exception | None = None
+) -> Callable[[Callable[[TenantSnapshot], None]], tuple[Any, Snapshot]]:
+    def load(on_tenant: Callable[[TenantSnapshot], None]) -> tuple[Any, Snapshot]:
+        assert threading.current_thread() is not threading.main_thread()
+        for slug in order:
+            on_tenant(desired.tenants[slug])
+        if error is not None:
+            raise error
+        return REPOSITORY, Snapshot(agreements=desired.agreements)
+
+    return load
+
+
+def world(count: int) -> tuple[Snapshot, Snapshot]:
+    """``count`` tenants: every third unchanged, others changed, a few new, a few live
+    ones without a file."""
+    desired, live = Snapshot(agreements=agreements(("NOF", "1"))), Snapshot(agreements={})
+    for n in range(count):
+        want = desired_tenant(f"club-{n:03d}", agreement="NOF")
+        have = live_twin(want)
+        if n % 3:
+            have.sections["billing"][""].fields["licenses"] = 99
+        if n % 7 != 1:
+            desired.tenants[want.slug] = want
+        if n % 5 != 2:
+            live.tenants[have.slug] = have
+    return desired, live
+
+
+def planner_for(shared: Snapshot, **options: Any) -> Planner:
+    return Planner(target="test", live=shared, **options)
+
+
+def run(
+    desired: Snapshot,
+    live: Snapshot,
+    file_order: list[str],
+    api_order: list[str],
+    **kwargs: Any,
+) -> tuple[Any, join.Joined]:
+    async def go() -> tuple[Any, join.Joined]:
+        planner, joined = await asyncio.wait_for(
+            join.join_and_plan(
+                planner_for,
+                FakeApi(live, api_order, kwargs.pop("fail_after", None)),
+                loader(desired, file_order, kwargs.pop("error", None)),
+                read_only=kwargs.pop("read_only", None),
+                keep=kwargs.pop("keep", False),
+            ),
+            timeout=30,
+        )
+        return planner.finish(joined.desired.agreements), joined
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("ahead", [1, 400])
+@pytest.mark.parametrize("files", ["same", "reversed"])
+def test_the_joined_plan_is_the_whole_plan_whatever_the_order(
+    monkeypatch: pytest.MonkeyPatch, ahead: int, files: str
+) -> None:
+    monkeypatch.setattr(join, "AHEAD", ahead)
+    desired, live = world(60)
+    api_order = sorted(live.tenants)
+    file_order = sorted(desired.tenants, reverse=files == "reversed")
+    plan, joined = run(desired, live, file_order, api_order)
+    whole = make_plan(desired, live, target="test")
+    plan.plan_id = whole.plan_id
+    assert plan == whole
+    assert joined.slugs == set(desired.tenants)
+
+
+def test_only_tenants_whose_plan_changes_something_are_kept() -> None:
+    desired, live = world(30)
+    plan, joined = run(desired, live, sorted(desired.tenants), sorted(live.tenants))
+    changing = {t.slug for t in plan.tenants if t.actions}
+    assert changing and len(changing) < len(desired.tenants)
+    assert joined.desired.tenants == {}  # the create actions hold what they create
+    assert set(joined.live.tenants) == changing & set(live.tenants)
+    _, kept = run(desired, live, sorted(desired.tenants), sorted(live.tenants), keep=True)
+    assert set(kept.live.tenants) == set(live.tenants)
+    assert set(kept.desired.tenants) == set(desired.tenants)
+
+
+def test_a_tenant_not_read_is_planned_as_it_loads() -> None:
+    desired, live = world(10)
+    only = {"club-000", "club-002"}
+    plan, _ = run(desired, live, sorted(desired.tenants), sorted(live.tenants), read_only=only)
+    whole = make_plan(
+        desired,
+        Snapshot(
+            tenants={s: t for s, t in live.tenants.items() if s in only},
+            agreements=live.agreements,
+        ),
+        target="test",
+    )
+    plan.plan_id = whole.plan_id
+    assert plan == whole
+
+
+def test_the_files_errors_come_before_the_apis() -> None:
+    desired, live = world(20)
+    with pytest.raises(ConfigError, match="bad file"):
+        run(
+            desired,
+            live,
+            sorted(desired.tenants),
+            sorted(live.tenants),
+            fail_after=3,
+            error=ConfigError("bad file"),
+        )
+
+
+def test_a_failed_read_is_raised_once_the_files_are_valid() -> None:
+    desired, live = world(20)
+    with pytest.raises(ApiError, match="went away"):
+        run(desired, live, sorted(desired.tenants), sorted(live.tenants), fail_after=3)
+
+
+def test_invalid_files_stop_the_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(join, "AHEAD", 1)
+    desired, live = world(60)
+    with pytest.raises(ConfigError):
+        run(
+            desired,
+            live,
+            sorted(desired.tenants, reverse=True),
+            sorted(live.tenants),
+            error=ConfigError("bad file"),
+        )
+
+
+def test_tenants_only_one_side_knows_are_new_or_unmanaged() -> None:
+    want = desired_tenant("ok-new")
+    gone = live_twin(desired_tenant("ok-gone"))
+    plan, joined = run(
+        snapshot(want, agreements={}), snapshot(gone, agreements={}), ["ok-new"], ["ok-gone"]
+    )
+    assert [t.slug for t in plan.tenants] == ["ok-new"]
+    assert plan.unmanaged_tenants == ["ok-gone"]
+    assert joined.live.tenants == {}
