@@ -15,6 +15,7 @@ from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.sections import Section
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, TenantSnapshot
 from t4o_reconcile.errors import UnexpectedAnswer
+from t4o_reconcile.sharing import one, shared
 from t4o_reconcile.vocabulary import (
     LANGUAGE_RE,
     MAX_VOCABULARY,
@@ -33,7 +34,7 @@ def _opt(fn: Callable[[str], str], value: Any) -> Any:
 
 def _version(data: Mapping[str, Any]) -> str | None:
     version = data.get("version")
-    return None if version is None else _one(str(version))
+    return None if version is None else one(str(version))
 
 
 def _fingerprint(value: Any) -> Fingerprint | None:
@@ -131,35 +132,8 @@ def item_fields(section: Section, raw: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, needed, convert in _field_readers(section):
         value = _need(raw, name, section.noun) if needed else raw.get(name)
-        fields[name] = _shared(value if convert is None else convert(value))
+        fields[name] = shared(value if convert is None else convert(value))
     return fields
-
-
-# Short values repeat in every item of every tenant (rights, roles, kinds, languages):
-# the API's JSON gives each its own string object; one is kept per value instead (at
-# 10,000 tenants about 100 MB less). Bounded, and only immutable strings are shared.
-_SHARED: dict[str, str] = {}
-_SHARED_MAX = 100_000
-_SHORT = 16
-
-
-def _shared(value: Any) -> Any:
-    if type(value) is str:
-        return _one(value)
-    if type(value) is dict:
-        return {key: _one(item) if type(item) is str else item for key, item in value.items()}
-    return value
-
-
-def _one(value: str) -> str:
-    if len(value) > _SHORT:
-        return value
-    kept = _SHARED.get(value)
-    if kept is not None:
-        return kept
-    if len(_SHARED) < _SHARED_MAX:
-        _SHARED[value] = value
-    return value
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from t4o_reconcile.engine.snapshot import (
     TenantSnapshot,
     UnresolvedSecret,
 )
+from t4o_reconcile.sharing import shared
 
 # What the API holds for these always-present singletons when nothing was set
 # (docs/api.md, TenantCreate): ``defaults: null`` / ``billing: null`` mean "reset".
@@ -105,7 +106,7 @@ def _item_fields(
             fields[name] = section.filled(name, fields[name])
     for name in section.secret_fields:
         fields[name] = _secret(entry, (*where, name))
-    return fields
+    return {name: shared(value) for name, value in fields.items()}
 
 
 def _identity(entry: TenantEntry) -> dict[str, Any]:

@@ -7,7 +7,7 @@ leaves unmanaged never show as changes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from t4o_reconcile import normalize
@@ -85,8 +85,9 @@ def merged(want: Any, have: Any) -> Any:
     return want
 
 
-def secret_paths(fields: Mapping[str, Any]) -> list[str]:
-    return [name for name, value in fields.items() if is_secret(value)]
+def secret_paths(fields: Mapping[str, Any]) -> Sequence[str]:
+    found = [name for name, value in fields.items() if is_secret(value)]
+    return found or ()
 
 
 def is_secret(value: object) -> bool:

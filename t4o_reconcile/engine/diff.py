@@ -378,7 +378,7 @@ def settle_radio_flags(
                 continue
             if action.after.get(flag) is not False:
                 continue
-            action.changed_paths.remove(flag)
+            action.changed_paths = [path for path in action.changed_paths if path != flag]
             del action.after[flag]
             if action.before is not None:
                 action.before.pop(flag, None)

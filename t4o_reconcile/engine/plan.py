@@ -8,6 +8,7 @@ An ``Action`` is one write against one resource. Addresses read like Terraform's
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,8 +64,10 @@ class Action:
     # values in memory; every renderer and the plan file show them as "(sensitive)".
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-    changed_paths: list[str] = field(default_factory=list)  # dotted: "contact.phone"
-    sensitive_paths: list[str] = field(default_factory=list)
+    # Dotted ("contact.phone"). Empty ones are the shared (): a creating plan of 10,000
+    # tenants has 380,000 actions, and two empty lists each were 43 MB.
+    changed_paths: Sequence[str] = ()
+    sensitive_paths: Sequence[str] = ()
     reason: str = ""
     version: str | None = None  # the live version read, sent as If-Match
     # Drift: the live change outside t4o-reconcile this action undoes, when known.
