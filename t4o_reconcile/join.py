@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from t4o_reconcile.engine.snapshot import Snapshot, TenantSnapshot
+from t4o_reconcile.errors import UnexpectedAnswer
 
 if TYPE_CHECKING:
     from t4o_reconcile.config.repository import Repository
@@ -127,6 +128,7 @@ class _Join:
         self._desired = Snapshot()
         self._live = Snapshot()
         self._slugs: set[str] = set()
+        self._read: set[str] = set()
 
     async def run(self, make_planner: Callable[[Snapshot], Planner]) -> tuple[Planner, Joined]:
         loop = asyncio.get_running_loop()
@@ -141,7 +143,12 @@ class _Join:
             while len(self._ended) < 2:
                 side, tenant = await self._events.get()
                 if tenant is not None:
-                    self._arrived(side, tenant)
+                    try:
+                        self._arrived(side, tenant)
+                    except UnexpectedAnswer:
+                        read_task.cancel()
+                        await load_task  # the files' errors first
+                        raise
                 elif await self._side_ended(side, load_task, read_task):
                     break
                 await self._sides.touch()
@@ -216,6 +223,12 @@ class _Join:
         return False
 
     def _arrived(self, side: Side, tenant: TenantSnapshot) -> None:
+        if side == "have":
+            if tenant.slug in self._read:
+                # Once planned, a second copy would look unmanaged (and be deleted with
+                # --delete-unmanaged): the provider's answer is refused instead.
+                raise UnexpectedAnswer(f"the provider read tenant {tenant.slug} twice")
+            self._read.add(tenant.slug)
         waiting = self._sides.waiting_for
         other: Side = "have" if side == "want" else "want"
         match = waiting[other].pop(tenant.slug, None)

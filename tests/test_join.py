@@ -191,3 +191,26 @@ def test_tenants_only_one_side_knows_are_new_or_unmanaged() -> None:
     assert [t.slug for t in plan.tenants] == ["ok-new"]
     assert plan.unmanaged_tenants == ["ok-gone"]
     assert joined.live.tenants == {}
+
+
+def test_a_tenant_read_twice_is_refused_not_planned_as_unmanaged() -> None:
+    """A second copy would look unmanaged and be deleted with --delete-unmanaged."""
+    from t4o_reconcile.errors import UnexpectedAnswer
+
+    desired, live = world(6)
+    order = sorted(live.tenants)
+    with pytest.raises(UnexpectedAnswer, match="read tenant club-000 twice"):
+        run(desired, live, sorted(desired.tenants), [*order, order[0]])
+
+
+def test_invalid_files_come_before_a_tenant_read_twice() -> None:
+    desired, live = world(6)
+    order = sorted(live.tenants)
+    with pytest.raises(ConfigError, match="bad file"):
+        run(
+            desired,
+            live,
+            sorted(desired.tenants),
+            [order[0], order[0], *order[1:]],
+            error=ConfigError("bad file"),
+        )

@@ -343,17 +343,31 @@ class HttpProvider:
         here; ``adopt`` the tenants a later ``execute`` writes to."""
         chosen = None if slugs is None else set(slugs)
         fetches: collections.deque[asyncio.Task[list[TenantSnapshot]]] = collections.deque()
+        seen: set[str] = set()
+
+        def wanted(tenants: list[TenantSnapshot]) -> Iterator[TenantSnapshot]:
+            for tenant in tenants:
+                if tenant.slug in seen:
+                    # Once planned, a second copy would look unmanaged (and be deleted
+                    # with --delete-unmanaged): an answer like that is refused.
+                    raise UnexpectedAnswer(
+                        f"the API sent tenant {tenant.slug} twice",
+                        method="GET",
+                        path="/v1/bulk/tenants",
+                    )
+                seen.add(tenant.slug)
+                if chosen is None or tenant.slug in chosen:
+                    yield tenant
+
         try:
             async for chunk in self._chunks(chosen):
                 fetches.append(asyncio.create_task(self._bulk(chunk)))
                 while len(fetches) > READ_AHEAD:
-                    for tenant in await fetches.popleft():
-                        if chosen is None or tenant.slug in chosen:
-                            yield tenant
-            while fetches:
-                for tenant in await fetches.popleft():
-                    if chosen is None or tenant.slug in chosen:
+                    for tenant in wanted(await fetches.popleft()):
                         yield tenant
+            while fetches:
+                for tenant in wanted(await fetches.popleft()):
+                    yield tenant
         finally:
             for fetch in fetches:
                 fetch.cancel()
