@@ -41,7 +41,7 @@ Loader = Callable[[Callable[[TenantSnapshot], None]], "tuple[Repository, Snapsho
 @dataclass(slots=True)
 class Joined:
     repository: Repository
-    desired: Snapshot  # the agreements (and, with keep, every tenant)
+    desired: Snapshot  # the agreements (the tenants' fields live on in the create actions)
     live: Snapshot  # agreements, vocabulary and the tenants whose plan changes something
     slugs: set[str] = field(default_factory=set)  # every tenant file's slug
     loaded: float = 0.0  # perf_counter when the files were all loaded
@@ -92,17 +92,15 @@ async def join_and_plan(
     load: Loader,
     *,
     read_only: set[str] | None,
-    keep: bool,
     on_desired: Callable[[TenantSnapshot], None] | None = None,
 ) -> tuple[Planner, Joined]:
     """Plan every tenant as its two sides meet, through the planner ``make_planner``
     makes once the live agreements and vocabulary are read. ``read_only``: the slugs to
-    read live (None: every one); ``keep``: keep every tenant's sides, not only the live
-    state of those whose plan changes something; ``on_desired`` sees each tenant file's snapshot.
+    read live (None: every one); ``on_desired`` sees each tenant file's snapshot.
 
     The files' own errors come first: when they are invalid, that is raised, whatever
     the live read did."""
-    join = _Join(provider, load, read_only, keep, on_desired)
+    join = _Join(provider, load, read_only, on_desired)
     return await join.run(make_planner)
 
 
@@ -112,13 +110,11 @@ class _Join:
         provider: StreamingReader,
         load: Loader,
         read_only: set[str] | None,
-        keep: bool,
         on_desired: Callable[[TenantSnapshot], None] | None,
     ) -> None:
         self._provider = provider
         self._load = load
         self._read_only = read_only
-        self._keep = keep
         self._on_desired = on_desired
         self._sides = _Sides()
         self._events: asyncio.Queue[tuple[Side, TenantSnapshot | None]] = asyncio.Queue()
@@ -247,9 +243,7 @@ class _Join:
 
     def _plan(self, want: TenantSnapshot | None, have: TenantSnapshot | None) -> None:
         tenant_plan = self._planner.add(want, have)
-        if want is not None and self._keep:
-            self._desired.tenants[want.slug] = want
-        if have is not None and (self._keep or (tenant_plan is not None and tenant_plan.actions)):
+        if have is not None and tenant_plan is not None and tenant_plan.actions:
             self._live.tenants[have.slug] = have
 
 

@@ -191,9 +191,10 @@ async def plan_configuration(
     as both of its sides are known: the plan, with what it was made from and how long
     each step took.
 
-    ``Planned.desired`` and ``.live`` hold the tenants whose plan changes something;
+    ``Planned.live`` holds the tenants whose plan changes something and
+    ``Planned.desired`` the agreements only (the create actions hold what they create);
     with ``whole`` (comparing against a saved or reviewed plan needs every tenant's live
-    state), or from a provider that cannot read tenant by tenant, they hold every one."""
+    state), or from a provider that cannot read tenant by tenant, both are whole."""
     with gc_paused():
         return await _plan_configuration(options, provider, whole)
 
@@ -356,7 +357,6 @@ async def _plan_streamed(
         provider,
         lambda on_tenant: load_desired(options.path, options.policy, on_tenant),
         read_only=None if only is None else only | leaving,
-        keep=False,
         on_desired=on_desired if digests else None,
     )
     plan = planning.finish(joined.desired.agreements)

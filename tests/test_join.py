@@ -97,7 +97,6 @@ def run(
                 FakeApi(live, api_order, kwargs.pop("fail_after", None)),
                 loader(desired, file_order, kwargs.pop("error", None)),
                 read_only=kwargs.pop("read_only", None),
-                keep=kwargs.pop("keep", False),
             ),
             timeout=30,
         )
@@ -129,9 +128,6 @@ def test_only_tenants_whose_plan_changes_something_are_kept() -> None:
     assert changing and len(changing) < len(desired.tenants)
     assert joined.desired.tenants == {}  # the create actions hold what they create
     assert set(joined.live.tenants) == changing & set(live.tenants)
-    _, kept = run(desired, live, sorted(desired.tenants), sorted(live.tenants), keep=True)
-    assert set(kept.live.tenants) == set(live.tenants)
-    assert set(kept.desired.tenants) == set(desired.tenants)
 
 
 def test_a_tenant_not_read_is_planned_as_it_loads() -> None:
