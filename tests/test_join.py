@@ -48,6 +48,9 @@ class FakeApi:
     def adopt(self, tenant: TenantSnapshot) -> None:
         raise AssertionError("the join adopts nothing itself")
 
+    def release(self, slug: str) -> None:
+        raise AssertionError("only apply releases")
+
 
 def loader(
     desired: Snapshot, order: list[str], error: Exception | None = None

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from t4o_reconcile.engine.provider import (
     ExecutionContext,
     Outcome,
     Provider,
+    StreamingReader,
 )
 from t4o_reconcile.engine.snapshot import Secret
 from t4o_reconcile.errors import ApplyRefused
@@ -233,7 +235,10 @@ class _Run:
         self.on_event = on_event
         self.total = sum(1 for _ in schedule)
         self.results: dict[int, ActionOutcome] = {}  # id(action) -> outcome
-        self.versions: dict[str, str] = {}  # learnt from writes in this run
+        # Versions learnt from writes in this run: the agreements' here, each tenant's
+        # apart, dropped when the tenant is done (at 10,000 tenants, 380,000 entries).
+        self.versions: dict[str, str] = {}
+        self.tenant_versions: dict[str, dict[str, str]] = {}
         self.stopped = False  # set by fail_fast after the first failure
         self.failed_agreements: set[str] = set()
         self.any_tenant_incomplete = False
@@ -304,6 +309,13 @@ class _Run:
             self.any_tenant_incomplete = True
             break
         self._emit(ApplyEvent("tenant_finished", slug, self._done(), self.total, outcome=outcome))
+        self._done_with(slug)
+
+    def _done_with(self, slug: str) -> None:
+        """No later action writes to ``slug``: what this run kept of it can go."""
+        self.tenant_versions.pop(slug, None)
+        if isinstance(self.provider, StreamingReader):
+            self.provider.release(slug)
 
     def _reason_to_skip(self, action: Action) -> str | None:
         if self.stopped:
@@ -325,9 +337,10 @@ class _Run:
         return name if isinstance(name, str) and name in self.failed_agreements else None
 
     async def _write(self, action: Action) -> ActionResult:
+        versions = self._versions_for(action.tenant)
         context = ExecutionContext(
             idempotency_key=idempotency_key(self.plan_id, action),
-            versions=MappingProxyType(self.versions),
+            versions=MappingProxyType(versions),
         )
         try:
             result = await self.provider.execute(action, context)
@@ -338,10 +351,11 @@ class _Run:
                 action.address, "failed", f"{type(exc).__name__}: {exc}".rstrip(": ")
             )
         if result.outcome == "applied" and action.kind == "delete":
-            self.versions.pop(action.address, None)  # gone: nothing to send If-Match for
-        self.versions.update(result.versions)
+            self._learn(action.tenant, action.address, None)  # gone: no If-Match for it
+        for address, version in result.versions.items():
+            self._learn(action.tenant, address, version)
         if result.new_version is not None:
-            self.versions[action.address] = result.new_version
+            self._learn(action.tenant, action.address, result.new_version)
         message = result.message
         if result.conflict:
             message = (
@@ -350,6 +364,22 @@ class _Run:
             )
         self._record(action, result.outcome, _mask(message, action))
         return result
+
+    def _versions_for(self, tenant: str | None) -> Mapping[str, str]:
+        """What a write of ``tenant`` (None: an agreement) may send If-Match from."""
+        if tenant is None:
+            return self.versions
+        return ChainMap(self.tenant_versions.setdefault(tenant, {}), self.versions)
+
+    def _learn(self, tenant: str | None, address: str, version: str | None) -> None:
+        """Keep ``address``'s version (None: forget it) with ``tenant``'s when it is one
+        of the tenant's resources, else with the agreements'."""
+        mine = tenant is not None and (address == tenant or address.startswith(tenant + "."))
+        versions = self.tenant_versions.setdefault(tenant, {}) if mine and tenant else self.versions
+        if version is None:
+            versions.pop(address, None)
+        else:
+            versions[address] = version
 
     def _skip(self, action: Action, message: str) -> None:
         self._record(action, "skipped", message)

@@ -117,8 +117,8 @@ class Provider(Protocol):
 @runtime_checkable
 class StreamingReader(Protocol):
     """A provider that can also read tenant by tenant. Plan then diffs each tenant as it
-    arrives and keeps only those with changes; a provider without these methods is read
-    whole, through ``read``."""
+    arrives and keeps only those with changes, and apply releases each tenant once its
+    writes are done; a provider without these methods is read whole, through ``read``."""
 
     async def read_shared(self) -> Snapshot:
         """The live agreements and vocabulary, without tenants."""
@@ -134,4 +134,8 @@ class StreamingReader(Protocol):
     def adopt(self, tenant: TenantSnapshot) -> None:
         """Keep ``tenant``'s live state for the ``execute`` calls that follow, as
         ``read`` does with every tenant it reads."""
+        ...
+
+    def release(self, slug: str) -> None:
+        """Apply is done with ``slug``: nothing kept for its writes is needed any more."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pytest
@@ -588,3 +588,54 @@ def test_bad_options_are_rejected_with_a_clear_message(
 ) -> None:
     with pytest.raises(ValueError, match=expected):
         run(Plan("fake://test"), FakeProvider(), **options)
+
+
+class ReleasingProvider(FakeProvider):
+    """Reads tenant by tenant, so apply tells it when each tenant is done."""
+
+    def __init__(self, live: Snapshot | None = None) -> None:
+        super().__init__(live)
+        self.log: list[str] = []
+
+    async def execute(self, action: Action, context: ExecutionContext) -> ActionResult:
+        self.log.append(f"write {action.address}")
+        return await super().execute(action, context)
+
+    async def read_shared(self) -> Snapshot:
+        return Snapshot(agreements=self.live.agreements)
+
+    async def read_tenants(
+        self, slugs: Iterable[str] | None = None
+    ) -> AsyncIterator[TenantSnapshot]:
+        for tenant in self.live.tenants.values():
+            yield tenant
+
+    def adopt(self, tenant: TenantSnapshot) -> None:
+        return None
+
+    def release(self, slug: str) -> None:
+        self.log.append(f"release {slug}")
+
+
+def test_each_tenant_is_released_after_its_last_write_and_its_versions_go() -> None:
+    provider = ReleasingProvider(live_with("ok-a", "ok-b"))
+    plan = Plan(
+        target="fake://test",
+        tenants=[
+            tenant_plan("ok-a", act("ok-a", "billing", licenses=1), act("ok-a", "invoicing")),
+            tenant_plan("ok-b", act("ok-b", "billing", licenses=2)),
+        ],
+    )
+    report = run(plan, provider, parallelism=1)
+
+    assert report.ok
+    assert provider.log == [
+        "write ok-a.billing",
+        "write ok-a.invoicing",
+        "release ok-a",
+        "write ok-b.billing",
+        "release ok-b",
+    ]
+    # What ok-a's writes taught reached its own later write, not ok-b's.
+    assert provider.calls[1][1].versions["ok-a.billing"] == "2"
+    assert "ok-a.billing" not in provider.calls[2][1].versions
