@@ -121,7 +121,6 @@ class _Join:
         self._abandoned = threading.Event()
         self._times: dict[str, float] = {}
         self._ended: set[Side] = set()
-        self._desired = Snapshot()
         self._live = Snapshot()
         self._slugs: set[str] = set()
         self._read: set[str] = set()
@@ -148,9 +147,8 @@ class _Join:
                 elif await self._side_ended(side, load_task, read_task):
                     break
                 await self._sides.touch()
-            repository, agreements = await load_task
+            repository, desired = await load_task
             await read_task
-            self._desired.agreements = agreements.agreements
         except BaseException:
             self._abandoned.set()
             self._sides.closed = True
@@ -163,7 +161,7 @@ class _Join:
             raise
         times = self._times
         joined = Joined(
-            repository, self._desired, self._live, self._slugs, times["loaded"], times["read"]
+            repository, desired, self._live, self._slugs, times["loaded"], times["read"]
         )
         return self._planner, joined
 

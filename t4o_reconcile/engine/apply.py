@@ -374,8 +374,9 @@ class _Run:
     def _learn(self, tenant: str | None, address: str, version: str | None) -> None:
         """Keep ``address``'s version (None: forget it) with ``tenant``'s when it is one
         of the tenant's resources, else with the agreements'."""
-        mine = tenant is not None and (address == tenant or address.startswith(tenant + "."))
-        versions = self.tenant_versions.setdefault(tenant, {}) if mine and tenant else self.versions
+        versions = self.versions
+        if tenant is not None and (address == tenant or address.startswith(tenant + ".")):
+            versions = self.tenant_versions.setdefault(tenant, {})
         if version is None:
             versions.pop(address, None)
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from t4o_reconcile import identity
@@ -395,10 +395,10 @@ def _radio_flags(
 
 
 def unknown_agreement(
-    slug: str, name: str, desired: Snapshot, live: Snapshot, source: str | None
+    slug: str, name: str, known: Collection[str] | None, source: str | None
 ) -> list[PlanError]:
-    """The agreement a tenant's file names, if neither side knows it."""
-    known = desired.agreements if desired.agreements is not None else live.agreements
+    """The agreement a tenant's file names, if it is not among the ``known`` ones (the
+    files' agreements when they manage them, else the live ones; None: not checked)."""
     if known is None or name in known:
         return []
     error = PlanError(

@@ -169,21 +169,17 @@ class Planner:
         plan.tenants = sorted(self._managed, key=_slug) + sorted(self._removed, key=_slug)
         plan.leaving.sort()
         plan.unmanaged_tenants.sort()
-        desired = Snapshot(agreements=agreements)
+        live = self._live
         # The one tenant check that needs the desired agreements, which the files give
         # only once all of them are read; it is the last of a tenant's errors.
+        known = agreements if agreements is not None else live.agreements
         for tenant_plan in self._managed:
             if tenant_plan.slug in self._joins:
                 tenant_plan.errors.extend(
                     checks.unknown_agreement(
-                        tenant_plan.slug,
-                        self._joins[tenant_plan.slug],
-                        desired,
-                        self._live,
-                        tenant_plan.source,
+                        tenant_plan.slug, self._joins[tenant_plan.slug], known, tenant_plan.source
                     )
                 )
-        live = self._live
         if live.agreements is not None:
             plan.agreement_versions = {
                 address(None, AGREEMENTS, name): item.version
@@ -560,8 +556,6 @@ class _Accesses:
         if not isinstance(other, _Accesses):
             return NotImplemented
         return self.active == other.active and self.pending == other.pending
-
-    __hash__ = None  # type: ignore[assignment]
 
     def add(self, users: dict[str, Item], live_users: dict[str, Item], *, new_tenant: bool) -> None:
         for email, user in users.items():

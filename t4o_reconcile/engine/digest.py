@@ -58,10 +58,10 @@ class ConfigDigest:
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
-            default=_reference if self._references_only else self._secret,
+            default=_reference if self._references_only else self._keyed,
         ).encode()
 
-    def _secret(self, value: object) -> Any:
+    def _keyed(self, value: object) -> Any:
         if isinstance(value, Secret):
             return {"secret": hmac.new(self._key, value.value.encode(), "sha256").hexdigest()}
         return _secret(value)
