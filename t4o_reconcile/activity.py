@@ -94,7 +94,7 @@ async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int
     jobs = [
         (tenant, wanted(tenant))
         for tenant in plan.tenants
-        if tenant.actions and tenant.slug in live.tenants
+        if tenant.has_actions() and tenant.slug in live.tenants
     ]
     jobs = [(tenant, want) for tenant, want in jobs if want]
     if not jobs:

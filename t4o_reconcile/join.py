@@ -241,7 +241,7 @@ class _Join:
 
     def _plan(self, want: TenantSnapshot | None, have: TenantSnapshot | None) -> None:
         tenant_plan = self._planner.add(want, have)
-        if have is not None and tenant_plan is not None and tenant_plan.actions:
+        if have is not None and tenant_plan is not None and tenant_plan.has_actions():
             self._live.tenants[have.slug] = have
 
 

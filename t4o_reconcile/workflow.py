@@ -591,7 +591,7 @@ async def _apply(
         raise WorkflowError("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
     if not auto_approve and plan_file is None:
         screen.confirm()
-    progress = screen.progress(sum(1 for tenant in plan.tenants if tenant.actions))
+    progress = screen.progress(sum(1 for tenant in plan.tenants if tenant.has_actions()))
     try:
         return await execute_plan(
             plan,

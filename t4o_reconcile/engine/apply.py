@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from t4o_reconcile.engine.order import flatten
-from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan
+from t4o_reconcile.engine.order import is_tenant_delete, sort_agreement_actions, sort_tenant_actions
+from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan, TenantPlan
 from t4o_reconcile.engine.provider import (
     ActionResult,
     ExecutionContext,
@@ -149,19 +149,24 @@ def check_applicable(plan: Plan, *, allow_deletes: bool) -> list[str]:
 
 @dataclass(slots=True)
 class Schedule:
-    """The plan's actions split into the phases apply runs, in order."""
+    """The plan's actions split into the phases apply runs, in order. A packed tenant
+    (``TenantPlan.pack``) stays packed here and is unpacked only when it runs."""
 
     agreements_first: list[Action]
-    tenants: dict[str, list[Action]]
+    tenants: dict[str, list[Action] | TenantPlan]
     tenant_deletes: list[Action]
     agreements_last: list[Action]
 
-    def __iter__(self) -> Iterator[Action]:
-        yield from self.agreements_first
-        for actions in self.tenants.values():
-            yield from actions
-        yield from self.tenant_deletes
-        yield from self.agreements_last
+    def total(self) -> int:
+        counted = len(self.agreements_first) + len(self.tenant_deletes)
+        for held in self.tenants.values():
+            counted += len(held) if isinstance(held, list) else sum(held.counts().values())
+        return counted + len(self.agreements_last)
+
+
+def tenant_actions(held: list[Action] | TenantPlan) -> list[Action]:
+    """A scheduled tenant's actions, in apply order."""
+    return held if isinstance(held, list) else sort_tenant_actions(held.actions)
 
 
 def schedule(plan: Plan) -> Schedule:
@@ -169,15 +174,24 @@ def schedule(plan: Plan) -> Schedule:
     actions and the agreement actions in the order the engine gave them."""
     first: list[Action] = []
     last: list[Action] = []
-    tenants: dict[str, list[Action]] = {}
+    tenants: dict[str, list[Action] | TenantPlan] = {}
     tenant_deletes: list[Action] = []
-    for action in flatten(plan):
-        if action.tenant is None:
-            (last if action.kind == "delete" else first).append(action)
-        elif action.section == WHOLE_TENANT and action.kind == "delete":
-            tenant_deletes.append(action)
-        else:
-            tenants.setdefault(action.tenant, []).append(action)
+    for action in sort_agreement_actions(plan.agreement_actions):
+        (last if action.kind == "delete" else first).append(action)
+    for tenant in plan.tenants:
+        if tenant.packed and not tenant.counts()["delete"]:
+            # The planner's own, so every action is this tenant's: left packed until then.
+            tenants[tenant.slug] = tenant
+            continue
+        for action in sort_tenant_actions(tenant.actions):
+            if action.tenant is None:
+                (last if action.kind == "delete" else first).append(action)
+            elif is_tenant_delete(action):
+                tenant_deletes.append(action)
+            else:
+                held = tenants.setdefault(action.tenant, [])
+                if isinstance(held, list):
+                    held.append(action)
     return Schedule(first, tenants, tenant_deletes, last)
 
 
@@ -233,8 +247,12 @@ class _Run:
         self.fail_fast = fail_fast
         self.schedule = schedule
         self.on_event = on_event
-        self.total = sum(1 for _ in schedule)
-        self.results: dict[int, ActionOutcome] = {}  # id(action) -> outcome
+        self.total = schedule.total()
+        self.results: dict[int, ActionOutcome] = {}  # id(action) -> outcome, while it lives
+        # Each tenant's outcomes once it is done: its actions can go (a packed tenant's
+        # are unpacked only while it runs).
+        self.tenant_outcomes: dict[str, list[ActionOutcome]] = {}
+        self.recorded = 0
         # Versions learnt from writes in this run: the agreements' here, each tenant's
         # apart, dropped when the tenant is done (at 10,000 tenants, 380,000 entries).
         self.versions: dict[str, str] = {}
@@ -244,7 +262,14 @@ class _Run:
         self.any_tenant_incomplete = False
 
     def outcomes(self) -> list[ActionOutcome]:
-        return [self.results[id(action)] for action in self.schedule]
+        """Every action's outcome, in the order the plan lists them."""
+        results, run = self.results, self.schedule
+        outcomes = [results[id(action)] for action in run.agreements_first]
+        for slug in run.tenants:
+            outcomes.extend(self.tenant_outcomes[slug])
+        outcomes.extend(results[id(action)] for action in run.tenant_deletes)
+        outcomes.extend(results[id(action)] for action in run.agreements_last)
+        return outcomes
 
     async def execute(self, parallelism: int) -> None:
         for action in self.schedule.agreements_first:
@@ -259,16 +284,22 @@ class _Run:
 
         limit = asyncio.Semaphore(parallelism)
 
-        async def bounded(slug: str, actions: list[Action]) -> None:
+        async def bounded(slug: str, held: list[Action] | TenantPlan) -> None:
             async with limit:
+                actions = tenant_actions(held)
                 await self._tenant(slug, actions)
+                self.tenant_outcomes[slug] = [self.results.pop(id(a)) for a in actions]
+
+        async def deleting(action: Action) -> None:
+            async with limit:
+                await self._tenant(str(action.tenant), [action])
 
         async with asyncio.TaskGroup() as group:
-            for slug, actions in self.schedule.tenants.items():
-                group.create_task(bounded(slug, actions))
+            for slug, held in self.schedule.tenants.items():
+                group.create_task(bounded(slug, held))
         async with asyncio.TaskGroup() as group:
             for action in self.schedule.tenant_deletes:
-                group.create_task(bounded(str(action.tenant), [action]))
+                group.create_task(deleting(action))
 
         for action in self.schedule.agreements_last:
             if self.stopped:
@@ -389,6 +420,7 @@ class _Run:
         self.results[id(action)] = ActionOutcome(
             action.address, action.tenant, action.kind, outcome, message
         )
+        self.recorded += 1
         self._emit(
             ApplyEvent(
                 "action_done",
@@ -402,7 +434,7 @@ class _Run:
         )
 
     def _done(self) -> int:
-        return len(self.results)
+        return self.recorded
 
     def _emit(self, event: ApplyEvent) -> None:
         if self.on_event is not None:

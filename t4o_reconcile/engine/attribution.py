@@ -83,12 +83,15 @@ def attribute(tenant: TenantPlan, changes: Iterable[LiveChange]) -> int:
         if where in want and where not in newest and touches(change, want[where]):
             newest[where] = change
     count = 0
-    for action in tenant.actions:
+    actions = tenant.actions
+    for action in actions:
         found = newest.get((action.section, action.key))
         if found is None or found.by_tool or not _explains(action, found):
             continue
         action.drift = found.attribution()
         count += 1
+    if count:
+        tenant.actions = actions  # a packed tenant's actions are a copy: keep the change
     return count
 
 

@@ -66,6 +66,11 @@ def make_plan(
     return planner.finish(desired.agreements)
 
 
+# Actions a plan holds as objects; beyond them, each tenant's are packed (TenantPlan.pack):
+# a plan of a few hundred tenants is untouched, a creating plan of 10,000 stays small.
+PACK_FROM = 20_000
+
+
 class Planner:
     """``make_plan`` a tenant at a time, in any order: each tenant's plan is made as soon
     as both of its sides are known, and neither side is kept. What the plan needs across
@@ -85,7 +90,10 @@ class Planner:
         safety: SafetyOptions | None = None,
         leaving: set[str] | None = None,
         versions: bool = True,
+        pack_from: int = PACK_FROM,
     ) -> None:
+        self._pack_from = pack_from
+        self._held = 0  # actions held unpacked
         self._live = Snapshot(agreements=live.agreements, vocabulary=live.vocabulary)
         self._only = only
         self._delete_unmanaged = delete_unmanaged
@@ -123,6 +131,11 @@ class Planner:
             self._after[slug] = _membership_after(have, tenant_plan)
         if tenant_plan is not None and self._only is not None:
             self._needed.update(_agreements_named(tenant_plan))
+        if tenant_plan is not None and tenant_plan.has_actions():
+            if self._held >= self._pack_from:
+                tenant_plan.pack()
+            else:
+                self._held += len(tenant_plan.actions)
         return tenant_plan
 
     def _plan_managed(self, want: TenantSnapshot, have: TenantSnapshot | None) -> TenantPlan | None:

@@ -144,4 +144,4 @@ def error_count(plan: Plan) -> int:
 
 def shown_tenants(plan: Plan) -> list[TenantPlan]:
     """Tenants worth a section: those with actions, errors or deletes needing the flag."""
-    return [t for t in plan.tenants if t.actions or t.errors or t.deletes_need_flag]
+    return [t for t in plan.tenants if t.has_actions() or t.errors or t.deletes_need_flag]
