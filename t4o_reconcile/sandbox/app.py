@@ -195,7 +195,7 @@ class Context:
         )
 
 
-def context(
+async def context(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Context:
@@ -350,7 +350,7 @@ def _replay(messages: list[Any], receive: Any) -> Any:
     return replayed
 
 
-def safe_path(request: Request) -> None:
+async def safe_path(request: Request) -> None:
     """Every path parameter is one segment: never a decoded ``/``, a ``\\``, a control
     character or a dot segment. A key of another shape is refused before anything else
     runs, whatever the client did or did not encode."""
@@ -386,14 +386,14 @@ def _key_account(number: str) -> str:
 
 
 @router.get("/whoami", response_model=m.WhoAmI, responses=READ, tags=["identity"])
-def whoami(ctx: Ctx) -> Response:
+async def whoami(ctx: Ctx) -> Response:
     """The partner (and tenant, for a tenant token) the token acts for."""
     p = ctx.principal
     return Response(_dumps({"partner": p.partner, "tenant": p.tenant}), media_type=JSON)
 
 
 @router.get("/vocabulary", response_model=m.VocabularyOut, responses=READ, tags=["identity"])
-def vocabulary(ctx: Ctx) -> Response:
+async def vocabulary(ctx: Ctx) -> Response:
     """The names templates and settings may use: merge fields (written {Name} in a
     template's subject and body), template languages and PDF templates. The product's
     lists; a client checks its configuration against them."""
@@ -405,7 +405,7 @@ def vocabulary(ctx: Ctx) -> Response:
 
 
 @router.get("/tenants", response_model=m.Page[m.TenantOut], responses=LIST, tags=["tenants"])
-def list_tenants(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+async def list_tenants(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
     after = decode_cursor(cursor, str)
     p = ctx.principal
     with ctx.read() as tx:
@@ -418,7 +418,7 @@ def list_tenants(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response
 @router.post(
     "/tenants", status_code=201, response_model=m.TenantCreated, responses=CREATE, tags=["tenants"]
 )
-def create_tenant(body: m.TenantCreate, ctx: Ctx, idem: Idem) -> Response:
+async def create_tenant(body: m.TenantCreate, ctx: Ctx, idem: Idem) -> Response:
     return ctx.create(idem, lambda tx: ops.create_tenant(tx, body), _with_config)
 
 
@@ -429,13 +429,15 @@ def _with_config(tx: Tx, row: Row) -> dict[str, Any]:
 
 
 @router.get("/tenants/{slug}", response_model=m.TenantOut, responses=READ, tags=["tenants"])
-def get_tenant(slug: str, ctx: Ctx) -> Response:
+async def get_tenant(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
         return _row(ops.visible_tenant(tx, slug))
 
 
 @router.patch("/tenants/{slug}", response_model=m.TenantOut, responses=UPDATE, tags=["tenants"])
-def patch_tenant(slug: str, body: m.TenantPatch, ctx: Ctx, if_match: IfMatch = None) -> Response:
+async def patch_tenant(
+    slug: str, body: m.TenantPatch, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
     with ctx.write() as tx:
         return _row(ops.update_tenant(tx, slug, if_match, body))
 
@@ -447,14 +449,14 @@ def patch_tenant(slug: str, body: m.TenantPatch, ctx: Ctx, if_match: IfMatch = N
     responses=UPDATE,
     tags=["tenants"],
 )
-def delete_tenant(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+async def delete_tenant(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
     with ctx.write() as tx:
         ops.delete_tenant(tx, slug, if_match)
     return Response(status_code=204)
 
 
 @router.get("/tenants/{slug}/config", response_model=m.TenantConfig, responses=READ, tags=["bulk"])
-def get_tenant_config(slug: str, ctx: Ctx) -> Response:
+async def get_tenant_config(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
         ops.visible_tenant(tx, slug)
         _, text, _ = tenant_configs(tx, after="", limit=1, slugs=[slug])
@@ -462,7 +464,7 @@ def get_tenant_config(slug: str, ctx: Ctx) -> Response:
 
 
 @router.get("/bulk/tenants", response_model=m.Page[m.TenantConfig], responses=LIST, tags=["bulk"])
-def bulk_tenants(
+async def bulk_tenants(
     ctx: Ctx,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -486,7 +488,7 @@ def bulk_tenants(
 @router.get(
     "/tenants/{slug}/invoicing", response_model=m.InvoicingOut, responses=READ, tags=["invoicing"]
 )
-def get_invoicing(slug: str, ctx: Ctx) -> Response:
+async def get_invoicing(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
         return _row(ops.invoicing(tx, slug))
 
@@ -497,7 +499,7 @@ def get_invoicing(slug: str, ctx: Ctx) -> Response:
     responses=UPDATE,
     tags=["invoicing"],
 )
-def patch_invoicing(
+async def patch_invoicing(
     slug: str, body: m.InvoicingPatch, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     with ctx.write() as tx:
@@ -510,7 +512,7 @@ def patch_invoicing(
     responses=HELPER,
     tags=["test helpers"],
 )
-def issue_invoice(slug: str, ctx: Ctx) -> Response:
+async def issue_invoice(slug: str, ctx: Ctx) -> Response:
     """Sandbox only: issue one invoice (last_invoice_number takes the next number)."""
     with ctx.write() as tx:
         return _row(ops.issue_invoice(tx, slug))
@@ -522,7 +524,7 @@ def issue_invoice(slug: str, ctx: Ctx) -> Response:
     responses=HELPER,
     tags=["test helpers"],
 )
-def add_customer(slug: str, ctx: Ctx) -> Response:
+async def add_customer(slug: str, ctx: Ctx) -> Response:
     """Sandbox only: add one customer (last_customer_number takes the next number)."""
     with ctx.write() as tx:
         return _row(ops.add_customer(tx, slug))
@@ -539,7 +541,7 @@ _EMAIL_ACCOUNT = "email_account (the system account is used)"
     responses=READ,
     tags=["email account"],
 )
-def get_email_account(slug: str, ctx: Ctx) -> Response:
+async def get_email_account(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
         return _row(ops.item(tx, slug, ops.EMAIL_ACCOUNT, "", _EMAIL_ACCOUNT))
 
@@ -551,7 +553,9 @@ def get_email_account(slug: str, ctx: Ctx) -> Response:
     responses=CREATE,
     tags=["email account"],
 )
-def create_email_account(slug: str, body: m.EmailAccountCreate, ctx: Ctx, idem: Idem) -> Response:
+async def create_email_account(
+    slug: str, body: m.EmailAccountCreate, ctx: Ctx, idem: Idem
+) -> Response:
     return ctx.create(idem, lambda tx: ops.create_email_account(tx, slug, body))
 
 
@@ -561,7 +565,7 @@ def create_email_account(slug: str, body: m.EmailAccountCreate, ctx: Ctx, idem: 
     responses=UPDATE,
     tags=["email account"],
 )
-def patch_email_account(
+async def patch_email_account(
     slug: str, body: m.EmailAccountPatch, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     with ctx.write() as tx:
@@ -575,7 +579,7 @@ def patch_email_account(
     responses=UPDATE,
     tags=["email account"],
 )
-def delete_email_account(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+async def delete_email_account(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
     with ctx.write() as tx:
         ops.delete_item(tx, slug, ops.EMAIL_ACCOUNT, "", if_match)
     return Response(status_code=204)
@@ -611,7 +615,9 @@ def _delete_item(ctx: Context, slug: str, section: str, key: str, if_match: str 
     responses=LIST,
     tags=["connections"],
 )
-def list_connections(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+async def list_connections(
+    slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
     return _list_items(ctx, slug, ops.CONNECTIONS, limit, cursor)
 
 
@@ -622,7 +628,7 @@ def list_connections(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = No
     responses=CREATE,
     tags=["connections"],
 )
-def create_connection(slug: str, body: m.ConnectionCreate, ctx: Ctx, idem: Idem) -> Response:
+async def create_connection(slug: str, body: m.ConnectionCreate, ctx: Ctx, idem: Idem) -> Response:
     return ctx.create(idem, lambda tx: ops.create_connection(tx, slug, body))
 
 
@@ -632,7 +638,7 @@ def create_connection(slug: str, body: m.ConnectionCreate, ctx: Ctx, idem: Idem)
     responses=READ,
     tags=["connections"],
 )
-def get_connection(slug: str, connector: str, ctx: Ctx) -> Response:
+async def get_connection(slug: str, connector: str, ctx: Ctx) -> Response:
     return _get_item(ctx, slug, ops.CONNECTIONS, connector)
 
 
@@ -642,7 +648,7 @@ def get_connection(slug: str, connector: str, ctx: Ctx) -> Response:
     responses=UPDATE,
     tags=["connections"],
 )
-def patch_connection(
+async def patch_connection(
     slug: str, connector: str, body: m.ConnectionPatch, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     with ctx.write() as tx:
@@ -656,7 +662,9 @@ def patch_connection(
     responses=UPDATE,
     tags=["connections"],
 )
-def delete_connection(slug: str, connector: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+async def delete_connection(
+    slug: str, connector: str, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
     return _delete_item(ctx, slug, ops.CONNECTIONS, connector, if_match)
 
 
@@ -666,7 +674,9 @@ def delete_connection(slug: str, connector: str, ctx: Ctx, if_match: IfMatch = N
     responses=LIST,
     tags=["bank accounts"],
 )
-def list_bank_accounts(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+async def list_bank_accounts(
+    slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
     return _list_items(ctx, slug, ops.BANK_ACCOUNTS, limit, cursor)
 
 
@@ -677,7 +687,9 @@ def list_bank_accounts(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = 
     responses=CREATE,
     tags=["bank accounts"],
 )
-def create_bank_account(slug: str, body: m.BankAccountCreate, ctx: Ctx, idem: Idem) -> Response:
+async def create_bank_account(
+    slug: str, body: m.BankAccountCreate, ctx: Ctx, idem: Idem
+) -> Response:
     return ctx.create(idem, lambda tx: ops.create_bank_account(tx, slug, body))
 
 
@@ -687,7 +699,7 @@ def create_bank_account(slug: str, body: m.BankAccountCreate, ctx: Ctx, idem: Id
     responses=READ,
     tags=["bank accounts"],
 )
-def get_bank_account(slug: str, account_number: str, ctx: Ctx) -> Response:
+async def get_bank_account(slug: str, account_number: str, ctx: Ctx) -> Response:
     return _get_item(ctx, slug, ops.BANK_ACCOUNTS, _key_account(account_number))
 
 
@@ -697,7 +709,7 @@ def get_bank_account(slug: str, account_number: str, ctx: Ctx) -> Response:
     responses=UPDATE,
     tags=["bank accounts"],
 )
-def patch_bank_account(
+async def patch_bank_account(
     slug: str, account_number: str, body: m.BankAccountPatch, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     number = _key_account(account_number)
@@ -712,7 +724,7 @@ def patch_bank_account(
     responses=UPDATE,
     tags=["bank accounts"],
 )
-def delete_bank_account(
+async def delete_bank_account(
     slug: str, account_number: str, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     return _delete_item(ctx, slug, ops.BANK_ACCOUNTS, _key_account(account_number), if_match)
@@ -721,7 +733,7 @@ def delete_bank_account(
 @router.get(
     "/tenants/{slug}/users", response_model=m.Page[m.UserOut], responses=LIST, tags=["users"]
 )
-def list_users(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+async def list_users(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
     return _list_items(ctx, slug, ops.USERS, limit, cursor)
 
 
@@ -732,7 +744,7 @@ def list_users(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) ->
     responses=CREATE,
     tags=["users"],
 )
-def invite_user(slug: str, body: m.UserCreate, ctx: Ctx, idem: Idem) -> Response:
+async def invite_user(slug: str, body: m.UserCreate, ctx: Ctx, idem: Idem) -> Response:
     """Invite a user: pending until accepted, but present from now on."""
     return ctx.create(idem, lambda tx: ops.create_user(tx, slug, body))
 
@@ -740,14 +752,14 @@ def invite_user(slug: str, body: m.UserCreate, ctx: Ctx, idem: Idem) -> Response
 @router.get(
     "/tenants/{slug}/users/{email}", response_model=m.UserOut, responses=READ, tags=["users"]
 )
-def get_user(slug: str, email: str, ctx: Ctx) -> Response:
+async def get_user(slug: str, email: str, ctx: Ctx) -> Response:
     return _get_item(ctx, slug, ops.USERS, _key_email(email))
 
 
 @router.patch(
     "/tenants/{slug}/users/{email}", response_model=m.UserOut, responses=UPDATE, tags=["users"]
 )
-def patch_user(
+async def patch_user(
     slug: str, email: str, body: m.UserPatch, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     with ctx.write() as tx:
@@ -761,7 +773,7 @@ def patch_user(
     responses=UPDATE,
     tags=["users"],
 )
-def delete_user(slug: str, email: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+async def delete_user(slug: str, email: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
     return _delete_item(ctx, slug, ops.USERS, _key_email(email), if_match)
 
 
@@ -771,7 +783,7 @@ def delete_user(slug: str, email: str, ctx: Ctx, if_match: IfMatch = None) -> Re
     responses=HELPER,
     tags=["test helpers"],
 )
-def accept_invitation(slug: str, email: str, ctx: Ctx) -> Response:
+async def accept_invitation(slug: str, email: str, ctx: Ctx) -> Response:
     """Sandbox only: the invited user accepts (pending → active; active stays)."""
     with ctx.write() as tx:
         return _row(ops.accept_invitation(tx, slug, _key_email(email)))
@@ -783,7 +795,9 @@ def accept_invitation(slug: str, email: str, ctx: Ctx) -> Response:
     responses=LIST,
     tags=["email templates"],
 )
-def list_email_templates(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+async def list_email_templates(
+    slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
     return _list_items(ctx, slug, ops.EMAIL_TEMPLATES, limit, cursor)
 
 
@@ -794,7 +808,9 @@ def list_email_templates(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor 
     responses=CREATE,
     tags=["email templates"],
 )
-def create_email_template(slug: str, body: m.EmailTemplateCreate, ctx: Ctx, idem: Idem) -> Response:
+async def create_email_template(
+    slug: str, body: m.EmailTemplateCreate, ctx: Ctx, idem: Idem
+) -> Response:
     return ctx.create(idem, lambda tx: ops.create_email_template(tx, slug, body))
 
 
@@ -804,7 +820,7 @@ def create_email_template(slug: str, body: m.EmailTemplateCreate, ctx: Ctx, idem
     responses=READ,
     tags=["email templates"],
 )
-def get_email_template(slug: str, kind: str, language: str, ctx: Ctx) -> Response:
+async def get_email_template(slug: str, kind: str, language: str, ctx: Ctx) -> Response:
     return _get_item(ctx, slug, ops.EMAIL_TEMPLATES, f"{kind}/{language}")
 
 
@@ -814,7 +830,7 @@ def get_email_template(slug: str, kind: str, language: str, ctx: Ctx) -> Respons
     responses=UPDATE,
     tags=["email templates"],
 )
-def patch_email_template(
+async def patch_email_template(
     slug: str,
     kind: str,
     language: str,
@@ -833,7 +849,7 @@ def patch_email_template(
     responses=UPDATE,
     tags=["email templates"],
 )
-def delete_email_template(
+async def delete_email_template(
     slug: str, kind: str, language: str, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     return _delete_item(ctx, slug, ops.EMAIL_TEMPLATES, f"{kind}/{language}", if_match)
@@ -848,7 +864,7 @@ def delete_email_template(
     responses=READ,
     tags=["agreements"],
 )
-def get_membership(slug: str, ctx: Ctx) -> Response:
+async def get_membership(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
         return _row(ops.membership(tx, slug))
 
@@ -859,7 +875,9 @@ def get_membership(slug: str, ctx: Ctx) -> Response:
     responses=UPDATE,
     tags=["agreements"],
 )
-def move_tenant(slug: str, body: m.MembershipPut, ctx: Ctx, if_match: IfMatch = None) -> Response:
+async def move_tenant(
+    slug: str, body: m.MembershipPut, ctx: Ctx, if_match: IfMatch = None
+) -> Response:
     """Move the tenant into another agreement (or out, with null) in one step."""
     with ctx.write() as tx:
         return _row(ops.move(tx, slug, if_match, body))
@@ -868,7 +886,7 @@ def move_tenant(slug: str, body: m.MembershipPut, ctx: Ctx, if_match: IfMatch = 
 @router.get(
     "/agreements", response_model=m.Page[m.AgreementOut], responses=LIST, tags=["agreements"]
 )
-def list_agreements(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
+async def list_agreements(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
     after = decode_cursor(cursor, str)
     with ctx.read() as tx:
         rows = tx.agreements(ctx.principal.partner, after, limit + 1)
@@ -885,14 +903,14 @@ def list_agreements(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Respo
     responses=CREATE,
     tags=["agreements"],
 )
-def create_agreement(body: m.AgreementCreate, ctx: Ctx, idem: Idem) -> Response:
+async def create_agreement(body: m.AgreementCreate, ctx: Ctx, idem: Idem) -> Response:
     return ctx.create(idem, lambda tx: ops.create_agreement(tx, body), ops.agreement_out)
 
 
 @router.get(
     "/agreements/{name}", response_model=m.AgreementOut, responses=READ, tags=["agreements"]
 )
-def get_agreement(name: str, ctx: Ctx) -> Response:
+async def get_agreement(name: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
         row = ops.agreement(tx, name)
         return _resource(ops.agreement_out(tx, row), row.version)
@@ -901,7 +919,7 @@ def get_agreement(name: str, ctx: Ctx) -> Response:
 @router.patch(
     "/agreements/{name}", response_model=m.AgreementOut, responses=UPDATE, tags=["agreements"]
 )
-def patch_agreement(
+async def patch_agreement(
     name: str, body: m.AgreementPatch, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
     with ctx.write() as tx:
@@ -916,7 +934,7 @@ def patch_agreement(
     responses=UPDATE,
     tags=["agreements"],
 )
-def delete_agreement(name: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
+async def delete_agreement(name: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
     with ctx.write() as tx:
         ops.delete_agreement(tx, name, if_match)
     return Response(status_code=204)
@@ -931,7 +949,7 @@ def delete_agreement(name: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
     responses=LIST,
     tags=["logs"],
 )
-def audit_log(
+async def audit_log(
     slug: str,
     ctx: Ctx,
     limit: Limit = 50,
@@ -962,7 +980,7 @@ def audit_log(
     responses=LIST,
     tags=["logs"],
 )
-def distribution_log(
+async def distribution_log(
     slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None, since: Since = None
 ) -> Response:
     """Every invoice issued through the API and how it was distributed, oldest first."""
@@ -982,7 +1000,7 @@ def distribution_log(
     responses=CREATE,
     tags=["test helpers"],
 )
-def issue_and_distribute(slug: str, body: m.InvoiceCreate, ctx: Ctx, idem: Idem) -> Response:
+async def issue_and_distribute(slug: str, body: m.InvoiceCreate, ctx: Ctx, idem: Idem) -> Response:
     """Sandbox only: what a user does in the product: invoice an order (the next invoice
     number) and distribute it by e-mail or print. The answer is the distribution log's
     entry; refused like issue-invoice (pending tenant, invoicing disabled)."""
