@@ -160,6 +160,12 @@ class Sandbox:
     url: str
     token: str
     latency_ms: int
+    pid: int = 0  # the serve process
+
+    def cpu_seconds(self) -> float:
+        """CPU time the serve process has used so far (user + system), from /proc."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def target(self) -> Target:
         return Target(url=self.url, token=self.token)
@@ -209,7 +215,7 @@ def sandbox(
                 if time.monotonic() > deadline:
                     raise SystemExit("the sandbox did not start within 30 s") from None
                 time.sleep(0.1)
-        yield Sandbox(url, token, latency_ms)
+        yield Sandbox(url, token, latency_ms, process.pid)
     finally:
         process.terminate()
         try:

@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ITEMS_PER_TENANT, generate, ratio, sandbox, set_secrets
+import httpx
+from _common import ITEMS_PER_TENANT, Sandbox, generate, ratio, sandbox, set_secrets
 
 from t4o_reconcile.render.text import render_text
 from t4o_reconcile.workflow import RunOptions, execute_plan, plan_configuration
@@ -49,11 +50,15 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
 
             client = provider.client
             before = client.request_count
+            server_cpu = box.cpu_seconds()
+            client_cpu = time.process_time()
             started = time.perf_counter()
             report = await execute_plan(
                 plan, provider, parallelism=parallelism, allow_deletes=False, fail_fast=False
             )
             wall = time.perf_counter() - started
+            client_cpu = time.process_time() - client_cpu
+            server_cpu = box.cpu_seconds() - server_cpu
             requests = client.request_count - before
             assert report.ok, report.summary() + "".join(
                 f"\n  {entry.address}: {entry.message}" for entry in report.failed()[:10]
@@ -79,6 +84,22 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
                 f" {ratio(wall / bound if bound else 0.0, TARGET_RATIO)})"
             )
 
+            print(
+                f"CPU per request: client {client_cpu / requests * 1000:.2f} ms, server"
+                f" {server_cpu / requests * 1000:.2f} ms (busy {client_cpu / wall:.0%} and"
+                f" {server_cpu / wall:.0%} of a core)"
+            )
+            # What one request costs here with nothing of this tool in the way: the floor
+            # under apply's time per request, whatever the bound says.
+            floor = await bare_requests(box, parallelism, count=parallelism * 100)
+            per_request = wall / ((requests - agreement_writes) / parallelism)
+            print(
+                f"a bare httpx GET /v1/whoami, {parallelism} at a time: {floor * 1000:.2f} ms"
+                f" per request ({floor / latency:.2f}x the {latency_ms} ms latency); apply:"
+                f" {per_request * 1000:.2f} ms per request in a slot ({per_request / floor:.2f}x"
+                " the bare GET)"
+            )
+
             again = await plan_configuration(options, provider)
             assert not again.plan.has_changes, "a plan after apply is not empty:\n" + render_text(
                 again.plan, color=False
@@ -86,6 +107,23 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
             print("plan after apply: no changes")
         finally:
             await provider.aclose()
+
+
+async def bare_requests(box: Sandbox, parallelism: int, *, count: int) -> float:
+    """Seconds per request of ``parallelism`` bare clients sending ``count`` trivial GETs
+    over kept-alive connections: the sandbox's latency plus its and the machine's cost."""
+    headers = {"Authorization": f"Bearer {box.token}"}
+    limits = httpx.Limits(max_connections=parallelism)
+    async with httpx.AsyncClient(base_url=box.url, headers=headers, limits=limits) as client:
+
+        async def slot() -> None:
+            for _ in range(count // parallelism):
+                (await client.get("/v1/whoami")).raise_for_status()
+
+        await asyncio.gather(*(client.get("/v1/whoami") for _ in range(parallelism)))
+        started = time.perf_counter()
+        await asyncio.gather(*(slot() for _ in range(parallelism)))
+        return (time.perf_counter() - started) / (count // parallelism)
 
 
 def main() -> None:
