@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 
-from t4o_reconcile.engine.apply import apply_plan
+from t4o_reconcile.engine.apply import ActionOutcome, Outcomes, _TenantOutcomes, apply_plan
 from t4o_reconcile.engine.attribution import LiveChange, attribute
 from t4o_reconcile.engine.diff import Planner, make_plan
 from t4o_reconcile.engine.plan import Action, Attribution, Plan, TenantPlan
@@ -150,3 +150,20 @@ def test_a_packed_plan_applies_as_the_plain_one() -> None:
     assert reports[0] == reports[1]
     assert writes[0] == writes[1]
     assert writes[1][-1] == "ok-gone"  # a whole-tenant delete still runs last
+
+
+def test_a_finished_tenants_outcomes_are_held_compactly_and_read_back_whole() -> None:
+    entries = [
+        ActionOutcome("ok.identity", "ok", "update", "applied"),
+        ActionOutcome('ok.users["odd\nkey\x00"]', "ok", "create", "failed", "409: refused"),
+        ActionOutcome('ok.users["kari@ok.no"]', "ok", "delete", "skipped", "skipped: stopped"),
+        ActionOutcome("ok.agreement", "ok", "move", "applied"),
+    ]
+    held = _TenantOutcomes.of(entries)
+    assert list(held) == entries
+    assert held.messages == {1: "409: refused", 2: "skipped: stopped"}
+    agreement = ActionOutcome('agreements["NOF"]', None, "create", "applied")
+    outcomes = Outcomes([[agreement], held, []])
+    assert outcomes == [agreement, *entries] and len(outcomes) == 5
+    assert outcomes[2].message == "409: refused" and outcomes[-1] == entries[-1]
+    assert Outcomes() == []
