@@ -95,9 +95,9 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
             per_request = wall / ((requests - agreement_writes) / parallelism)
             print(
                 f"a bare httpx GET /v1/whoami, {parallelism} at a time: {floor * 1000:.2f} ms"
-                f" per request ({floor / latency:.2f}x the {latency_ms} ms latency); apply:"
-                f" {per_request * 1000:.2f} ms per request in a slot ({per_request / floor:.2f}x"
-                " the bare GET)"
+                f" per request ({ratio(floor, latency)}x the {latency_ms} ms latency); apply:"
+                f" {per_request * 1000:.2f} ms per request in a slot"
+                f" ({ratio(per_request, floor)}x the bare GET)"
             )
 
             again = await plan_configuration(options, provider)

@@ -47,6 +47,8 @@ def test_apply_scale_creates_everything_and_the_next_plan_is_empty() -> None:
     assert "bound at 0 ms, parallelism 8" in out
     assert "plan after apply: no changes" in out
     assert "(38.0 per tenant for 38.0 actions)" in out  # one request per action
+    assert "CPU per request: client" in out
+    assert "a bare httpx GET /v1/whoami, 8 at a time:" in out and "(n/ax the 0 ms latency)" in out
 
 
 def test_rate_limit_reports_a_row_per_parallelism_and_phase() -> None:
