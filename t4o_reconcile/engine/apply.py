@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
-from t4o_reconcile.engine.order import is_tenant_delete, sort_agreement_actions, sort_tenant_actions
+from t4o_reconcile.engine.order import agreement_phases, is_tenant_delete, sort_tenant_actions
 from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan, TenantPlan
 from t4o_reconcile.engine.provider import (
     ActionResult,
@@ -256,12 +256,12 @@ def tenant_actions(held: list[Action] | TenantPlan) -> list[Action]:
 def schedule(plan: Plan) -> Schedule:
     """Split the engine's order (``order.flatten``) into phases, keeping each tenant's
     actions and the agreement actions in the order the engine gave them."""
-    first: list[Action] = []
+    first, agreement_deletes = agreement_phases(plan)
+    # A tenant's actions that name no tenant (only a hand-made plan file has them) run
+    # with the agreements, as they always did.
     last: list[Action] = []
     tenants: dict[str, list[Action] | TenantPlan] = {}
     tenant_deletes: list[Action] = []
-    for action in sort_agreement_actions(plan.agreement_actions):
-        (last if action.kind == "delete" else first).append(action)
     for tenant in plan.tenants:
         if tenant.packed and not tenant.counts()["delete"]:
             # The planner's own, so every action is this tenant's: left packed until then.
@@ -276,7 +276,7 @@ def schedule(plan: Plan) -> Schedule:
                 held = tenants.setdefault(action.tenant, [])
                 if isinstance(held, list):
                     held.append(action)
-    return Schedule(first, tenants, tenant_deletes, last)
+    return Schedule(first, tenants, tenant_deletes, last + agreement_deletes)
 
 
 async def apply_plan(

@@ -153,12 +153,20 @@ def flatten(plan: Plan) -> list[Action]:
     shows them in apply order; apply sorts again here, so that a plan file written by
     another version (or by hand) still runs in the API's order.
     """
-    agreements = sort_agreement_actions(plan.agreement_actions)
-    out = [a for a in agreements if a.kind != "delete"]
+    out, last = agreement_phases(plan)
     tenant_deletes: list[Action] = []
     for tenant in plan.tenants:
         for action in sort_tenant_actions(tenant.actions):
             (tenant_deletes if is_tenant_delete(action) else out).append(action)
     out.extend(tenant_deletes)
-    out.extend(a for a in agreements if a.kind == "delete" and a.section == AGREEMENTS)
+    out.extend(last)
     return out
+
+
+def agreement_phases(plan: Plan) -> tuple[list[Action], list[Action]]:
+    """The agreement actions apply runs before every tenant (creates, updates) and after
+    them all (deletes: their tenants must have moved out first)."""
+    agreements = sort_agreement_actions(plan.agreement_actions)
+    first = [a for a in agreements if a.kind != "delete"]
+    last = [a for a in agreements if a.kind == "delete" and a.section == AGREEMENTS]
+    return first, last
