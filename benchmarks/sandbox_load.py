@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from t4o_reconcile.sandbox import operations as ops
+from t4o_reconcile.sandbox import store as sections
 from t4o_reconcile.sandbox.store import Principal, Store, secret_out
 from t4o_reconcile.vocabulary import PROGRAMS
 
@@ -65,7 +65,7 @@ def seed(db: Path, tenants: int) -> str:
             )
             tx.put(
                 slug,
-                ops.INVOICING,
+                sections.INVOICING,
                 "",
                 {
                     "enabled": True,
@@ -78,7 +78,7 @@ def seed(db: Path, tenants: int) -> str:
                 },
                 1,
             )
-            tx.put(slug, ops.MEMBERSHIP, "", {"agreement": None}, 1)
+            tx.put(slug, sections.MEMBERSHIP, "", {"agreement": None}, 1)
             for u in range(25):
                 email = f"owner@{slug}.no" if u == 0 else f"user{u}@{slug}.no"
                 user = {
@@ -88,7 +88,7 @@ def seed(db: Path, tenants: int) -> str:
                     "programs": dict.fromkeys(PROGRAMS, "user"),
                     "status": "active",
                 }
-                tx.put(slug, ops.USERS, email, user, 1)
+                tx.put(slug, sections.USERS, email, user, 1)
             for b in range(8):
                 # Made-up keys: the benchmark reads them, it never validates them.
                 number = f"{n:05d}{b:06d}"
@@ -99,10 +99,10 @@ def seed(db: Path, tenants: int) -> str:
                     "invoice_account": b == 0,
                     "default_for_payments": b == 0,
                 }
-                tx.put(slug, ops.BANK_ACCOUNTS, number, account, 1)
+                tx.put(slug, sections.BANK_ACCOUNTS, number, account, 1)
             for connector in ("eventor-norway", "eventor-sweden"):
                 data = {"connector": connector, "token": secret_out("secret")}
-                tx.put(slug, ops.CONNECTIONS, connector, data, 1)
+                tx.put(slug, sections.CONNECTIONS, connector, data, 1)
             for kind in ("invoice", "order"):
                 for language in ("nb", "en"):
                     template = {
@@ -112,7 +112,7 @@ def seed(db: Path, tenants: int) -> str:
                         "subject": "Faktura {Number}",
                         "body": "Forfall {DueDate}\nHilsen {Supplier.Name}",
                     }
-                    tx.put(slug, ops.EMAIL_TEMPLATES, f"{kind}/{language}", template, 1)
+                    tx.put(slug, sections.EMAIL_TEMPLATES, f"{kind}/{language}", template, 1)
             smtp = {
                 "account_name": "Faktura",
                 "display_name": f"Club {n}",
@@ -123,7 +123,7 @@ def seed(db: Path, tenants: int) -> str:
                 "smtp_port": 587,
                 "encryption": "auto",
             }
-            tx.put(slug, ops.EMAIL_ACCOUNT, "", smtp, 1)
+            tx.put(slug, sections.EMAIL_ACCOUNT, "", smtp, 1)
     store.close()
     return token
 

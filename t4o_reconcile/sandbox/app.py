@@ -8,7 +8,6 @@ validating every answer a second time.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -29,19 +28,28 @@ from stdnum.no import kontonr
 from t4o_reconcile import __version__, normalize
 from t4o_reconcile.sandbox import models as m
 from t4o_reconcile.sandbox import operations as ops
-from t4o_reconcile.sandbox import rules
+from t4o_reconcile.sandbox import reads, rules
 from t4o_reconcile.sandbox.bulk import tenant_configs
 from t4o_reconcile.sandbox.catalog import PRODUCT
 from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
+from t4o_reconcile.sandbox.reads import decode_cursor
+from t4o_reconcile.sandbox.reads import dumps as _dumps
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.store import Principal, Row, Store, Tx, client_of
+from t4o_reconcile.sandbox.store import (
+    BANK_ACCOUNTS,
+    CONNECTIONS,
+    EMAIL_ACCOUNT,
+    EMAIL_TEMPLATES,
+    USERS,
+    Principal,
+    Row,
+    Store,
+    Tx,
+    client_of,
+)
 from t4o_reconcile.vocabulary import Vocabulary
 
 JSON = "application/json"
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def _problem_response(exc: ProblemError) -> Response:
@@ -63,35 +71,11 @@ def _row(row: Row, status: int = 200) -> Response:
     return _resource(row.out(), row.version, status)
 
 
-# Paging ----------------------------------------------------------------------------
-
-
-def encode_cursor(after: str | int, key: str = "after") -> str:
-    return base64.urlsafe_b64encode(_dumps({key: after}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, kind: type[str] | type[int], key: str = "after") -> Any:
-    """The position a cursor holds under ``key`` ("before" for a newest-first list, so
-    that a cursor of one order is refused by the other)."""
-    if cursor is None or cursor == "":
-        return kind()
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded.encode()))[key]
-    except (ValueError, KeyError, TypeError):
-        after = None
-    if type(after) is not kind:
-        raise ProblemError(
-            rules.INVALID_CURSOR,
-            "cursor: expected the next_cursor of a previous page of this list",
-            field="cursor",
-        )
-    return after
-
-
 def _page(items: list[Any], next_after: str | int | None, key: str = "after") -> Response:
-    cursor = None if next_after is None else encode_cursor(next_after, key)
-    return Response(_dumps({"items": items, "next_cursor": cursor}), media_type=JSON)
+    return Response(reads.page(items, next_after, key), media_type=JSON)
+
+
+# Paging ----------------------------------------------------------------------------
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1..100)")]
@@ -388,8 +372,7 @@ def _key_account(number: str) -> str:
 @router.get("/whoami", response_model=m.WhoAmI, responses=READ, tags=["identity"])
 async def whoami(ctx: Ctx) -> Response:
     """The partner (and tenant, for a tenant token) the token acts for."""
-    p = ctx.principal
-    return Response(_dumps({"partner": p.partner, "tenant": p.tenant}), media_type=JSON)
+    return Response(reads.whoami(ctx.principal), media_type=JSON)
 
 
 @router.get("/vocabulary", response_model=m.VocabularyOut, responses=READ, tags=["identity"])
@@ -397,8 +380,7 @@ async def vocabulary(ctx: Ctx) -> Response:
     """The names templates and settings may use: merge fields (written {Name} in a
     template's subject and body), template languages and PDF templates. The product's
     lists; a client checks its configuration against them."""
-    lists = ctx.store.vocabulary.lists()
-    return Response(_dumps({name: sorted(names) for name, names in lists.items()}), media_type=JSON)
+    return Response(reads.vocabulary(ctx.store), media_type=JSON)
 
 
 # Tenants ---------------------------------------------------------------------------
@@ -406,13 +388,8 @@ async def vocabulary(ctx: Ctx) -> Response:
 
 @router.get("/tenants", response_model=m.Page[m.TenantOut], responses=LIST, tags=["tenants"])
 async def list_tenants(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
-    after = decode_cursor(cursor, str)
-    p = ctx.principal
     with ctx.read() as tx:
-        rows = tx.tenant_page(p.partner, p.tenant, after, limit + 1, None)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return _page([row.out() for _, row in rows], rows[-1][0] if more else None)
+        return Response(reads.tenants(tx, limit, cursor), media_type=JSON)
 
 
 @router.post(
@@ -472,14 +449,8 @@ async def bulk_tenants(
         str | None, Query(description="Comma-separated slugs: only these tenants")
     ] = None,
 ) -> Response:
-    after = decode_cursor(cursor, str)
-    wanted = None if slugs is None else sorted({s.strip() for s in slugs.split(",") if s.strip()})
     with ctx.read() as tx:
-        page, text, more = tenant_configs(tx, after=after, limit=limit, slugs=wanted)
-    next_cursor = encode_cursor(page[-1]) if more else None
-    return Response(
-        '{"items":' + text + ',"next_cursor":' + _dumps(next_cursor) + "}", media_type=JSON
-    )
+        return Response(reads.bulk_tenants(tx, limit, cursor, slugs), media_type=JSON)
 
 
 # Invoicing -------------------------------------------------------------------------
@@ -543,7 +514,7 @@ _EMAIL_ACCOUNT = "email_account (the system account is used)"
 )
 async def get_email_account(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
-        return _row(ops.item(tx, slug, ops.EMAIL_ACCOUNT, "", _EMAIL_ACCOUNT))
+        return _row(ops.item(tx, slug, EMAIL_ACCOUNT, "", _EMAIL_ACCOUNT))
 
 
 @router.post(
@@ -581,7 +552,7 @@ async def patch_email_account(
 )
 async def delete_email_account(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
     with ctx.write() as tx:
-        ops.delete_item(tx, slug, ops.EMAIL_ACCOUNT, "", if_match)
+        ops.delete_item(tx, slug, EMAIL_ACCOUNT, "", if_match)
     return Response(status_code=204)
 
 
@@ -618,7 +589,7 @@ def _delete_item(ctx: Context, slug: str, section: str, key: str, if_match: str 
 async def list_connections(
     slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
-    return _list_items(ctx, slug, ops.CONNECTIONS, limit, cursor)
+    return _list_items(ctx, slug, CONNECTIONS, limit, cursor)
 
 
 @router.post(
@@ -639,7 +610,7 @@ async def create_connection(slug: str, body: m.ConnectionCreate, ctx: Ctx, idem:
     tags=["connections"],
 )
 async def get_connection(slug: str, connector: str, ctx: Ctx) -> Response:
-    return _get_item(ctx, slug, ops.CONNECTIONS, connector)
+    return _get_item(ctx, slug, CONNECTIONS, connector)
 
 
 @router.patch(
@@ -665,7 +636,7 @@ async def patch_connection(
 async def delete_connection(
     slug: str, connector: str, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
-    return _delete_item(ctx, slug, ops.CONNECTIONS, connector, if_match)
+    return _delete_item(ctx, slug, CONNECTIONS, connector, if_match)
 
 
 @router.get(
@@ -677,7 +648,7 @@ async def delete_connection(
 async def list_bank_accounts(
     slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
-    return _list_items(ctx, slug, ops.BANK_ACCOUNTS, limit, cursor)
+    return _list_items(ctx, slug, BANK_ACCOUNTS, limit, cursor)
 
 
 @router.post(
@@ -700,7 +671,7 @@ async def create_bank_account(
     tags=["bank accounts"],
 )
 async def get_bank_account(slug: str, account_number: str, ctx: Ctx) -> Response:
-    return _get_item(ctx, slug, ops.BANK_ACCOUNTS, _key_account(account_number))
+    return _get_item(ctx, slug, BANK_ACCOUNTS, _key_account(account_number))
 
 
 @router.patch(
@@ -727,14 +698,14 @@ async def patch_bank_account(
 async def delete_bank_account(
     slug: str, account_number: str, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
-    return _delete_item(ctx, slug, ops.BANK_ACCOUNTS, _key_account(account_number), if_match)
+    return _delete_item(ctx, slug, BANK_ACCOUNTS, _key_account(account_number), if_match)
 
 
 @router.get(
     "/tenants/{slug}/users", response_model=m.Page[m.UserOut], responses=LIST, tags=["users"]
 )
 async def list_users(slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
-    return _list_items(ctx, slug, ops.USERS, limit, cursor)
+    return _list_items(ctx, slug, USERS, limit, cursor)
 
 
 @router.post(
@@ -753,7 +724,7 @@ async def invite_user(slug: str, body: m.UserCreate, ctx: Ctx, idem: Idem) -> Re
     "/tenants/{slug}/users/{email}", response_model=m.UserOut, responses=READ, tags=["users"]
 )
 async def get_user(slug: str, email: str, ctx: Ctx) -> Response:
-    return _get_item(ctx, slug, ops.USERS, _key_email(email))
+    return _get_item(ctx, slug, USERS, _key_email(email))
 
 
 @router.patch(
@@ -774,7 +745,7 @@ async def patch_user(
     tags=["users"],
 )
 async def delete_user(slug: str, email: str, ctx: Ctx, if_match: IfMatch = None) -> Response:
-    return _delete_item(ctx, slug, ops.USERS, _key_email(email), if_match)
+    return _delete_item(ctx, slug, USERS, _key_email(email), if_match)
 
 
 @router.post(
@@ -798,7 +769,7 @@ async def accept_invitation(slug: str, email: str, ctx: Ctx) -> Response:
 async def list_email_templates(
     slug: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
-    return _list_items(ctx, slug, ops.EMAIL_TEMPLATES, limit, cursor)
+    return _list_items(ctx, slug, EMAIL_TEMPLATES, limit, cursor)
 
 
 @router.post(
@@ -821,7 +792,7 @@ async def create_email_template(
     tags=["email templates"],
 )
 async def get_email_template(slug: str, kind: str, language: str, ctx: Ctx) -> Response:
-    return _get_item(ctx, slug, ops.EMAIL_TEMPLATES, f"{kind}/{language}")
+    return _get_item(ctx, slug, EMAIL_TEMPLATES, f"{kind}/{language}")
 
 
 @router.patch(
@@ -852,7 +823,7 @@ async def patch_email_template(
 async def delete_email_template(
     slug: str, kind: str, language: str, ctx: Ctx, if_match: IfMatch = None
 ) -> Response:
-    return _delete_item(ctx, slug, ops.EMAIL_TEMPLATES, f"{kind}/{language}", if_match)
+    return _delete_item(ctx, slug, EMAIL_TEMPLATES, f"{kind}/{language}", if_match)
 
 
 # Agreement membership and agreements ----------------------------------------------------
@@ -887,13 +858,8 @@ async def move_tenant(
     "/agreements", response_model=m.Page[m.AgreementOut], responses=LIST, tags=["agreements"]
 )
 async def list_agreements(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Response:
-    after = decode_cursor(cursor, str)
     with ctx.read() as tx:
-        rows = tx.agreements(ctx.principal.partner, after, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = ops.agreements_out(tx, rows)
-    return _page(items, rows[-1].data["name"] if more else None)
+        return Response(reads.agreements(tx, limit, cursor), media_type=JSON)
 
 
 @router.post(
@@ -1074,17 +1040,22 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 
 def create_app(
-    db_path: Path | str, faults: Faults | None = None, vocabulary: Vocabulary = PRODUCT
+    db_path: Path | str,
+    faults: Faults | None = None,
+    vocabulary: Vocabulary = PRODUCT,
+    *,
+    store: Store | None = None,
 ) -> FastAPI:
     """The sandbox over the SQLite file ``db_path`` (created when missing), accepting the
-    names of ``vocabulary`` (the product's lists unless a test gives others)."""
+    names of ``vocabulary`` (the product's lists unless a test gives others); over
+    ``store`` instead when given (the embedded sandbox's, already open)."""
     app = FastAPI(
         title="t4o tenant admin API",
         version=__version__,
         description="The sandbox of the t4o tenant admin API; see docs/api.md."
         " Problem types: " + ", ".join(r.name for r in rules.all_rules()),
     )
-    app.state.store = Store(db_path, vocabulary)
+    app.state.store = store if store is not None else Store(db_path, vocabulary)
     app.include_router(router)
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)

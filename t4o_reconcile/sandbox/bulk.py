@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from t4o_reconcile.sandbox.operations import (
+from t4o_reconcile.sandbox.store import (
     BANK_ACCOUNTS,
     CONNECTIONS,
     EMAIL_ACCOUNT,
@@ -18,8 +18,8 @@ from t4o_reconcile.sandbox.operations import (
     INVOICING,
     MEMBERSHIP,
     USERS,
+    Tx,
 )
-from t4o_reconcile.sandbox.store import Tx
 
 _LISTS = (CONNECTIONS, BANK_ACCOUNTS, USERS, EMAIL_TEMPLATES)
 

@@ -22,16 +22,21 @@ from t4o_reconcile.config.models import (
 from t4o_reconcile.sandbox import models as m
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.store import Row, Tx, Written, secret_out
+from t4o_reconcile.sandbox.store import (
+    BANK_ACCOUNTS,
+    CONNECTIONS,
+    EMAIL_ACCOUNT,
+    EMAIL_TEMPLATES,
+    INVOICING,
+    MEMBERSHIP,
+    USERS,
+    Row,
+    Tx,
+    Written,
+    secret_out,
+)
 from t4o_reconcile.vocabulary import PROGRAMS, language_of_country
 
-INVOICING = "invoicing"
-EMAIL_ACCOUNT = "email_account"
-CONNECTIONS = "connections"
-BANK_ACCOUNTS = "bank_accounts"
-USERS = "users"
-EMAIL_TEMPLATES = "email_templates"
-MEMBERSHIP = "agreement"
 BANK_FLAGS = ("invoice_account", "default_for_payments")
 ADMIN_ROLES = ("owner", "admin")
 
@@ -861,12 +866,6 @@ def agreement_out(tx: Tx, row: Row) -> dict[str, Any]:
     assert tx.principal is not None
     count = tx.tenant_counts(tx.principal.partner, [row.data["name"]])[row.data["name"]]
     return {**row.out(), "tenant_count": count}
-
-
-def agreements_out(tx: Tx, rows: list[Row]) -> list[dict[str, Any]]:
-    assert tx.principal is not None
-    counts = tx.tenant_counts(tx.principal.partner, [r.data["name"] for r in rows])
-    return [{**r.out(), "tenant_count": counts[r.data["name"]]} for r in rows]
 
 
 def agreement(tx: Tx, name: str) -> Row:

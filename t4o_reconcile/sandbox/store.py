@@ -27,6 +27,15 @@ from t4o_reconcile.fingerprint import fingerprint, matches, new_salt
 from t4o_reconcile.sandbox.catalog import PRODUCT
 from t4o_reconcile.vocabulary import Vocabulary
 
+# The sections resources are stored under (``resources.section``).
+INVOICING = "invoicing"
+EMAIL_ACCOUNT = "email_account"
+CONNECTIONS = "connections"
+BANK_ACCOUNTS = "bank_accounts"
+USERS = "users"
+EMAIL_TEMPLATES = "email_templates"
+MEMBERSHIP = "agreement"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY,
