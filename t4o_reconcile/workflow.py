@@ -11,6 +11,7 @@ import contextlib
 import gc
 import hashlib
 import hmac
+import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
-from t4o_reconcile.engine.order import flatten
+from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import (
@@ -615,7 +616,8 @@ async def _plan_as(options: RunOptions, provider: Provider, earlier: Plan) -> Pl
     options.changed_since = None
     options.leaving = tuple(earlier.leaving)
     options.delete_unmanaged = earlier.delete_unmanaged
-    return await plan_configuration(options, provider, whole=True)
+    options.digests = True  # the versions and digests the comparison needs
+    return await plan_configuration(options, provider)
 
 
 async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: Plan) -> Plan:
@@ -633,8 +635,8 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
     # Apply has no use for who made the drift: the re-plan only proves nothing moved.
     options.attribute = False
     planned = await _plan_as(options, provider, saved)
-    problems = check_stale(saved, planned.live, planned.plan.config_digest)
-    if not problems and _shape(saved) != _shape(planned.plan):
+    problems = check_stale(saved, planned.plan, planned.plan.config_digest)
+    if not problems and not _same_shape(saved, planned.plan):
         problems = ["the actions planned now differ from the saved plan"]
     if problems:
         raise WorkflowError(
@@ -655,7 +657,7 @@ async def plan_for_reviewed(options: RunOptions, provider: Provider, reviewed: P
 
     options.allow_deletes = reviewed.deletes_approved
     planned = await _plan_as(options, provider, reviewed)
-    problems = check_reviewed(reviewed, planned.plan, planned.live, uncompared=uncompared(reviewed))
+    problems = check_reviewed(reviewed, planned.plan, uncompared=uncompared(reviewed))
     if problems:
         raise WorkflowError(
             "refusing to apply what was not reviewed:\n  "
@@ -673,8 +675,19 @@ def uncompared(plan: Plan) -> set[str]:
     return {entry.split(" ", 1)[0] for entry in plan.uncompared}
 
 
-def _shape(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [(action.address, action.kind, tuple(action.changed_paths)) for action in flatten(plan)]
+def _same_shape(saved: Plan, fresh: Plan) -> bool:
+    """Whether both plans hold the same actions (address, kind, changed fields) in the
+    same order; compared a tenant at a time, never holding every action of either."""
+    for one, other in itertools.zip_longest(iter_flat(saved), iter_flat(fresh)):
+        if one is None or other is None:
+            return False
+        if (one.address, one.kind, tuple(one.changed_paths)) != (
+            other.address,
+            other.kind,
+            tuple(other.changed_paths),
+        ):
+            return False
+    return True
 
 
 async def export_tenants(

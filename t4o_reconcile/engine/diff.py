@@ -19,6 +19,7 @@ from t4o_reconcile.engine.order import (
 )
 from t4o_reconcile.engine.plan import (
     AGREEMENTS,
+    PACK_FROM,
     WHOLE_TENANT,
     Action,
     AgreementUsers,
@@ -64,11 +65,6 @@ def make_plan(
     for slug in sorted(desired.tenants.keys() | live.tenants.keys()):
         planner.add(desired.tenants.get(slug), live.tenants.get(slug))
     return planner.finish(desired.agreements)
-
-
-# Actions a plan holds as objects; beyond them, each tenant's are packed (TenantPlan.pack):
-# a plan of a few hundred tenants is untouched, a creating plan of 10,000 stays small.
-PACK_FROM = 20_000
 
 
 class Planner:

@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from t4o_reconcile.engine import sections
@@ -153,14 +153,22 @@ def flatten(plan: Plan) -> list[Action]:
     shows them in apply order; apply sorts again here, so that a plan file written by
     another version (or by hand) still runs in the API's order.
     """
-    out, last = agreement_phases(plan)
+    return list(iter_flat(plan))
+
+
+def iter_flat(plan: Plan) -> Iterator[Action]:
+    """``flatten``'s actions one by one: a packed tenant's are unpacked only in turn."""
+    first, last = agreement_phases(plan)
+    yield from first
     tenant_deletes: list[Action] = []
     for tenant in plan.tenants:
         for action in sort_tenant_actions(tenant.actions):
-            (tenant_deletes if is_tenant_delete(action) else out).append(action)
-    out.extend(tenant_deletes)
-    out.extend(last)
-    return out
+            if is_tenant_delete(action):
+                tenant_deletes.append(action)
+            else:
+                yield action
+    yield from tenant_deletes
+    yield from last
 
 
 def agreement_phases(plan: Plan) -> tuple[list[Action], list[Action]]:

@@ -23,6 +23,12 @@ WHOLE_TENANT = "tenant"  # create/delete of the tenant itself
 AGREEMENTS = "agreements"  # the shared agreements (tenant is None)
 
 
+# Actions a plan holds as objects; beyond them, each tenant's are packed (TenantPlan.pack):
+# a plan of a few hundred tenants is untouched, a creating plan of 10,000 stays small.
+# The planner and the plan file's reader both count so.
+PACK_FROM = 20_000
+
+
 def versions_of(tenant: TenantSnapshot) -> dict[str, str]:
     """Every item's version, by address: what a plan records and If-Match sends."""
     return {

@@ -7,7 +7,6 @@ configuration whose digest matches.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 
 from t4o_reconcile.engine.document import FORMAT_VERSION, iter_json, plan_head, tenant_document
 from t4o_reconcile.engine.plan import (
+    PACK_FROM,
     Action,
     AgreementUsers,
     Attribution,
@@ -25,6 +25,7 @@ from t4o_reconcile.engine.plan import (
 )
 from t4o_reconcile.engine.sensitive import as_plan_file, from_json
 from t4o_reconcile.errors import PlanFileError
+from t4o_reconcile.jsonstream import StreamError, read_object
 
 PLAN_FILE_KIND = "t4o-reconcile-plan"
 
@@ -71,16 +72,23 @@ def iter_plan_file(plan: Plan) -> Iterator[str]:
 
 
 def load_plan(path: Path) -> Plan:
+    """The plan saved in ``path``, read a tenant at a time: the parsed JSON of one tenant
+    is held at once, and the tenants' actions beyond ``PACK_FROM`` are kept packed, so a
+    plan of 10,000 tenants loads in bounded memory."""
     path = Path(path)
+    tenants = _Tenants()
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as handle:
+            document = read_object(handle, {"tenants": tenants.add})
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
+    except UnicodeDecodeError:
+        raise PlanFileError(f"{path}: expected a JSON plan file, which is UTF-8 text") from None
+    except StreamError as exc:
         raise PlanFileError(
-            f"{path}:{exc.lineno}:{exc.colno}: expected a JSON plan file: {exc.msg}"
+            f"{path}:{exc.line}:{exc.column}: expected a JSON plan file: {exc.message}"
         ) from None
-    if not isinstance(document, dict) or document.get("kind") != PLAN_FILE_KIND:
+    if document.get("kind") != PLAN_FILE_KIND:
         raise PlanFileError(
             f"{path}: expected a plan file written by 'plan --out' (kind {PLAN_FILE_KIND!r})"
         )
@@ -90,26 +98,53 @@ def load_plan(path: Path) -> Plan:
             f" {document.get('format_version')!r}; make the plan again with this version"
         )
     try:
+        if tenants.failed is not None:
+            raise tenants.failed
         return _plan(document)
     except (KeyError, TypeError, AttributeError) as exc:
         raise PlanFileError(f"{path}: malformed plan file ({exc!r} missing or wrong)") from None
 
 
+class _Tenants:
+    """Each tenant of the file as a ``TenantPlan`` as soon as it is read. A tenant that is
+    not one is remembered, and the rest are skipped: whether the file is a plan file at
+    all is known only at its end, and is what the reader is told first."""
+
+    def __init__(self) -> None:
+        self.failed: Exception | None = None
+        self._held = 0  # actions held unpacked
+
+    def add(self, entry: Any) -> TenantPlan | None:
+        if self.failed is not None:
+            return None
+        try:
+            tenant = _tenant(entry)
+        except (KeyError, TypeError, AttributeError) as exc:
+            self.failed = exc
+            return None
+        if self._held >= PACK_FROM:
+            tenant.pack()
+        else:
+            self._held += len(tenant.actions)
+        return tenant
+
+
+def _tenant(entry: dict[str, Any]) -> TenantPlan:
+    return TenantPlan(
+        slug=entry["slug"],
+        actions=[_action(a) for a in entry["actions"]],
+        errors=[_error(e) for e in entry["errors"]],
+        deletes_need_flag=list(entry["deletes_need_flag"]),
+        versions=dict(entry.get("versions", {})),
+        source=entry.get("source"),
+        uncompared=[str(u) for u in entry.get("uncompared", [])],
+    )
+
+
 def _plan(document: dict[str, Any]) -> Plan:
     return Plan(
         target=document["target"],
-        tenants=[
-            TenantPlan(
-                slug=entry["slug"],
-                actions=[_action(a) for a in entry["actions"]],
-                errors=[_error(e) for e in entry["errors"]],
-                deletes_need_flag=list(entry["deletes_need_flag"]),
-                versions=dict(entry.get("versions", {})),
-                source=entry.get("source"),
-                uncompared=[str(u) for u in entry.get("uncompared", [])],
-            )
-            for entry in document["tenants"]
-        ],
+        tenants=document["tenants"],
         agreement_actions=[_action(a) for a in document["agreement_actions"]],
         agreement_versions=dict(document.get("agreement_versions", {})),
         unmanaged_tenants=list(document["unmanaged_tenants"]),

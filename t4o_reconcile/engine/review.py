@@ -12,19 +12,12 @@ from __future__ import annotations
 
 from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Action, Plan
-from t4o_reconcile.engine.snapshot import Snapshot
 from t4o_reconcile.engine.stale import STALE, check_stale
 
 DIFFERS = "the plan differs from the reviewed plan: "
 
 
-def check_reviewed(
-    reviewed: Plan,
-    fresh: Plan,
-    fresh_live: Snapshot,
-    *,
-    uncompared: set[str] | None = None,
-) -> list[str]:
+def check_reviewed(reviewed: Plan, fresh: Plan, *, uncompared: set[str] | None = None) -> list[str]:
     """Why ``fresh`` is not what ``reviewed`` showed; empty when it is. ``uncompared``
     holds the ``address.field`` of secrets the review did not compare."""
     problems: list[str] = []
@@ -37,7 +30,7 @@ def check_reviewed(
         problems.append(DIFFERS + "the configuration changed since the review")
     # Versions only: the value digest cannot match a review made without secret values.
     problems.extend(
-        p.replace(STALE, DIFFERS) for p in check_stale(reviewed, fresh_live, reviewed.config_digest)
+        p.replace(STALE, DIFFERS) for p in check_stale(reviewed, fresh, reviewed.config_digest)
     )
     problems.extend(_action_differences(reviewed, fresh, uncompared or set()))
     if reviewed.delete_unmanaged != fresh.delete_unmanaged:

@@ -1,55 +1,27 @@
 """Is a saved plan still true? Compare what it read with what is there now.
 
 A saved plan records the version of every resource it read (address -> version) and a
-digest of the configuration. Before applying it, apply reads the same tenants again; any
+digest of the configuration. Before applying it, apply plans the same tenants again; any
 difference — a version moved, a resource vanished or appeared, the YAML changed — makes
 the whole plan stale, and apply refuses it. If-Match still guards the window between
 this check and each write.
 
-Both sides of the comparison must compute the map the same way: the engine records
-``versions_of`` / ``agreement_versions_of`` when it makes a plan, and this module computes
-them again from the fresh read.
+Both plans record their versions the same way (``plan.versions_of`` of each tenant read,
+and the live agreements' in ``Plan.agreement_versions``), so the comparison needs the
+two plans only, never the live state of every tenant at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from t4o_reconcile.engine.plan import AGREEMENTS, Plan, address
-from t4o_reconcile.engine.snapshot import Snapshot
 
 STALE = "the plan is stale: "
 
 
-def versions_of(snapshot: Snapshot, slugs: Iterable[str] | None = None) -> dict[str, str]:
-    """Address -> version of every item of the named tenants (all when None), every
-    section included: an unmanaged section cannot change the plan's actions, but the
-    comparison stays simple and errs on the safe side."""
-    wanted = snapshot.tenants.keys() if slugs is None else slugs
-    versions: dict[str, str] = {}
-    for slug in wanted:
-        tenant = snapshot.tenants.get(slug)
-        if tenant is None:
-            continue
-        for section, items in tenant.sections.items():
-            for key, item in items.items():
-                if item.version is not None:
-                    versions[address(slug, section, key)] = item.version
-    return versions
-
-
-def agreement_versions_of(snapshot: Snapshot) -> dict[str, str]:
-    """Address -> version of every live agreement (``agreements["name"]``)."""
-    return {
-        address(None, AGREEMENTS, name): item.version
-        for name, item in (snapshot.agreements or {}).items()
-        if item.version is not None
-    }
-
-
-def check_stale(saved: Plan, fresh_live: Snapshot, config_digest: str) -> list[str]:
+def check_stale(saved: Plan, fresh: Plan, config_digest: str) -> list[str]:
     """Why ``saved`` no longer describes the world, one message per difference; an empty
-    list means the plan is fresh. ``fresh_live`` must hold at least the plan's tenants."""
+    list means the plan is fresh. ``fresh`` is the plan made now, as ``saved`` was asked
+    for (the same files, tenants and options), with its versions."""
     problems: list[str] = []
     if saved.config_digest != config_digest:
         problems.append(STALE + "the configuration changed since the plan was made")
@@ -57,17 +29,26 @@ def check_stale(saved: Plan, fresh_live: Snapshot, config_digest: str) -> list[s
     recorded: dict[str, str] = {}
     for tenant in saved.tenants:
         recorded.update(tenant.versions)
-    fresh = versions_of(fresh_live, [tenant.slug for tenant in saved.tenants])
-    problems.extend(_differences(recorded, fresh))
+    planned = {tenant.slug for tenant in saved.tenants}
+    now: dict[str, str] = {}
+    for tenant in fresh.tenants:
+        if tenant.slug in planned:
+            now.update(tenant.versions)
+    problems.extend(_differences(recorded, now))
 
     # A plan that neither read nor touched agreements leaves them unmanaged: a new
     # agreement someone else made is none of its business.
     if saved.agreement_versions or saved.agreement_actions:
-        recorded_agreements = {
-            _agreement_address(key): version for key, version in saved.agreement_versions.items()
-        }
-        problems.extend(_differences(recorded_agreements, agreement_versions_of(fresh_live)))
+        problems.extend(
+            _differences(
+                _agreements(saved.agreement_versions), _agreements(fresh.agreement_versions)
+            )
+        )
     return problems
+
+
+def _agreements(versions: dict[str, str]) -> dict[str, str]:
+    return {_agreement_address(key): version for key, version in versions.items()}
 
 
 def _agreement_address(key: str) -> str:

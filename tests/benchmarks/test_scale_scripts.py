@@ -76,7 +76,8 @@ def test_memory_scale_measures_every_step_of_the_real_cli() -> None:
         "plan --format text",
         "plan --format json",
         "plan --out",
-        "apply",
+        "show (the saved plan)",
+        "apply --plan",
         "plan, no changes",
     ]
     assert "memory 0." in out and "targets:" in out

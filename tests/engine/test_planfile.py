@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,54 @@ def test_a_bad_plan_file_is_a_clear_error(tmp_path: Path, content: str, expected
     path.write_text(content)
     with pytest.raises(PlanFileError, match=expected):
         load_plan(path)
+
+
+@pytest.mark.parametrize(
+    ("cut", "expected"),
+    [
+        (lambda text: text[: len(text) // 2], r"plan.json:\d+:\d+: expected a JSON plan file: "),
+        (lambda text: text.replace('"actions": [', '"actions": [,', 1), r"plan.json:\d+:\d+: "),
+        (
+            lambda text: text.replace('\n  "tenants": [', '\n  "tenants": {"x": [', 1),
+            "expected an array",
+        ),
+        (lambda text: text.replace('"slug": "ok-new",', '"slog": "ok-new",', 1), "malformed"),
+    ],
+)
+def test_a_broken_plan_file_names_where_it_breaks(
+    tmp_path: Path, cut: Callable[[str], str], expected: str
+) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(_plan(), path)
+    path.write_text(cut(path.read_text()))
+    with pytest.raises(PlanFileError, match=expected):
+        load_plan(path)
+
+
+def test_a_plan_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(b'{"kind": "t4o-reconcile-plan", "x": "\xff"}')
+    with pytest.raises(PlanFileError, match="UTF-8"):
+        load_plan(path)
+
+
+def test_a_big_saved_plan_loads_its_later_tenants_packed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond PACK_FROM actions, each tenant read from the file is held packed, as the
+    planner holds them, and the plan is the same plan."""
+    from t4o_reconcile.engine import planfile
+
+    plan = _plan()
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    first = len(plan.tenants[0].actions)
+    monkeypatch.setattr(planfile, "PACK_FROM", first)
+
+    loaded = load_plan(path)
+
+    assert [t.packed for t in loaded.tenants] == [False] + [True] * (len(plan.tenants) - 1)
+    assert plan_to_dict(loaded) == plan_to_dict(plan)
 
 
 def test_the_streamed_plan_file_is_the_whole_documents_bytes(tmp_path: Path) -> None:

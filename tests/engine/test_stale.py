@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
+from t4o_reconcile.engine.plan import AGREEMENTS, Action, Plan, TenantPlan, address, versions_of
 from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot
-from t4o_reconcile.engine.stale import agreement_versions_of, check_stale, versions_of
+from t4o_reconcile.engine.stale import check_stale
 
 DIGEST = "sha256:abc"
 
@@ -31,30 +31,45 @@ def live() -> Snapshot:
 
 
 def saved_plan(snapshot: Snapshot, *slugs: str) -> Plan:
+    """A plan of ``slugs`` made over ``snapshot``, with the versions a planner records."""
     return Plan(
         target="fake://test",
-        tenants=[TenantPlan(slug, versions=versions_of(snapshot, [slug])) for slug in slugs],
-        agreement_versions=agreement_versions_of(snapshot),
+        tenants=[
+            TenantPlan(
+                slug,
+                versions=versions_of(snapshot.tenants[slug]) if slug in snapshot.tenants else {},
+            )
+            for slug in slugs
+        ],
+        agreement_versions={
+            address(None, AGREEMENTS, name): item.version
+            for name, item in (snapshot.agreements or {}).items()
+            if item.version is not None
+        },
         config_digest=DIGEST,
     )
 
 
-def test_versions_of_maps_every_item_address_to_its_version() -> None:
-    assert versions_of(live(), ["ok-skogen"]) == {
+def fresh_plan(snapshot: Snapshot) -> Plan:
+    """The plan made now: every tenant the files name, here every live one."""
+    return saved_plan(snapshot, *snapshot.tenants)
+
+
+def test_a_plan_records_every_item_address_with_its_version() -> None:
+    plan = saved_plan(live(), "ok-skogen", "no-such-tenant")
+
+    assert plan.tenants[0].versions == {
         "ok-skogen.identity": "2",
         'ok-skogen.bank_accounts["15030012345"]': "3",
     }
-    assert set(versions_of(live())) == {
-        "ok-skogen.identity",
-        'ok-skogen.bank_accounts["15030012345"]',
-        'ok-fjell.users["a@b.no"]',
-    }
-    assert versions_of(live(), ["no-such-tenant"]) == {}
-    assert agreement_versions_of(live()) == {'agreements["NOF"]': "5"}
+    assert plan.tenants[1].versions == {}
+    assert plan.agreement_versions == {'agreements["NOF"]': "5"}
 
 
 def test_a_plan_is_fresh_when_nothing_changed() -> None:
-    assert check_stale(saved_plan(live(), "ok-skogen", "ok-fjell"), live(), DIGEST) == []
+    assert (
+        check_stale(saved_plan(live(), "ok-skogen", "ok-fjell"), fresh_plan(live()), DIGEST) == []
+    )
 
 
 def test_a_changed_version_is_named_with_both_versions() -> None:
@@ -62,7 +77,7 @@ def test_a_changed_version_is_named_with_both_versions() -> None:
     fresh = live()
     fresh.tenants["ok-skogen"].sections["bank_accounts"]["15030012345"].version = "4"
 
-    assert check_stale(plan, fresh, DIGEST) == [
+    assert check_stale(plan, fresh_plan(fresh), DIGEST) == [
         'the plan is stale: ok-skogen.bank_accounts["15030012345"] changed (version 3 → 4)'
     ]
 
@@ -72,7 +87,7 @@ def test_a_resource_that_vanished_is_reported_gone() -> None:
     fresh = live()
     del fresh.tenants["ok-fjell"]
 
-    [message] = check_stale(plan, fresh, DIGEST)
+    [message] = check_stale(plan, fresh_plan(fresh), DIGEST)
 
     assert "a resource the plan read is gone" in message
     assert 'ok-fjell.users["a@b.no"]' in message
@@ -83,7 +98,7 @@ def test_a_resource_that_appeared_is_reported_new() -> None:
     fresh = live()
     fresh.tenants["ok-skogen"].sections["email_account"][""] = Item({"username": "x"}, "1")
 
-    assert check_stale(plan, fresh, DIGEST) == [
+    assert check_stale(plan, fresh_plan(fresh), DIGEST) == [
         "the plan is stale: a new resource appeared: ok-skogen.email_account (version 1)"
     ]
 
@@ -93,7 +108,7 @@ def test_a_tenant_created_by_someone_else_makes_a_create_plan_stale() -> None:
     del before.tenants["ok-fjell"]
     plan = saved_plan(before, "ok-fjell")  # the plan would create ok-fjell
 
-    [message] = check_stale(plan, live(), DIGEST)
+    [message] = check_stale(plan, fresh_plan(live()), DIGEST)
 
     assert "a new resource appeared" in message and "ok-fjell" in message
 
@@ -103,13 +118,13 @@ def test_tenants_outside_the_plan_do_not_matter() -> None:
     fresh = live()
     fresh.tenants["ok-fjell"].sections["users"]["a@b.no"].version = "9"
 
-    assert check_stale(plan, fresh, DIGEST) == []
+    assert check_stale(plan, fresh_plan(fresh), DIGEST) == []
 
 
 def test_a_changed_configuration_makes_the_plan_stale() -> None:
     plan = saved_plan(live(), "ok-skogen")
 
-    assert check_stale(plan, live(), "sha256:other") == [
+    assert check_stale(plan, fresh_plan(live()), "sha256:other") == [
         "the plan is stale: the configuration changed since the plan was made"
     ]
 
@@ -121,7 +136,7 @@ def test_agreement_changes_are_detected() -> None:
     fresh.agreements["NOF"].version = "6"
     fresh.agreements["New"] = Item({"name": "New", "customer_number": "11"}, "1")
 
-    assert check_stale(plan, fresh, DIGEST) == [
+    assert check_stale(plan, fresh_plan(fresh), DIGEST) == [
         'the plan is stale: agreements["NOF"] changed (version 5 → 6)',
         'the plan is stale: a new resource appeared: agreements["New"] (version 1)',
     ]
@@ -131,7 +146,7 @@ def test_agreement_versions_keyed_by_bare_name_still_compare() -> None:
     plan = saved_plan(live(), "ok-skogen")
     plan.agreement_versions = {"NOF": "4"}
 
-    assert check_stale(plan, live(), DIGEST) == [
+    assert check_stale(plan, fresh_plan(live()), DIGEST) == [
         'the plan is stale: agreements["NOF"] changed (version 4 → 5)'
     ]
 
@@ -143,7 +158,7 @@ def test_a_plan_that_never_read_agreements_ignores_them() -> None:
     assert fresh.agreements is not None
     fresh.agreements["New"] = Item({"name": "New"}, "1")
 
-    assert check_stale(plan, fresh, DIGEST) == []
+    assert check_stale(plan, fresh_plan(fresh), DIGEST) == []
 
     plan.agreement_actions = [Action(None, "agreements", "X", "create", None, {"name": "X"})]
-    assert len(check_stale(plan, fresh, DIGEST)) == 2  # NOF and New both appeared
+    assert len(check_stale(plan, fresh_plan(fresh), DIGEST)) == 2  # NOF and New both appeared
