@@ -580,6 +580,7 @@ async def _apply(
         saved = load_plan(plan_file)
         allow_deletes = saved.deletes_approved
         plan = await fresh_plan_for_saved(options, provider, saved)
+        del saved  # the fresh plan holds the same actions; the saved one is not kept
     else:
         plan = (await plan_configuration(options, provider)).plan
     screen.show(plan, plan_file)

@@ -10,7 +10,7 @@ review could not see (a secret it did not compare) is the only difference allowe
 
 from __future__ import annotations
 
-from t4o_reconcile.engine.order import flatten
+from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Action, Plan
 from t4o_reconcile.engine.stale import STALE, check_stale
 
@@ -43,8 +43,9 @@ def _shape(action: Action) -> tuple[str, str, tuple[str, ...]]:
 
 
 def _action_differences(reviewed: Plan, fresh: Plan, uncompared: set[str]) -> list[str]:
-    seen = {_shape(a) for a in flatten(reviewed)}
-    now = {_shape(a) for a in flatten(fresh)}
+    # One tenant's actions unpacked at a time (iter_flat): only their shapes are kept.
+    seen = {_shape(a) for a in iter_flat(reviewed)}
+    now = {_shape(a) for a in iter_flat(fresh)}
     problems = []
     for address, kind, paths in sorted(now - seen):
         unseen_secret_only = kind == "update" and all(
