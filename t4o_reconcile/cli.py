@@ -590,7 +590,7 @@ def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
         written = write_comment_parts(the_plan, comment_dir)
         click.echo(f"wrote {len(written)} comment part(s) to {comment_dir}", err=True)
         return
-    click.echo(_render(the_plan, fmt), nl=fmt not in _PROBLEM_ONLY)
+    _write_plan(the_plan, fmt)
 
 
 def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> None:

