@@ -10,13 +10,13 @@ resident set read from the kernel (``wait4``'s ``ru_maxrss``, which also counts 
 parent's resident set at the start, about 45 MB here: a floor, not the step's own):
 
 1. ``validate``;
-2. ``plan`` against the empty sandbox (every tenant created), once per ``--formats`` and
-   once with ``--out``;
-3. ``show`` of that saved plan;
-4. ``apply --plan`` of it, as CI applies a reviewed plan: the saved plan loaded, planned
-   again and compared, then applied (creates everything; skipped with ``--skip-apply``,
-   which also skips 5);
-5. ``plan`` again: no changes, the everyday nightly run.
+2. ``plan`` against the empty sandbox (every tenant created), once per ``--formats``;
+3. the CI kit's path for that change: the pull request's ``plan --without-secrets
+   --out``, ``show`` of that saved plan, the merge's ``plan --reviewed --out`` (planned
+   again with the secrets and compared with the reviewed plan) and ``apply --plan`` of
+   its plan (loaded, planned again, compared, applied: creates everything; skipped with
+   ``--skip-apply``, which also skips 4);
+4. ``plan`` again: no changes, the everyday nightly run.
 
 Targets: every step under **300 MB** at 10,000 tenants; the no-change plan of 1,000
 tenants under **1.1 s** and of 10,000 under **8 s**. Each row prints the ratio to its
@@ -88,11 +88,26 @@ def bench(count: int, formats: list[str], skip_apply: bool) -> list[Step]:
             steps.append(
                 run(f"plan --format {fmt}", ["plan", str(root), "--format", fmt], env, cwd)
             )
-        saved = str(Path(tmp) / "t.plan")
-        steps.append(run("plan --out", ["plan", str(root), "--out", saved], env, cwd))
-        steps.append(run("show (the saved plan)", ["show", saved], env, cwd))
+        reviewed, merged = str(Path(tmp) / "reviewed.plan"), str(Path(tmp) / "merged.plan")
+        steps.append(
+            run(
+                "plan --out, no secrets",
+                ["plan", str(root), "--without-secrets", "--out", reviewed],
+                env,
+                cwd,
+            )
+        )
+        steps.append(run("show (the saved plan)", ["show", reviewed], env, cwd))
+        steps.append(
+            run(
+                "plan --reviewed --out",
+                ["plan", str(root), "--reviewed", reviewed, "--out", merged],
+                env,
+                cwd,
+            )
+        )
         if not skip_apply:
-            steps.append(run("apply --plan", ["apply", str(root), "--plan", saved], env, cwd))
+            steps.append(run("apply --plan", ["apply", str(root), "--plan", merged], env, cwd))
             steps.append(
                 run("plan, no changes", ["plan", str(root), "--detailed-exitcode"], env, cwd)
             )

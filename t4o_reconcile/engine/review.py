@@ -10,7 +10,8 @@ review could not see (a secret it did not compare) is the only difference allowe
 
 from __future__ import annotations
 
-from t4o_reconcile.engine.order import iter_flat
+from collections.abc import Iterator
+
 from t4o_reconcile.engine.plan import Action, Plan
 from t4o_reconcile.engine.stale import STALE, check_stale
 
@@ -43,18 +44,36 @@ def _shape(action: Action) -> tuple[str, str, tuple[str, ...]]:
 
 
 def _action_differences(reviewed: Plan, fresh: Plan, uncompared: set[str]) -> list[str]:
-    # One tenant's actions unpacked at a time (iter_flat): only their shapes are kept.
-    seen = {_shape(a) for a in iter_flat(reviewed)}
-    now = {_shape(a) for a in iter_flat(fresh)}
+    added: list[tuple[str, str, tuple[str, ...]]] = []
+    dropped: list[tuple[str, str, tuple[str, ...]]] = []
+    for old, new in _side_by_side(reviewed, fresh):
+        seen = {_shape(a) for a in old}
+        now = {_shape(a) for a in new}
+        added.extend(now - seen)
+        dropped.extend(seen - now)
     problems = []
-    for address, kind, paths in sorted(now - seen):
+    for address, kind, paths in sorted(added):
         unseen_secret_only = kind == "update" and all(
             f"{address}.{path}" in uncompared for path in paths
         )
         if not unseen_secret_only:
             problems.append(DIFFERS + f"{kind} {address} was not in it")
     problems.extend(
-        DIFFERS + f"{kind} {address} is no longer planned"
-        for address, kind, _ in sorted(seen - now)
+        DIFFERS + f"{kind} {address} is no longer planned" for address, kind, _ in sorted(dropped)
     )
     return problems
+
+
+def _side_by_side(reviewed: Plan, fresh: Plan) -> Iterator[tuple[list[Action], list[Action]]]:
+    """The two plans' actions, the agreements' and then a tenant's at a time: a shape
+    (its address names its tenant) can only match within its tenant, so comparing each
+    tenant's is comparing the whole plans, with one tenant unpacked at a time."""
+    yield reviewed.agreement_actions, fresh.agreement_actions
+    now = {tenant.slug: tenant for tenant in fresh.tenants}
+    for tenant in reviewed.tenants:
+        other = now.get(tenant.slug)
+        yield tenant.actions, other.actions if other is not None else []
+    slugs = {tenant.slug for tenant in reviewed.tenants}
+    for tenant in fresh.tenants:
+        if tenant.slug not in slugs:
+            yield [], tenant.actions

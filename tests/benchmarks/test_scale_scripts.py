@@ -75,8 +75,9 @@ def test_memory_scale_measures_every_step_of_the_real_cli() -> None:
         "validate",
         "plan --format text",
         "plan --format json",
-        "plan --out",
+        "plan --out, no secrets",
         "show (the saved plan)",
+        "plan --reviewed --out",
         "apply --plan",
         "plan, no changes",
     ]

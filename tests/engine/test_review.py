@@ -61,3 +61,48 @@ def test_a_secret_the_review_did_not_compare_may_change() -> None:
     assert check_reviewed(reviewed, fresh)
     allowed = {f"{extra.address}.token"}
     assert check_reviewed(reviewed, fresh, uncompared=allowed) == []
+
+
+def _global_differences(reviewed: Plan, fresh: Plan) -> list[str]:
+    """The comparison as it was written first: every action of each plan in one set."""
+
+    def shapes(plan: Plan) -> set[tuple[str, str, tuple[str, ...]]]:
+        return {(a.address, a.kind, tuple(a.changed_paths)) for a in flatten(plan)}
+
+    seen, now = shapes(reviewed), shapes(fresh)
+    return [
+        DIFFERS + f"{kind} {address} was not in it" for address, kind, _ in sorted(now - seen)
+    ] + [
+        DIFFERS + f"{kind} {address} is no longer planned"
+        for address, kind, _ in sorted(seen - now)
+    ]
+
+
+def test_comparing_tenant_by_tenant_finds_what_comparing_whole_plans_finds() -> None:
+    reviewed = reviewed_plan()
+    variants = []
+    for index in range(len(reviewed.tenants)):
+        fewer = twin(reviewed)
+        fewer.tenants[index].actions = fewer.tenants[index].actions[1:]
+        gone = twin(reviewed)
+        del gone.tenants[index]
+        variants += [fewer, gone]
+    more = twin(reviewed)
+    extra = copy.deepcopy(more.tenants[0])
+    extra.slug = "ok-extra"
+    for action in extra.actions:
+        action.tenant = "ok-extra"
+    more.tenants.append(extra)
+    agreements = twin(reviewed)
+    agreements.agreement_actions = []
+    variants += [more, agreements, twin(reviewed)]
+
+    for fresh in variants:
+        for tenant in fresh.tenants[::2]:
+            tenant.pack()
+        expected = _global_differences(reviewed, fresh)
+        problems = [
+            p for p in check_reviewed(reviewed, fresh) if "planned" in p or "not in it" in p
+        ]
+        assert problems == expected
+        assert bool(expected) == (fresh is not variants[-1])
