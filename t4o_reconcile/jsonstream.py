@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 CHUNK = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -96,7 +96,6 @@ class _Reader:
             self._pos += 1
             return False
         self._fail(f"Expecting ',' delimiter or {end!r}")
-        raise AssertionError  # unreachable: _fail raises
 
     def _value(self) -> Any:
         self._peek()
@@ -148,7 +147,7 @@ class _Reader:
         self._text = self._text[self._pos :] + more
         self._pos = 0
 
-    def _fail(self, message: str, *, at: int | None = None) -> None:
+    def _fail(self, message: str, *, at: int | None = None) -> NoReturn:
         where = self._pos if at is None else at
         before = self._text[:where]
         newlines = before.count("\n")
