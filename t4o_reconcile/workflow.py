@@ -11,7 +11,6 @@ import contextlib
 import gc
 import hashlib
 import hmac
-import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
-from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import SafetyOptions, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import (
@@ -625,6 +623,7 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
     """Re-plan from the current config and live state and refuse unless nothing changed
     since ``saved`` was made: the result then holds exactly the saved plan's actions, with
     the secrets resolved again from the verified configuration."""
+    from t4o_reconcile.engine.review import same_actions
     from t4o_reconcile.engine.stale import check_stale
 
     if saved.partial:
@@ -637,7 +636,7 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
     options.attribute = False
     planned = await _plan_as(options, provider, saved)
     problems = check_stale(saved, planned.plan, planned.plan.config_digest)
-    if not problems and not _same_shape(saved, planned.plan):
+    if not problems and not same_actions(saved, planned.plan):
         problems = ["the actions planned now differ from the saved plan"]
     if problems:
         raise WorkflowError(
@@ -674,21 +673,6 @@ def uncompared(plan: Plan) -> set[str]:
     """``address.field`` of every secret a plan made without secret values left
     uncompared (none for a plan made with them)."""
     return {entry.split(" ", 1)[0] for entry in plan.uncompared}
-
-
-def _same_shape(saved: Plan, fresh: Plan) -> bool:
-    """Whether both plans hold the same actions (address, kind, changed fields) in the
-    same order; compared a tenant at a time, never holding every action of either."""
-    for one, other in itertools.zip_longest(iter_flat(saved), iter_flat(fresh)):
-        if one is None or other is None:
-            return False
-        if (one.address, one.kind, tuple(one.changed_paths)) != (
-            other.address,
-            other.kind,
-            tuple(other.changed_paths),
-        ):
-            return False
-    return True
 
 
 async def export_tenants(

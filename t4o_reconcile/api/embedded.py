@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+# Light (no web framework): this module is imported only for the embedded target.
+from t4o_reconcile.sandbox.reads import READS, checked_params
+from t4o_reconcile.sandbox.rules import ProblemError
+
 if TYPE_CHECKING:
     from t4o_reconcile.sandbox.store import Store
 
@@ -56,9 +60,6 @@ class EmbeddedTransport(httpx.AsyncBaseTransport):
         return await self._app.handle_async_request(request)
 
     def _read(self, request: httpx.Request) -> httpx.Response | None:
-        from t4o_reconcile.sandbox.reads import READS, checked_params
-        from t4o_reconcile.sandbox.rules import ProblemError
-
         read = READS.get(request.url.path) if request.method == "GET" else None
         if read is None or request.url.raw_path.split(b"?")[0] != request.url.path.encode():
             return None

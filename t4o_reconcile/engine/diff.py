@@ -23,6 +23,7 @@ from t4o_reconcile.engine.plan import (
     WHOLE_TENANT,
     Action,
     AgreementUsers,
+    Packer,
     Plan,
     TenantPlan,
     address,
@@ -88,8 +89,7 @@ class Planner:
         versions: bool = True,
         pack_from: int = PACK_FROM,
     ) -> None:
-        self._pack_from = pack_from
-        self._held = 0  # actions held unpacked
+        self._packer = Packer(pack_from)
         self._live = Snapshot(agreements=live.agreements, vocabulary=live.vocabulary)
         self._only = only
         self._delete_unmanaged = delete_unmanaged
@@ -127,11 +127,8 @@ class Planner:
             self._after[slug] = _membership_after(have, tenant_plan)
         if tenant_plan is not None and self._only is not None:
             self._needed.update(_agreements_named(tenant_plan))
-        if tenant_plan is not None and tenant_plan.has_actions():
-            if self._held >= self._pack_from:
-                tenant_plan.pack()
-            else:
-                self._held += len(tenant_plan.actions)
+        if tenant_plan is not None:
+            self._packer.hold(tenant_plan)
         return tenant_plan
 
     def _plan_managed(self, want: TenantSnapshot, have: TenantSnapshot | None) -> TenantPlan | None:

@@ -30,6 +30,23 @@ AGREEMENTS = "agreements"  # the shared agreements (tenant is None)
 PACK_FROM = 20_000
 
 
+class Packer:
+    """Packs each tenant handed to it once ``pack_from`` actions are held unpacked: what
+    the planner and the plan file's reader both do with the tenants they make."""
+
+    def __init__(self, pack_from: int = PACK_FROM) -> None:
+        self._pack_from = pack_from
+        self._held = 0  # actions held unpacked
+
+    def hold(self, tenant: TenantPlan) -> None:
+        if not tenant.has_actions():
+            return
+        if self._held >= self._pack_from:
+            tenant.pack()
+        else:
+            self._held += len(tenant.actions)
+
+
 def versions_of(tenant: TenantSnapshot) -> dict[str, str]:
     """Every item's version, by address: what a plan records and If-Match sends."""
     return {

@@ -19,6 +19,7 @@ from t4o_reconcile.engine.plan import (
     Action,
     AgreementUsers,
     Attribution,
+    Packer,
     Plan,
     PlanError,
     TenantPlan,
@@ -112,7 +113,7 @@ class _Tenants:
 
     def __init__(self) -> None:
         self.failed: Exception | None = None
-        self._held = 0  # actions held unpacked
+        self._packer = Packer(PACK_FROM)
 
     def add(self, entry: Any) -> TenantPlan | None:
         if self.failed is not None:
@@ -122,10 +123,7 @@ class _Tenants:
         except (KeyError, TypeError, AttributeError) as exc:
             self.failed = exc
             return None
-        if self._held >= PACK_FROM:
-            tenant.pack()
-        else:
-            self._held += len(tenant.actions)
+        self._packer.hold(tenant)
         return tenant
 
 

@@ -10,8 +10,10 @@ review could not see (a secret it did not compare) is the only difference allowe
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
+from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Action, Plan
 from t4o_reconcile.engine.stale import STALE, check_stale
 
@@ -41,6 +43,16 @@ def check_reviewed(reviewed: Plan, fresh: Plan, *, uncompared: set[str] | None =
 
 def _shape(action: Action) -> tuple[str, str, tuple[str, ...]]:
     return (action.address, action.kind, tuple(action.changed_paths))
+
+
+def same_actions(saved: Plan, fresh: Plan) -> bool:
+    """Whether both plans hold the same actions (address, kind, changed fields) in the
+    same order (apply --plan); compared a tenant at a time, never holding every action of
+    either."""
+    for one, other in itertools.zip_longest(iter_flat(saved), iter_flat(fresh)):
+        if one is None or other is None or _shape(one) != _shape(other):
+            return False
+    return True
 
 
 def _action_differences(reviewed: Plan, fresh: Plan, uncompared: set[str]) -> list[str]:

@@ -139,8 +139,8 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.,=-]*")
 
 def checked_params(read: Read, query: list[tuple[str, str]]) -> dict[str, str | None] | None:
     """The query of a request for ``read`` when it is one the app would accept as it is
-    (each known parameter at most once, a limit of 1..100, no character that needs
-    decoding); None for anything else, which the app itself then answers."""
+    (each known parameter at most once, a limit of 1..100, values of cursor and slug
+    characters only); None for anything else, which the app itself then answers."""
     params: dict[str, str | None] = dict(read.params)
     seen: set[str] = set()
     for name, value in query:

@@ -7,7 +7,7 @@ import copy
 
 from t4o_reconcile.engine.order import flatten, iter_flat
 from t4o_reconcile.engine.plan import Plan
-from t4o_reconcile.workflow import _same_shape
+from t4o_reconcile.engine.review import same_actions
 from tests.render.plans import mixed_plan, tenant_plan
 
 
@@ -25,7 +25,7 @@ def test_the_same_plan_has_the_same_actions_even_packed() -> None:
     for tenant in fresh.tenants:
         tenant.pack()
 
-    assert _same_shape(saved, fresh)
+    assert same_actions(saved, fresh)
 
 
 def _changed(change: str) -> Plan:
@@ -49,8 +49,8 @@ def test_a_dropped_added_or_changed_action_differs() -> None:
     saved = mixed_plan()
 
     for change in ("dropped", "added", "fields", "kind"):
-        assert not _same_shape(saved, _changed(change)), change
-        assert not _same_shape(_changed(change), saved), change
+        assert not same_actions(saved, _changed(change)), change
+        assert not same_actions(_changed(change), saved), change
 
 
 def test_a_tenant_more_or_fewer_differs() -> None:
@@ -58,5 +58,5 @@ def test_a_tenant_more_or_fewer_differs() -> None:
     fewer = mixed_plan()
     fewer.tenants = [t for t in fewer.tenants if t.slug != "ok-new"]
 
-    assert not _same_shape(saved, fewer)
-    assert not _same_shape(fewer, saved)
+    assert not same_actions(saved, fewer)
+    assert not same_actions(fewer, saved)
