@@ -13,15 +13,8 @@ rm -rf .t4o/demo.db .t4o/demo.db-wal .t4o/demo.db-shm "$EXPORT"
 unset T4O_API_TOKEN T4O_SECRET_ENV_PREFIX T4O_SECRETS_DIR T4O_SECRETS_FILE
 export T4O_API_URL=embedded   # the embedded sandbox by name: the demo runs where CI is set too
 
-# The examples reference their secrets as {secret: env:NAME}, each NAME under the default
-# prefix T4O_SECRET_ (plan refuses any other variable); give each a demo value.
-# A personal number must be a valid one (a made-up fødselsnummer).
-for name in $(grep -rhoE 'env:[A-Za-z_][A-Za-z0-9_]*' "$EXAMPLES" | cut -d: -f2 | sort -u); do
-  case "$name" in
-    *_PERSONAL_NUMBER) export "$name=15037810034" ;;
-    *) export "$name=demo-value-of-$name" ;;
-  esac
-done
+# Every secret the examples reference gets a demo value (one home: example-secrets.sh).
+. scripts/example-secrets.sh
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 expect() { # expect CODE command...: run, and fail the demo unless it exits with CODE
