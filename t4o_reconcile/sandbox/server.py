@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import click
 
+from t4o_reconcile.errors import UsageError
 from t4o_reconcile.sandbox.faults import Faults
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before saying anything: a busy port is one error line, not a banner that
+    promises a server followed by uvicorn's own exit code."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            " (another server there? choose another --port)"
+        ) from None
+    return sock
 
 
 def serve(
@@ -22,6 +46,8 @@ def serve(
     import uvicorn
 
     from t4o_reconcile.sandbox.app import create_app
+
+    sock = _listen(host, port)
 
     faults = Faults(
         latency_ms=latency_ms,
@@ -48,6 +74,8 @@ def serve(
     try:
         # Many keep-alive clients at once (benchmarks, concurrent apply); the sync
         # endpoints run in the thread pool and SQLite writes serialise in the store.
-        uvicorn.run(app, host=host, port=port, log_level="warning", backlog=2048)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", backlog=2048))
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         app.state.store.close()
