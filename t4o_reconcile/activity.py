@@ -2,7 +2,7 @@
 tenant's audit and distribution logs, and the plan's drift attribution.
 
 Both only read (a read-only token does), and both go through optional capabilities of
-the provider (``audit_log``, ``distribution_log``, ``live_changes``): a provider without
+the provider, each a Protocol below (``KeepsLogs``, ``KeepsHistory``): a provider without
 them has no logs to show, and plans without attribution.
 """
 
@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from t4o_reconcile.errors import ApiError, UnsafePathError, WorkflowError
 from t4o_reconcile.vocabulary import SLUG_PATTERN
 
 if TYPE_CHECKING:
     from t4o_reconcile.api.history import AuditRecord, DistributionRecord
+    from t4o_reconcile.engine.attribution import LiveChange
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
     from t4o_reconcile.engine.snapshot import Snapshot
@@ -27,6 +29,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LogKind = Literal["audit", "distribution"]
+
+
+@runtime_checkable
+class KeepsLogs(Protocol):
+    """A provider whose API keeps an audit and a distribution log per tenant."""
+
+    async def audit_log(self, slug: str, since: datetime | None = None) -> list[AuditRecord]:
+        """Who changed what in the tenant, when: oldest first, at or after ``since``."""
+
+    async def distribution_log(
+        self, slug: str, since: datetime | None = None
+    ) -> list[DistributionRecord]:
+        """The tenant's issued invoices and how each was distributed, oldest first."""
+
+
+@runtime_checkable
+class KeepsHistory(Protocol):
+    """A provider that can tell who last changed the resources a plan changes."""
+
+    async def live_changes(
+        self, slug: str, wanted: Mapping[tuple[str, str], tuple[str, ...]]
+    ) -> list[LiveChange]:
+        """The logged changes of the wanted resources of ``slug``, newest first."""
 
 
 @dataclass(slots=True)
@@ -55,12 +80,14 @@ async def read_logs(
             f"--tenant {slug!r}: expected a tenant slug (lower-case letters, digits and '-')"
         )
     view = LogView(tenant=slug, target=provider.target, since=since, kinds=kinds)
-    readers: list[Any] = []
-    for kind in kinds:
-        reader = getattr(provider, f"{kind}_log", None)
-        if reader is None:
-            raise WorkflowError(f"the provider of {provider.target} keeps no {kind} log")
-        readers.append(reader(slug, since))
+    if not isinstance(provider, KeepsLogs):
+        raise WorkflowError(f"the provider of {provider.target} keeps no audit or distribution log")
+    readers: list[Coroutine[Any, Any, Any]] = [
+        provider.audit_log(slug, since)
+        if kind == "audit"
+        else provider.distribution_log(slug, since)
+        for kind in kinds
+    ]
     results = await _all(readers)
     for kind, records in zip(kinds, results, strict=True):
         if kind == "audit":
@@ -70,7 +97,7 @@ async def read_logs(
     return view
 
 
-async def _all(readers: list[Any]) -> list[Any]:
+async def _all(readers: list[Coroutine[Any, Any, Any]]) -> list[Any]:
     """Every reader's result; when one fails, the others are cancelled and awaited (no
     request is left half-open) and its error is raised as it is."""
     try:
@@ -88,9 +115,9 @@ async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int
     a warning; the plan itself stands. Returns the number of actions attributed."""
     from t4o_reconcile.engine.attribution import attribute, wanted
 
-    history = getattr(provider, "live_changes", None)
-    if history is None:
+    if not isinstance(provider, KeepsHistory):
         return 0
+    history = provider.live_changes
     jobs = [
         (tenant, wanted(tenant))
         for tenant in plan.tenants
