@@ -44,9 +44,10 @@ class LeavesRepository(ConfigError):
     """The tenant directory is reached through a symbolic link that leads out of the git
     repository it is named in."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path}: is a symbolic link to a path outside the repository")
-        self.path = path
+    def __init__(self, path: Path, link: Path) -> None:
+        super().__init__(f"{link}: is a symbolic link to a path outside the repository")
+        self.path = path  # the tenant directory as named
+        self.link = link  # the link that leads out, as named
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,9 @@ def locate(path: Path) -> Location:
     path = Path(path)
     here = Path("/") if path.is_absolute() else Path(os.getcwd())
     root = _enclosing(here)
+    named = Path(path.anchor)
     for part in path.parts[1:] if path.is_absolute() else path.parts:
+        named /= part
         if part in ("", "."):
             continue
         if part == "..":
@@ -91,7 +94,7 @@ def locate(path: Path) -> Location:
         if stat.S_ISLNK(mode):
             target = Path(os.path.realpath(step))
             if root is not None and not target.is_relative_to(root):
-                raise LeavesRepository(path)
+                raise LeavesRepository(path, named)
             here = target
             root = _enclosing(here)
         else:
