@@ -184,3 +184,48 @@ def test_changed_since_still_sees_the_changed_files(module_server: Server, tmp_p
     document = json.loads(done.stdout)
     assert document["targeted"]["tenants"] == ["ok-skogen"]
     assert document["commit"] == git(work, "rev-parse", "HEAD")
+
+
+def test_every_shape_of_repository_in_the_tenant_tree_is_named(tmp_path: Path) -> None:
+    from t4o_reconcile.gitrepo import Location, nested_repositories
+
+    tenants = tmp_path / "tenants"
+    (tenants / "a").mkdir(parents=True)
+    (tenants / "a" / ".git").write_text("gitdir: /elsewhere\n")  # a gitfile
+    (tenants / "b" / ".git").mkdir(parents=True)
+    (tenants / "c").mkdir()
+    for name in ("HEAD", "commondir"):  # a linked worktree's git directory
+        (tenants / "c" / name).write_text("x\n")
+    (tenants / "deep" / "d" / "objects").mkdir(parents=True)
+    (tenants / "deep" / "d" / "refs").mkdir()
+    (tenants / "deep" / "d" / "HEAD").write_text("ref: refs/heads/main\n")
+    # Neither a lone HEAD nor a link to a repository elsewhere is one git would open here.
+    (tenants / "e").mkdir()
+    (tenants / "e" / "HEAD").write_text("x\n")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".git").mkdir(parents=True)
+    (tenants / "f").symlink_to(elsewhere)
+
+    found = nested_repositories(Location(Path("tenants"), tenants, tmp_path))
+
+    assert found == [
+        Path("tenants/a/.git"),
+        Path("tenants/b/.git"),
+        Path("tenants/c"),
+        Path("tenants/deep/d"),
+    ]
+
+
+def test_the_repositorys_own_git_directory_is_not_nested(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from t4o_reconcile.gitrepo import locate, nested_repositories
+
+    work = team_repository(tmp_path)
+    monkeypatch.chdir(work)
+
+    location = locate(Path("."))
+
+    assert location.root == work.resolve()
+    assert location.tenants == work.resolve()
+    assert nested_repositories(location) == []
