@@ -74,7 +74,10 @@ def locate(path: Path) -> Location:
     to anywhere on the runner. Links above any repository (``/tmp`` on macOS) are the
     machine's and are followed."""
     path = Path(path)
-    here = Path("/") if path.is_absolute() else Path(os.getcwd())
+    try:
+        here = Path("/") if path.is_absolute() else Path(os.getcwd())
+    except OSError as exc:
+        raise WorkflowError(f"the current directory cannot be used: {exc.strerror}") from None
     root = _enclosing(here)
     named = Path(path.anchor)
     for part in path.parts[1:] if path.is_absolute() else path.parts:

@@ -128,7 +128,7 @@ def test_a_tenant_directory_linked_out_of_the_repository_is_refused(tmp_path: Pa
         assert problem in done.stderr, done.stderr
 
 
-def test_a_file_swapped_for_a_link_or_fifo_after_listing_is_not_read(tmp_path: Path) -> None:
+def test_a_file_swapped_for_a_link_fifo_or_device_after_listing_is_not_read(tmp_path: Path) -> None:
     # The listing refuses what is not a regular file; the read itself refuses a link
     # (O_NOFOLLOW) or anything else (fstat of what was opened), so that a file swapped
     # in between cannot be read, nor block the read.
@@ -143,7 +143,7 @@ def test_a_file_swapped_for_a_link_or_fifo_after_listing_is_not_read(tmp_path: P
     )
 
     done = subprocess.run(
-        [sys.executable, "-c", script, str(link), str(pipe)],
+        [sys.executable, "-c", script, str(link), str(pipe), "/dev/null"],
         env=base_env(),
         cwd=REPO,
         capture_output=True,
@@ -152,6 +152,7 @@ def test_a_file_swapped_for_a_link_or_fifo_after_listing_is_not_read(tmp_path: P
     )
 
     assert done.returncode == 0, done.stderr
-    link_read, pipe_read = done.stdout.splitlines()
+    link_read, pipe_read, device_read = done.stdout.splitlines()
     assert "is a symbolic link" in link_read and "ParseError" in link_read
     assert "is a named pipe (FIFO)" in pipe_read and "ParseError" in pipe_read
+    assert "is a character device" in device_read and "ParseError" in device_read
