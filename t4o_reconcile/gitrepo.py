@@ -130,13 +130,14 @@ def nested_repositories(location: Location) -> list[Path]:
                 entries = list(listing)
         except OSError:
             continue  # unreadable: nothing git could open there either
-        names = {entry.name for entry in entries}
-        if "HEAD" in names and ({"objects", "refs"} <= names or "commondir" in names):
+        # Any case: on a case-insensitive file system (macOS, Windows) git finds "head".
+        names = {entry.name.lower() for entry in entries}
+        if "head" in names and ({"objects", "refs"} <= names or "commondir" in names):
             found.append(directory)
             continue
         for entry in entries:
             full = Path(entry.path)
-            if entry.name == ".git":
+            if entry.name.lower() == ".git":
                 if full != own:
                     found.append(full)
             elif entry.is_dir(follow_symlinks=False):

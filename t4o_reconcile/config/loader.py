@@ -160,8 +160,8 @@ class _Loader:
 
     def _regular_files(self) -> list[Path] | None:
         """The directory's tenant files, each a regular file; whatever else is named like
-        one is a problem, never read. None: the directory itself leads out of its
-        repository through a link, and nothing in it is read."""
+        one is a problem, never read. None: the directory cannot be listed, or leads out
+        of its repository through a link, and nothing in it is read."""
         from t4o_reconcile.gitrepo import LeavesRepository, locate
 
         try:
@@ -175,8 +175,13 @@ class _Loader:
             self._add(self.root, 1, 1, (), f"{how}; expected the tenant directory inside it")
             return None
         repository = location.root or location.tenants
+        try:
+            listed = sorted(self.root.iterdir())
+        except OSError as exc:
+            self._add(self.root, 1, 1, (), f"cannot be listed: {exc.strerror}")
+            return None
         files: list[Path] = []
-        for path in sorted(self.root.iterdir()):
+        for path in listed:
             if path.suffix not in SUFFIXES:
                 continue
             try:
