@@ -377,12 +377,9 @@ def changed_tenants(path: Path, ref: str) -> tuple[set[str] | None, set[str]]:
     not, new files included), and the tenants whose files were deleted. ``None`` for the
     first means every tenant: _defaults.yaml or _agreements.yaml changed."""
     from t4o_reconcile.config.loader import AGREEMENTS, DEFAULTS, SUFFIXES
+    from t4o_reconcile.gitrepo import changed_files
 
-    diff = _git(path, "diff", "--relative", "--no-renames", "--name-status", "-z", ref, "--", ".")
-    fields = diff.split("\0")
-    entries = [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
-    untracked = _git(path, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
-    entries += [("A", name) for name in untracked.split("\0") if name]
+    entries = changed_files(path, ref)
     changed: set[str] = set()
     deleted: set[str] = set()
     everything = False
@@ -399,21 +396,6 @@ def changed_tenants(path: Path, ref: str) -> tuple[set[str] | None, set[str]]:
     return (None if everything else changed), deleted
 
 
-def _git(path: Path, *args: str) -> str:
-    import subprocess
-
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(path), *args], capture_output=True, text=True, timeout=120
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise WorkflowError(f"--changed-since needs git: {exc}") from None
-    if done.returncode != 0:
-        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise WorkflowError(f"--changed-since: git {args[0]} in {path}: {why}")
-    return done.stdout
-
-
 def endpoint_of(provider: Provider) -> str:
     """The API a provider speaks to, without any token hint (``target`` may hold one)."""
     return provider.endpoint or provider.target
@@ -425,21 +407,11 @@ async def identity_of(provider: Provider) -> str | None:
 
 
 def git_commit(path: Path) -> str | None:
-    """The commit checked out where the configuration lives; None outside git."""
-    import subprocess
+    """The commit checked out in the repository that holds the configuration; None
+    outside git (see ``gitrepo``: never a repository inside the tenant tree)."""
+    from t4o_reconcile.gitrepo import head_commit
 
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "--verify", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else None
+    return head_commit(path)
 
 
 def check_target(saved: Plan, endpoint: str, identity: str | None) -> None:

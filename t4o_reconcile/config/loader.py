@@ -25,6 +25,7 @@ from t4o_reconcile.config import checks
 from t4o_reconcile.config.messages import describe
 from t4o_reconcile.config.models import AgreementsFile, SecretRef, Tenant
 from t4o_reconcile.config.problems import DocPath, Problem
+from t4o_reconcile.config.regularfile import NotRegular, read_regular, refusal
 from t4o_reconcile.config.repository import AgreementEntry, Origin, Repository, TenantEntry
 from t4o_reconcile.config.secret_refs import SecretPolicy
 from t4o_reconcile.config.yamlfile import ParseError, SourceFile, YAMLSyntax, decode, parse
@@ -110,7 +111,9 @@ class _Loader:
                 Problem(str(self.root), 1, 1, (), f"{what}; expected a directory of tenant files")
             )
             return self._result(0, None)
-        files = sorted(p for p in self.root.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        files = self._regular_files()
+        if files is None:
+            return self._result(0, None)
         specials = {p.stem: p for p in files if p.stem in (DEFAULTS, AGREEMENTS)}
         tenant_files = [p for p in files if p.stem not in (DEFAULTS, AGREEMENTS)]
         defaults_file, defaults_data = self._read_defaults(specials.get(DEFAULTS))
@@ -154,6 +157,42 @@ class _Loader:
         )
 
     # -- reading
+
+    def _regular_files(self) -> list[Path] | None:
+        """The directory's tenant files, each a regular file; whatever else is named like
+        one is a problem, never read. None: the directory cannot be listed, or leads out
+        of its repository through a link, and nothing in it is read."""
+        from t4o_reconcile.gitrepo import LeavesRepository, locate
+
+        try:
+            location = locate(self.root)
+        except LeavesRepository as exc:
+            how = (
+                "is a symbolic link to a path outside the repository"
+                if exc.link == exc.path
+                else f"leads outside the repository through the symbolic link {exc.link}"
+            )
+            self._add(self.root, 1, 1, (), f"{how}; expected the tenant directory inside it")
+            return None
+        repository = location.root or location.tenants
+        try:
+            listed = sorted(self.root.iterdir())
+        except OSError as exc:
+            self._add(self.root, 1, 1, (), f"cannot be listed: {exc.strerror}")
+            return None
+        files: list[Path] = []
+        for path in listed:
+            if path.suffix not in SUFFIXES:
+                continue
+            try:
+                refused = refusal(path, repository)
+            except OSError as exc:
+                refused = f"cannot be read: {exc.strerror}"
+            if refused is None:
+                files.append(path)
+            else:
+                self._add(path, 1, 1, (), refused)
+        return files
 
     def _read(self, path: Path) -> tuple[SourceFile, Any] | None:
         read = self._parsed.pop(path, None)
@@ -350,8 +389,9 @@ def read_files(paths: list[Path]) -> list[tuple[str, Any] | ParseError]:
 def read_file(path: Path) -> tuple[str, Any] | ParseError:
     """A file's text and parsed data, or why it cannot be read (picklable for workers)."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_regular(path, MAX_FILE_BYTES + 1)
+    except NotRegular as exc:
+        return ParseError(1, 1, str(exc))
     except OSError as exc:
         return ParseError(1, 1, f"cannot be read: {exc.strerror}")
     if len(data) > MAX_FILE_BYTES:

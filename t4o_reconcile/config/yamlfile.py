@@ -15,6 +15,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
 from t4o_reconcile.config import fastyaml
@@ -80,6 +81,23 @@ def parse(text: str) -> Any:
         return _FAST.load(text)
     except MarkedYAMLError as exc:
         raise YAMLSyntax(_describe(exc, text)) from None
+    except ReaderError as exc:
+        raise YAMLSyntax(_unreadable(exc, text)) from None
+
+
+def _unreadable(exc: ReaderError, text: str) -> ParseError:
+    # A character YAML does not allow (a NUL, most control characters): named by its code
+    # point, never printed.
+    position = exc.position if isinstance(exc.position, int) else 0
+    before = text[:position]
+    line = before.count("\n") + 1
+    column = position - (before.rfind("\n") + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    return ParseError(
+        line,
+        column,
+        f"character U+{code:04X} is not allowed in YAML; expected printable text",
+    )
 
 
 def _too_deep(exc: fastyaml.TooDeep) -> ParseError:
