@@ -507,13 +507,13 @@ def distribute_invoice(tx: Tx, slug: str, body: m.InvoiceCreate) -> dict[str, An
 
 def _not_distributed(invoicing: Mapping[str, Any]) -> str | None:
     """Why an issued invoice is not distributed by the product, if it is not."""
-    if invoicing.get("distribution_enabled", True) is False:
-        return "invoice distribution is off (distribution_enabled: false; Aktiver turns it on)"
     if invoicing.get("invoices_from_external_system"):
         return (
             "the client sends its invoices from its external system"
             " (invoices_from_external_system: true)"
         )
+    if invoicing.get("distribution_enabled", True) is False:
+        return "invoice distribution is off (distribution_enabled: false; Aktiver turns it on)"
     return None
 
 
