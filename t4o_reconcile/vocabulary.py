@@ -76,7 +76,7 @@ PDF_TEMPLATE_RE = re.compile(PDF_TEMPLATE_PATTERN)
 MAX_VOCABULARY = 1_000
 
 # The tenant's language when nothing says otherwise: that of its country (address.country),
-# else English. A new tenant gets it; its templates fall back to it.
+# else English. A new tenant gets it, and a customer without an invoice language has it.
 COUNTRY_LANGUAGES: dict[str, str] = {
     "NO": "nb",
     "SE": "sv",
