@@ -19,6 +19,10 @@ Interval = Literal["monthly", "quarterly", "yearly"]
 Encryption = Literal["auto", "ssl", "starttls", "none"]
 Role = Literal["owner", "admin", "member"]
 TenantState = Literal["pending", "active"]
+# Who may invite users and change their rights: the owner only (SendRegning: "Invitasjoner
+# kan bare sendes av brukeren som opprettet kontoen"), or the owner and active admins
+# (Fortnox: a system administrator "kan skapa användare ... och redigera behörigheter").
+UserAdministration = Literal["owner", "admins"]
 UserStatus = Literal["pending", "active"]  # an invitation not yet accepted is pending
 Program = Literal["invoicing", "accounting", "payroll", "events"]
 Right = Literal["none", "user", "admin"]
@@ -72,7 +76,7 @@ PDF_TEMPLATE_RE = re.compile(PDF_TEMPLATE_PATTERN)
 MAX_VOCABULARY = 1_000
 
 # The tenant's language when nothing says otherwise: that of its country (address.country),
-# else English. A new tenant gets it; its templates fall back to it.
+# else English. A new tenant gets it, and a customer without an invoice language has it.
 COUNTRY_LANGUAGES: dict[str, str] = {
     "NO": "nb",
     "SE": "sv",

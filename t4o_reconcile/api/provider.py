@@ -605,6 +605,9 @@ class HttpProvider:
         body = {k: v for k, v in _writable(action.after or {}).items() if k not in keys}
         if action.section == AGREEMENTS:
             body.pop("name", None)
+        if action.section == "users":
+            # The acting user: the owner may always change users and their rights.
+            body["changed_by"] = await self._owner(str(action.tenant))
         response = await self._client.request(
             "PATCH",
             resource_path(action.tenant, action.section, action.key),

@@ -91,6 +91,7 @@ def identity_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
         "contact": contact_fields(tenant.get("contact")),
         "address": address_fields(tenant.get("address")),
         "state": tenant.get("state") or "active",
+        "user_administration": tenant.get("user_administration") or "admins",
     }
 
 
@@ -116,6 +117,8 @@ def billing_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
 def invoicing_fields(invoicing: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "enabled": invoicing.get("enabled"),
+        # "Aktiver" is on by default: an API that does not send it has it on.
+        "distribution_enabled": invoicing.get("distribution_enabled", True) is not False,
         "next_invoice_number": invoicing.get("next_invoice_number"),
         "invoices_from_external_system": invoicing.get("invoices_from_external_system"),
         "next_customer_number": invoicing.get("next_customer_number"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, Origin, TenantEntry
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Secret
-from t4o_reconcile.vocabulary import BUILT_IN, language_of_country, merge_fields_of
+from t4o_reconcile.vocabulary import BUILT_IN, merge_fields_of
 
 
 def check_tenant(entry: TenantEntry) -> list[Problem]:
@@ -46,7 +47,7 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
     problems += _smtp(entry)
     problems += _licenses(entry)
     problems += _custom_templates(entry)
-    problems += _main_language(entry)
+    problems += _customer_numbers(entry)
     problems += _vocabulary(entry)
     if tenant.state == "pending" and tenant.users:
         problems += [
@@ -138,50 +139,26 @@ def _custom_templates(entry: TenantEntry) -> list[Problem]:
     ]
 
 
-def _main_language(entry: TenantEntry) -> list[Problem]:
-    """Every template kind the tenant uses has a template in the tenant's language: the
-    product picks a template by the customer's invoice language and falls back to the
-    tenant's, so without one a customer falls through to nothing. The language is
-    ``invoicing.language``; a file that leaves it out gets the live one (plan checks
-    that), so here it is only a warning against the country's language a new tenant
-    would get."""
-    tenant = entry.tenant
-    if not tenant.email_templates:
+def _customer_numbers(entry: TenantEntry) -> list[Problem]:
+    """Time4o assigns customer numbers (``next_customer_number``) only for a client whose
+    customers and invoices go out from its own accounting system: "Dette trengs kun om
+    kunder og fakturaer skal eksporteres og sendes fra eget økonomisystem"."""
+    invoicing = entry.tenant.invoicing
+    if invoicing is None or invoicing.next_customer_number is None:
         return []
-    language = tenant.invoicing.language if tenant.invoicing is not None else None
-    given = language is not None
-    language = language or language_of_country(tenant.country)
-    problems = []
-    first: dict[str, int] = {}
-    for index, template in enumerate(tenant.email_templates):
-        first.setdefault(template.kind, index)
-    have = {(t.kind, t.language) for t in tenant.email_templates}
-    for kind, index in first.items():
-        if (kind, language) in have:
-            continue
-        languages = sorted({t.language for t in tenant.email_templates if t.kind == kind})
-        if given:
-            message = (
-                f"the {kind} templates ({', '.join(languages)}) have none in the tenant's"
-                f" language {language} (invoicing.language); expected a template of kind"
-                f" {kind} in {language}: a customer whose invoice language has no template"
-                " gets the tenant's"
-            )
-        else:
-            message = (
-                f"the {kind} templates ({', '.join(languages)}) have none in {language},"
-                f" the language of a new tenant in {tenant.country}; invoicing.language is"
-                " not in the file, so plan checks against the live one; expected a"
-                f" template of kind {kind} in the tenant's language"
-            )
-        problems.append(
-            entry.problem(
-                ("email_templates", index, "kind"),
-                message,
-                level="error" if given else "warning",
-            )
+    if invoicing.invoices_from_external_system:
+        return []
+    return [
+        entry.problem(
+            ("invoicing", "next_customer_number"),
+            f"next_customer_number {invoicing.next_customer_number} is set, but the client"
+            " does not invoice from an external system (invoices_from_external_system:"
+            " false): customer numbers are only needed when customers and invoices are"
+            " exported to the client's own accounting system; expected"
+            " invoices_from_external_system: true, or no next_customer_number",
+            level="warning",
         )
-    return problems
+    ]
 
 
 def _vocabulary(entry: TenantEntry) -> list[Problem]:
@@ -342,6 +319,18 @@ class _Seen:
     origin: Origin
     owner: str | None
     users_managed: bool
+    organization_number: str | None = None
+
+    def same_club(self, other: _Seen) -> bool:
+        """Two tenants of one club: the same organisation number and owner (like
+        ``ok-skogen`` and ``ok-skogen-ungdom``). An owner not listed is not compared: the
+        organisation number rule already makes the API refuse another owner."""
+        if (
+            self.organization_number is None
+            or self.organization_number != other.organization_number
+        ):
+            return False
+        return self.owner is None or other.owner is None or self.owner == other.owner
 
     def locate(self, path: DocPath) -> str:
         file, line, column = self.origin.locate(path)
@@ -350,8 +339,8 @@ class _Seen:
 
 class Across:
     """The rules across tenant files, checked as each file is added: a slug or file name
-    used twice, an organisation number, bank account or Eventor key shared by two
-    tenants, an agreement the agreements file does not define."""
+    used twice, an organisation number or bank account shared by two tenants, an Eventor
+    key shared by two clubs, an agreement the agreements file does not define."""
 
     def __init__(self, agreements: list[AgreementEntry] | None, agreements_path: Path) -> None:
         self.agreements = agreements
@@ -363,10 +352,16 @@ class Across:
         self.accounts: dict[str, tuple[_Seen, int, str]] = {}
         # Keys are compared as HMACs under a key drawn for this run, never as values.
         self.run_key = secrets.token_bytes(32)
-        self.eventor_keys: dict[tuple[str, str], tuple[_Seen, int]] = {}
+        self.eventor_keys: dict[tuple[str, str], list[tuple[_Seen, int]]] = {}
 
     def add(self, entry: TenantEntry) -> list[Problem]:
-        seen = _Seen(entry.slug, entry.origin, owner_of(entry), entry.tenant.managed("users"))
+        seen = _Seen(
+            entry.slug,
+            entry.origin,
+            owner_of(entry),
+            entry.tenant.managed("users"),
+            entry.tenant.organization_number,
+        )
         problems = self._names(entry, seen)
         problems += self._organization_number(entry, seen)
         problems += self._bank_accounts(entry, seen)
@@ -413,7 +408,9 @@ class Across:
             seen,
             other,
             ("organization_number",),
-            f"organization number {number} is also used by tenant {other.slug!r} ({where})",
+            f"organization number {number} is also used by tenant {other.slug!r} ({where})"
+            " (an organisation already a client is not registered again by someone else:"
+            " its administrator gives access)",
         )
         return [problem] if problem is not None else []
 
@@ -442,30 +439,55 @@ class Across:
         return problems
 
     def _eventor_keys(self, entry: TenantEntry, seen: _Seen) -> list[Problem]:
-        """Two tenants whose production connection resolves to the same key: a warning."""
+        """Two clubs whose production connections hold the same key: a warning ("Alle
+        klubber har en egen API-nøkkel"). Tenants of one club share its key freely.
+
+        Without the values (validate without --resolve-secrets), two tokens from the same
+        reference (the same variable, the same file) are the same key; different
+        references holding the same value are found only once the values are read."""
         problems = []
         for index, connection in enumerate(entry.tenant.connections or []):
             if connection.connector not in PRODUCTION_CONNECTORS:
                 continue
             value = entry.secrets.get(("connections", index, "token"))
-            if not isinstance(value, Secret):
-                continue
-            digest = hmac.new(self.run_key, value.value.encode(), hashlib.sha256).hexdigest()
-            other, other_index = self.eventor_keys.setdefault(
-                (connection.connector, digest), (seen, index)
-            )
-            if other is seen:
-                continue
-            where = other.locate(("connections", other_index, "token"))
-            problems.append(
-                entry.problem(
-                    ("connections", index, "token"),
-                    f"{connection.connector} token ({value.source}) is the same API key as"
-                    f" tenant {other.slug!r}'s ({where});"
-                    " expected each club to have its own Eventor API key",
-                    level="warning",
+            reference = _same_reference(entry, connection.token.secret)
+            digests = [("reference", reference)]
+            if isinstance(value, Secret):
+                digest = hmac.new(self.run_key, value.value.encode(), hashlib.sha256).hexdigest()
+                digests.append(("value", digest))
+            for kind, digest in digests:
+                seen_before = self.eventor_keys.setdefault((connection.connector, digest), [])
+                other = next(
+                    (o for o in seen_before if o[0] is not seen and not o[0].same_club(seen)),
+                    None,
                 )
-            )
+                if all(s is not seen for s, _ in seen_before):
+                    seen_before.append((seen, index))
+                if other is None:
+                    continue
+                where = other[0].locate(("connections", other[1], "token"))
+                how = (
+                    "comes from the same reference as"
+                    if kind == "reference"
+                    else "is the same API key as"
+                )
+                problems.append(
+                    entry.problem(
+                        ("connections", index, "token"),
+                        f"{connection.connector} token ({connection.token.secret}) {how}"
+                        f" the token of tenant {other[0].slug!r} ({where}), another club"
+                        " (another organisation number or owner); expected each club to"
+                        " have its own Eventor API key"
+                        + (
+                            ""
+                            if isinstance(value, Secret)
+                            else " (keys from different references are compared only with"
+                            " --resolve-secrets)"
+                        ),
+                        level="warning",
+                    )
+                )
+                break  # one warning per connection
         return problems
 
     def _agreement(self, entry: TenantEntry) -> list[Problem]:
@@ -513,6 +535,15 @@ def _same_owner(
     return entry.problem(
         path, f"{shared} and {owners}; expected the same owner (user with role owner) on both"
     )
+
+
+def _same_reference(entry: TenantEntry, reference: str) -> str:
+    """A secret reference as one name for what it reads: a variable's name, or the file's
+    path made absolute against the tenant file's directory (the file is not read)."""
+    if reference.startswith("file:"):
+        path = reference.removeprefix("file:")
+        return "file:" + os.path.normpath(os.path.join(entry.source.parent.absolute(), path))
+    return reference
 
 
 # Connectors to the production Eventor of a country: each club has its own API key there

@@ -133,6 +133,8 @@ def _identity(exported: ExportedTenant, fields: Mapping[str, Any]) -> None:
         exported.secrets.append(env_name)
     if fields.get("state") == "pending":
         doc["state"] = "pending"  # active is what a file that leaves state out gets
+    if fields.get("user_administration") == "owner":
+        doc["user_administration"] = "owner"  # admins is what a file leaving it out gets
     for part in ("contact", "address"):
         if fields.get(part):
             doc[part] = _mapping(fields[part], list(fields[part]))
@@ -150,6 +152,12 @@ def _section(
                 # What a file that leaves it out gets (billing's program access).
                 if not isinstance(missing, Mapping) and written.get(name) == missing:
                     del written[name]
+            for name in section.floors:
+                if name in written:
+                    # Live's counter as the floor: it moves on with use, never a change.
+                    written.yaml_add_eol_comment(
+                        "a floor: the product moves it on with use; plan never lowers it", name
+                    )
             doc[section.name] = written
     elif section.singleton:
         item = items.get("")

@@ -34,6 +34,7 @@ from t4o_reconcile.vocabulary import (
     TemplateKind,
     TenantState,
     TimingSystem,
+    UserAdministration,
     merge_fields_of,
 )
 
@@ -80,6 +81,29 @@ def _bic(value: str) -> str:
         return str(std_bic.validate(value))
     except StdnumError as exc:
         raise ValueError(f"not a valid BIC/SWIFT code (8 or 11 characters): {exc}") from None
+
+
+# A BIC names its bank's country (characters 5-6); an IBAN starts with its account's.
+# These territories have IBANs of their own but are served by their home country's banks.
+_BIC_COUNTRY_OF: dict[str, str] = {
+    **dict.fromkeys(("GF", "GP", "MQ", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF"), "FR"),
+    **dict.fromkeys(("GG", "JE", "IM"), "GB"),
+    "AX": "FI",
+}
+
+
+def bic_country_problem(iban: str | None, bic: str | None) -> str | None:
+    """Why ``bic`` cannot be the bank of the account ``iban`` (both valid), else None."""
+    if iban is None or bic is None:
+        return None
+    country = iban[:2]
+    expected = _BIC_COUNTRY_OF.get(country, country)
+    if bic[4:6] == expected:
+        return None
+    return (
+        f"swift {bic} is a bank in {bic[4:6]} (characters 5-6 of a BIC), but iban {iban}"
+        f" is an account in {country}; expected the BIC of the account's bank, in {expected}"
+    )
 
 
 def _one_segment(value: str) -> str:
@@ -307,14 +331,29 @@ class Connection(Model):
 
 
 class Invoicing(Model):
-    enabled: bool = True
-    next_invoice_number: Annotated[int, Field(ge=1)]
+    # "Deaktiver fakturering": off, nobody can invoice (orders can still be made).
+    enabled: bool = Field(
+        default=True, description="Invoicing itself; false stops it (Deaktiver fakturering)"
+    )
+    # "Aktiver": invoice distribution (e-mail, print), on by default on every client.
+    distribution_enabled: bool = Field(
+        default=True, description="Invoice distribution (Aktiver); on by default"
+    )
+    # Counters: the product moves them on with every invoice and customer, so the file
+    # gives a floor (engine.sections.Invoicing.floors), never a pin.
+    next_invoice_number: Annotated[int, Field(ge=1)] = Field(
+        description="A floor: the next invoice number is at least this; the product moves"
+        " it on with every invoice, and plan never moves it back"
+    )
     invoices_from_external_system: bool = False
-    next_customer_number: Annotated[int, Field(ge=1)] | None = None
+    next_customer_number: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="A floor, as next_invoice_number; set only when Time4o assigns customer"
+        " numbers for the client's own accounting system (invoices_from_external_system)",
+    )
     pdf_template: PdfTemplate = "standard"
-    # The tenant's main language: its invoices', and the template a customer whose
-    # invoice language has none falls back to. Left out: not managed (the API gives a
-    # new tenant its country's language).
+    # The tenant's main language: its invoices', and a new customer's invoice language.
+    # Left out: not managed (the API gives a new tenant its country's language).
     language: Language | None = None
 
 
@@ -366,6 +405,12 @@ class BankAccount(Model):
                 f"iban {self.iban} does not belong to account_number {self.account_number}"
                 f" (expected NOkk{self.account_number})"
             )
+        country_iban = self.iban or (f"NO00{self.account_number}" if self.account_number else None)
+        problem = bic_country_problem(country_iban, self.swift)
+        if problem is not None:
+            if self.iban is None:
+                problem = f"swift {self.swift} is not a Norwegian bank; expected a BIC in NO"
+            raise field_rule("swift", problem)
         return self
 
     @property
@@ -419,6 +464,12 @@ class Tenant(Model):
     billing: Billing | None = None
     agreement: KeyName | None = None
     state: TenantState | None = None
+    # Left out: unmanaged (the API's default is admins).
+    user_administration: UserAdministration | None = Field(
+        default=None,
+        description="Who may invite users and change their rights: owner (the owner only,"
+        " as SendRegning) or admins (the owner and active admins, as Fortnox)",
+    )
     connections: Annotated[list[Connection], Field(max_length=MAX_CONNECTIONS)] | None = None
     invoicing: Invoicing | None = None
     email_account: EmailAccount | None = None

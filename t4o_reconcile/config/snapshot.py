@@ -118,6 +118,8 @@ def _identity(entry: TenantEntry) -> dict[str, Any]:
     }
     if tenant.state is not None:
         fields["state"] = tenant.state
+    if tenant.user_administration is not None:
+        fields["user_administration"] = tenant.user_administration
     for name in ("contact", "address"):
         if tenant.managed(name):
             value = getattr(tenant, name)

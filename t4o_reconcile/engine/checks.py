@@ -38,7 +38,6 @@ def tenant_errors(
         ),
         *_licenses(want, have),
         *_custom_templates(want, have),
-        *_template_language(want, have),
         *_vocabulary(want, live.vocabulary),
     ]
     if have is not None:
@@ -226,32 +225,6 @@ def main_language(want: TenantSnapshot, have: TenantSnapshot | None) -> str:
     return language_of_country(country)
 
 
-def _template_language(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
-    """Every template kind in use keeps a template in the tenant's language (the one a
-    customer falls back to). The file decides what it manages, the live tenant the rest:
-    templates left unmanaged are checked against a new language, and a language left
-    unmanaged against new templates."""
-    templates = want.sections.get("email_templates")
-    if templates is None:
-        templates = have.sections.get("email_templates", {}) if have is not None else {}
-    if not templates:
-        return
-    language = main_language(want, have)
-    kinds: dict[str, list[str]] = {}
-    for item in templates.values():
-        kinds.setdefault(str(item.fields.get("kind")), []).append(str(item.fields.get("language")))
-    for kind, languages in sorted(kinds.items()):
-        if language in languages:
-            continue
-        yield PlanError(
-            address(want.slug, "email_templates", f"{kind}/{sorted(languages)[0]}"),
-            f"the {kind} templates ({', '.join(sorted(languages))}) would have none in the"
-            f" tenant's language {language}: a customer whose invoice language has no"
-            f" template falls back to it; add a {kind} template in {language}"
-            " (or set invoicing.language to one the templates have)",
-        )
-
-
 def _vocabulary(want: TenantSnapshot, vocabulary: Vocabulary | None) -> Iterator[PlanError]:
     """The names the file uses against the API's own lists: a name the built-in list
     lacks is fine when the API knows it, and an error only when it does not."""
@@ -309,8 +282,9 @@ def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:
         last = current.fields.get(f"last_{kind}_number")
         if next_number is None or last is None:
             continue
-        if next_number == current.fields.get(f"next_{kind}_number"):
-            continue
+        live_next = current.fields.get(f"next_{kind}_number")
+        if isinstance(live_next, int) and isinstance(next_number, int) and next_number <= live_next:
+            continue  # a floor the live counter meets: no change (engine.diff.floor_met)
         if next_number <= last:
             yield PlanError(
                 where,

@@ -265,12 +265,15 @@ def diff_section(
 ) -> list[Action]:
     """Create, update and delete actions that turn ``live`` items into ``wanted`` ones."""
     actions: list[Action] = []
+    floors = sections.get(section).floors if section != AGREEMENTS else ()
     for key, item in wanted.items():
         current = live.get(key)
         if current is None:
             actions.append(create_action(slug, section, key, item.fields))
             continue
         paths = changed_paths(item.fields, current.fields)
+        if floors:
+            paths = [p for p in paths if not floor_met(p, floors, item.fields, current.fields)]
         if paths:
             actions.append(_update_action(slug, section, key, item, current, paths))
     if section != AGREEMENTS and not sections.get(section).deletable:
@@ -291,6 +294,20 @@ def diff_section(
             )
         )
     return actions
+
+
+def floor_met(
+    path: str, floors: tuple[str, ...], want: dict[str, Any], have: dict[str, Any]
+) -> bool:
+    """Whether ``path`` is a counter the live value already meets: the file's value is a
+    floor (the product moves the counter on with every invoice or customer), so live at
+    or above it is neither a change nor drift, and plan never moves a counter back."""
+    if path not in floors:
+        return False
+    floor, current = want.get(path), have.get(path)
+    if isinstance(floor, bool) or isinstance(current, bool):
+        return False
+    return isinstance(floor, int) and isinstance(current, int) and current >= floor
 
 
 def create_action(

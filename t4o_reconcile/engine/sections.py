@@ -13,6 +13,7 @@ sections. A section's facts:
 - its radio flags (true on exactly one item; setting one clears it on the others);
 - its secret fields (compared by fingerprint, never shown) and read-only fields;
 - the value a missing entry of a per-key map means ("a program left out is none");
+- its counters: numbers the product moves on with use, which the file gives as floors;
 - its URL path below ``/v1/tenants/{slug}``;
 - its place in the apply order: the order of registration.
 
@@ -71,6 +72,9 @@ class Section:
     # which the desired snapshot normalises itself.
     normalisers: ClassVar[Mapping[str, Normaliser]] = _NONE
     normalised_from_file: ClassVar[tuple[str, ...]] = ()
+    # Counters the product moves on with use (every invoice, every customer): the file's
+    # value is a floor, so live at or above it is no change and plan never lowers one.
+    floors: ClassVar[tuple[str, ...]] = ()
     # The URL path below /v1/tenants/{slug}; "" is the tenant resource itself.
     api_path: ClassVar[str] = ""
     # What the tenant file's key holds, for the JSON Schema (editors show it).
@@ -174,7 +178,15 @@ class Identity(Section):
     part_of_tenant = True
     created_with_tenant = True
     deletable = False
-    fields = ("name", "organization_number", "personal_number", "contact", "address", "state")
+    fields = (
+        "name",
+        "organization_number",
+        "personal_number",
+        "contact",
+        "address",
+        "state",
+        "user_administration",
+    )
 
 
 @register
@@ -215,6 +227,7 @@ class Invoicing(Section):
     deletable = False
     fields = (
         "enabled",
+        "distribution_enabled",
         "next_invoice_number",
         "invoices_from_external_system",
         "next_customer_number",
@@ -224,6 +237,9 @@ class Invoicing(Section):
         "last_customer_number",
     )
     read_only = ("last_invoice_number", "last_customer_number")
+    floors = ("next_invoice_number", "next_customer_number")
+    # "Aktiver" (invoice distribution) is on by default on every client.
+    missing_means = MappingProxyType({"distribution_enabled": True})
     api_path = "invoicing"
 
 

@@ -46,6 +46,7 @@ from t4o_reconcile.vocabulary import (
     Role,
     TemplateKind,
     TenantState,
+    UserAdministration,
     UserStatus,
 )
 
@@ -123,6 +124,7 @@ class TenantOut(Out):
     organization_number: str | None
     personal_number: PersonalNumberOut | None
     state: TenantState
+    user_administration: UserAdministration = "admins"
     contact: Contact | None
     address: Address | None
     defaults: Defaults
@@ -164,6 +166,11 @@ class TenantCreate(Model):
     )
     invoicing: InvoicingSettings | None = None
     agreement: KeyName | None = None
+    user_administration: UserAdministration | None = Field(
+        default=None,
+        description="Who may invite users and change their rights: owner (the owner only)"
+        " or admins (the owner and active admins); left out: admins",
+    )
 
 
 class TenantPatch(Model):
@@ -182,18 +189,29 @@ class TenantPatch(Model):
     state: TenantState | None = Field(
         default=None, description="Activation only: pending -> active, never back"
     )
+    user_administration: UserAdministration | None = Field(
+        default=None,
+        description="Who may invite users and change their rights: owner (the owner only)"
+        " or admins (the owner and active admins); left out: admins",
+    )
 
 
 # Invoicing -------------------------------------------------------------------------
 
 
 class InvoicingOut(Out):
-    enabled: bool
+    enabled: bool = Field(description="Invoicing itself (off: Deaktiver fakturering)")
+    distribution_enabled: bool = Field(
+        default=True, description="Invoice distribution (Aktiver); on by default"
+    )
     next_invoice_number: int
     invoices_from_external_system: bool
     next_customer_number: int | None
     pdf_template: PdfTemplate
-    language: Language = Field(description="The tenant's main language (templates fall back to it)")
+    language: Language = Field(
+        description="The tenant's main language: a customer's invoice language unless the"
+        " customer has its own"
+    )
     last_invoice_number: int
     last_customer_number: int
     version: Version
@@ -201,6 +219,7 @@ class InvoicingOut(Out):
 
 class InvoicingPatch(Model):
     enabled: bool | None = None
+    distribution_enabled: bool | None = None
     next_invoice_number: PositiveInt | None = None
     invoices_from_external_system: bool | None = None
     next_customer_number: PositiveInt | None = None
@@ -302,7 +321,10 @@ class UserCreate(Model):
     role: Role = "member"
     programs: Programs = Field(default_factory=dict)
     custom_invoice_email: CustomInvoiceEmail = False
-    invited_by: Email = Field(description="E-mail of an active admin or the owner")
+    invited_by: Email = Field(
+        description="E-mail of the acting user: the owner, or an active admin where the"
+        " tenant's user_administration is admins"
+    )
 
 
 class UserPatch(Model):
@@ -312,6 +334,10 @@ class UserPatch(Model):
         default=None, description="Replaces the map; a program left out is 'none'"
     )
     custom_invoice_email: CustomInvoiceEmail | None = None
+    changed_by: Email = Field(
+        description="E-mail of the acting user, as invited_by: the owner, or an active admin"
+        " where the tenant's user_administration is admins"
+    )
 
 
 class ProgramsOut(Out):
@@ -406,8 +432,10 @@ class AuditEntry(Out):
 class InvoiceCustomer(Model):
     name: Text
     email: Email | None = Field(default=None, description="Required for channel email")
-    language: Language = Field(
-        default="nb", description="The customer's invoice language: picks the e-mail template"
+    language: Language | None = Field(
+        default=None,
+        description="The customer's invoice language (fakturaspråk): picks the e-mail"
+        " template; left out: the tenant's language (invoicing.language)",
     )
 
 
@@ -438,8 +466,11 @@ class DistributionEntry(Out):
     sender: str | None = Field(
         description="The From address: the tenant's email account, or the system account"
     )
-    status: Literal["sent", "failed"]
-    error: str | None = Field(description="Why the distribution failed")
+    status: Literal["sent", "failed", "not_sent"] = Field(
+        description="not_sent: distribution is off (distribution_enabled: false), or the"
+        " client sends its invoices from an external system"
+    )
+    error: str | None = Field(description="Why the distribution failed, or was not made")
 
 
 class BankAccountWritten(BankAccountOut):

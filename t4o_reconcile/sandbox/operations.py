@@ -170,8 +170,10 @@ def _check_organization_number(tx: Tx, slug: str, number: str | None, owner: str
     if any(other != owner for other in tx.owners_of_organization_number(number, slug)):
         raise ProblemError(
             rules.ORGANIZATION_NUMBER_IN_USE,
-            f"organization_number {number}: already on a tenant with another owner;"
-            " two tenants may share it only when both have the same owner",
+            f"organization_number {number}: the organisation is already a client, with"
+            " another owner; its administrator (the owner) gives access to it instead of"
+            " registering it again. Two tenants may share the number only when both have"
+            " the same owner",
             field="organization_number",
         )
 
@@ -272,6 +274,7 @@ def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
         "defaults": m.DEFAULT_DEFAULTS if body.defaults is None else body.defaults.model_dump(),
         "billing": m.DEFAULT_BILLING if body.billing is None else body.billing.model_dump(),
         "state": body.state or "active",
+        "user_administration": body.user_administration or "admins",
     }
     _check_identity_numbers(data)
     _check_billing(data["billing"])
@@ -400,9 +403,6 @@ def update_invoicing(tx: Tx, slug: str, if_match: str | None, patch: m.Invoicing
     data = {**before.data, **_sent(patch, nullable=("next_customer_number",))}
     _check_numbers(data)
     _check_offered(tx, data)
-    language = data.get("language")
-    if language is not None and language != main_language(tx, slug):
-        _check_templates_cover(tx, slug, language)
     return _write(tx, slug, INVOICING, "", before, data)
 
 
@@ -433,26 +433,6 @@ def main_language(tx: Tx, slug: str) -> str:
     return language_of_country(address.get("country"))
 
 
-def _template_kinds(tx: Tx, slug: str) -> dict[str, set[str]]:
-    kinds: dict[str, set[str]] = {}
-    for _, row in tx.items(slug, EMAIL_TEMPLATES):
-        kinds.setdefault(row.data["kind"], set()).add(row.data["language"])
-    return kinds
-
-
-def _check_templates_cover(tx: Tx, slug: str, language: str) -> None:
-    """A new language for a tenant whose every template kind has a template in it: a
-    customer whose invoice language has no template falls back to the tenant's."""
-    missing = sorted(k for k, have in _template_kinds(tx, slug).items() if language not in have)
-    if missing:
-        raise ProblemError(
-            rules.TEMPLATE_LANGUAGE_MISSING,
-            f"language {language}: the tenant has no {' and no '.join(missing)} template in"
-            f" {language}; create them first, so no customer falls through to nothing",
-            field="language",
-        )
-
-
 def issue_invoice(tx: Tx, slug: str) -> Row:
     _require_active(tx, slug, "invoicing")
     before = invoicing(tx, slug)
@@ -474,10 +454,14 @@ SYSTEM_SENDER = "noreply@invoice.t4o.example"
 def distribute_invoice(tx: Tx, slug: str, body: m.InvoiceCreate) -> dict[str, Any]:
     """Issue the next invoice and distribute it; the distribution log's entry.
 
-    An e-mail uses the invoice template in the customer's language (none: the system's
-    own text) and goes out through the tenant's email account, or the system account. A
-    host under ``.invalid`` (RFC 6761: it never resolves) fails as a real SMTP server
-    that cannot be reached would, so that tests can see a failed distribution logged.
+    "Systemet velger mal automatisk basert på «Fakturaspråk» under innstillingene på
+    kundekortene": an e-mail uses the invoice template in the customer's invoice language
+    (a customer without one has the tenant's), and a language without a template gets the
+    system's own text; it goes out through the tenant's email account, or the system
+    account. Nothing goes out while distribution is off ("Aktiver"), nor for a client that
+    sends its invoices from its external system. A host under ``.invalid`` (RFC 6761: it
+    never resolves) fails as a real SMTP server that cannot be reached would, so that
+    tests can see a failed distribution logged.
     """
     customer = body.customer
     if body.channel == "email" and customer.email is None:
@@ -486,6 +470,7 @@ def distribute_invoice(tx: Tx, slug: str, body: m.InvoiceCreate) -> dict[str, An
             "customer.email: required to distribute by e-mail (or send channel: print)",
             field="customer.email",
         )
+    language = customer.language or main_language(tx, slug)
     invoicing = issue_invoice(tx, slug).data
     assert tx.principal is not None
     entry: dict[str, Any] = {
@@ -495,16 +480,19 @@ def distribute_invoice(tx: Tx, slug: str, body: m.InvoiceCreate) -> dict[str, An
         "channel": body.channel,
         "customer": customer.name,
         "recipient": None,
-        "language": customer.language,
+        "language": language,
         "template": None,
         "pdf_template": invoicing["pdf_template"],
         "sender": None,
         "status": "sent",
         "error": None,
     }
-    if body.channel == "email":
+    held = _not_distributed(invoicing)
+    if held is not None:
+        entry.update(status="not_sent", error=held)
+    elif body.channel == "email":
         recipient = str(customer.email)
-        key = f"invoice/{customer.language}"
+        key = f"invoice/{language}"
         account = tx.get(slug, EMAIL_ACCOUNT)
         entry["recipient"] = recipient
         entry["template"] = key if tx.get(slug, EMAIL_TEMPLATES, key) is not None else None
@@ -515,6 +503,18 @@ def distribute_invoice(tx: Tx, slug: str, body: m.InvoiceCreate) -> dict[str, An
         elif recipient.lower().endswith(".invalid"):
             entry.update(status="failed", error=f"550 5.1.1 <{recipient}>: recipient unknown")
     return tx.record_distribution(slug, entry)
+
+
+def _not_distributed(invoicing: Mapping[str, Any]) -> str | None:
+    """Why an issued invoice is not distributed by the product, if it is not."""
+    if invoicing.get("invoices_from_external_system"):
+        return (
+            "the client sends its invoices from its external system"
+            " (invoices_from_external_system: true)"
+        )
+    if invoicing.get("distribution_enabled", True) is False:
+        return "invoice distribution is off (distribution_enabled: false; Aktiver turns it on)"
+    return None
 
 
 def add_customer(tx: Tx, slug: str) -> Row:
@@ -549,8 +549,6 @@ def delete_item(tx: Tx, slug: str, section: str, key: str, if_match: str | None)
     check_version(if_match, before, _address(section, key))
     if section == BANK_ACCOUNTS:
         _check_bank_account_deletable(tx, slug, key, before)
-    if section == EMAIL_TEMPLATES:
-        _check_template_deletable(tx, slug, before)
     if section == USERS and before.data["role"] == "owner":
         raise ProblemError(
             rules.OWNER_PROTECTED,
@@ -559,19 +557,6 @@ def delete_item(tx: Tx, slug: str, section: str, key: str, if_match: str | None)
         )
     tx.remove(slug, section, key)
     tx.audit(slug, "delete", _address(section, key), before.out(), None)
-
-
-def _check_template_deletable(tx: Tx, slug: str, row: Row) -> None:
-    kind, language = row.data["kind"], row.data["language"]
-    others = _template_kinds(tx, slug).get(kind, set()) - {language}
-    if language == main_language(tx, slug) and others:
-        raise ProblemError(
-            rules.TEMPLATE_LANGUAGE_MISSING,
-            f"{kind}/{language}: the {kind} template in the tenant's language; the"
-            f" {kind} templates in {', '.join(sorted(others))} fall back to it. Delete"
-            " those first, or change the tenant's language",
-            field="language",
-        )
 
 
 def create_email_account(tx: Tx, slug: str, body: m.EmailAccountCreate) -> Row:
@@ -648,15 +633,6 @@ def create_email_template(tx: Tx, slug: str, body: m.EmailTemplateCreate) -> Row
             field="kind",
         )
     _require_custom_email_holder(tx, slug, key)
-    main = main_language(tx, slug)
-    if body.language != main and tx.get(slug, EMAIL_TEMPLATES, f"{body.kind}/{main}") is None:
-        raise ProblemError(
-            rules.TEMPLATE_LANGUAGE_MISSING,
-            f"language {body.language}: the tenant has no {body.kind} template in its"
-            f" language {main} (invoicing.language); create that one first: a customer"
-            " whose invoice language has no template gets the tenant's",
-            field="language",
-        )
     return _insert(tx, slug, EMAIL_TEMPLATES, key, data)
 
 
@@ -733,11 +709,9 @@ def update_bank_account(
     try:
         m.BankAccountCreate.model_validate(data)
     except ValidationError as exc:
-        raise ProblemError(
-            rules.INVALID_REQUEST,
-            f"iban: {exc.errors()[0]['msg']}",
-            field="iban",
-        ) from None
+        error = exc.errors()[0]
+        field = str((error.get("ctx") or {}).get("field") or "iban")
+        raise ProblemError(rules.INVALID_REQUEST, f"{field}: {error['msg']}", field=field) from None
     after = _write(tx, slug, BANK_ACCOUNTS, number, before, data)
     moved = [f for f in BANK_FLAGS if data[f] and not before.data[f]]
     return Written(after.data, after.version, _take_flags(tx, slug, number, moved))
@@ -773,6 +747,29 @@ def _require_active(tx: Tx, slug: str, what: str) -> None:
         )
 
 
+def _require_user_administrator(tx: Tx, slug: str, email: str, field: str, what: str) -> None:
+    """The acting user may administer users: the owner always (SendRegning: "Invitasjoner
+    kan bare sendes av brukeren som opprettet kontoen"), an active admin only where the
+    tenant's ``user_administration`` is ``admins`` (Fortnox: a system administrator "kan
+    skapa användare ... och redigera behörigheter för alla användare")."""
+    allowed: tuple[str, ...] = ("owner",)
+    if visible_tenant(tx, slug).data.get("user_administration", "admins") == "admins":
+        allowed = ADMIN_ROLES
+    actor = tx.get(slug, USERS, email)
+    if actor is None or actor.data["status"] != "active" or actor.data["role"] not in allowed:
+        who = "the owner" if allowed == ("owner",) else "the owner or an active admin"
+        setting = (
+            " (user_administration: owner: only the owner invites and changes rights)"
+            if allowed == ("owner",)
+            else ""
+        )
+        raise ProblemError(
+            rules.INVITER_NOT_ADMIN,
+            f"{field} {email}: only {who} of this tenant may {what}{setting}",
+            field=field,
+        )
+
+
 def create_user(tx: Tx, slug: str, body: m.UserCreate) -> Row:
     _require_active(tx, slug, "inviting users")
     if body.role == "owner":
@@ -781,18 +778,7 @@ def create_user(tx: Tx, slug: str, body: m.UserCreate) -> Row:
             "role: a tenant has exactly one owner; invite as admin or member",
             field="role",
         )
-    inviter = tx.get(slug, USERS, body.invited_by)
-    if (
-        inviter is None
-        or inviter.data["status"] != "active"
-        or inviter.data["role"] not in ADMIN_ROLES
-    ):
-        raise ProblemError(
-            rules.INVITER_NOT_ADMIN,
-            f"invited_by {body.invited_by}: expected the e-mail of an active admin or the"
-            " owner of this tenant",
-            field="invited_by",
-        )
+    _require_user_administrator(tx, slug, body.invited_by, "invited_by", "invite users")
     if tx.get(slug, USERS, body.email) is not None:
         raise ProblemError(
             rules.USER_EXISTS,
@@ -819,6 +805,8 @@ def update_user(tx: Tx, slug: str, email: str, if_match: str | None, patch: m.Us
     before = item(tx, slug, USERS, email, what)
     check_version(if_match, before, what)
     changes = _sent(patch)
+    actor = changes.pop("changed_by")
+    _require_user_administrator(tx, slug, actor, "changed_by", "change users and their rights")
     role = changes.get("role", before.data["role"])
     if before.data["role"] == "owner" and role != "owner":
         raise ProblemError(

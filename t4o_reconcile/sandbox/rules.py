@@ -138,7 +138,10 @@ BANK_ACCOUNT_FLAG_REQUIRED = _rule(
 
 # Users.
 INVITER_NOT_ADMIN = _rule(
-    "inviter-not-admin", 403, "Only an active admin or the owner may invite users"
+    "inviter-not-admin",
+    403,
+    "The acting user may not invite users or change their rights: the owner may, and an"
+    " active admin where the tenant's user_administration is admins",
 )
 USER_EXISTS = _rule("user-exists", 409, "The user is already present (or invited)")
 OWNER_EXISTS = _rule("owner-exists", 409, "A tenant has exactly one owner")
@@ -160,11 +163,6 @@ UNKNOWN_MERGE_FIELD = _rule("unknown-merge-field", 422, "The template uses an un
 UNKNOWN_LANGUAGE = _rule("unknown-language", 422, "The language is not one the product offers")
 UNKNOWN_PDF_TEMPLATE = _rule(
     "unknown-pdf-template", 422, "The PDF template is not one the product offers"
-)
-TEMPLATE_LANGUAGE_MISSING = _rule(
-    "template-language-missing",
-    409,
-    "Every template kind in use needs a template in the tenant's language",
 )
 
 # Agreements.

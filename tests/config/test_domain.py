@@ -307,18 +307,20 @@ def test_an_unencrypted_password_is_accepted_when_the_file_says_so(load_files: L
 # -- 14. Each club has its own Eventor API key
 
 
-def eventor(slug: str, variable: str, connector: str = "eventor-norway") -> str:
+def eventor(
+    slug: str, variable: str, connector: str = "eventor-norway", number: str = "914820332"
+) -> str:
     return (
-        f'slug: {slug}\nname: Club\norganization_number: "914820332"\n'
+        f'slug: {slug}\nname: Club\norganization_number: "{number}"\n'
         f"connections:\n  - {{connector: {connector}, token: {{secret: 'env:{variable}'}}}}\n"
     )
 
 
 def test_two_clubs_with_the_same_production_key_get_a_warning(tmp_path: Path) -> None:
     (tmp_path / "a-club.yaml").write_text(eventor("a-club", "T4O_SECRET_KEY_A"))
-    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "T4O_SECRET_KEY_B"))
+    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "T4O_SECRET_KEY_B", number="974760673"))
     (tmp_path / "c-club.yaml").write_text(
-        eventor("c-club", "T4O_SECRET_KEY_C", "eventor-norway-test")
+        eventor("c-club", "T4O_SECRET_KEY_C", "eventor-norway-test", "987654325")
     )
     environ = {
         "T4O_SECRET_KEY_A": "same-key-1234",
@@ -331,8 +333,9 @@ def test_two_clubs_with_the_same_production_key_get_a_warning(tmp_path: Path) ->
     (problem,) = [p for p in result.problems if p.path[0] == "connections"]
     assert problem.level == "warning" and Path(problem.file).name == "b-club.yaml"
     assert problem.path == ("connections", 0, "token")
-    assert "eventor-norway token (env:T4O_SECRET_KEY_B) is the same API key as tenant 'a-club'" in (
-        problem.message
+    assert (
+        "eventor-norway token (env:T4O_SECRET_KEY_B) is the same API key as the token of"
+        " tenant 'a-club'" in problem.message
     )
     assert "same-key-1234" not in str(problem)
 

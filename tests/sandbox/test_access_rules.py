@@ -68,7 +68,10 @@ def test_no_program_right_on_a_client_without_program_access(api: Api) -> None:
     created = api.create("/v1/tenants", tenant_body("club", billing=NO_ACCESS, owner=owner()))
     assert created.status_code == 201
     path = "/v1/tenants/club"
-    granted = api.patch(f"{path}/users/boss@club.no", {"programs": {"invoicing": "user"}})
+    granted = api.patch(
+        f"{path}/users/boss@club.no",
+        {"programs": {"invoicing": "user"}, "changed_by": "boss@club.no"},
+    )
     assert granted.status_code == 409 and problem_type(granted) == "no-program-access"
     assert api.get(f"{path}/users/boss@club.no").json()["programs"]["invoicing"] == "none"
 
@@ -78,7 +81,9 @@ def test_program_access_is_taken_away_only_after_the_rights(api: Api, tenant: st
     assert refused.status_code == 409 and problem_type(refused) == "no-program-access"
     assert OWNER in refused.json()["detail"]
 
-    released = api.patch(f"{T}/users/{OWNER}", {"programs": {}, "custom_invoice_email": False})
+    released = api.patch(
+        f"{T}/users/{OWNER}", {"programs": {}, "custom_invoice_email": False, "changed_by": OWNER}
+    )
     assert released.status_code == 200
     taken = api.patch(T, {"billing": NO_ACCESS})
     assert taken.status_code == 200, taken.text
@@ -99,14 +104,17 @@ def test_an_invitation_with_a_right_needs_a_free_licence(api: Api, tenant: str) 
     assert "2 licence(s)" in refused.json()["detail"]
     # No right, no licence; and a pending invitation holds its licence already.
     assert invite(api, "c@ok-skogen.no", programs={"events": "none"}).status_code == 201
-    granted = api.patch(f"{T}/users/c@ok-skogen.no", {"programs": {"events": "user"}})
+    granted = api.patch(
+        f"{T}/users/c@ok-skogen.no", {"programs": {"events": "user"}, "changed_by": OWNER}
+    )
     assert granted.status_code == 409 and problem_type(granted) == "licenses-exceeded"
 
 
 def test_a_user_holding_rights_may_change_them_at_the_limit(api: Api, tenant: str) -> None:
     assert api.patch(T, {"billing": {"licenses": 1}}).status_code == 200
     changed = api.patch(
-        f"{T}/users/{OWNER}", {"programs": {"invoicing": "user", "events": "admin"}}
+        f"{T}/users/{OWNER}",
+        {"programs": {"invoicing": "user", "events": "admin"}, "changed_by": OWNER},
     )
     assert changed.status_code == 200, changed.text
 
@@ -138,7 +146,9 @@ def test_the_right_needs_an_invoicing_right(api: Api, tenant: str) -> None:
     assert refused.status_code == 422
     assert problem_type(refused) == "custom-invoice-email-needs-invoicing"
     assert refused.json()["field"] == "custom_invoice_email"
-    dropped = api.patch(f"{T}/users/{OWNER}", {"programs": {"events": "admin"}})
+    dropped = api.patch(
+        f"{T}/users/{OWNER}", {"programs": {"events": "admin"}, "changed_by": OWNER}
+    )
     assert dropped.status_code == 422
     assert problem_type(dropped) == "custom-invoice-email-needs-invoicing"
     created = api.create(
@@ -152,7 +162,7 @@ def test_the_right_needs_an_invoicing_right(api: Api, tenant: str) -> None:
 def test_templates_are_written_only_while_a_user_holds_the_right(api: Api, tenant: str) -> None:
     assert api.create(f"{T}/email-templates", TEMPLATE).status_code == 201
     # Taking the right from its last holder is allowed: the template stays in use...
-    taken = api.patch(f"{T}/users/{OWNER}", {"custom_invoice_email": False})
+    taken = api.patch(f"{T}/users/{OWNER}", {"custom_invoice_email": False, "changed_by": OWNER})
     assert taken.status_code == 200 and taken.json()["custom_invoice_email"] is False
     assert api.get(f"{T}/email-templates/invoice/nb").status_code == 200
     # ... but none is created or changed until a user holds it again.
@@ -174,7 +184,12 @@ def test_templates_are_written_only_while_a_user_holds_the_right(api: Api, tenan
 
 
 def test_the_right_is_in_the_audit_log(api: Api, tenant: str) -> None:
-    assert api.patch(f"{T}/users/{OWNER}", {"custom_invoice_email": False}).status_code == 200
+    assert (
+        api.patch(
+            f"{T}/users/{OWNER}", {"custom_invoice_email": False, "changed_by": OWNER}
+        ).status_code
+        == 200
+    )
     entries = api.get(f"{T}/audit-log").json()["items"]
     last = entries[-1]
     assert last["before"]["custom_invoice_email"] is True

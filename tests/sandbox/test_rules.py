@@ -306,14 +306,19 @@ def test_there_is_exactly_one_owner(api: Api, tenant: str) -> None:
     )
     assert problem_type(response) == "owner-exists"
     _invite(api, "admin@skogen.no", role="admin")
-    promoted = api.patch(f"{T}/users/admin@skogen.no", {"role": "owner"})
+    promoted = api.patch(f"{T}/users/admin@skogen.no", {"role": "owner", "changed_by": OWNER})
     assert problem_type(promoted) == "owner-exists"
 
 
 def test_the_owner_cannot_be_removed_or_demoted(api: Api, tenant: str) -> None:
     assert problem_type(api.delete(f"{T}/users/{OWNER}")) == "owner-protected"
-    assert problem_type(api.patch(f"{T}/users/{OWNER}", {"role": "admin"})) == "owner-protected"
-    granted = api.patch(f"{T}/users/{OWNER}", {"programs": {"invoicing": "admin"}})
+    assert (
+        problem_type(api.patch(f"{T}/users/{OWNER}", {"role": "admin", "changed_by": OWNER}))
+        == "owner-protected"
+    )
+    granted = api.patch(
+        f"{T}/users/{OWNER}", {"programs": {"invoicing": "admin"}, "changed_by": OWNER}
+    )
     assert granted.json()["programs"]["invoicing"] == "admin"
     _invite(api, "member@skogen.no")
     assert api.delete(f"{T}/users/member@skogen.no").status_code == 204
