@@ -109,5 +109,8 @@ async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int
             continue
         if isinstance(result, BaseException):
             raise result
-        count += attribute(tenant, result)
+        attributed, found = attribute(tenant, result)
+        if found:
+            plan.tenants.replace(attributed)
+        count += found
     return count

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +231,7 @@ def _block(
     summary_tail: str,
     open_: bool,
     notes: list[str],
-    actions: list[Action],
+    actions: Sequence[Action],
     piece_room: int,
 ) -> list[str]:
     """One collapsible block; cut into numbered pieces between actions when it is bigger
