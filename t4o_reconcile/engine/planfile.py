@@ -48,13 +48,15 @@ SEAL_ALG = "hmac-sha256"
 @dataclass(frozen=True, slots=True)
 class PlanFileLimits:
     """What a plan file may hold. A creating plan of 10,000 tenants is about 200 MB, its
-    longest line (a tenant) tens of KB, its deepest value a dozen levels, its numbers
-    counts and audit ids; each bound is far above that and far below what hurts."""
+    longest line (a tenant) tens of KB, its deepest value a dozen levels, its longest
+    string below a tenant file's own limit (1 MiB), its numbers counts and audit ids;
+    each bound is far above that and far below what hurts. A line is read only up to
+    its bound, so no line costs more memory than that."""
 
     file_bytes: int = 4 * 2**30
-    line_bytes: int = 64 * 2**20
+    line_bytes: int = 16 * 2**20
     depth: int = 64
-    string_chars: int = 16 * 2**20
+    string_chars: int = 2 * 2**20
     number_chars: int = 32
 
 
@@ -402,7 +404,10 @@ def _check(value: Any, limits: PlanFileLimits) -> tuple[str, str] | None:
         item, depth = stack.pop()
         if isinstance(item, str):
             if len(item) > limits.string_chars:
-                return f"expected a string of at most {limits.string_chars} characters", item[:16]
+                return (
+                    f"expected a string of at most {limits.string_chars} characters",
+                    json.dumps(item[:16], ensure_ascii=False)[:-1],
+                )
             if not item.isascii() and _SURROGATE.search(item):
                 return "expected text, found a lone surrogate (\\ud800 to \\udfff)", "surrogate"
         elif isinstance(item, dict | list):
