@@ -83,7 +83,7 @@ class _TenantOutcomes:
     """One finished tenant's outcomes in a few objects: its addresses as one string with
     their ends, a byte per action for kind and outcome, and only the messages that are
     not empty. Kept as ActionOutcomes, 380,000 small objects outlived the tenants
-    unpacked among them and held 120 MB of the heap at 10,000 tenants."""
+    read among them and held 120 MB of the heap at 10,000 tenants."""
 
     tenant: str | None
     addresses: str

@@ -26,10 +26,10 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from t4o_reconcile.engine.plan import Action, TenantPlan
 
-# Bytes of plan-file JSON a plan holds as objects before its tenants go to disk (as
-# objects they take about six times that): a plan of a few hundred tenants never
-# spills, a creating plan of 10,000 (about 200 MB of JSON) holds a tenth of itself.
-MEMORY_BUDGET = 16 * 2**20
+# Bytes of plan-file JSON a plan holds as objects before its tenants go to disk: a
+# plan of a few hundred tenants never spills; a creating plan of 10,000 tenants holds
+# its first hundred or so.
+MEMORY_BUDGET = 4 * 2**20
 
 _KINDS = ("create", "update", "delete", "move")
 
