@@ -91,10 +91,15 @@ async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int
     history = getattr(provider, "live_changes", None)
     if history is None:
         return 0
+    store = plan.tenants
+    # Only tenants with actions and live state are read (a tenant on disk is decoded).
     jobs = [
         (tenant, wanted(tenant))
-        for tenant in plan.tenants
-        if tenant.has_actions() and tenant.slug in live.tenants
+        for tenant in (
+            store[position]
+            for position, slug in enumerate(store.slugs())
+            if slug in live.tenants and store.size(position)
+        )
     ]
     jobs = [(tenant, want) for tenant, want in jobs if want]
     if not jobs:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tempfile
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
@@ -38,7 +38,17 @@ class _Entry:
     """One tenant: held (``tenant``) or spilled (``offset``, ``length``), and what the
     plan needs of it without reading it."""
 
-    __slots__ = ("errors", "flagged", "kinds", "length", "offset", "secrets", "slug", "tenant")
+    __slots__ = (
+        "errors",
+        "flagged",
+        "kinds",
+        "length",
+        "offset",
+        "secrets",
+        "slug",
+        "tenant",
+        "uncompared",
+    )
 
     def __init__(self, tenant: TenantPlan) -> None:
         self.slug = tenant.slug
@@ -49,6 +59,7 @@ class _Entry:
         self.kinds = tuple(counts[kind] for kind in _KINDS)
         self.errors = len(tenant.errors)
         self.flagged = bool(tenant.deletes_need_flag)
+        self.uncompared = tuple(tenant.uncompared)  # plan --without-secrets: a few each
         self.secrets: tuple[object, ...] = ()
 
 
@@ -63,8 +74,6 @@ class TenantStore:
         self._file: IO[bytes] | None = None
         self._end = 0  # where the next spilled line goes
         self._index: dict[str, int] | None = None
-        # Secrets not compared (plan --without-secrets), every tenant's, in order.
-        self._uncompared: list[str] = []
         for tenant in tenants:
             self.add(tenant)
 
@@ -80,7 +89,6 @@ class TenantStore:
         which the store keeps as it is once the budget is spent."""
         self._index = None
         entry = _Entry(tenant)
-        self._uncompared.extend(tenant.uncompared)
         self._place(entry, tenant, line, ())
         self._entries.append(entry)
 
@@ -92,21 +100,17 @@ class TenantStore:
         old = self._entries[position]
         if old.tenant is not None:
             self._held_bytes -= old.length
-        entry = self._entry(tenant, keep_uncompared=False)
-        self._entries[position] = entry
+        self._entries[position] = self._entry(tenant)
 
     def sort(self, key: Callable[[str], Any]) -> None:
         """Reorder the tenants by ``key(slug)`` (stable); nothing is read."""
         self._entries.sort(key=lambda entry: key(entry.slug))
         self._index = None
-        self._uncompared = [u for entry in self._entries for u in self._uncompared_of(entry)]
 
-    def _entry(self, tenant: TenantPlan, *, keep_uncompared: bool = True) -> _Entry:
+    def _entry(self, tenant: TenantPlan) -> _Entry:
         from t4o_reconcile.engine.document import tenant_line
 
         entry = _Entry(tenant)
-        if keep_uncompared:
-            self._uncompared.extend(tenant.uncompared)
         secrets: list[object] = []
         line = tenant_line(tenant, on_secret=secrets.append)
         self._place(entry, tenant, line, tuple(secrets))
@@ -223,15 +227,11 @@ class TenantStore:
         return self._entries[position].kinds[_KINDS.index("delete")]
 
     def uncompared(self) -> list[str]:
-        return list(self._uncompared)
+        """Every tenant's secrets not compared (plan --without-secrets), in order."""
+        return [u for entry in self._entries for u in entry.uncompared]
 
     def partial(self) -> bool:
-        return bool(self._uncompared)
-
-    def _uncompared_of(self, entry: _Entry) -> Sequence[str]:
-        if entry.tenant is not None:
-            return entry.tenant.uncompared
-        return self._read(entry).uncompared
+        return any(entry.uncompared for entry in self._entries)
 
     # -- the disk -----------------------------------------------------------------------
 
