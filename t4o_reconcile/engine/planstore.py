@@ -226,6 +226,24 @@ class TenantStore:
     def deletes(self, position: int) -> int:
         return self._entries[position].kinds[_KINDS.index("delete")]
 
+    def shown(self) -> list[int]:
+        """The positions of the tenants worth showing (actions, errors, or deletes that
+        need approval); with ``failing_first``'s order when asked."""
+        return [
+            position
+            for position, entry in enumerate(self._entries)
+            if any(entry.kinds) or entry.errors or entry.flagged
+        ]
+
+    def failing_first(self, positions: list[int]) -> list[int]:
+        """``positions`` reordered, stably: errors first, then deletes needing approval."""
+        entries = self._entries
+        return sorted(positions, key=lambda p: (not entries[p].errors, not entries[p].flagged))
+
+    def flagged_slugs(self) -> list[str]:
+        """The tenants whose deletes need approval."""
+        return [entry.slug for entry in self._entries if entry.flagged]
+
     def uncompared(self) -> list[str]:
         """Every tenant's secrets not compared (plan --without-secrets), in order."""
         return [u for entry in self._entries for u in entry.uncompared]
