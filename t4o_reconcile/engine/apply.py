@@ -240,16 +240,18 @@ def idempotency_key(plan_id: str, action: Action) -> str:
 
 def check_applicable(plan: Plan, *, allow_deletes: bool) -> list[str]:
     """Why the plan cannot be applied at all; empty when it can."""
+    store = plan.tenants
     reasons = [f"{error.address}: {error.message}" for error in plan.errors]
-    for tenant in plan.tenants:
-        reasons.extend(f"{error.address}: {error.message}" for error in tenant.errors)
+    if store.has_errors():  # else nothing to read: the store's summaries say so
+        for tenant in store:
+            reasons.extend(f"{error.address}: {error.message}" for error in tenant.errors)
     if reasons:
         reasons.insert(0, "the plan has errors; fix them and plan again")
     if not allow_deletes:
-        for tenant in plan.tenants:
-            if tenant.deletes_need_flag:
-                why = "; ".join(tenant.deletes_need_flag)
-                reasons.append(f"{tenant.slug}: needs --allow-deletes ({why})")
+        for flagged in map(store.get, store.flagged_slugs()):
+            if flagged is not None:
+                why = "; ".join(flagged.deletes_need_flag)
+                reasons.append(f"{flagged.slug}: needs --allow-deletes ({why})")
     return reasons
 
 
