@@ -118,10 +118,15 @@ async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int
     if not isinstance(provider, KeepsHistory):
         return 0
     history = provider.live_changes
+    store = plan.tenants
+    # Only tenants with actions and live state are read (a tenant on disk is decoded).
     jobs = [
         (tenant, wanted(tenant))
-        for tenant in plan.tenants
-        if tenant.has_actions() and tenant.slug in live.tenants
+        for tenant in (
+            store[position]
+            for position, slug in enumerate(store.slugs())
+            if slug in live.tenants and store.size(position)
+        )
     ]
     jobs = [(tenant, want) for tenant, want in jobs if want]
     if not jobs:
@@ -136,5 +141,8 @@ async def attribute_drift(plan: Plan, provider: Provider, live: Snapshot) -> int
             continue
         if isinstance(result, BaseException):
             raise result
-        count += attribute(tenant, result)
+        attributed, found = attribute(tenant, result)
+        if found:
+            plan.tenants.replace(attributed)
+        count += found
     return count

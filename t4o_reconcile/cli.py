@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -428,7 +428,7 @@ def _run_step(step: Coroutine[Any, Any, T], *, fmt: str = "text") -> T:
     """Run one workflow step; invalid files are shown here in the format asked for (and
     reported once more, as the error, by ``_Cli``)."""
     try:
-        return asyncio.run(_results_of(step)).value
+        return asyncio.run(step)
     except ConfigInvalid as exc:
         from t4o_reconcile.render.problems import from_problems, render
 
@@ -439,25 +439,6 @@ def _run_step(step: Coroutine[Any, Any, T], *, fmt: str = "text") -> T:
             click.echo(render(findings, "text"), err=True, nl=False)
         exc.shown = True
         raise
-
-
-async def _results_of(step: Coroutine[Any, Any, T]) -> _Result[T]:
-    return _Result(await step)
-
-
-class _Result(Generic[T]):
-    """The outcome of a step, with a repr that costs nothing: on its way out asyncio.run
-    compares the SIGINT handler through ``signal.Handlers(...)``, whose failed lookup
-    formats the repr of the handler, which holds the main task and so its result. With a
-    whole plan as the result that repr was a third of a 1,000-tenant plan's time."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: T) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<result>"
 
 
 PLAN_FORMATS = ("text", "markdown", "json", "github", "sarif")
@@ -540,9 +521,12 @@ def plan(
     async def planning(provider: Provider) -> Planned:
         if reviewed_file is None:
             return await plan_configuration(options, provider)
-        from t4o_reconcile.engine.planfile import load_plan
+        from t4o_reconcile.engine.planfile import check_tool_version, load_plan
 
-        return await plan_for_reviewed(options, provider, load_plan(reviewed_file))
+        # A record to compare with, from the pull request: it carries no seal.
+        reviewed = load_plan(reviewed_file, key=None, require_seal=False)
+        check_tool_version(reviewed, reviewed_file)
+        return await plan_for_reviewed(options, provider, reviewed)
 
     planned = _run(planning, options, fmt=fmt)
     warnings = planned.repository.warnings
@@ -553,9 +537,10 @@ def plan(
     _write_plan(the_plan, fmt, warnings)
     if out is not None:
         from t4o_reconcile.engine.planfile import save_plan
+        from t4o_reconcile.planseal import plan_key_from_env
 
         # Saved with its errors too, so `show` can render it for review; apply refuses it.
-        save_plan(the_plan, out)
+        save_plan(the_plan, out, key=plan_key_from_env())
         if not the_plan.has_errors:
             click.echo(
                 f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}",
@@ -583,7 +568,8 @@ def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
     """Render a saved plan (plan --out) in any format: the full plan artifact."""
     from t4o_reconcile.engine.planfile import load_plan
 
-    the_plan = load_plan(plan_file)  # a PlanFileError is reported by _Cli
+    # A PlanFileError is reported by _Cli; showing a plan needs no seal.
+    the_plan = load_plan(plan_file, key=None, require_seal=False)
     if comment_dir is not None:
         from t4o_reconcile.render.markdown import write_comment_parts
 

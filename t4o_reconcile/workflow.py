@@ -75,10 +75,13 @@ class RunOptions:
 
 @dataclass(slots=True)
 class Planned:
+    # The snapshots and the repository are left out of the repr: a whole configuration
+    # (asyncio formats a finished main task's result as it exits).
     plan: Plan
-    desired: Snapshot
-    live: Snapshot
-    repository: Repository  # its warnings and agreements; its tenants are in ``desired``
+    desired: Snapshot = field(repr=False)
+    live: Snapshot = field(repr=False)
+    # Its warnings and agreements; its tenants are in ``desired``.
+    repository: Repository = field(repr=False)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -545,9 +548,12 @@ async def _apply(
     from t4o_reconcile.engine.apply import check_applicable
 
     if plan_file is not None:
-        from t4o_reconcile.engine.planfile import load_plan
+        from t4o_reconcile.engine.planfile import check_tool_version, load_plan
+        from t4o_reconcile.planseal import plan_key_from_env
 
-        saved = load_plan(plan_file)
+        key = plan_key_from_env()
+        saved = load_plan(plan_file, key=key, require_seal=key is not None)
+        check_tool_version(saved, plan_file)
         allow_deletes = saved.deletes_approved
         plan = await fresh_plan_for_saved(options, provider, saved)
         del saved  # the fresh plan holds the same actions; the saved one is not kept
@@ -563,7 +569,7 @@ async def _apply(
         raise WorkflowError("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
     if not auto_approve and plan_file is None:
         screen.confirm()
-    progress = screen.progress(sum(1 for tenant in plan.tenants if tenant.has_actions()))
+    progress = screen.progress(plan.tenants.with_actions())
     try:
         return await execute_plan(
             plan,

@@ -25,7 +25,8 @@ from types import MappingProxyType
 from typing import Any, Literal, overload
 
 from t4o_reconcile.engine.order import agreement_phases, is_tenant_delete, sort_tenant_actions
-from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan, TenantPlan
+from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.provider import (
     ActionResult,
     ExecutionContext,
@@ -82,7 +83,7 @@ class _TenantOutcomes:
     """One finished tenant's outcomes in a few objects: its addresses as one string with
     their ends, a byte per action for kind and outcome, and only the messages that are
     not empty. Kept as ActionOutcomes, 380,000 small objects outlived the tenants
-    unpacked among them and held 120 MB of the heap at 10,000 tenants."""
+    read among them and held 120 MB of the heap at 10,000 tenants."""
 
     tenant: str | None
     addresses: str
@@ -106,6 +107,17 @@ class _TenantOutcomes:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def __getitem__(self, index: int) -> ActionOutcome:
+        start = self.ends[index - 1] if index > 0 else 0
+        kind, outcome = divmod(self.codes[index], len(_OUTCOMES))
+        return ActionOutcome(
+            self.addresses[start : self.ends[index]],
+            self.tenant,
+            _KINDS[kind],
+            _OUTCOMES[outcome],
+            self.messages.get(index, ""),
+        )
 
     def __iter__(self) -> Iterator[ActionOutcome]:
         start = 0
@@ -142,7 +154,16 @@ class Outcomes(Sequence[ActionOutcome]):
     def __getitem__(self, index: slice) -> list[ActionOutcome]: ...
 
     def __getitem__(self, index: int | slice) -> ActionOutcome | list[ActionOutcome]:
-        return list(self)[index]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if index >= 0:
+            for block in self._blocks:
+                if index < len(block):
+                    return block[index]
+                index -= len(block)
+        raise IndexError("outcome index out of range")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -152,7 +173,8 @@ class Outcomes(Sequence[ActionOutcome]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Outcomes({list(self)!r})"
+        # Bounded: asyncio formats the repr of a finished main task's result on exit.
+        return f"<Outcomes of {len(self)} action(s)>"
 
 
 @dataclass(slots=True)
@@ -218,65 +240,74 @@ def idempotency_key(plan_id: str, action: Action) -> str:
 
 def check_applicable(plan: Plan, *, allow_deletes: bool) -> list[str]:
     """Why the plan cannot be applied at all; empty when it can."""
+    store = plan.tenants
     reasons = [f"{error.address}: {error.message}" for error in plan.errors]
-    for tenant in plan.tenants:
-        reasons.extend(f"{error.address}: {error.message}" for error in tenant.errors)
+    if store.has_errors():  # else nothing to read: the store's summaries say so
+        for tenant in store:
+            reasons.extend(f"{error.address}: {error.message}" for error in tenant.errors)
     if reasons:
         reasons.insert(0, "the plan has errors; fix them and plan again")
     if not allow_deletes:
-        for tenant in plan.tenants:
-            if tenant.deletes_need_flag:
-                why = "; ".join(tenant.deletes_need_flag)
-                reasons.append(f"{tenant.slug}: needs --allow-deletes ({why})")
+        for flagged in map(store.get, store.flagged_slugs()):
+            if flagged is not None:
+                why = "; ".join(flagged.deletes_need_flag)
+                reasons.append(f"{flagged.slug}: needs --allow-deletes ({why})")
     return reasons
 
 
 @dataclass(slots=True)
 class Schedule:
-    """The plan's actions split into the phases apply runs, in order. A packed tenant
-    (``TenantPlan.pack``) stays packed here and is unpacked only when it runs."""
+    """The plan's actions split into the phases apply runs, in order. A tenant the plan
+    keeps on disk (``TenantStore``) is scheduled by its slug alone (None) and read only
+    when it runs."""
 
     agreements_first: list[Action]
-    tenants: dict[str, list[Action] | TenantPlan]
+    tenants: dict[str, list[Action] | None]
     tenant_deletes: list[Action]
     agreements_last: list[Action]
+    store: TenantStore | None = None
+    total: int = 0  # every action of every phase
 
-    def total(self) -> int:
-        counted = len(self.agreements_first) + len(self.tenant_deletes)
-        for held in self.tenants.values():
-            counted += len(held) if isinstance(held, list) else sum(held.counts().values())
-        return counted + len(self.agreements_last)
-
-
-def tenant_actions(held: list[Action] | TenantPlan) -> list[Action]:
-    """A scheduled tenant's actions, in apply order."""
-    return held if isinstance(held, list) else sort_tenant_actions(held.actions)
+    def tenant_actions(self, slug: str) -> list[Action]:
+        """A scheduled tenant's actions, in apply order."""
+        held = self.tenants[slug]
+        if held is not None:
+            return held
+        tenant = self.store.get(slug) if self.store is not None else None
+        return [] if tenant is None else sort_tenant_actions(tenant.actions)
 
 
 def schedule(plan: Plan) -> Schedule:
     """Split the engine's order (``order.flatten``) into phases, keeping each tenant's
     actions and the agreement actions in the order the engine gave them."""
     first, agreement_deletes = agreement_phases(plan)
-    # A tenant's actions that name no tenant (only a hand-made plan file has them) run
-    # with the agreements, as they always did.
+    # A tenant's actions that name no tenant (only a hand-made plan has them) run with the
+    # agreements, as they always did.
     last: list[Action] = []
-    tenants: dict[str, list[Action] | TenantPlan] = {}
+    tenants: dict[str, list[Action] | None] = {}
     tenant_deletes: list[Action] = []
-    for tenant in plan.tenants:
-        if tenant.packed and not tenant.counts()["delete"]:
-            # The planner's own, so every action is this tenant's: left packed until then.
-            tenants[tenant.slug] = tenant
+    store = plan.tenants
+    deferred = 0  # the actions of the tenants left on disk
+    for position, slug in enumerate(store.slugs()):
+        if store.spilled_at(position) and not store.deletes(position):
+            # Its line holds only its own actions (the planner's, or checked by
+            # ``planfile``): left on disk until it runs.
+            tenants[slug] = None
+            deferred += store.size(position)
             continue
-        for action in sort_tenant_actions(tenant.actions):
+        for action in sort_tenant_actions(store[position].actions):
             if action.tenant is None:
                 (last if action.kind == "delete" else first).append(action)
             elif is_tenant_delete(action):
                 tenant_deletes.append(action)
             else:
                 held = tenants.setdefault(action.tenant, [])
-                if isinstance(held, list):
+                if held is not None:
                     held.append(action)
-    return Schedule(first, tenants, tenant_deletes, last + agreement_deletes)
+    agreements_last = last + agreement_deletes
+    total = len(first) + len(tenant_deletes) + len(agreements_last) + deferred
+    total += sum(len(held) for held in tenants.values() if held is not None)
+    return Schedule(first, tenants, tenant_deletes, agreements_last, store, total)
 
 
 async def apply_plan(
@@ -331,11 +362,14 @@ class _Run:
         self.fail_fast = fail_fast
         self.schedule = schedule
         self.on_event = on_event
-        self.total = schedule.total()
-        self.results: dict[int, ActionOutcome] = {}  # id(action) -> outcome, while it lives
-        # Each tenant's outcomes once it is done: its actions can go (a packed tenant's
-        # are unpacked only while it runs).
+        self.total = schedule.total
+        # Each phase's outcomes in the order of its actions; a tenant's kept compactly
+        # once it is done, so its actions can go (a tenant on disk is read only while it
+        # runs).
+        self.first: list[ActionOutcome] = []
         self.tenant_outcomes: dict[str, _TenantOutcomes] = {}
+        self.deletes: list[ActionOutcome | None] = [None] * len(schedule.tenant_deletes)
+        self.last: list[ActionOutcome] = []
         self.recorded = 0
         # Versions learnt from writes in this run: the agreements' here, each tenant's
         # apart, dropped when the tenant is done (at 10,000 tenants, 380,000 entries).
@@ -347,22 +381,25 @@ class _Run:
 
     def outcomes(self) -> Outcomes:
         """Every action's outcome, in the order the plan lists them."""
-        results, run = self.results, self.schedule
+        deletes = [outcome for outcome in self.deletes if outcome is not None]
         return Outcomes(
             [
-                [results[id(action)] for action in run.agreements_first],
-                *(self.tenant_outcomes[slug] for slug in run.tenants),
-                [results[id(action)] for action in run.tenant_deletes],
-                [results[id(action)] for action in run.agreements_last],
+                self.first,
+                *(self.tenant_outcomes[slug] for slug in self.schedule.tenants),
+                deletes,
+                self.last,
             ]
         )
 
     async def execute(self, parallelism: int) -> None:
         for action in self.schedule.agreements_first:
             if self.stopped:
-                self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+                self.first.append(
+                    self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+                )
                 continue
             result = await self._write(action)
+            self.first.append(result)
             if result.outcome != "applied":
                 self.failed_agreements.add(action.key)
                 if self.fail_fast:
@@ -370,48 +407,52 @@ class _Run:
 
         limit = asyncio.Semaphore(parallelism)
 
-        async def bounded(slug: str, held: list[Action] | TenantPlan) -> None:
+        async def bounded(slug: str) -> None:
             async with limit:
-                actions = tenant_actions(held)
-                await self._tenant(slug, actions)
-                done = [self.results.pop(id(action)) for action in actions]
+                done = await self._tenant(slug, self.schedule.tenant_actions(slug))
                 self.tenant_outcomes[slug] = _TenantOutcomes.of(done)
 
-        async def deleting(action: Action) -> None:
+        async def deleting(position: int, action: Action) -> None:
             async with limit:
-                await self._tenant(str(action.tenant), [action])
+                (self.deletes[position],) = await self._tenant(str(action.tenant), [action])
 
         async with asyncio.TaskGroup() as group:
-            for slug, held in self.schedule.tenants.items():
-                group.create_task(bounded(slug, held))
+            for slug in self.schedule.tenants:
+                group.create_task(bounded(slug))
         async with asyncio.TaskGroup() as group:
-            for action in self.schedule.tenant_deletes:
-                group.create_task(deleting(action))
+            for position, action in enumerate(self.schedule.tenant_deletes):
+                group.create_task(deleting(position, action))
 
         for action in self.schedule.agreements_last:
             if self.stopped:
-                self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+                outcome = self._skip(action, "skipped: apply stopped after a failure (fail fast)")
             elif self.any_tenant_incomplete:
-                self._skip(
+                outcome = self._skip(
                     action,
                     "skipped: not every tenant was applied, so the agreement may still hold"
                     " tenants; apply again once they succeed",
                 )
             else:
-                await self._write(action)
+                outcome = await self._write(action)
+            self.last.append(outcome)
 
-    async def _tenant(self, slug: str, actions: list[Action]) -> None:
+    async def _tenant(self, slug: str, actions: list[Action]) -> list[ActionOutcome]:
+        """Run one tenant's actions in order: their outcomes, in the same order."""
+        done: list[ActionOutcome] = []
         if self.stopped:
             for action in actions:
-                self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+                done.append(
+                    self._skip(action, "skipped: apply stopped after a failure (fail fast)")
+                )
             self.any_tenant_incomplete = True
-            return
+            return done
         self._emit(ApplyEvent("tenant_started", slug, self._done(), self.total))
         outcome: Outcome = "applied"
         for position, action in enumerate(actions):
             reason = self._reason_to_skip(action)
             if reason is None:
                 result = await self._write(action)
+                done.append(result)
                 if result.outcome == "applied":
                     continue
                 if self.fail_fast:
@@ -423,11 +464,12 @@ class _Run:
                 rest = actions[position:]
                 outcome = "skipped"
             for pending in rest:
-                self._skip(pending, reason)
+                done.append(self._skip(pending, reason))
             self.any_tenant_incomplete = True
             break
         self._emit(ApplyEvent("tenant_finished", slug, self._done(), self.total, outcome=outcome))
         self._done_with(slug)
+        return done
 
     def _done_with(self, slug: str) -> None:
         """No later action writes to ``slug``: what this run kept of it can go."""
@@ -454,7 +496,7 @@ class _Run:
             return None
         return name if isinstance(name, str) and name in self.failed_agreements else None
 
-    async def _write(self, action: Action) -> ActionResult:
+    async def _write(self, action: Action) -> ActionOutcome:
         versions = self._versions_for(action.tenant)
         context = ExecutionContext(
             idempotency_key=idempotency_key(self.plan_id, action),
@@ -480,8 +522,7 @@ class _Run:
                 f"{message + '; ' if message else ''}the resource changed since the plan read"
                 " it (412): run plan again"
             )
-        self._record(action, result.outcome, _mask(message, action))
-        return result
+        return self._record(action, result.outcome, _mask(message, action))
 
     def _versions_for(self, tenant: str | None) -> Mapping[str, str]:
         """What a write of ``tenant`` (None: an agreement) may send If-Match from."""
@@ -500,13 +541,11 @@ class _Run:
         else:
             versions[address] = version
 
-    def _skip(self, action: Action, message: str) -> None:
-        self._record(action, "skipped", message)
+    def _skip(self, action: Action, message: str) -> ActionOutcome:
+        return self._record(action, "skipped", message)
 
-    def _record(self, action: Action, outcome: Outcome, message: str) -> None:
-        self.results[id(action)] = ActionOutcome(
-            action.address, action.tenant, action.kind, outcome, message
-        )
+    def _record(self, action: Action, outcome: Outcome, message: str) -> ActionOutcome:
+        recorded = ActionOutcome(action.address, action.tenant, action.kind, outcome, message)
         self.recorded += 1
         self._emit(
             ApplyEvent(
@@ -519,6 +558,7 @@ class _Run:
                 message=message,
             )
         )
+        return recorded
 
     def _done(self) -> int:
         return self.recorded

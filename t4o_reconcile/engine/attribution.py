@@ -15,7 +15,7 @@ fields by the provider, newest first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from t4o_reconcile.engine.compare import field_at
@@ -73,9 +73,9 @@ def touches(change: LiveChange, paths: tuple[str, ...]) -> bool:
     return any(field_at(change.before, p) != field_at(change.after, p) for p in paths)
 
 
-def attribute(tenant: TenantPlan, changes: Iterable[LiveChange]) -> int:
-    """Set ``drift`` on each action of ``tenant`` that undoes a change made outside this
-    tool, from ``changes`` (newest first); how many were set."""
+def attribute(tenant: TenantPlan, changes: Iterable[LiveChange]) -> tuple[TenantPlan, int]:
+    """``tenant`` with ``drift`` set on each action that undoes a change made outside
+    this tool, from ``changes`` (newest first), and how many were set."""
     want = wanted(tenant)
     newest: dict[tuple[str, str], LiveChange] = {}
     for change in changes:
@@ -83,16 +83,15 @@ def attribute(tenant: TenantPlan, changes: Iterable[LiveChange]) -> int:
         if where in want and where not in newest and touches(change, want[where]):
             newest[where] = change
     count = 0
-    actions = tenant.actions
-    for action in actions:
+    actions: list[Action] = []
+    for action in tenant.actions:
         found = newest.get((action.section, action.key))
         if found is None or found.by_tool or not _explains(action, found):
+            actions.append(action)
             continue
-        action.drift = found.attribution()
+        actions.append(replace(action, drift=found.attribution()))
         count += 1
-    if count:
-        tenant.actions = actions  # a packed tenant's actions are a copy: keep the change
-    return count
+    return (replace(tenant, actions=tuple(actions)) if count else tenant), count
 
 
 def _explains(action: Action, change: LiveChange) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from typing import Any
 
 from t4o_reconcile import identity
@@ -42,9 +43,7 @@ def tenant_errors(
     ]
     if have is not None:
         errors.extend(_numbers(want, have))
-    for error in errors:
-        error.source = error.source or want.source
-    return errors
+    return [e if e.source else replace(e, source=want.source) for e in errors]
 
 
 def unread_secrets(want: TenantSnapshot) -> list[str]:
@@ -378,8 +377,8 @@ def unknown_agreement(
     error = PlanError(
         address(slug, "agreement", ""),
         f"unknown agreement {name!r}; known agreements: {', '.join(sorted(known)) or 'none'}",
+        source,
     )
-    error.source = source
     return [error]
 
 

@@ -7,6 +7,7 @@ is unmanaged and never read into the plan; a section it holds is authoritative.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from t4o_reconcile.engine import checks, sections
@@ -19,16 +20,16 @@ from t4o_reconcile.engine.order import (
 )
 from t4o_reconcile.engine.plan import (
     AGREEMENTS,
-    PACK_FROM,
     WHOLE_TENANT,
     Action,
     AgreementUsers,
-    Packer,
     Plan,
+    PlanError,
     TenantPlan,
     address,
     versions_of,
 )
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
 
 _MEMBERSHIP = sections.AgreementMembership.name
@@ -87,9 +88,8 @@ class Planner:
         safety: SafetyOptions | None = None,
         leaving: set[str] | None = None,
         versions: bool = True,
-        pack_from: int = PACK_FROM,
+        budget: int | None = None,  # of the plan's TenantStore (None: MEMORY_BUDGET)
     ) -> None:
-        self._packer = Packer(pack_from)
         self._live = Snapshot(agreements=live.agreements, vocabulary=live.vocabulary)
         self._only = only
         self._delete_unmanaged = delete_unmanaged
@@ -101,9 +101,10 @@ class Planner:
             only=sorted(only) if only is not None else None,
             delete_unmanaged=delete_unmanaged,
         )
-        self._managed: list[TenantPlan] = []
-        self._removed: list[TenantPlan] = []
-        self._joins: dict[str, str] = {}  # slug -> the agreement its file names
+        self._tenants = TenantStore(budget=budget)
+        self._removed: set[str] = set()  # unmanaged tenants deleted: after the managed
+        # slug -> the agreement its file names, and the file
+        self._joins: dict[str, tuple[str, str | None]] = {}
         self._after: dict[str, str | None] = {}  # live slug -> its agreement after the plan
         self._needed: set[str] = set()  # agreements the planned tenants' actions name
         self._charged = _Charged()
@@ -128,31 +129,35 @@ class Planner:
         if tenant_plan is not None and self._only is not None:
             self._needed.update(_agreements_named(tenant_plan))
         if tenant_plan is not None:
-            self._packer.hold(tenant_plan)
+            self._tenants.add(tenant_plan)
         return tenant_plan
 
     def _plan_managed(self, want: TenantSnapshot, have: TenantSnapshot | None) -> TenantPlan | None:
         slug = want.slug
         if self._only is not None and slug not in self._only:
             return None
-        tenant_plan = TenantPlan(slug=slug, source=want.source)
+        actions: list[Action] = []
+        versions: dict[str, str] = {}
         if have is None:
-            _plan_new_tenant(want, tenant_plan)
+            _plan_new_tenant(want, actions)
         else:
             if self._versions:
-                tenant_plan.versions = versions_of(have)
-            _plan_existing_tenant(want, have, tenant_plan)
-        tenant_plan.errors.extend(checks.tenant_errors(want, have, self._live))
+                versions = versions_of(have)
+            _plan_existing_tenant(want, have, actions)
         name = _membership(want.sections.get(_MEMBERSHIP))
         if name is not None:
-            self._joins[slug] = name
-        tenant_plan.uncompared = checks.unread_secrets(want)
-        tenant_plan.deletes_need_flag = safety_rules.delete_reasons(
-            tenant_plan.actions, want, have, want.safety or self._safety
+            self._joins[slug] = (name, want.source)
+        return TenantPlan(
+            slug=slug,
+            actions=tuple(_in_order(actions, want, have)),
+            errors=tuple(checks.tenant_errors(want, have, self._live)),
+            deletes_need_flag=tuple(
+                safety_rules.delete_reasons(actions, want, have, want.safety or self._safety)
+            ),
+            versions=versions,
+            source=want.source,
+            uncompared=tuple(checks.unread_secrets(want)),
         )
-        tenant_plan.actions = _in_order(tenant_plan.actions, want, have)
-        self._managed.append(tenant_plan)
-        return tenant_plan
 
     def _plan_unmanaged(self, have: TenantSnapshot) -> TenantPlan | None:
         slug = have.slug
@@ -164,28 +169,27 @@ class Planner:
             self.plan.unmanaged_tenants.append(slug)
         if not self._delete_unmanaged:
             return None
-        tenant_plan = _plan_tenant_delete(have)
-        self._removed.append(tenant_plan)
-        return tenant_plan
+        self._removed.add(slug)
+        return _plan_tenant_delete(have)
 
     def finish(self, agreements: dict[str, Item] | None) -> Plan:
         """The plan, once every tenant was added; ``agreements`` are the desired ones
         (None: unmanaged)."""
         plan = self.plan
-        plan.tenants = sorted(self._managed, key=_slug) + sorted(self._removed, key=_slug)
+        removed = self._removed
+        self._tenants.sort(key=lambda slug: (slug in removed, slug))
+        plan.tenants = self._tenants
         plan.leaving.sort()
         plan.unmanaged_tenants.sort()
         live = self._live
         # The one tenant check that needs the desired agreements, which the files give
         # only once all of them are read; it is the last of a tenant's errors.
         known = agreements if agreements is not None else live.agreements
-        for tenant_plan in self._managed:
-            if tenant_plan.slug in self._joins:
-                tenant_plan.errors.extend(
-                    checks.unknown_agreement(
-                        tenant_plan.slug, self._joins[tenant_plan.slug], known, tenant_plan.source
-                    )
-                )
+        for slug, (name, source) in sorted(self._joins.items()):
+            unknown: list[PlanError] = checks.unknown_agreement(slug, name, known, source)
+            planned = self._tenants.get(slug) if unknown else None
+            if planned is not None:
+                self._tenants.replace(replace(planned, errors=(*planned.errors, *unknown)))
         if live.agreements is not None:
             plan.agreement_versions = {
                 address(None, AGREEMENTS, name): item.version
@@ -199,10 +203,6 @@ class Planner:
             set(live.agreements or {}) | set(agreements or {})
         )
         return plan
-
-
-def _slug(tenant_plan: TenantPlan) -> str:
-    return tenant_plan.slug
 
 
 def _membership_after(have: TenantSnapshot, tenant_plan: TenantPlan | None) -> str | None:
@@ -241,7 +241,9 @@ def _in_order(
     )
 
 
-def _plan_existing_tenant(want: TenantSnapshot, have: TenantSnapshot, plan: TenantPlan) -> None:
+def _plan_existing_tenant(
+    want: TenantSnapshot, have: TenantSnapshot, actions: list[Action]
+) -> None:
     slug = want.slug
     for name in sections.SECTIONS:
         if name == _MEMBERSHIP:
@@ -249,15 +251,15 @@ def _plan_existing_tenant(want: TenantSnapshot, have: TenantSnapshot, plan: Tena
         wanted = want.sections.get(name)
         if wanted is None:
             continue  # unmanaged
-        plan.actions.extend(diff_section(slug, name, wanted, have.sections.get(name, {})))
+        actions.extend(diff_section(slug, name, wanted, have.sections.get(name, {})))
     membership = want.sections.get(_MEMBERSHIP)
     if membership is not None:
         move = _agreement_move(slug, membership, have.sections.get(_MEMBERSHIP, {}))
         if move is not None:
-            plan.actions.append(move)
+            actions.append(move)
     for section in sections.each():
         if section.radio_flags and section.name in want.sections:
-            settle_radio_flags(plan.actions, section, want.sections[section.name])
+            settle_radio_flags(actions, section, want.sections[section.name])
 
 
 def diff_section(
@@ -288,7 +290,7 @@ def diff_section(
                 kind="delete",
                 before=dict(current.fields),
                 after=None,
-                sensitive_paths=secret_paths(current.fields),
+                sensitive_paths=tuple(secret_paths(current.fields)),
                 reason="not in the configuration",
                 version=current.version,
             )
@@ -322,7 +324,7 @@ def create_action(
         # The snapshot's own fields, not a copy: nothing changes a planned action's
         # values, and a creating plan of 10,000 tenants would hold 400,000 copies.
         after=fields,
-        sensitive_paths=secret_paths(fields),
+        sensitive_paths=tuple(secret_paths(fields)),
         reason=reason,
     )
 
@@ -340,8 +342,8 @@ def _update_action(
         kind="update",
         before=before,
         after=after,
-        changed_paths=paths,
-        sensitive_paths=secret_paths(want.fields),
+        changed_paths=tuple(paths),
+        sensitive_paths=tuple(secret_paths(want.fields)),
         version=have.version,
     )
 
@@ -365,7 +367,7 @@ def _agreement_move(slug: str, wanted: dict[str, Item], live: dict[str, Item]) -
         kind="move",
         before={"name": have_name},
         after={"name": want_name},
-        changed_paths=["name"],
+        changed_paths=("name",),
         reason=reason,
         version=current.version if current is not None else None,
     )
@@ -390,24 +392,36 @@ def settle_radio_flags(
         holders = [key for key, item in wanted.items() if item.fields.get(flag) is True]
         if not holders:
             continue  # checks report "no account would hold the flag"
-        for action in list(actions):
-            if action.section != section.name or action.kind != "update":
+        settled: list[Action] = []
+        for action in actions:
+            if (
+                action.section != section.name
+                or action.kind != "update"
+                or flag not in action.changed_paths
+                or not action.after
+                or action.after.get(flag) is not False
+            ):
+                settled.append(action)
                 continue
-            if flag not in action.changed_paths or not action.after:
+            paths = tuple(path for path in action.changed_paths if path != flag)
+            if not paths:
                 continue
-            if action.after.get(flag) is not False:
-                continue
-            action.changed_paths = [path for path in action.changed_paths if path != flag]
-            del action.after[flag]
-            if action.before is not None:
-                action.before.pop(flag, None)
             note = f"{flag} moves to {holders[0]} (cleared by the API when set there)"
-            action.reason = f"{action.reason}; {note}" if action.reason else note
-            if not action.changed_paths:
-                actions.remove(action)
+            settled.append(
+                replace(
+                    action,
+                    changed_paths=paths,
+                    after={k: v for k, v in action.after.items() if k != flag},
+                    before=None
+                    if action.before is None
+                    else {k: v for k, v in action.before.items() if k != flag},
+                    reason=f"{action.reason}; {note}" if action.reason else note,
+                )
+            )
+        actions[:] = settled
 
 
-def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
+def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
     slug = want.slug
     wanted = want.sections
     after: dict[str, Any] = {"slug": slug}
@@ -434,7 +448,7 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
         if owner is not None and owner_key is not None
         else None
     )
-    plan.actions.append(
+    actions.append(
         Action(
             tenant=slug,
             section=WHOLE_TENANT,
@@ -442,7 +456,7 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
             kind="create",
             before=None,
             after=after,
-            sensitive_paths=secret_paths(after),
+            sensitive_paths=tuple(secret_paths(after)),
             reason="new tenant",
         )
     )
@@ -452,7 +466,7 @@ def _plan_new_tenant(want: TenantSnapshot, plan: TenantPlan) -> None:
         for key, item in wanted.get(section.name, {}).items():
             if section.name == "users" and key == owner_key:
                 continue
-            plan.actions.append(create_action(slug, section.name, key, item.fields))
+            actions.append(create_action(slug, section.name, key, item.fields))
 
 
 _IDENTITY = sections.Identity.name
@@ -461,22 +475,23 @@ _NO_PROGRAMS = sections.Users.missing_means["programs"]
 
 def _plan_tenant_delete(have: TenantSnapshot) -> TenantPlan:
     identity = have.sections.get("identity", {}).get("")
-    plan = TenantPlan(slug=have.slug, versions=versions_of(have))
-    plan.actions.append(
-        Action(
-            tenant=have.slug,
-            section=WHOLE_TENANT,
-            key="",
-            kind="delete",
-            before=dict(identity.fields) if identity is not None else {"slug": have.slug},
-            after=None,
-            sensitive_paths=secret_paths(identity.fields) if identity is not None else [],
-            reason="unmanaged tenant (no file), deleted by request",
-            version=identity.version if identity is not None else None,
-        )
+    delete = Action(
+        tenant=have.slug,
+        section=WHOLE_TENANT,
+        key="",
+        kind="delete",
+        before=dict(identity.fields) if identity is not None else {"slug": have.slug},
+        after=None,
+        sensitive_paths=tuple(secret_paths(identity.fields)) if identity is not None else (),
+        reason="unmanaged tenant (no file), deleted by request",
+        version=identity.version if identity is not None else None,
     )
-    plan.deletes_need_flag = ["deletes the whole tenant with all its users and bank accounts"]
-    return plan
+    return TenantPlan(
+        slug=have.slug,
+        actions=(delete,),
+        deletes_need_flag=("deletes the whole tenant with all its users and bank accounts",),
+        versions=versions_of(have),
+    )
 
 
 def _plan_agreements(
@@ -508,14 +523,14 @@ class _Charged:
     created active); tenants outside the plan keep their live state; deleted ones count
     for nothing.
 
-    An access is held as the hash of its (user, program) pair, not the strings, so the
-    tally does not keep every user's e-mail alive (10,000 tenants of 25 users: 500,000
-    pairs a side); two pairs share a 64-bit hash about once in 10^8 plans, and then one
-    access is counted once too few. A tenant whose accesses are the same before and after
-    (nearly all of them, nightly) is tallied once, for both sides.
+    An access is held as one int made of its user's number and its program's
+    (``_Names``), so the tally keeps each e-mail once however many accesses and sides it
+    is in, and two accesses are never taken for one. A tenant whose accesses are the same
+    before and after (nearly all of them, nightly) is tallied once, for both sides.
     """
 
     def __init__(self) -> None:
+        self._names = _Names()
         self._both: dict[str, _Accesses] = {}
         self._before: dict[str, _Accesses] = {}
         self._after: dict[str, _Accesses] = {}
@@ -524,14 +539,14 @@ class _Charged:
         self, want: TenantSnapshot | None, have: TenantSnapshot | None, *, deleted: bool
     ) -> None:
         before_name: str | None = None
-        before = _Accesses()
+        before = _Accesses(self._names)
         if have is not None:
             before_name = _membership(have.sections.get(_MEMBERSHIP))
             if before_name is not None:
                 users = have.sections.get("users", {})
                 before.add(users, users, new_tenant=False)
         after_name: str | None = None
-        after = _Accesses()
+        after = _Accesses(self._names)
         if not deleted:
             after_name, users = _after_membership(want, have)
             if after_name is not None:
@@ -539,16 +554,16 @@ class _Charged:
                 after.add(users, live_users, new_tenant=have is None)
         if before_name == after_name and before == after:
             if before_name is not None:
-                self._both.setdefault(before_name, _Accesses()).update(before)
+                self._both.setdefault(before_name, _Accesses(self._names)).update(before)
             return
         if before_name is not None:
-            self._before.setdefault(before_name, _Accesses()).update(before)
+            self._before.setdefault(before_name, _Accesses(self._names)).update(before)
         if after_name is not None:
-            self._after.setdefault(after_name, _Accesses()).update(after)
+            self._after.setdefault(after_name, _Accesses(self._names)).update(after)
 
     def counts(self, agreements: set[str]) -> list[AgreementUsers]:
         names = agreements | set(self._both) | set(self._before) | set(self._after)
-        empty = _Accesses()
+        empty = _Accesses(self._names)
         result = []
         for name in sorted(names):
             both = self._both.get(name, empty)
@@ -566,12 +581,33 @@ class _Charged:
         return result
 
 
-class _Accesses:
-    """The (user, program) pairs of an agreement, active and pending, as hashes."""
+class _Names:
+    """A number for each user (by e-mail) and each program: an access is
+    ``user * PROGRAMS + program``, exact, and an e-mail is kept once, not per access."""
 
-    __slots__ = ("active", "pending")
+    PROGRAMS = 1 << 16
+
+    __slots__ = ("programs", "users")
 
     def __init__(self) -> None:
+        self.users: dict[str, int] = {}
+        self.programs: dict[str, int] = {}
+
+    def access(self, email: str, program: str) -> int:
+        user = self.users.setdefault(email, len(self.users))
+        number = self.programs.setdefault(program, len(self.programs))
+        if number >= self.PROGRAMS:
+            raise ValueError(f"more than {self.PROGRAMS} programs")
+        return user * self.PROGRAMS + number
+
+
+class _Accesses:
+    """The (user, program) pairs of an agreement, active and pending (``_Names``)."""
+
+    __slots__ = ("active", "names", "pending")
+
+    def __init__(self, names: _Names) -> None:
+        self.names = names
         self.active: set[int] = set()
         self.pending: set[int] = set()
 
@@ -591,7 +627,7 @@ class _Accesses:
             target = self.active if status == "active" else self.pending
             for program, right in (user.fields.get("programs") or {}).items():
                 if right not in (None, "none"):
-                    target.add(hash((email, str(program))))
+                    target.add(self.names.access(email, str(program)))
 
     def update(self, other: _Accesses) -> None:
         self.active |= other.active
@@ -600,7 +636,7 @@ class _Accesses:
     def joined(self, other: _Accesses) -> _Accesses:
         if not other.active and not other.pending:
             return self
-        joined = _Accesses()
+        joined = _Accesses(self.names)
         joined.active = self.active | other.active
         joined.pending = self.pending | other.pending
         return joined

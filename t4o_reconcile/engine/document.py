@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from t4o_reconcile.engine.plan import Action, Attribution, Plan, PlanError, TenantPlan
-from t4o_reconcile.engine.sensitive import mask, to_json
+from t4o_reconcile.engine.sensitive import as_plan_file, from_json, is_sensitive, mask, to_json
 
 FORMAT_VERSION = 1
 
@@ -31,7 +31,6 @@ def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, A
 def plan_head(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
     """The plan document without its ``tenants`` (see ``iter_json``)."""
     counts = plan.counts()
-    errors = [*plan.errors, *(e for t in plan.tenants for e in t.errors)]
     return {
         "format_version": FORMAT_VERSION,
         "plan_id": plan.plan_id,
@@ -49,7 +48,7 @@ def plan_head(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
         },
         "summary": {
             **counts,
-            "errors": len(errors),
+            "errors": len(plan.errors) + plan.tenants.error_count(),
             "unmanaged": len(plan.unmanaged_tenants),
             "leaving": len(plan.leaving),
         },
@@ -83,6 +82,133 @@ def tenant_document(tenant: TenantPlan, secret: Callable[[object], Any]) -> dict
         "errors": [error_to_dict(e) for e in tenant.errors],
         "deletes_need_flag": list(tenant.deletes_need_flag),
     }
+
+
+def tenant_line(tenant: TenantPlan, *, on_secret: Callable[[object], None] | None = None) -> bytes:
+    """The tenant as its line of the plan file: its document with every secret as its
+    reference, its versions and uncompared secrets, compact JSON in the order of the
+    plan's own fields (so a plan read back renders as it was made), and a newline.
+    ``on_secret`` is handed each secret value in the order the line holds them (each
+    action's ``before``, then ``after``), which is the order a reader meets their
+    references in."""
+    if on_secret is not None:
+        for action in tenant.actions:
+            _each_secret(action.before, on_secret)
+            _each_secret(action.after, on_secret)
+    entry = tenant_document(tenant, as_plan_file)
+    entry["versions"] = dict(tenant.versions)
+    entry["uncompared"] = list(tenant.uncompared)
+    try:
+        text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        return text.encode() + b"\n"
+    except UnicodeEncodeError:
+        # A lone surrogate (from an API answer) is not UTF-8: written escaped, so that
+        # the line stays valid and a reader refuses it by name.
+        text = json.dumps(entry, separators=(",", ":"))
+        return text.encode() + b"\n"
+
+
+def _each_secret(value: Any, found: Callable[[object], None]) -> None:
+    if is_sensitive(value):
+        found(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _each_secret(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _each_secret(item, found)
+
+
+def tenant_from_line(line: bytes) -> TenantPlan:
+    """A tenant from a line ``tenant_line`` wrote (the plan store's own, never a file's:
+    ``engine.planfile`` reads those with its bounds)."""
+    return tenant_from_document(json.loads(line))
+
+
+def tenant_from_document(entry: dict[str, Any]) -> TenantPlan:
+    """The tenant of a plan-file line; KeyError, TypeError or ValueError when the line
+    is not one."""
+    return TenantPlan(
+        slug=_string(entry["slug"]),
+        actions=tuple(action_from_document(a) for a in _list(entry["actions"])),
+        errors=tuple(error_from_document(e) for e in _list(entry["errors"])),
+        deletes_need_flag=tuple(_string(s) for s in _list(entry["deletes_need_flag"])),
+        versions={_string(k): _string(v) for k, v in _dict(entry.get("versions", {})).items()},
+        source=_optional(entry.get("source")),
+        uncompared=tuple(_string(u) for u in _list(entry.get("uncompared", []))),
+    )
+
+
+def action_from_document(entry: dict[str, Any]) -> Action:
+    kind = entry["action"]
+    if kind not in ("create", "update", "delete", "move"):
+        raise ValueError(f"action {kind!r}")
+    before, after = from_json(entry["before"]), from_json(entry["after"])
+    if before is not None and not isinstance(before, dict):
+        raise TypeError("before")
+    if after is not None and not isinstance(after, dict):
+        raise TypeError("after")
+    return Action(
+        tenant=_optional(entry["tenant"]),
+        section=_string(entry["section"]),
+        key=_string(entry["key"]),
+        kind=kind,
+        before=before,
+        after=after,
+        changed_paths=tuple(_string(p) for p in _list(entry["changed_paths"])),
+        sensitive_paths=tuple(_string(p) for p in _list(entry["sensitive_paths"])),
+        reason=_string(entry["reason"]),
+        version=_optional(entry["version"]),
+        drift=_drift(entry.get("drift")),
+    )
+
+
+def _drift(entry: Any) -> Attribution | None:
+    if entry is None:
+        return None
+    entry = _dict(entry)
+    number = entry["entry"]
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise TypeError("entry")
+    return Attribution(
+        at=_string(entry["at"]),
+        actor=_string(entry["actor"]),
+        token=_optional(entry["token"]),
+        client=_optional(entry["client"]),
+        change=_string(entry["change"]),
+        entry=number,
+    )
+
+
+def error_from_document(entry: Any) -> PlanError:
+    entry = _dict(entry)
+    return PlanError(
+        address=_string(entry["address"]),
+        message=_string(entry["message"]),
+        source=_optional(entry["source"]),
+    )
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found {type(value).__name__}")
+    return value
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else _string(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, found {type(value).__name__}")
+    return value
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, found {type(value).__name__}")
+    return value
 
 
 def iter_json(

@@ -157,7 +157,7 @@ def flatten(plan: Plan) -> list[Action]:
 
 
 def iter_flat(plan: Plan) -> Iterator[Action]:
-    """``flatten``'s actions one by one: a packed tenant's are unpacked only in turn."""
+    """``flatten``'s actions one by one: a tenant on disk is read only in turn."""
     first, last = agreement_phases(plan)
     yield from first
     tenant_deletes: list[Action] = []

@@ -7,12 +7,13 @@ An ``Action`` is one write against one resource. Addresses read like Terraform's
 
 from __future__ import annotations
 
-import pickle
 import uuid
-import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from t4o_reconcile import __version__
+from t4o_reconcile.engine.planstore import TenantStore
 
 if TYPE_CHECKING:
     from t4o_reconcile.engine.snapshot import TenantSnapshot
@@ -22,29 +23,6 @@ ActionKind = Literal["create", "update", "delete", "move"]
 # Section names of actions that are not a tenant section.
 WHOLE_TENANT = "tenant"  # create/delete of the tenant itself
 AGREEMENTS = "agreements"  # the shared agreements (tenant is None)
-
-
-# Actions a plan holds as objects; beyond them, each tenant's are packed (TenantPlan.pack):
-# a plan of a few hundred tenants is untouched, a creating plan of 10,000 stays small.
-# The planner and the plan file's reader both count so.
-PACK_FROM = 20_000
-
-
-class Packer:
-    """Packs each tenant handed to it once ``pack_from`` actions are held unpacked: what
-    the planner and the plan file's reader both do with the tenants they make."""
-
-    def __init__(self, pack_from: int = PACK_FROM) -> None:
-        self._pack_from = pack_from
-        self._held = 0  # actions held unpacked
-
-    def hold(self, tenant: TenantPlan) -> None:
-        if not tenant.has_actions():
-            return
-        if self._held >= self._pack_from:
-            tenant.pack()
-        else:
-            self._held += len(tenant.actions)
 
 
 def versions_of(tenant: TenantSnapshot) -> dict[str, str]:
@@ -79,7 +57,7 @@ class Attribution:
     entry: int  # the audit entry's id
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     tenant: str | None
     section: str
@@ -89,8 +67,7 @@ class Action:
     # values in memory; every renderer and the plan file show them as "(sensitive)".
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-    # Dotted ("contact.phone"). Empty ones are the shared (): a creating plan of 10,000
-    # tenants has 380,000 actions, and two empty lists each were 43 MB.
+    # Dotted ("contact.phone"); any sequence given is kept as a tuple.
     changed_paths: Sequence[str] = ()
     sensitive_paths: Sequence[str] = ()
     reason: str = ""
@@ -98,12 +75,15 @@ class Action:
     # Drift: the live change outside t4o-reconcile this action undoes, when known.
     drift: Attribution | None = None
 
+    def __post_init__(self) -> None:
+        _tuples(self, "changed_paths", "sensitive_paths")
+
     @property
     def address(self) -> str:
         return address(self.tenant, self.section, self.key)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PlanError:
     """Something apply would fail on, found before anything is written."""
 
@@ -112,117 +92,44 @@ class PlanError:
     source: str | None = None  # file:line:col where known
 
 
+@dataclass(frozen=True, slots=True)
 class TenantPlan:
     """One tenant's actions, errors and the live versions they were planned against.
 
-    A big plan holds its tenants' actions *packed* (``pack``): pickled and compressed
-    into one bytes object per tenant (a creating plan of 10,000 tenants: 380,000 actions,
-    ~240 MB as objects; a tenant's 38 actions are ~8 KB pickled, ~1.6 KB compressed, so
-    ~16 MB for all of them). ``actions`` unpacks a
-    fresh list on each read, so change a packed tenant's actions by assigning the list
-    back (``tenant.actions = actions``). The bytes never leave the process: they are
-    made here and read here only (they hold secret values, as the actions do).
-    """
+    A plan holds its tenants in a ``TenantStore`` (``engine.planstore``): as these
+    objects while the plan is small, as their plan-file JSON on disk beyond that."""
 
-    __slots__ = (
-        "_actions",
-        "_kinds",
-        "deletes_need_flag",
-        "errors",
-        "slug",
-        "source",
-        "uncompared",
-        "versions",
-    )
+    slug: str
+    # Any sequence given is kept as a tuple.
+    actions: Sequence[Action] = ()
+    errors: Sequence[PlanError] = ()
+    # Why apply needs --allow-deletes for this tenant; empty when it does not.
+    deletes_need_flag: Sequence[str] = ()
+    # Live versions of every resource read for this tenant: address -> version.
+    versions: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None
+    # Secrets whose values were not read (plan --without-secrets): not compared.
+    uncompared: Sequence[str] = ()
 
-    def __init__(
-        self,
-        slug: str,
-        actions: list[Action] | None = None,
-        errors: list[PlanError] | None = None,
-        # Why apply needs --allow-deletes for this tenant; empty when it does not.
-        deletes_need_flag: list[str] | None = None,
-        # Live versions of every resource read for this tenant: address -> version.
-        versions: dict[str, str] | None = None,
-        source: str | None = None,
-        # Secrets whose values were not read (plan --without-secrets): not compared.
-        uncompared: list[str] | None = None,
-    ) -> None:
-        self.slug = slug
-        self._actions: list[Action] | bytes = [] if actions is None else actions
-        self._kinds: dict[str, int] | None = None  # the action counts, kept when packed
-        self.errors: list[PlanError] = [] if errors is None else errors
-        self.deletes_need_flag: list[str] = [] if deletes_need_flag is None else deletes_need_flag
-        self.versions: dict[str, str] = {} if versions is None else versions
-        self.source = source
-        self.uncompared: list[str] = [] if uncompared is None else uncompared
-
-    @property
-    def actions(self) -> list[Action]:
-        held = self._actions
-        if isinstance(held, bytes):
-            actions: list[Action] = pickle.loads(zlib.decompress(held))
-            return actions
-        return held
-
-    @actions.setter
-    def actions(self, actions: list[Action]) -> None:
-        if isinstance(self._actions, bytes):
-            self._actions = actions
-            self.pack()
-        else:
-            self._actions = actions
-
-    @property
-    def packed(self) -> bool:
-        return isinstance(self._actions, bytes)
-
-    def pack(self) -> None:
-        """Hold the actions pickled (see the class): for plans too big to hold as objects.
-        Compressed too: a fifth of the pickle (field names and values repeat in every
-        action) for about 0.05 ms a tenant."""
-        held = self._actions
-        if isinstance(held, bytes) or not held:
-            return
-        self._kinds = _kinds(held)
-        self._actions = zlib.compress(pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    def __post_init__(self) -> None:
+        _tuples(self, "actions", "errors", "deletes_need_flag", "uncompared")
 
     def has_actions(self) -> bool:
-        return bool(self._actions)
+        return bool(self.actions)
 
     def counts(self) -> dict[str, int]:
         """How many actions of each kind (create, update, delete, move)."""
-        if self._kinds is not None and isinstance(self._actions, bytes):
-            return dict(self._kinds)
-        return _kinds(self.actions)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TenantPlan):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclasses beside it
-
-    def __repr__(self) -> str:
-        return (
-            f"TenantPlan(slug={self.slug!r}, actions={self.actions!r}, errors={self.errors!r},"
-            f" deletes_need_flag={self.deletes_need_flag!r}, versions={self.versions!r},"
-            f" source={self.source!r}, uncompared={self.uncompared!r})"
-        )
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (
-            self.slug,
-            self.actions,
-            self.errors,
-            self.deletes_need_flag,
-            self.versions,
-            self.source,
-            self.uncompared,
-        )
+        return kinds_of(self.actions)
 
 
-def _kinds(actions: list[Action]) -> dict[str, int]:
+def _tuples(frozen: object, *names: str) -> None:
+    for name in names:
+        value = getattr(frozen, name)
+        if type(value) is not tuple:
+            object.__setattr__(frozen, name, tuple(value))
+
+
+def kinds_of(actions: Iterable[Action]) -> dict[str, int]:
     counts = {"create": 0, "update": 0, "delete": 0, "move": 0}
     for action in actions:
         counts[action.kind] += 1
@@ -245,7 +152,9 @@ class AgreementUsers:
 @dataclass(slots=True)
 class Plan:
     target: str
-    tenants: list[TenantPlan] = field(default_factory=list)
+    # Every tenant planned, in order (``TenantStore``: small plans in memory, big ones on
+    # disk).
+    tenants: TenantStore = field(default_factory=TenantStore)
     agreement_actions: list[Action] = field(default_factory=list)
     agreement_versions: dict[str, str] = field(default_factory=dict)
     unmanaged_tenants: list[str] = field(default_factory=list)
@@ -275,29 +184,37 @@ class Plan:
     changed_since: str | None = None
     skipped_tenants: int = 0
     leaving: list[str] = field(default_factory=list)
+    # The version of t4o-reconcile that made the plan: apply --plan runs only its own.
+    tool_version: str = __version__
+
+    def __repr__(self) -> str:
+        # Bounded whatever the plan's size: asyncio formats the repr of a finished main
+        # task's result (a plan, or what holds one) as it exits.
+        return (
+            f"Plan(target={self.target!r}, plan_id={self.plan_id!r}, tenants={self.tenants!r},"
+            f" counts={self.counts()!r}, errors={len(self.errors)})"
+        )
 
     def counts(self) -> dict[str, int]:
-        counts = _kinds(self.agreement_actions)
-        for tenant in self.tenants:
-            if tenant.has_actions():
-                for kind, count in tenant.counts().items():
-                    counts[kind] += count
+        counts = kinds_of(self.agreement_actions)
+        for kind, count in self.tenants.counts().items():
+            counts[kind] += count
         return counts
 
     @property
     def uncompared(self) -> list[str]:
         """Every secret not compared, ``address.field (reference)``; non-empty: partial."""
-        return [entry for tenant in self.tenants for entry in tenant.uncompared]
+        return self.tenants.uncompared()
 
     @property
     def partial(self) -> bool:
         """Made without secret values: it shows what it can, and cannot be applied."""
-        return bool(self.uncompared)
+        return self.tenants.partial()
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.agreement_actions) or any(t.has_actions() for t in self.tenants)
+        return bool(self.agreement_actions) or self.tenants.has_actions()
 
     @property
     def has_errors(self) -> bool:
-        return bool(self.errors) or any(t.errors for t in self.tenants)
+        return bool(self.errors) or self.tenants.has_errors()

@@ -1,5 +1,7 @@
-"""The published JSON Schema of the plan document (``plan --format json``) and of the saved
-plan file (``plan --out``, the same document with ``kind``, versions and the digest).
+"""The published JSON Schema of the plan document (``plan --format json``) and of the lines
+of the saved plan file (``plan --out``, JSON Lines: ``$defs/plan_file_header``, then a
+``$defs/tenant`` a line, then optionally ``$defs/plan_file_seal``; see
+``engine.planfile``). ``plan_file_line_schema`` gives the schema of one kind of line.
 
 ``t4o-reconcile schema`` writes it to ``schemas/plan.schema.json``; a test checks that the
 checked-in file is fresh and that every plan the tests produce validates against it.
@@ -109,12 +111,18 @@ _TENANT: dict[str, Any] = {
 
 
 def plan_schema() -> dict[str, Any]:
+    """What ``schemas/plan.schema.json`` holds: the document and the plan file's lines."""
+    return plan_file_schema()
+
+
+def _document_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://t4o-reconcile.dev/schemas/plan.schema.json",
         "title": "t4o-reconcile plan",
-        "description": "plan --format json, and the saved plan file of plan --out (which adds"
-        " kind, config_digest, versions, only and delete_unmanaged).",
+        "description": "plan --format json. The saved plan file of plan --out is JSON Lines:"
+        " a line of $defs/plan_file_header, a line of $defs/tenant per tenant, then"
+        " optionally a line of $defs/plan_file_seal.",
         "type": "object",
         "required": [
             "format_version",
@@ -228,13 +236,71 @@ def plan_schema() -> dict[str, Any]:
                     },
                 },
             },
-            # The saved plan file only:
+        },
+        "$defs": {"action": _ACTION, "error": _ERROR, "tenant": _TENANT},
+    }
+
+
+def plan_file_schema() -> dict[str, Any]:
+    """The document schema with the plan file's own lines among its ``$defs``."""
+    schema = _document_schema()
+    properties = {k: v for k, v in schema["properties"].items() if k != "tenants"}
+    header = {
+        "type": "object",
+        "description": "Line 1 of a plan file: the plan without its tenants, and the file's"
+        " own fields",
+        "required": [
+            *(name for name in schema["required"] if name != "tenants"),
+            "kind",
+            "tool_version",
+            "tenant_count",
+            "config_digest",
+            "reference_digest",
+            "agreement_versions",
+            "only",
+            "delete_unmanaged",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            **properties,
+            "format_version": {"const": 2},
             "kind": {"const": "t4o-reconcile-plan"},
+            "tool_version": {
+                "type": "string",
+                "description": "The t4o-reconcile that made it; apply --plan runs only its own",
+            },
+            "tenant_count": {**_COUNT, "description": "How many tenant lines follow"},
             "config_digest": {"type": "string"},
             "reference_digest": {"type": "string"},
             "agreement_versions": _VERSIONS,
             "only": {"oneOf": [{"type": "null"}, _STRINGS]},
             "delete_unmanaged": {"type": "boolean"},
         },
-        "$defs": {"action": _ACTION, "error": _ERROR, "tenant": _TENANT},
     }
+    seal = {
+        "type": "object",
+        "description": "The last line of a sealed plan file: HMAC-SHA256, keyed with the plan"
+        " key, of every byte before this line",
+        "required": ["seal"],
+        "additionalProperties": False,
+        "properties": {
+            "seal": {
+                "type": "object",
+                "required": ["alg", "mac"],
+                "additionalProperties": False,
+                "properties": {
+                    "alg": {"const": "hmac-sha256"},
+                    "mac": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                },
+            }
+        },
+    }
+    schema["$defs"] = {**schema["$defs"], "plan_file_header": header, "plan_file_seal": seal}
+    return schema
+
+
+def plan_file_line_schema(line: str) -> dict[str, Any]:
+    """The schema of one line of a plan file: ``plan_file_header``, ``tenant`` or
+    ``plan_file_seal``."""
+    schema = plan_file_schema()
+    return {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{line}"}

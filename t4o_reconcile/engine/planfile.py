@@ -1,4 +1,12 @@
-"""The saved plan (``plan --out``): the JSON plan plus versions and the config digest.
+"""The saved plan (``plan --out``): JSON Lines, a tenant a line, optionally sealed.
+
+Line 1 is the header: the plan document without its tenants (``document.plan_head``),
+with the file's own fields (``kind``, the digests, versions, ``tool_version``,
+``tenant_count``). Then one line per tenant (``document.tenant_line``), then, when the
+plan was saved with a key, the seal: ``{"seal": {"alg": "hmac-sha256", "mac": HEX}}``,
+an HMAC-SHA256 over every byte before it. Each line is read with the standard JSON
+decoder, within the bounds of ``PlanFileLimits``: a plan file is untrusted input (anyone
+who can push a branch can upload one).
 
 No secret value is ever written: a secret is kept as ``{"sensitive": true, "source":
 "env:NAME"}`` and loads back as a ``SavedSecret``; apply re-resolves it from the
@@ -7,40 +15,69 @@ configuration whose digest matches.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, NoReturn
 
-from t4o_reconcile.engine.document import FORMAT_VERSION, iter_json, plan_head, tenant_document
-from t4o_reconcile.engine.plan import (
-    PACK_FROM,
-    Action,
-    AgreementUsers,
-    Attribution,
-    Packer,
-    Plan,
-    PlanError,
-    TenantPlan,
+from t4o_reconcile import __version__
+from t4o_reconcile.engine.document import (
+    action_from_document,
+    error_from_document,
+    plan_head,
+    tenant_from_document,
 )
-from t4o_reconcile.engine.sensitive import as_plan_file, from_json
+from t4o_reconcile.engine.plan import AgreementUsers, Plan
+from t4o_reconcile.engine.planstore import TenantStore
+from t4o_reconcile.engine.sensitive import as_plan_file
 from t4o_reconcile.errors import PlanFileError
-from t4o_reconcile.jsonstream import StreamError, read_object
 
 PLAN_FILE_KIND = "t4o-reconcile-plan"
+# 2: JSON Lines (1 was one indented JSON document).
+FILE_FORMAT_VERSION = 2
+SEAL_ALG = "hmac-sha256"
 
 
-def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan atomically: a reader sees the old file or the new one, never half.
-    It is written a tenant at a time, never held whole as a document or as text."""
+@dataclass(frozen=True, slots=True)
+class PlanFileLimits:
+    """What a plan file may hold. A creating plan of 10,000 tenants is about 200 MB, its
+    longest line (a tenant) tens of KB, its deepest value a dozen levels, its longest
+    string below a tenant file's own limit (1 MiB), its numbers counts and audit ids;
+    each bound is far above that and far below what hurts. A line is read only up to
+    its bound, so no line costs more memory than that."""
+
+    file_bytes: int = 4 * 2**30
+    line_bytes: int = 16 * 2**20
+    depth: int = 64
+    string_chars: int = 2 * 2**20
+    number_chars: int = 32
+
+
+LIMITS = PlanFileLimits()
+
+
+def save_plan(plan: Plan, path: Path, *, key: bytes | None) -> None:
+    """Write the plan atomically (a reader sees the old file or the new one, never
+    half), a tenant at a time; with ``key``, sealed (see the module)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for piece in iter_plan_file(plan):
-                handle.write(piece)
+        with os.fdopen(fd, "wb") as handle:
+            mac = None if key is None else hmac.new(key, digestmod=hashlib.sha256)
+            for line in iter_plan_file(plan):
+                handle.write(line)
+                if mac is not None:
+                    mac.update(line)
+            if mac is not None:
+                handle.write(seal_line(mac.hexdigest()))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -49,161 +86,439 @@ def save_plan(plan: Plan, path: Path) -> None:
         raise
 
 
-def iter_plan_file(plan: Plan) -> Iterator[str]:
-    """The plan file's text in pieces: ``json.dumps(document, sort_keys=True, indent=2,
-    ensure_ascii=False)`` and a newline, the document made a tenant at a time."""
+def seal_line(mac: str) -> bytes:
+    seal = {"seal": {"alg": SEAL_ALG, "mac": mac}}
+    return json.dumps(seal, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+def iter_plan_file(plan: Plan) -> Iterator[bytes]:
+    """The plan file's lines, without the seal: the header, then each tenant's."""
+    yield _header_line(plan)
+    yield from plan.tenants.lines()
+
+
+def _header_line(plan: Plan) -> bytes:
     head = plan_head(plan, secret=as_plan_file)
+    head["format_version"] = FILE_FORMAT_VERSION
     head["kind"] = PLAN_FILE_KIND
+    head["tool_version"] = plan.tool_version
+    head["tenant_count"] = len(plan.tenants)
     head["config_digest"] = plan.config_digest
     head["reference_digest"] = plan.reference_digest
-    head["plan_id"] = plan.plan_id
     head["agreement_versions"] = dict(plan.agreement_versions)
     head["only"] = plan.only
     head["delete_unmanaged"] = plan.delete_unmanaged
-
-    def tenants() -> Iterator[dict[str, Any]]:
-        for tenant in plan.tenants:
-            entry = tenant_document(tenant, as_plan_file)
-            entry["versions"] = dict(tenant.versions)
-            entry["uncompared"] = list(tenant.uncompared)
-            yield entry
-
-    yield from iter_json(head, tenants(), indent=2)
-    yield "\n"
-
-
-def load_plan(path: Path) -> Plan:
-    """The plan saved in ``path``, read a tenant at a time: the parsed JSON of one tenant
-    is held at once, and the tenants' actions beyond ``PACK_FROM`` are kept packed, so a
-    plan of 10,000 tenants loads in bounded memory."""
-    path = Path(path)
-    tenants = _Tenants()
+    text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     try:
-        with path.open(encoding="utf-8") as handle:
-            document = read_object(handle, {"tenants": tenants.add})
+        return text.encode() + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate from an answer: kept escaped
+        return json.dumps(head, separators=(",", ":")).encode() + b"\n"
+
+
+def load_plan(
+    path: Path,
+    *,
+    key: bytes | None,
+    require_seal: bool,
+    limits: PlanFileLimits = LIMITS,
+) -> Plan:
+    """The plan saved in ``path``, read a line at a time into a ``TenantStore`` (so a
+    plan of 10,000 tenants loads in bounded memory). Anything that is not a plan file
+    within ``limits`` is one ``PlanFileError`` naming the line and column.
+
+    With ``require_seal`` the seal is checked with ``key`` in a first pass over the raw
+    bytes, before anything is parsed, and again over the bytes parsed. A plan loaded as a
+    record (``require_seal`` false) may lack a seal; one it has is checked when ``key``
+    is given."""
+    path = Path(path)
+    if require_seal and key is None:
+        raise PlanFileError(f"{path}: no key to check the plan's seal with")
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limits.file_bytes:
+                raise PlanFileError(
+                    f"{path}: expected a plan file of at most {limits.file_bytes} bytes,"
+                    f" found {size} bytes"
+                )
+            if require_seal:
+                assert key is not None  # checked above
+                _check_seal(_Lines(handle, path, limits), key)
+                handle.seek(0)
+            return _Reader(_Lines(handle, path, limits), key, require_seal).plan()
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise PlanFileError(f"{path}: expected a JSON plan file, which is UTF-8 text") from None
-    except StreamError as exc:
+
+
+def check_tool_version(plan: Plan, path: Path) -> None:
+    """A plan is applied only by the version that made it: another version may plan,
+    order or write differently from what was reviewed."""
+    if plan.tool_version != __version__:
         raise PlanFileError(
-            f"{path}:{exc.line}:{exc.column}: expected a JSON plan file: {exc.message}"
-        ) from None
-    if document.get("kind") != PLAN_FILE_KIND:
-        raise PlanFileError(
-            f"{path}: expected a plan file written by 'plan --out' (kind {PLAN_FILE_KIND!r})"
+            f"{path}: the plan was made by t4o-reconcile {plan.tool_version}, this is"
+            f" {__version__}; make the plan again with this version"
         )
-    if document.get("format_version") != FORMAT_VERSION:
-        raise PlanFileError(
-            f"{path}: expected format_version {FORMAT_VERSION}, found"
-            f" {document.get('format_version')!r}; make the plan again with this version"
-        )
-    try:
-        if tenants.failed is not None:
-            raise tenants.failed
-        return _plan(document)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise PlanFileError(f"{path}: malformed plan file ({exc!r} missing or wrong)") from None
 
 
-class _Tenants:
-    """Each tenant of the file as a ``TenantPlan`` as soon as it is read. A tenant that is
-    not one is remembered, and the rest are skipped: whether the file is a plan file at
-    all is known only at its end, and is what the reader is told first."""
-
-    def __init__(self) -> None:
-        self.failed: Exception | None = None
-        self._packer = Packer(PACK_FROM)
-
-    def add(self, entry: Any) -> TenantPlan | None:
-        if self.failed is not None:
-            return None
-        try:
-            tenant = _tenant(entry)
-        except (KeyError, TypeError, AttributeError) as exc:
-            self.failed = exc
-            return None
-        self._packer.hold(tenant)
-        return tenant
+_MISMATCH = "the plan's seal does not match: it was edited, or made with another key"
 
 
-def _tenant(entry: dict[str, Any]) -> TenantPlan:
-    return TenantPlan(
-        slug=entry["slug"],
-        actions=[_action(a) for a in entry["actions"]],
-        errors=[_error(e) for e in entry["errors"]],
-        deletes_need_flag=list(entry["deletes_need_flag"]),
-        versions=dict(entry.get("versions", {})),
-        source=entry.get("source"),
-        uncompared=[str(u) for u in entry.get("uncompared", [])],
-    )
+def _check_seal(lines: _Lines, key: bytes) -> None:
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    last: bytes | None = None
+    for raw in lines:
+        if last is not None:
+            mac.update(last)
+        last = raw
+    if last is None or not last.startswith(b'{"seal"'):
+        lines.fail_file("the plan has no seal: apply needs a plan saved with the plan key")
+    found = _parse(last, lines.path, lines.number, lines.limits)
+    seal = found.get("seal") if isinstance(found, dict) and len(found) == 1 else None
+    if not isinstance(seal, dict) or seal.get("alg") != SEAL_ALG:
+        lines.fail(1, f'expected the seal {{"seal": {{"alg": "{SEAL_ALG}", "mac": HEX}}}}')
+    given = seal.get("mac")
+    if not isinstance(given, str) or not hmac.compare_digest(given, mac.hexdigest()):
+        lines.fail_file(_MISMATCH)
 
 
-def _plan(document: dict[str, Any]) -> Plan:
-    return Plan(
-        target=document["target"],
-        tenants=document["tenants"],
-        agreement_actions=[_action(a) for a in document["agreement_actions"]],
-        agreement_versions=dict(document.get("agreement_versions", {})),
-        unmanaged_tenants=list(document["unmanaged_tenants"]),
-        agreement_users=[
-            AgreementUsers(
-                agreement=u["agreement"],
-                before=u["before"],
-                after=u["after"],
-                pending_before=u.get("pending_before", 0),
-                pending_after=u.get("pending_after", 0),
+class _Lines:
+    """The file's lines as bytes, each at most ``limits.line_bytes`` and ended by a
+    newline, counted from 1."""
+
+    def __init__(self, handle: IO[bytes], path: Path, limits: PlanFileLimits) -> None:
+        self.handle = handle
+        self.path = path
+        self.limits = limits
+        self.number = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        raw = self.handle.readline(self.limits.line_bytes + 1)
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        if not raw.endswith(b"\n"):
+            if len(raw) > self.limits.line_bytes:
+                self.fail(
+                    self.limits.line_bytes + 1,
+                    f"expected a line of at most {self.limits.line_bytes} bytes",
+                )
+            self.fail(len(raw) + 1, "expected the line to end with a newline (cut short?)")
+        return raw
+
+    def fail(self, column: int, message: str) -> NoReturn:
+        raise PlanFileError(f"{self.path}:{self.number}:{column}: {message}")
+
+    def fail_file(self, message: str) -> NoReturn:
+        raise PlanFileError(f"{self.path}: {message}")
+
+
+class _Reader:
+    def __init__(self, lines: _Lines, key: bytes | None, require_seal: bool) -> None:
+        self.lines = lines
+        self.key = key
+        self.require_seal = require_seal
+        self.mac = None if key is None else hmac.new(key, digestmod=hashlib.sha256)
+
+    def _next(self) -> bytes | None:
+        raw = next(self.lines, None)
+        return raw
+
+    def _parse(self, raw: bytes) -> Any:
+        return _parse(raw, self.lines.path, self.lines.number, self.lines.limits)
+
+    def plan(self) -> Plan:
+        lines = self.lines
+        first = self._next()
+        if first is None:
+            lines.fail_file("expected a plan file written by 'plan --out', found an empty file")
+        if first.strip() == b"{":
+            lines.fail(
+                1,
+                "expected a plan file in JSON Lines (format 2); this looks like a plan made"
+                " by an older version: make the plan again with this version",
             )
-            for u in document["agreement_users"]
-        ],
-        errors=[_error(e) for e in document["errors"]],
-        config_digest=document.get("config_digest", ""),
-        reference_digest=str(document["reference_digest"]),
-        only=document.get("only"),
-        delete_unmanaged=bool(document.get("delete_unmanaged", False)),
-        plan_id=str(document["plan_id"]),
-        endpoint=str(document["endpoint"]),
-        identity=document["identity"],
+        header = self._parse(first)
+        self._update(first)
+        if not isinstance(header, dict) or header.get("kind") != PLAN_FILE_KIND:
+            lines.fail(1, f"expected a plan file written by 'plan --out' (kind {PLAN_FILE_KIND!r})")
+        if header.get("format_version") != FILE_FORMAT_VERSION:
+            lines.fail(
+                1,
+                f"expected format_version {FILE_FORMAT_VERSION}, found"
+                f" {header.get('format_version')!r}; make the plan again with this version",
+            )
+        count = header.get("tenant_count")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            lines.fail(1, "expected tenant_count, a count of the tenant lines")
+        store = TenantStore()
+        try:
+            for _ in range(count):
+                raw = self._next()
+                if raw is None:
+                    lines.fail_file(
+                        f"expected {count} tenant lines as the header says, found"
+                        f" {len(store)}: the file is cut short"
+                    )
+                self._tenant(raw, store)
+                self._update(raw)
+            self._end()
+            try:
+                return _plan(header, store)
+            except (KeyError, TypeError, ValueError) as exc:
+                lines.number = 1
+                lines.fail(1, f"expected a plan file's header: {_what(exc)}")
+        except BaseException:
+            store.close()
+            raise
+
+    def _tenant(self, raw: bytes, store: TenantStore) -> None:
+        entry = self._parse(raw)
+        try:
+            if not isinstance(entry, dict):
+                raise TypeError("expected an object")
+            tenant = tenant_from_document(entry)
+            for action in tenant.actions:
+                if action.tenant != tenant.slug:
+                    raise ValueError(f"{action.address} is not an action of tenant {tenant.slug!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            self.lines.fail(1, f"expected a tenant of the plan: {_what(exc)}")
+        if store.position(tenant.slug) is not None:
+            self.lines.fail(1, f"tenant {tenant.slug!r} appears twice")
+        store.add_line(tenant, raw)
+
+    def _end(self) -> None:
+        raw = self._next()
+        if raw is None:
+            if self.require_seal:  # the first pass saw one: the file changed since
+                self.lines.fail_file(_MISMATCH)
+            return
+        found = self._parse(raw)
+        seal = found.get("seal") if isinstance(found, dict) and len(found) == 1 else None
+        if not isinstance(seal, dict) or set(seal) != {"alg", "mac"}:
+            self.lines.fail(1, "expected the end of the plan, or its seal")
+        if self.mac is not None and not hmac.compare_digest(
+            str(seal.get("mac")), self.mac.hexdigest()
+        ):
+            self.lines.fail_file(_MISMATCH)
+        if self._next() is not None:
+            self.lines.fail(1, "expected the end of the plan after its seal")
+
+    def _update(self, raw: bytes) -> None:
+        if self.mac is not None:
+            self.mac.update(raw)
+
+
+def _what(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"{exc.args[0]!r} is missing"
+    return str(exc) or type(exc).__name__
+
+
+# -- one line, parsed within the limits ---------------------------------------------------
+
+
+class _Refused(ValueError):
+    def __init__(self, message: str, needle: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.needle = needle
+
+
+def _parse(raw: bytes, path: Path, number: int, limits: PlanFileLimits) -> Any:
+    def fail(column: int, message: str) -> NoReturn:
+        raise PlanFileError(f"{path}:{number}:{column}: {message}")
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(exc.start + 1, "expected UTF-8 text, found an invalid byte")
+    try:
+        value = _decoder(limits).decode(text)
+    except json.JSONDecodeError as exc:
+        fail(exc.colno, f"expected JSON: {exc.msg}")
+    except _Refused as exc:
+        fail(_column_of(text, exc.needle), exc.message)
+    except RecursionError:
+        fail(
+            _too_deep_at(text, limits.depth), f"expected values nested at most {limits.depth} deep"
+        )
+    except ValueError as exc:  # e.g. a number Python will not convert
+        fail(1, f"expected JSON: {exc}")
+    problem = _check(value, limits)
+    if problem is not None:
+        message, needle = problem
+        if needle == "depth":
+            fail(_too_deep_at(text, limits.depth), message)
+        if needle == "surrogate":
+            found = _LONE_SURROGATE.search(text)
+            fail(found.start() + 1 if found else 1, message)
+        fail(_column_of(text, needle), message)
+    return value
+
+
+def _decoder(limits: PlanFileLimits) -> json.JSONDecoder:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, value in items:
+            if name in found:
+                raise _Refused(f"expected each key once, found {name!r} twice", json.dumps(name))
+            found[name] = value
+        return found
+
+    def integer(text: str) -> int:
+        if len(text) > limits.number_chars:
+            raise _Refused(f"expected a number of at most {limits.number_chars} digits", text[:32])
+        return int(text)
+
+    def real(text: str) -> float:
+        if len(text) > limits.number_chars:
+            raise _Refused(f"expected a number of at most {limits.number_chars} digits", text[:32])
+        number = float(text)
+        if not math.isfinite(number):
+            raise _Refused("expected a finite number", text)
+        return number
+
+    def constant(text: str) -> Any:
+        raise _Refused(f"expected JSON, found {text}", text)
+
+    return json.JSONDecoder(
+        object_pairs_hook=pairs, parse_int=integer, parse_float=real, parse_constant=constant
+    )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _check(value: Any, limits: PlanFileLimits) -> tuple[str, str] | None:
+    """What in a parsed line breaks the limits the decoder cannot hold: its depth, a
+    string's length, a lone surrogate (``\\ud800`` is valid JSON, but no text)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if len(item) > limits.string_chars:
+                return (
+                    f"expected a string of at most {limits.string_chars} characters",
+                    json.dumps(item[:16], ensure_ascii=False)[:-1],
+                )
+            if not item.isascii() and _SURROGATE.search(item):
+                return "expected text, found a lone surrogate (\\ud800 to \\udfff)", "surrogate"
+        elif isinstance(item, dict | list):
+            if depth > limits.depth:
+                return f"expected values nested at most {limits.depth} deep", "depth"
+            children = item.items() if isinstance(item, dict) else ((None, v) for v in item)
+            for name, child in children:
+                if name is not None:
+                    stack.append((name, depth))
+                if isinstance(child, str | dict | list):
+                    stack.append((child, depth + 1))
+    return None
+
+
+def _column_of(text: str, needle: str) -> int:
+    if not needle:
+        return 1
+    first = text.find(needle)
+    if first < 0:
+        return 1
+    second = text.find(needle, first + 1)  # a duplicate key: the second one
+    return (second if second >= 0 and needle.startswith('"') else first) + 1
+
+
+def _too_deep_at(text: str, limit: int) -> int:
+    """The column where ``text`` opens its value ``limit + 1`` deep."""
+    depth, in_string, escaped = 0, False, False
+    for column, char in enumerate(text, start=1):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return column
+        elif char in "]}":
+            depth -= 1
+    return 1
+
+
+def _plan(document: dict[str, Any], tenants: TenantStore) -> Plan:
+    targeted = document["targeted"] or {}
+    if not isinstance(targeted, dict):
+        raise TypeError("targeted")
+    only = document.get("only")
+    if only is not None:
+        only = [_string(slug) for slug in _list(only)]
+    return Plan(
+        target=_string(document["target"]),
+        tenants=tenants,
+        agreement_actions=[action_from_document(a) for a in _list(document["agreement_actions"])],
+        agreement_versions={
+            _string(k): _string(v) for k, v in _dict(document.get("agreement_versions", {})).items()
+        },
+        unmanaged_tenants=[_string(s) for s in _list(document["unmanaged_tenants"])],
+        agreement_users=[_users(u) for u in _list(document["agreement_users"])],
+        errors=[error_from_document(e) for e in _list(document["errors"])],
+        config_digest=_string(document.get("config_digest", "")),
+        reference_digest=_string(document["reference_digest"]),
+        only=only,
+        delete_unmanaged=document.get("delete_unmanaged", False) is True,
+        plan_id=_string(document["plan_id"]),
+        endpoint=_string(document["endpoint"]),
+        identity=None if document["identity"] is None else _string(document["identity"]),
         deletes_approved=document["deletes_approved"] is True,
-        commit=document["commit"],
-        changed_since=(document["targeted"] or {}).get("changed_since"),
-        skipped_tenants=int((document["targeted"] or {}).get("skipped", 0)),
-        leaving=list(document["leaving_management"]),
+        commit=None if document["commit"] is None else _string(document["commit"]),
+        changed_since=None
+        if targeted.get("changed_since") is None
+        else _string(targeted["changed_since"]),
+        skipped_tenants=_count(targeted.get("skipped", 0)),
+        leaving=[_string(s) for s in _list(document["leaving_management"])],
+        tool_version=_string(document["tool_version"]),
     )
 
 
-def _action(entry: dict[str, Any]) -> Action:
-    kind = entry["action"]
-    if kind not in ("create", "update", "delete", "move"):
-        raise TypeError(f"action {kind!r}")
-    return Action(
-        tenant=entry["tenant"],
-        section=entry["section"],
-        key=entry["key"],
-        kind=kind,
-        before=from_json(entry["before"]),
-        after=from_json(entry["after"]),
-        changed_paths=list(entry["changed_paths"]) or (),
-        sensitive_paths=list(entry["sensitive_paths"]) or (),
-        reason=entry["reason"],
-        version=entry["version"],
-        drift=_drift(entry.get("drift")),
+def _users(entry: Any) -> AgreementUsers:
+    entry = _dict(entry)
+    return AgreementUsers(
+        agreement=_string(entry["agreement"]),
+        before=_count(entry["before"]),
+        after=_count(entry["after"]),
+        pending_before=_count(entry.get("pending_before", 0)),
+        pending_after=_count(entry.get("pending_after", 0)),
     )
 
 
-def _drift(entry: Any) -> Attribution | None:
-    if entry is None:
-        return None
-    token, client = entry["token"], entry["client"]
-    return Attribution(
-        at=str(entry["at"]),
-        actor=str(entry["actor"]),
-        token=None if token is None else str(token),
-        client=None if client is None else str(client),
-        change=str(entry["change"]),
-        entry=int(entry["entry"]),
-    )
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"expected a count, found {value!r}")
+    return value
 
 
-def _error(entry: dict[str, Any]) -> PlanError:
-    return PlanError(address=entry["address"], message=entry["message"], source=entry["source"])
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found {type(value).__name__}")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, found {type(value).__name__}")
+    return value
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, found {type(value).__name__}")
+    return value

@@ -11,7 +11,7 @@ review could not see (a secret it did not compare) is the only difference allowe
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Action, Plan
@@ -76,16 +76,17 @@ def _action_differences(reviewed: Plan, fresh: Plan, uncompared: set[str]) -> li
     return problems
 
 
-def _side_by_side(reviewed: Plan, fresh: Plan) -> Iterator[tuple[list[Action], list[Action]]]:
+def _side_by_side(
+    reviewed: Plan, fresh: Plan
+) -> Iterator[tuple[Sequence[Action], Sequence[Action]]]:
     """The two plans' actions, the agreements' and then a tenant's at a time: a shape
     (its address names its tenant) can only match within its tenant, so comparing each
-    tenant's is comparing the whole plans, with one tenant unpacked at a time."""
+    tenant's is comparing the whole plans, with one tenant of each read at a time."""
     yield reviewed.agreement_actions, fresh.agreement_actions
-    now = {tenant.slug: tenant for tenant in fresh.tenants}
     for tenant in reviewed.tenants:
-        other = now.get(tenant.slug)
-        yield tenant.actions, other.actions if other is not None else []
-    slugs = {tenant.slug for tenant in reviewed.tenants}
+        other = fresh.tenants.get(tenant.slug)
+        yield tenant.actions, other.actions if other is not None else ()
+    slugs = set(reviewed.tenants.slugs())
     for tenant in fresh.tenants:
         if tenant.slug not in slugs:
-            yield [], tenant.actions
+            yield (), tenant.actions

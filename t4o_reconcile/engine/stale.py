@@ -13,6 +13,8 @@ two plans only, never the live state of every tenant at once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from t4o_reconcile.engine.plan import AGREEMENTS, Plan, address
 
 STALE = "the plan is stale: "
@@ -26,15 +28,11 @@ def check_stale(saved: Plan, fresh: Plan, config_digest: str) -> list[str]:
     if saved.config_digest != config_digest:
         problems.append(STALE + "the configuration changed since the plan was made")
 
-    recorded: dict[str, str] = {}
+    # A tenant at a time: an address names its tenant, so comparing each tenant's versions
+    # is comparing the whole plans', without holding every version of either.
     for tenant in saved.tenants:
-        recorded.update(tenant.versions)
-    planned = {tenant.slug for tenant in saved.tenants}
-    now: dict[str, str] = {}
-    for tenant in fresh.tenants:
-        if tenant.slug in planned:
-            now.update(tenant.versions)
-    problems.extend(_differences(recorded, now))
+        now = fresh.tenants.get(tenant.slug)
+        problems.extend(_differences(tenant.versions, now.versions if now is not None else {}))
 
     # A plan that neither read nor touched agreements leaves them unmanaged: a new
     # agreement someone else made is none of its business.
@@ -56,7 +54,7 @@ def _agreement_address(key: str) -> str:
     return key if key.startswith(f"{AGREEMENTS}[") else address(None, AGREEMENTS, key)
 
 
-def _differences(recorded: dict[str, str], fresh: dict[str, str]) -> list[str]:
+def _differences(recorded: Mapping[str, str], fresh: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     for where, version in recorded.items():
         now = fresh.get(where)

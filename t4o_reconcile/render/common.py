@@ -139,9 +139,11 @@ def summary_line(plan: Plan) -> str:
 
 
 def error_count(plan: Plan) -> int:
-    return len(plan.errors) + sum(len(t.errors) for t in plan.tenants)
+    return len(plan.errors) + plan.tenants.error_count()
 
 
-def shown_tenants(plan: Plan) -> list[TenantPlan]:
-    """Tenants worth a section: those with actions, errors or deletes needing the flag."""
-    return [t for t in plan.tenants if t.has_actions() or t.errors or t.deletes_need_flag]
+def shown_tenants(plan: Plan) -> Iterator[TenantPlan]:
+    """Tenants worth a section: those with actions, errors or deletes needing the flag,
+    each read in turn (a big plan's tenants are on disk: never all held at once)."""
+    store = plan.tenants
+    return (store[position] for position in store.shown())

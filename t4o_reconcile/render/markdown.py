@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from t4o_reconcile.engine.plan import Action, Plan, TenantPlan
+from t4o_reconcile.engine.plan import Action, Plan
 from t4o_reconcile.render.common import (
     PARTIAL_NOTE,
     accesses_shown,
     drift_text,
     error_count,
     field_lines,
-    shown_tenants,
     summary_line,
     tenant_counts,
 )
@@ -186,10 +185,10 @@ def _pack(
 # Blocks --------------------------------------------------------------------------------
 
 
-def _tenant_order(plan: Plan) -> list[TenantPlan]:
-    """Tenants with errors first, then those whose deletes need approval, then the rest."""
-    tenants = shown_tenants(plan)
-    return sorted(tenants, key=lambda t: (not t.errors, not t.deletes_need_flag))
+def _tenant_order(plan: Plan) -> list[int]:
+    """The positions of the tenants shown: with errors first, then those whose deletes
+    need approval, then the rest (ordered by the store's summaries, nothing read)."""
+    return plan.tenants.failing_first(plan.tenants.shown())
 
 
 def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
@@ -202,7 +201,8 @@ def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
             actions=plan.agreement_actions,
             piece_room=piece_room,
         )
-    for tenant in _tenant_order(plan):
+    for position in _tenant_order(plan):
+        tenant = plan.tenants[position]
         counts = tenant_counts(tenant)
         tail = ", ".join(f"{n} to {kind}" for kind, n in counts.items() if n) or "no changes"
         if tenant.errors:
@@ -231,7 +231,7 @@ def _block(
     summary_tail: str,
     open_: bool,
     notes: list[str],
-    actions: list[Action],
+    actions: Sequence[Action],
     piece_room: int,
 ) -> list[str]:
     """One collapsible block; cut into numbered pieces between actions when it is bigger
@@ -308,8 +308,8 @@ def _short(commit: str | None) -> str | None:
 
 def _head_context(plan: Plan) -> dict[str, Any]:
     tenants = _tenant_order(plan)
-    errors = [*plan.errors, *(e for t in plan.tenants for e in t.errors)]
-    flagged = [t for t in plan.tenants if t.deletes_need_flag]
+    errors = [*plan.errors, *(e for t in plan.tenants if t.errors for e in t.errors)]
+    flagged = [t for t in map(plan.tenants.get, plan.tenants.flagged_slugs()) if t is not None]
     rows = [
         {
             **tenant_counts(t),
@@ -317,7 +317,7 @@ def _head_context(plan: Plan) -> dict[str, Any]:
             "errors": len(t.errors),
             "flag": bool(t.deletes_need_flag),
         }
-        for t in tenants[:_ROW_CAP]
+        for t in (plan.tenants[p] for p in tenants[:_ROW_CAP])
     ]
     return {
         "target": plan.target,

@@ -103,7 +103,7 @@ def _tenant(out: _Writer, tenant: TenantPlan) -> None:
 
 def _others(out: _Writer, plan: Plan) -> None:
     """Tenants without changes, without files, leaving management; charged accesses."""
-    unchanged = len(plan.tenants) - len(shown_tenants(plan))
+    unchanged = len(plan.tenants) - len(plan.tenants.shown())
     if unchanged:
         out.add()
         out.add(out.paint("dim", f"{unchanged} tenant(s) unchanged."))
@@ -146,7 +146,7 @@ def _footer(out: _Writer, plan: Plan) -> None:
     out.add()
     if errors:
         out.add(out.paint("error", f"{errors} plan error(s): apply would fail; fix them first."))
-    flagged = [t.slug for t in plan.tenants if t.deletes_need_flag]
+    flagged = plan.tenants.flagged_slugs()
     if flagged:
         out.add(out.paint("warn", "Needs --allow-deletes: " + ", ".join(flagged)))
     out.add(summary_line(plan))

@@ -99,8 +99,9 @@ async def _scenario(db: Path) -> None:
         wanted = {("identity", ""): ("contact.phone",), ("billing", ""): ("licenses",)}
         changes = await sandbox.provider.live_changes(SLUG, wanted)
         assert [c.entry for c in changes] == sorted((c.entry for c in changes), reverse=True)
-        assert attribute(plan, changes) == 1
-        drift = actions[0].drift
+        attributed, count = attribute(plan, changes)
+        assert count == 1
+        drift = attributed.actions[0].drift
         assert drift is not None
         assert (drift.actor, drift.token, drift.client, drift.change) == (
             "nof",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -407,9 +408,8 @@ def test_read_of_named_tenants_reads_only_those_in_chunks(tmp_path: Path) -> Non
         provider = make_provider(tmp_path / "db.sqlite")
         r = Run(provider)
         for n in range(3):
-            action = new_tenant_without_agreement()
+            action = replace(new_tenant_without_agreement(), tenant=f"club-{n}")
             assert action.after is not None
-            action.tenant = f"club-{n}"
             action.after.update(
                 slug=f"club-{n}", organization_number=None, personal_number="01010012356"
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -137,8 +138,7 @@ def test_a_delete_that_finds_the_resource_gone_is_applied() -> None:
 
 
 def test_an_action_without_a_known_version_fails_before_sending_anything() -> None:
-    action = invoicing_update()
-    action.version = None
+    action = replace(invoicing_update(), version=None)
     calls: list[httpx.Request] = []
     provider = provider_for(lambda r: calls.append(r) or httpx.Response(200))  # type: ignore[func-returns-value]
     result = run(provider.execute(action, ExecutionContext("k")))

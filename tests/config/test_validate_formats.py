@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from t4o_reconcile.cli import main
 from t4o_reconcile.config.problems import Problem
 from t4o_reconcile.engine.plan import Plan, PlanError, TenantPlan
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.render.problems import (
     escape_data,
     escape_property,
@@ -202,12 +203,14 @@ def test_a_file_that_is_not_yaml(tmp_path: Path) -> None:
 def test_plan_errors_become_findings_with_their_source() -> None:
     plan = Plan(
         target="t",
-        tenants=[
-            TenantPlan(
-                slug="club",
-                errors=[PlanError("club.invoicing", "too low", "tenants/club.yaml:9:3")],
-            )
-        ],
+        tenants=TenantStore(
+            [
+                TenantPlan(
+                    slug="club",
+                    errors=[PlanError("club.invoicing", "too low", "tenants/club.yaml:9:3")],
+                )
+            ]
+        ),
         errors=[PlanError('agreements["X"]', "in use", None)],
     )
 

@@ -87,8 +87,16 @@ def check_plans_written(
         return
     validator = jsonschema.Draft202012Validator(json.loads(PLAN_SCHEMA.read_text()))
     if "--out" in args:
+        # JSON Lines: the header, a tenant a line, then the seal when there is one.
         out = Path(args[args.index("--out") + 1])
-        validator.validate(json.loads(((cwd or Path.cwd()) / out).read_text()))
+        lines = ((cwd or Path.cwd()) / out).read_bytes().splitlines()
+        kinds = ["plan_file_header"] + ["tenant"] * json.loads(lines[0])["tenant_count"]
+        kinds += ["plan_file_seal"] * (len(lines) - len(kinds))
+        defs = json.loads(PLAN_SCHEMA.read_text())["$defs"]
+        for kind, line in zip(kinds, lines, strict=True):
+            jsonschema.Draft202012Validator({"$defs": defs, "$ref": f"#/$defs/{kind}"}).validate(
+                json.loads(line)
+            )
     if "--format" in args and args[args.index("--format") + 1] == "json":
         validator.validate(json.loads(done.stdout))
 

@@ -122,7 +122,7 @@ def test_out_saves_a_plan_file_without_any_secret_value(
     assert code == 0, err
     assert f"apply --plan {saved}" in err
     text = saved.read_text()
-    assert json.loads(text)  # a readable document
+    assert all(json.loads(line) for line in text.splitlines())  # JSON Lines
     for name, value in example_secrets().items():
         assert value not in text, name
 

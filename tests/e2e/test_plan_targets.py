@@ -32,7 +32,7 @@ def test_a_plan_made_for_one_api_is_refused_by_another(
         saved = tmp_path / "staging.plan"
         made = cli("plan", examples_copy, "--out", saved, env=staging.env())
         assert made.returncode == 0, made.stderr
-        document = json.loads(saved.read_text())
+        document = json.loads(saved.read_text().splitlines()[0])
         assert document["endpoint"] == staging.url
         assert document["identity"] == "e2e-partner"
 
@@ -97,7 +97,7 @@ def test_deletes_approved_at_review_time_are_honoured_by_apply_plan(
     assert "--allow-deletes would change it" in flag_after_review.stderr
     assert targeted_after_review.returncode == 1
     assert "--tenant would change it" in targeted_after_review.stderr
-    assert json.loads(approved.read_text())["deletes_approved"] is True
+    assert json.loads(approved.read_text().splitlines()[0])["deletes_approved"] is True
     assert applied.returncode == 0, applied.stdout + applied.stderr
     users = {u["email"] for u in live_state(server)["ok-skogen"]["users"]}
     assert EXTRA_USER not in users

@@ -25,6 +25,7 @@ from t4o_reconcile.engine.plan import (
     PlanError,
     TenantPlan,
 )
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext, ProviderTarget
 from t4o_reconcile.engine.snapshot import Item, Secret, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApplyRefused
@@ -163,13 +164,15 @@ def test_applies_every_action_and_reports_ok() -> None:
     provider = FakeProvider(live_with("ok-skogen", "ok-fjell"))
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan("ok-skogen", act("ok-skogen", "billing", licenses=5)),
-            tenant_plan(
-                "ok-fjell",
-                act("ok-fjell", "users", "a@b.no", "create", email="a@b.no", name="A"),
-            ),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan("ok-skogen", act("ok-skogen", "billing", licenses=5)),
+                tenant_plan(
+                    "ok-fjell",
+                    act("ok-fjell", "users", "a@b.no", "create", email="a@b.no", name="A"),
+                ),
+            ]
+        ),
     )
 
     report = run(plan, provider)
@@ -185,7 +188,7 @@ def test_agreement_creates_run_before_tenants_and_deletes_after_them() -> None:
     provider = FakeProvider(live_with("ok-skogen", agreements=["Old"]))
     plan = Plan(
         target="fake://test",
-        tenants=[tenant_plan("ok-skogen", act("ok-skogen", "agreement", name="New"))],
+        tenants=TenantStore([tenant_plan("ok-skogen", act("ok-skogen", "agreement", name="New"))]),
         # Listed in the "wrong" order on purpose: apply must still put deletes last.
         agreement_actions=[
             act(None, AGREEMENTS, "Old", "delete"),
@@ -213,7 +216,7 @@ def test_each_tenant_runs_its_actions_in_the_engines_order() -> None:
     ]
     provider = FakeProvider(live_with("ok-skogen"))
     provider.live.tenants["ok-skogen"].sections["bank_accounts"] = {"1": Item({}, "1")}
-    plan = Plan("fake://test", tenants=[tenant_plan("ok-skogen", *actions)])
+    plan = Plan("fake://test", tenants=TenantStore([tenant_plan("ok-skogen", *actions)]))
 
     run(plan, provider)
 
@@ -229,10 +232,12 @@ def test_whole_tenant_deletes_run_after_every_other_tenant_write() -> None:
     provider = FakeProvider(live_with("a-old", "b-1"))
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan("a-old", act("a-old", WHOLE_TENANT, kind="delete")),
-            tenant_plan("b-1", act("b-1", "billing", licenses=2)),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan("a-old", act("a-old", WHOLE_TENANT, kind="delete")),
+                tenant_plan("b-1", act("b-1", "billing", licenses=2)),
+            ]
+        ),
     )
 
     report = run(plan, provider, parallelism=4)
@@ -246,13 +251,15 @@ def test_refuses_a_plan_with_errors_before_any_write() -> None:
     provider = FakeProvider(live_with("ok-skogen"))
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan(
-                "ok-skogen",
-                act("ok-skogen", "billing", licenses=2),
-                errors=[PlanError("ok-skogen.invoicing", "next_invoice_number 5 <= 7")],
-            )
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan(
+                    "ok-skogen",
+                    act("ok-skogen", "billing", licenses=2),
+                    errors=[PlanError("ok-skogen.invoicing", "next_invoice_number 5 <= 7")],
+                )
+            ]
+        ),
     )
 
     with pytest.raises(ApplyRefused) as refused:
@@ -268,13 +275,15 @@ def test_refuses_deletes_that_need_the_flag_naming_tenant_and_reason() -> None:
     provider.live.tenants["ok-skogen"].sections["users"] = {"x@y.no": Item({}, "1")}
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan(
-                "ok-skogen",
-                act("ok-skogen", "users", "x@y.no", "delete"),
-                deletes_need_flag=["deletes a user (x@y.no)"],
-            )
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan(
+                    "ok-skogen",
+                    act("ok-skogen", "users", "x@y.no", "delete"),
+                    deletes_need_flag=["deletes a user (x@y.no)"],
+                )
+            ]
+        ),
     )
 
     with pytest.raises(ApplyRefused) as refused:
@@ -291,14 +300,16 @@ def test_a_failure_stops_that_tenant_and_the_others_carry_on() -> None:
     provider.fail["ok-skogen.billing"] = "409 invoice-number-too-low"
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan(
-                "ok-skogen",
-                act("ok-skogen", "billing", licenses=2),
-                act("ok-skogen", "invoicing", enabled=False),
-            ),
-            tenant_plan("ok-fjell", act("ok-fjell", "billing", licenses=9)),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan(
+                    "ok-skogen",
+                    act("ok-skogen", "billing", licenses=2),
+                    act("ok-skogen", "invoicing", enabled=False),
+                ),
+                tenant_plan("ok-fjell", act("ok-fjell", "billing", licenses=9)),
+            ]
+        ),
         agreement_actions=[act(None, AGREEMENTS, "Old", "delete")],
     )
 
@@ -330,15 +341,17 @@ def test_fail_fast_skips_what_has_not_started_and_lets_in_flight_work_finish() -
 
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan("a-1", act("a-1", "billing", licenses=1)),
-            tenant_plan(
-                "b-1",
-                act("b-1", "billing", licenses=1),
-                act("b-1", "invoicing", enabled=False),
-            ),
-            tenant_plan("c-1", act("c-1", "billing", licenses=1)),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan("a-1", act("a-1", "billing", licenses=1)),
+                tenant_plan(
+                    "b-1",
+                    act("b-1", "billing", licenses=1),
+                    act("b-1", "invoicing", enabled=False),
+                ),
+                tenant_plan("c-1", act("c-1", "billing", licenses=1)),
+            ]
+        ),
     )
 
     report = run(plan, provider, parallelism=2, fail_fast=True, on_event=release_on_failure)
@@ -357,10 +370,12 @@ def test_without_fail_fast_the_same_failure_leaves_other_tenants_running() -> No
     provider.fail["a-1.billing"] = "boom"
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan("a-1", act("a-1", "billing", licenses=1)),
-            tenant_plan("b-1", act("b-1", "billing", licenses=1)),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan("a-1", act("a-1", "billing", licenses=1)),
+                tenant_plan("b-1", act("b-1", "billing", licenses=1)),
+            ]
+        ),
     )
 
     report = run(plan, provider, parallelism=1)
@@ -371,7 +386,9 @@ def test_without_fail_fast_the_same_failure_leaves_other_tenants_running() -> No
 def test_a_412_tells_the_user_to_plan_again() -> None:
     provider = FakeProvider(live_with("ok-skogen"))
     provider.conflict.add("ok-skogen.billing")
-    plan = Plan("fake://test", tenants=[tenant_plan("ok-skogen", act("ok-skogen", "billing"))])
+    plan = Plan(
+        "fake://test", tenants=TenantStore([tenant_plan("ok-skogen", act("ok-skogen", "billing"))])
+    )
 
     [entry] = run(plan, provider).actions
 
@@ -385,14 +402,16 @@ def test_a_failed_agreement_create_skips_the_moves_into_it() -> None:
     provider.fail['agreements["New"]'] = "422 invalid customer_number"
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan(
-                "ok-skogen",
-                act("ok-skogen", "agreement", name="New"),
-                act("ok-skogen", "billing", licenses=4),
-            ),
-            tenant_plan("ok-fjell", act("ok-fjell", "billing", licenses=4)),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan(
+                    "ok-skogen",
+                    act("ok-skogen", "agreement", name="New"),
+                    act("ok-skogen", "billing", licenses=4),
+                ),
+                tenant_plan("ok-fjell", act("ok-fjell", "billing", licenses=4)),
+            ]
+        ),
         agreement_actions=[act(None, AGREEMENTS, "New", "create", name="New")],
     )
 
@@ -413,10 +432,12 @@ def test_a_provider_exception_fails_only_that_action() -> None:
     provider.crash_after_commit.add("ok-skogen.billing")
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan("ok-skogen", act("ok-skogen", "billing", licenses=1)),
-            tenant_plan("ok-fjell", act("ok-fjell", "billing", licenses=1)),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan("ok-skogen", act("ok-skogen", "billing", licenses=1)),
+                tenant_plan("ok-fjell", act("ok-fjell", "billing", licenses=1)),
+            ]
+        ),
     )
 
     report = run(plan, provider)
@@ -430,12 +451,14 @@ def test_rerunning_a_saved_plan_after_a_dropped_answer_creates_nothing_twice() -
     provider.crash_after_commit.add('ok-skogen.users["new@b.no"]')
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan(
-                "ok-skogen",
-                act("ok-skogen", "users", "new@b.no", "create", email="new@b.no", name="N"),
-            )
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan(
+                    "ok-skogen",
+                    act("ok-skogen", "users", "new@b.no", "create", email="new@b.no", name="N"),
+                )
+            ]
+        ),
     )
 
     first = run(plan, provider, plan_id="saved-plan")
@@ -466,13 +489,15 @@ def test_versions_learnt_from_earlier_writes_reach_later_actions() -> None:
     provider = FakeProvider(live_with("ok-skogen"))
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan(
-                "ok-skogen",
-                act("ok-skogen", "billing", licenses=1),
-                act("ok-skogen", "invoicing", enabled=False),
-            )
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan(
+                    "ok-skogen",
+                    act("ok-skogen", "billing", licenses=1),
+                    act("ok-skogen", "invoicing", enabled=False),
+                )
+            ]
+        ),
     )
 
     run(plan, provider)
@@ -486,7 +511,9 @@ def test_parallelism_bounds_the_tenants_in_flight() -> None:
     provider = FakeProvider(live_with(*slugs))
     plan = Plan(
         target="fake://test",
-        tenants=[tenant_plan(slug, act(slug, "billing", licenses=1)) for slug in slugs],
+        tenants=TenantStore(
+            [tenant_plan(slug, act(slug, "billing", licenses=1)) for slug in slugs]
+        ),
     )
 
     assert run(plan, provider, parallelism=2).ok
@@ -502,10 +529,14 @@ def test_events_report_progress_per_tenant_and_action() -> None:
     provider.fail["ok-fjell.billing"] = "boom"
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan("ok-skogen", act("ok-skogen", "billing"), act("ok-skogen", "invoicing")),
-            tenant_plan("ok-fjell", act("ok-fjell", "billing"), act("ok-fjell", "invoicing")),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan(
+                    "ok-skogen", act("ok-skogen", "billing"), act("ok-skogen", "invoicing")
+                ),
+                tenant_plan("ok-fjell", act("ok-fjell", "billing"), act("ok-fjell", "invoicing")),
+            ]
+        ),
     )
     events: list[ApplyEvent] = []
 
@@ -528,19 +559,21 @@ def test_report_document_is_versioned_json_and_never_holds_a_secret() -> None:
     provider.fail[address] = "rejected token s3cr3t-token-value"  # a careless provider
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan(
-                "ok-skogen",
-                act(
+        tenants=TenantStore(
+            [
+                tenant_plan(
                     "ok-skogen",
-                    "connections",
-                    "eventor-norway",
-                    "create",
-                    connector="eventor-norway",
-                    token=token,
-                ),
-            )
-        ],
+                    act(
+                        "ok-skogen",
+                        "connections",
+                        "eventor-norway",
+                        "create",
+                        connector="eventor-norway",
+                        token=token,
+                    ),
+                )
+            ]
+        ),
     )
 
     document = run(plan, provider).to_dict()
@@ -574,7 +607,7 @@ def test_report_document_is_versioned_json_and_never_holds_a_secret() -> None:
 def test_an_empty_plan_applies_nothing_and_is_ok() -> None:
     provider = FakeProvider(live_with("ok-skogen"))
 
-    report = run(Plan("fake://test", tenants=[tenant_plan("ok-skogen")]), provider)
+    report = run(Plan("fake://test", tenants=TenantStore([tenant_plan("ok-skogen")])), provider)
 
     assert report.ok and report.actions == [] and provider.calls == []
 
@@ -621,10 +654,12 @@ def test_each_tenant_is_released_after_its_last_write_and_its_versions_go() -> N
     provider = ReleasingProvider(live_with("ok-a", "ok-b"))
     plan = Plan(
         target="fake://test",
-        tenants=[
-            tenant_plan("ok-a", act("ok-a", "billing", licenses=1), act("ok-a", "invoicing")),
-            tenant_plan("ok-b", act("ok-b", "billing", licenses=2)),
-        ],
+        tenants=TenantStore(
+            [
+                tenant_plan("ok-a", act("ok-a", "billing", licenses=1), act("ok-a", "invoicing")),
+                tenant_plan("ok-b", act("ok-b", "billing", licenses=2)),
+            ]
+        ),
     )
     report = run(plan, provider, parallelism=1)
 

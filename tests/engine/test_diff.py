@@ -74,7 +74,7 @@ def test_an_update_lists_only_the_changed_fields_with_dotted_paths() -> None:
     assert set(by_address) == {"ok-skogen.identity", "ok-skogen.billing"}
     identity = by_address["ok-skogen.identity"]
     assert identity.kind == "update"
-    assert identity.changed_paths == ["contact.phone"]
+    assert identity.changed_paths == ("contact.phone",)
     assert identity.before == {"contact": {"email": "post@ok-skogen.no", "phone": "+4799999999"}}
     assert identity.after == {"contact": {"email": "post@ok-skogen.no", "phone": "+4722334455"}}
     assert identity.version == "1"
@@ -87,7 +87,7 @@ def test_an_update_keeps_live_sub_fields_the_configuration_leaves_out() -> None:
     del want.sections["identity"][""].fields["contact"]["phone"]  # unmanaged
     have.sections["identity"][""].fields["contact"]["email"] = "old@ok-skogen.no"
     (action,) = actions(plan_of(snapshot(want), snapshot(have)))
-    assert action.changed_paths == ["contact.email"]
+    assert action.changed_paths == ("contact.email",)
     assert action.after == {"contact": {"email": "post@ok-skogen.no", "phone": "+4722334455"}}
 
 
@@ -174,8 +174,8 @@ def test_secrets_compare_by_fingerprint() -> None:
     have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint("00", "ff")
     (action,) = actions(plan_of(snapshot(want), snapshot(have)))
     assert action.address == 'ok-skogen.connections["eventor-norway"]'
-    assert action.changed_paths == ["token"]
-    assert action.sensitive_paths == ["token"]
+    assert action.changed_paths == ("token",)
+    assert action.sensitive_paths == ("token",)
     assert isinstance(action.after and action.after["token"], Secret)
 
 
@@ -288,7 +288,7 @@ def test_a_flag_dropped_from_an_update_keeps_its_other_changes_and_says_why() ->
     accounts["12345678903"].fields["swift"] = "NDEANOKK"
     by_key = {a.key: a for a in actions(plan_of(snapshot(want), snapshot(have)))}
     old = by_key["12345678903"]
-    assert old.changed_paths == ["swift"]
+    assert old.changed_paths == ("swift",)
     assert "default_for_payments" in old.reason
 
 

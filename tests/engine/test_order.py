@@ -5,6 +5,7 @@ from __future__ import annotations
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.order import flatten, sort_tenant_actions
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan, TenantPlan
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.snapshot import Item
 
 from .builders import agreements, desired_tenant, live_twin, snapshot
@@ -35,7 +36,7 @@ def test_agreements_are_created_first_and_deleted_last() -> None:
             act("create", AGREEMENTS, "New", tenant=None),
             act("update", AGREEMENTS, "Kept", tenant=None),
         ],
-        tenants=[TenantPlan("t", actions=[act("move", "agreement", name="New")])],
+        tenants=TenantStore([TenantPlan("t", actions=[act("move", "agreement", name="New")])]),
     )
     assert addresses(flatten(plan)) == [
         'create agreements["New"]',
@@ -91,10 +92,12 @@ def test_users_are_invited_before_program_grants_and_deleted_last() -> None:
 def test_whole_tenant_deletes_come_after_every_other_tenant_action() -> None:
     plan = Plan(
         target="t",
-        tenants=[
-            TenantPlan("gone", actions=[act("delete", WHOLE_TENANT, tenant="gone")]),
-            TenantPlan("kept", actions=[act("update", "billing", tenant="kept")]),
-        ],
+        tenants=TenantStore(
+            [
+                TenantPlan("gone", actions=[act("delete", WHOLE_TENANT, tenant="gone")]),
+                TenantPlan("kept", actions=[act("update", "billing", tenant="kept")]),
+            ]
+        ),
         agreement_actions=[act("delete", AGREEMENTS, "Old", tenant=None)],
     )
     assert addresses(flatten(plan)) == [

@@ -41,26 +41,26 @@ def test_a_changed_number_shows_its_last_digits_in_every_format(tmp_path: Path) 
     want, have = association(NEW)
     plan = make_plan(want, have, target="t")  # type: ignore[arg-type]
     (action,) = [a for t in plan.tenants for a in t.actions]
-    assert action.sensitive_paths == ["personal_number"]
+    assert action.sensitive_paths == ("personal_number",)
 
     text = render_text(plan, color=False)
     markdown = render_markdown(plan)
     document = render_json(plan)
-    save_plan(plan, tmp_path / "plan.json")
+    save_plan(plan, tmp_path / "plan.json", key=None)
     saved = (tmp_path / "plan.json").read_text()
 
     assert "personal_number: (sensitive, changed: …88 → …34)" in text
     assert "personal_number: (sensitive, changed: …88 → …34)" in markdown
     after = json.loads(document)["tenants"][0]["actions"][0]["after"]
     assert after["personal_number"] == "(sensitive …34)"
-    assert json.loads(saved)["tenants"][0]["actions"][0]["after"]["personal_number"] == {
+    assert json.loads(saved.splitlines()[1])["actions"][0]["after"]["personal_number"] == {
         "sensitive": True,
         "source": "env:PN",
         "hint": "…34",
     }
     for output in (text, markdown, document, saved):
         assert NEW not in output and OLD not in output
-    reloaded = load_plan(tmp_path / "plan.json")
+    reloaded = load_plan(tmp_path / "plan.json", key=None, require_seal=False)
     assert "(sensitive, changed: …88 → …34)" in render_text(reloaded, color=False)
 
 

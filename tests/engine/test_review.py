@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.review import DIFFERS, check_reviewed
 from tests.render.plans import mixed_plan
 
@@ -33,7 +35,9 @@ def test_other_target_config_or_actions_differ() -> None:
     fresh = twin(reviewed)
     fresh.endpoint = "https://staging.example.com"
     fresh.reference_digest = "sha256:other"
-    dropped = fresh.tenants[0].actions.pop()
+    first = fresh.tenants[0]
+    *kept, dropped = first.actions
+    fresh.tenants.replace(replace(first, actions=kept))
     problems = check_reviewed(reviewed, fresh)
     assert all(p.startswith(DIFFERS) for p in problems)
     text = "\n".join(problems)
@@ -47,7 +51,8 @@ def test_a_version_that_moved_differs() -> None:
     tenant = next(t for t in reviewed.tenants if t.versions)
     address = next(iter(tenant.versions))
     moved = copy.deepcopy(reviewed)
-    next(t for t in moved.tenants if t.slug == tenant.slug).versions[address] = "99"
+    mine = next(t for t in moved.tenants if t.slug == tenant.slug)
+    moved.tenants.replace(replace(mine, versions={**mine.versions, address: "99"}))
     problems = check_reviewed(moved, twin(reviewed))
     assert any(address in p and "changed" in p for p in problems), problems
 
@@ -55,9 +60,14 @@ def test_a_version_that_moved_differs() -> None:
 def test_a_secret_the_review_did_not_compare_may_change() -> None:
     reviewed = reviewed_plan()
     fresh = twin(reviewed)
-    extra = copy.deepcopy(next(a for a in flatten(fresh) if a.kind == "update"))
-    extra.section, extra.key, extra.changed_paths = "connections", "eventor-sweden", ["token"]
-    fresh.tenants[0].actions.append(extra)
+    extra = replace(
+        next(a for a in flatten(fresh) if a.kind == "update"),
+        section="connections",
+        key="eventor-sweden",
+        changed_paths=["token"],
+    )
+    first = fresh.tenants[0]
+    fresh.tenants.replace(replace(first, actions=(*first.actions, extra)))
     assert check_reviewed(reviewed, fresh)
     allowed = {f"{extra.address}.token"}
     assert check_reviewed(reviewed, fresh, uncompared=allowed) == []
@@ -83,23 +93,26 @@ def test_comparing_tenant_by_tenant_finds_what_comparing_whole_plans_finds() -> 
     variants = []
     for index in range(len(reviewed.tenants)):
         fewer = twin(reviewed)
-        fewer.tenants[index].actions = fewer.tenants[index].actions[1:]
+        one = fewer.tenants[index]
+        fewer.tenants.replace(replace(one, actions=one.actions[1:]))
         gone = twin(reviewed)
-        del gone.tenants[index]
+        gone.tenants = TenantStore(t for i, t in enumerate(gone.tenants) if i != index)
         variants += [fewer, gone]
     more = twin(reviewed)
-    extra = copy.deepcopy(more.tenants[0])
-    extra.slug = "ok-extra"
-    for action in extra.actions:
-        action.tenant = "ok-extra"
-    more.tenants.append(extra)
+    first = more.tenants[0]
+    more.tenants.add(
+        replace(
+            first,
+            slug="ok-extra",
+            actions=[replace(a, tenant="ok-extra") for a in first.actions],
+        )
+    )
     agreements = twin(reviewed)
     agreements.agreement_actions = []
     variants += [more, agreements, twin(reviewed)]
 
     for fresh in variants:
-        for tenant in fresh.tenants[::2]:
-            tenant.pack()
+        fresh.tenants = TenantStore(fresh.tenants, budget=0)  # on disk: the same findings
         expected = _global_differences(reviewed, fresh)
         problems = [
             p for p in check_reviewed(reviewed, fresh) if "planned" in p or "not in it" in p

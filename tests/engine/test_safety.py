@@ -22,7 +22,7 @@ def test_deleting_any_user_needs_the_flag() -> None:
     have = live_twin(want)
     del want.sections["users"]["kari@ok-skogen.no"]
     plan = make_plan(snapshot(want), snapshot(have), target="t")
-    assert plan.tenants[0].deletes_need_flag == ["deletes user kari@ok-skogen.no"]
+    assert plan.tenants[0].deletes_need_flag == ("deletes user kari@ok-skogen.no",)
 
 
 def test_deleting_any_bank_account_needs_the_flag() -> None:
@@ -30,14 +30,14 @@ def test_deleting_any_bank_account_needs_the_flag() -> None:
     have = live_twin(want)
     del want.sections["bank_accounts"]["12345678903"]
     plan = make_plan(snapshot(want), snapshot(have), target="t")
-    assert plan.tenants[0].deletes_need_flag == ["deletes bank account 12345678903"]
+    assert plan.tenants[0].deletes_need_flag == ("deletes bank account 12345678903",)
 
 
 def test_a_few_deletes_of_other_items_need_no_flag() -> None:
     want, have = _with_extra_templates(2)
     plan = make_plan(snapshot(want), snapshot(have), target="t")
     assert plan.counts()["delete"] == 2
-    assert plan.tenants[0].deletes_need_flag == []
+    assert plan.tenants[0].deletes_need_flag == ()
 
 
 def test_deleting_more_than_the_share_needs_the_flag() -> None:
@@ -60,4 +60,4 @@ def test_the_tenant_threshold_overrides_the_global_one() -> None:
     )
     want.safety = relaxed
     plan = make_plan(snapshot(want), snapshot(have), target="t", safety=strict)
-    assert plan.tenants[0].deletes_need_flag == []
+    assert plan.tenants[0].deletes_need_flag == ()

@@ -4,26 +4,29 @@ addresses, kinds and changed fields, in apply order, compared a tenant at a time
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 from t4o_reconcile.engine.order import flatten, iter_flat
 from t4o_reconcile.engine.plan import Plan
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.review import same_actions
 from tests.render.plans import mixed_plan, tenant_plan
 
 
-def test_iter_flat_yields_what_flatten_lists_packed_or_not() -> None:
+def _spilled(plan: Plan) -> Plan:
+    plan.tenants = TenantStore(plan.tenants, budget=0)
+    return plan
+
+
+def test_iter_flat_yields_what_flatten_lists_held_or_spilled() -> None:
     plan = mixed_plan()
     expected = [a.address for a in flatten(plan)]
-    for tenant in plan.tenants:
-        tenant.pack()
 
-    assert [a.address for a in iter_flat(plan)] == expected
+    assert [a.address for a in iter_flat(_spilled(plan))] == expected
 
 
-def test_the_same_plan_has_the_same_actions_even_packed() -> None:
-    saved, fresh = mixed_plan(), mixed_plan()
-    for tenant in fresh.tenants:
-        tenant.pack()
+def test_the_same_plan_has_the_same_actions_even_spilled() -> None:
+    saved, fresh = mixed_plan(), _spilled(mixed_plan())
 
     assert same_actions(saved, fresh)
 
@@ -31,17 +34,18 @@ def test_the_same_plan_has_the_same_actions_even_packed() -> None:
 def _changed(change: str) -> Plan:
     plan = mixed_plan()
     tenant = tenant_plan(plan, "ok-skogen")
-    actions = tenant.actions
+    actions = list(tenant.actions)
     if change == "dropped":
         actions.pop()
     elif change == "added":
         actions.append(copy.deepcopy(actions[0]))
     elif change == "fields":
-        update = next(a for a in actions if a.kind == "update")
-        update.changed_paths = [*update.changed_paths, "name"]
+        at, update = next((i, a) for i, a in enumerate(actions) if a.kind == "update")
+        actions[at] = replace(update, changed_paths=(*update.changed_paths, "name"))
     elif change == "kind":
-        actions[-1].kind = "create" if actions[-1].kind != "create" else "update"
-    tenant.actions = actions
+        last = actions[-1]
+        actions[-1] = replace(last, kind="create" if last.kind != "create" else "update")
+    plan.tenants.replace(replace(tenant, actions=actions))
     return plan
 
 
@@ -56,7 +60,7 @@ def test_a_dropped_added_or_changed_action_differs() -> None:
 def test_a_tenant_more_or_fewer_differs() -> None:
     saved = mixed_plan()
     fewer = mixed_plan()
-    fewer.tenants = [t for t in fewer.tenants if t.slug != "ok-new"]
+    fewer.tenants = TenantStore(t for t in fewer.tenants if t.slug != "ok-new")
 
     assert not same_actions(saved, fewer)
     assert not same_actions(fewer, saved)

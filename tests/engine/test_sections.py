@@ -119,9 +119,9 @@ def test_a_new_collection_section_needs_nothing_but_its_declaration(
         ('ok-skogen.tags["red"]', "update"),  # diffed by key, only the managed field
         ('ok-skogen.tags["old"]', "delete"),  # the tenant's last section: registered last
     ]
-    assert tenant.actions[1].changed_paths == ["colour"]
+    assert tenant.actions[1].changed_paths == ("colour",)
     assert tenant.versions['ok-skogen.tags["red"]'] == "7"
-    assert tenant.deletes_need_flag == ["deletes tag old"]
+    assert tenant.deletes_need_flag == ("deletes tag old",)
     assert resource_path("ok-skogen", "tags", "red") == "/v1/tenants/ok-skogen/tags/red"
 
     live = tenant_snapshot(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from t4o_reconcile.engine.plan import AGREEMENTS, Action, Plan, TenantPlan, address, versions_of
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot
 from t4o_reconcile.engine.stale import check_stale
 
@@ -34,13 +35,17 @@ def saved_plan(snapshot: Snapshot, *slugs: str) -> Plan:
     """A plan of ``slugs`` made over ``snapshot``, with the versions a planner records."""
     return Plan(
         target="fake://test",
-        tenants=[
-            TenantPlan(
-                slug,
-                versions=versions_of(snapshot.tenants[slug]) if slug in snapshot.tenants else {},
-            )
-            for slug in slugs
-        ],
+        tenants=TenantStore(
+            [
+                TenantPlan(
+                    slug,
+                    versions=versions_of(snapshot.tenants[slug])
+                    if slug in snapshot.tenants
+                    else {},
+                )
+                for slug in slugs
+            ]
+        ),
         agreement_versions={
             address(None, AGREEMENTS, name): item.version
             for name, item in (snapshot.agreements or {}).items()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.plan import Plan, TenantPlan
 from t4o_reconcile.engine.snapshot import Fingerprint, Item
@@ -31,3 +33,10 @@ def mixed_plan() -> Plan:
 
 def tenant_plan(plan: Plan, slug: str) -> TenantPlan:
     return next(t for t in plan.tenants if t.slug == slug)
+
+
+def set_first_error(plan: Plan, slug: str, message: str) -> None:
+    """Put ``message`` in the first error of ``slug``'s plan (tenants are frozen)."""
+    tenant = tenant_plan(plan, slug)
+    first, *rest = tenant.errors
+    plan.tenants.replace(replace(tenant, errors=(replace(first, message=message), *rest)))

@@ -5,6 +5,7 @@ file; text from the API cannot steer the terminal or the Markdown."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -15,6 +16,7 @@ from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.render.json import render_json
 from t4o_reconcile.render.markdown import render_markdown
 from t4o_reconcile.render.text import render_text
+from tests.engine.test_plan_schema import check_plan_file
 
 from .plans import mixed_plan, tenant_plan
 
@@ -31,10 +33,12 @@ LINE = 'drift: changed live by nof (token "kari@ok-skogen.no") at 2026-11-23T21:
 
 def drifted(attribution: Attribution = KARI) -> Plan:
     plan = mixed_plan()
-    identity = next(
-        a for a in tenant_plan(plan, "ok-skogen").actions if a.address == "ok-skogen.identity"
-    )
-    identity.drift = attribution
+    tenant = tenant_plan(plan, "ok-skogen")
+    actions = [
+        replace(a, drift=attribution) if a.address == "ok-skogen.identity" else a
+        for a in tenant.actions
+    ]
+    plan.tenants.replace(replace(tenant, actions=actions))
     return plan
 
 
@@ -72,10 +76,10 @@ def test_json_carries_it_per_action_valid_against_the_schema() -> None:
 
 
 def test_the_plan_file_keeps_it_for_show(tmp_path: Path) -> None:
-    save_plan(drifted(), tmp_path / "p.plan")
-    loaded = load_plan(tmp_path / "p.plan")
+    save_plan(drifted(), tmp_path / "p.plan", key=None)
+    loaded = load_plan(tmp_path / "p.plan", key=None, require_seal=False)
     assert LINE in render_text(loaded, color=False)
-    jsonschema.validate(json.loads((tmp_path / "p.plan").read_text()), plan_schema())
+    check_plan_file(tmp_path / "p.plan")
 
 
 def test_hostile_names_from_the_audit_log_cannot_steer_a_terminal_or_markdown() -> None:

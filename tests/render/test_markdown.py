@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import cmarkgfm
@@ -23,7 +24,7 @@ from t4o_reconcile.render.markdown import (
     write_comment_parts,
 )
 
-from .plans import mixed_plan, tenant_plan
+from .plans import mixed_plan, set_first_error, tenant_plan
 
 NASTY = "<script>alert(1)</script> | * _ ` ``` [x](y) \\ #"
 
@@ -41,9 +42,10 @@ def big_plan(tenants: int) -> Plan:
     base = mixed_plan()
     plan = Plan(target=base.target)
     for n in range(tenants):
-        tenant = copy.deepcopy(tenant_plan(base, "ok-skogen"))
-        tenant.slug = f"tenant-{n:04d}"
-        plan.tenants.append(tenant)
+        tenant = tenant_plan(base, "ok-skogen")
+        slug = f"tenant-{n:04d}"
+        actions = [replace(a, tenant=slug) for a in tenant.actions]
+        plan.tenants.add(replace(tenant, slug=slug, actions=actions))
     return plan
 
 
@@ -86,10 +88,10 @@ def test_plan_id_and_commit_are_shown() -> None:
 
 def test_user_strings_cannot_break_out_of_prose_tables_or_fences() -> None:
     plan = mixed_plan()
-    tenant_plan(plan, "ok-skogen").errors[0].message = NASTY
+    set_first_error(plan, "ok-skogen", NASTY)
     for action in flatten(plan):
         if action.after and "name" in action.after:
-            action.after["name"] = NASTY
+            action.after["name"] = NASTY  # the dict is the plan's own
     text = render_markdown(plan)
     rendered = html(text)
     assert "<script>" not in rendered
@@ -137,10 +139,8 @@ def test_one_tenant_bigger_than_a_part_is_cut_between_actions() -> None:
     plan = big_plan(1)
     tenant = plan.tenants[0]
     template = tenant.actions[0]
-    for n in range(3000):
-        extra = copy.deepcopy(template)
-        extra.key = f"k{n}"
-        tenant.actions.append(extra)
+    extra = [replace(copy.deepcopy(template), key=f"k{n}") for n in range(3000)]
+    plan.tenants.replace(replace(tenant, actions=(*tenant.actions, *extra)))
     parts = comment_parts(plan)
     assert len(parts) > 1
     assert all(len(part) < MAX_CHARS for part in parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.render.text import render_text
 
-from .plans import mixed_plan, tenant_plan
+from .plans import mixed_plan, set_first_error
 
 
 def test_the_first_line_names_the_target_and_the_last_sums_up() -> None:
@@ -63,7 +63,7 @@ def test_colour_only_when_asked() -> None:
 
 def test_control_characters_in_user_text_cannot_reach_the_terminal() -> None:
     plan = mixed_plan()
-    tenant_plan(plan, "ok-skogen").errors[0].message = "bad \033[2J name"
+    set_first_error(plan, "ok-skogen", "bad \033[2J name")
     assert "\033[2J" not in render_text(plan, color=False)
 
 
