@@ -17,9 +17,9 @@ def test_busy_port_is_one_error_line(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
+        command = [sys.executable, "-m", "t4o_reconcile", "serve", "--port", str(port)]
         done = subprocess.run(
-            [sys.executable, "-m", "t4o_reconcile", "serve", "--port", str(port)]
-            + ["--db", str(tmp_path / "s.db")],
+            [*command, "--db", str(tmp_path / "s.db")],
             capture_output=True,
             text=True,
             timeout=60,
