@@ -52,7 +52,7 @@ def test_raising_the_floor_above_live_is_a_change() -> None:
     (action,) = invoicing_actions(plan_of(want, have))
 
     assert action.kind == "update"
-    assert action.changed_paths == ["next_invoice_number", "next_customer_number"]
+    assert action.changed_paths == ("next_invoice_number", "next_customer_number")
     assert action.before == {"next_invoice_number": 900, "next_customer_number": 650}
     assert action.after == {"next_invoice_number": 1000, "next_customer_number": 700}
 
@@ -64,7 +64,7 @@ def test_a_counter_is_never_moved_back_but_other_fields_still_change() -> None:
 
     (action,) = invoicing_actions(plan_of(want, have))
 
-    assert action.changed_paths == ["pdf_template"]
+    assert action.changed_paths == ("pdf_template",)
     assert "next_invoice_number" not in (action.after or {})
 
 
@@ -109,7 +109,7 @@ def test_distribution_is_its_own_switch() -> None:
 
     (action,) = invoicing_actions(plan_of(want, have))
 
-    assert action.changed_paths == ["distribution_enabled"]
+    assert action.changed_paths == ("distribution_enabled",)
     assert action.after == {"distribution_enabled": False}
 
 
@@ -123,7 +123,7 @@ def test_user_administration_is_a_field_of_the_tenant() -> None:
     plan = plan_of(want, have)
     (action,) = [a for t in plan.tenants for a in t.actions if a.section == "identity"]
 
-    assert action.changed_paths == ["user_administration"]
+    assert action.changed_paths == ("user_administration",)
     assert errors(plan) == []
 
 
