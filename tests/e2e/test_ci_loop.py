@@ -64,6 +64,7 @@ class Runner:
             GITHUB_OUTPUT=str(output),
             GITHUB_STEP_SUMMARY=str(self.summary),
             RUNNER_TEMP=str(self.tmp),
+            PYTHONSAFEPATH="1",  # the workflows' own env
         )
         full.update(env)
         done = subprocess.run(
