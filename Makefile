@@ -44,8 +44,9 @@ demo: install
 	bash scripts/demo.sh $(BIN)
 
 lint: install-dev
-	$(BIN)/ruff format --check t4o_reconcile tests benchmarks
-	$(BIN)/ruff check t4o_reconcile tests benchmarks
+	$(BIN)/ruff format --check t4o_reconcile tests benchmarks scripts
+	$(BIN)/ruff check t4o_reconcile tests benchmarks scripts
+	$(BIN)/mypy --strict scripts/ci/reviewed_plan.py
 
 typecheck: install-dev
 	$(BIN)/mypy
