@@ -314,3 +314,21 @@ def test_zizmor_would_catch_a_spoiled_kit(
     done = audit(tmp_path, spoil)
     assert done.returncode != 0
     assert audit_name in done.stdout + done.stderr
+
+
+def test_the_workflows_read_only_outputs_the_action_sets() -> None:
+    outputs = set(load(ACTION)["outputs"])
+    used = set()
+    for path in GITHUB.glob("*.yml"):
+        used |= set(re.findall(r"steps\.t4o\.outputs\.([\w-]+)", path.read_text()))
+    assert used and used <= outputs
+    install = load(ACTION)["runs"]["steps"][-1]["run"]
+    for name in outputs:
+        assert f'echo "{name}=' in install, name
+
+
+def test_the_install_script_refuses_a_wrong_call(tmp_path: Path) -> None:
+    done = subprocess.run(["bash", str(INSTALL)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: ")
+    assert list(tmp_path.iterdir()) == []
