@@ -5,17 +5,40 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test install install-dev lint typecheck docs pytest clean
+.PHONY: demo test install install-dev lock lint typecheck docs pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Every dependency from a lock with sha256 hashes (requirements/*.lock, written by `make
+# lock` from pyproject.toml), as wheels only; then this project itself, without the
+# network. pip check names a dependency that pyproject.toml declares and the lock lacks.
+PIP_INSTALL = $(BIN)/python -I -m pip install --quiet --disable-pip-version-check
+LOCKED      = $(PIP_INSTALL) --require-hashes --no-deps --only-binary=:all: -r
+SELF        = $(PIP_INSTALL) --no-deps --no-build-isolation -e .
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(LOCKED) requirements/runtime.lock
+	$(SELF)
+	$(BIN)/python -I -m pip check
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(LOCKED) requirements/dev.lock
+	$(SELF)
+	$(BIN)/python -I -m pip check
+
+# Writes both locks from pyproject.toml: pins already in a lock are kept, what is new is
+# added (`make lock LOCK=--upgrade` moves everything to the newest versions allowed). Needs
+# PyPI; the local pip configuration is ignored so that the hashes are PyPI's own. The
+# pip-compile command is recorded at the top of each lock.
+LOCK       ?=
+PIP_COMPILE = env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/pip-compile --quiet \
+	--strip-extras --generate-hashes --allow-unsafe --all-build-deps --no-emit-index-url $(LOCK)
+
+lock: $(BIN)/python
+	$(LOCKED) requirements/dev.lock
+	$(PIP_COMPILE) --output-file requirements/runtime.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --output-file requirements/dev.lock pyproject.toml
 
 demo: install
 	bash scripts/demo.sh $(BIN)

