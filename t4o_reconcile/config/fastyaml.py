@@ -178,7 +178,7 @@ def load(text: str) -> Any:
         # for the spec's "x\n \n"); ending the stream with one changes nothing else.
         text += "\n"
     try:
-        if "?" in text or _GLUED_COMMENT.search(text):
+        if "?" in text or _glued_comment(text):
             _check_tokens(text)
         return _Builder(CParser(text), text).document()
     except Duplicate:
@@ -247,6 +247,20 @@ def _refuse_extras(event: Any) -> None:
 # wants a space before a comment; libyaml takes it as one. Only a hint: the tokens say
 # whether that '#' is inside a scalar.
 _GLUED_COMMENT = re.compile(r"[\]},\"']#|([|>][-+1-9]{0,2})#")
+_BEFORE_COMMENT = frozenset("]},\"'|>-+123456789")
+
+
+def _glued_comment(text: str) -> bool:
+    """Whether a '#' follows one of those characters anywhere (``str.find`` is some
+    twenty times faster than the regular expression's search over a whole file)."""
+    index = text.find("#", 1)
+    while index != -1:
+        if text[index - 1] in _BEFORE_COMMENT and _GLUED_COMMENT.search(
+            text, max(0, index - 3), index + 1
+        ):
+            return True
+        index = text.find("#", index + 1)
+    return False
 
 
 def _check_tokens(text: str) -> None:
