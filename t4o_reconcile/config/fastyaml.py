@@ -128,10 +128,17 @@ _INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
 
 
+# A plain scalar the spec does not allow ('-' alone or before a space, which libyaml takes
+# in flow collections): found on the resolver's path, so that it costs nothing per event.
+_DASH = object()
+
+
 def _resolve(value: str) -> Any:
     if not value or _NULL.fullmatch(value):
         return None
     first = value[0]
+    if first == "-" and (len(value) == 1 or value[1] == " "):
+        return _DASH
     if first in "tTfF" and _BOOL.fullmatch(value):
         return value[0] in "tT"
     if first in "0123456789+-.":
@@ -351,10 +358,10 @@ class _Builder:
                 if event.end_mark.line != event.start_mark.line:
                     self._check_lines(event)
                 return event.value
-            value = event.value
-            if value[:1] == "-" and (len(value) == 1 or value[1] == " "):
+            value = _plain(event.value)
+            if value is _DASH:
                 raise Refused(*_at(event), "a '-' that starts no list item; quote it as a string")
-            return _plain(value)
+            return value
         if cls is _MAPPING_START or cls is _SEQUENCE_START:
             return self._collection(event, cls is _MAPPING_START)
         line, column = _at(event)
