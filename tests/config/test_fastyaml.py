@@ -250,3 +250,17 @@ def test_positions_step_aside_for_anchors_and_tags() -> None:
     for text in ("a: &x 1\nb: *x\n", "a: !!str 1\n"):
         with pytest.raises(fastyaml.NotPlain):
             fastyaml.find(text, ("b",))
+
+
+def test_without_libyaml_the_tool_stops_with_one_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """No silent fallback to a pure-Python parser: slower and not the fuzzed one."""
+    from t4o_reconcile.config.loader import load_repository
+    from t4o_reconcile.errors import ConfigError
+
+    monkeypatch.setattr(fastyaml, "CParser", None)
+    with pytest.raises(ConfigError, match=r"libyaml extension \(yaml._yaml\) is not installed"):
+        load_repository(tmp_path, environ={}, cache=None)
+    with pytest.raises(fastyaml.ParserMissing):
+        fastyaml.load("a: 1")
