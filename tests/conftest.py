@@ -15,10 +15,14 @@ settings.register_profile(
 
 
 @pytest.fixture(autouse=True)
-def _a_workstation(monkeypatch: pytest.MonkeyPatch) -> None:
+def _a_workstation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The suite runs under CI=true, where plan and apply refuse to fall back to the
-    embedded sandbox; tests are a workstation unless they set CI themselves."""
+    embedded sandbox; tests are a workstation unless they set CI themselves. Their parse
+    cache (on for a workstation) is the session's own, never the user's."""
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("T4O_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "parse-cache"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

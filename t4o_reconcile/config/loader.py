@@ -1,8 +1,9 @@
 """Loading a directory of tenant files into a validated ``Repository``.
 
-Every file is parsed with the fast C loader and validated; only a file with something to
-report is parsed again to find line and column (see ``yamlfile``). All problems in all
-files are reported in one run.
+Every file is parsed (``fastyaml``, or its entry in the ``parsecache`` when the bytes
+did not change) and validated, always; only a file with something to report is read
+again to find line and column (see ``yamlfile``). All problems in all files are reported
+in one run.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from t4o_reconcile import identity
-from t4o_reconcile.config import checks
+from t4o_reconcile.config import checks, fastyaml
 from t4o_reconcile.config.messages import describe
 from t4o_reconcile.config.models import AgreementsFile, SecretRef, Tenant
+from t4o_reconcile.config.parsecache import ParseCache
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.regularfile import NotRegular, read_regular, refusal
 from t4o_reconcile.config.repository import AgreementEntry, Origin, Repository, TenantEntry
@@ -34,8 +36,12 @@ from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 DEFAULTS = "_defaults"
 AGREEMENTS = "_agreements"
 SUFFIXES = (".yaml", ".yml")
-# Below this many files, starting worker processes costs more than it saves.
+# Below this many files left to parse, starting worker processes costs more than it
+# saves.
 PARALLEL_FROM = 200
+# Files parsed here (not found in the cache) before the workers are started for the
+# rest: a warm cache never starts them.
+POOL_AFTER = 16
 PIPELINE_CHUNK = 16
 # Chunks parsed ahead per worker. Only so many: parsed data waiting to be validated would
 # otherwise pile up while this process is busy (plan reads and diffs beside the load).
@@ -71,6 +77,7 @@ def load_repository(
     policy: SecretPolicy | None = None,
     keep_tenants: bool = True,
     on_tenant: Callable[[TenantEntry], None] | None = None,
+    cache: ParseCache | Literal["settings"] | None = "settings",
 ) -> LoadResult:
     """Read, merge, validate and check every tenant file in the directory ``path``.
 
@@ -78,11 +85,18 @@ def load_repository(
     in ``environ``) and, when it reads values, resolved. Without ``keep_tenants`` (only
     the problems are wanted: validate) each tenant's model is dropped once it is checked,
     and the repository comes back without tenants; ``on_tenant`` is handed each tenant
-    file that loaded, as it loads (plan makes its snapshot then), before it is dropped."""
+    file that loaded, as it loads (plan makes its snapshot then), before it is dropped.
+
+    ``cache``: parsed files by their bytes (``parsecache``); by default the one the
+    operator's environment sets (``T4O_CACHE``), and none when ``environ`` is given
+    instead of the process's own (a test's or a caller's settings name no cache)."""
+    fastyaml.require()
     env = os.environ if environ is None else environ
     if policy is None:
         policy = SecretPolicy.from_settings(environ=env)
-    return _Loader(Path(path), env, policy, keep_tenants, on_tenant).run()
+    if cache == "settings":
+        cache = ParseCache.from_settings(os.environ) if environ is None else None
+    return _Loader(Path(path), env, policy, keep_tenants, on_tenant, cache).run()
 
 
 class _Loader:
@@ -93,16 +107,23 @@ class _Loader:
         policy: SecretPolicy,
         keep_tenants: bool = True,
         on_tenant: Callable[[TenantEntry], None] | None = None,
+        cache: ParseCache | None = None,
     ) -> None:
         self.root = root
         self.environ = environ
         self.policy = policy
         self.keep_tenants = keep_tenants
         self.on_tenant = on_tenant
+        self.cache = cache
         self.problems: list[Problem] = []
         self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
         # Files the worker processes are parsing, in order (see _parse_ahead).
         self._pending: Iterator[tuple[Path, tuple[str, Any] | ParseError]] = iter(())
+        # The tenant files in order, and how many were parsed here (see _read).
+        self._order: dict[Path, int] = {}
+        self._tenant_paths: list[Path] = []
+        self._parsed_here = 0
+        self._pool: contextlib.ExitStack | None = None
 
     def run(self) -> LoadResult:
         if not self.root.is_dir():
@@ -203,7 +224,11 @@ class _Loader:
                     break
                 self._parsed[parsed_path] = parsed
         if read is None:
-            read = read_file(path)
+            hits = self.cache.hits if self.cache is not None else 0
+            read = read_file(path, self.cache)
+            if self.cache is None or self.cache.hits == hits:
+                self._parsed_here += 1
+                self._start_pool_after(path)
         if isinstance(read, ParseError):
             self._add(path, read.line, read.column, (), read.message)
             return None
@@ -212,25 +237,33 @@ class _Loader:
 
     @contextlib.contextmanager
     def _parse_ahead(self, paths: list[Path]) -> Iterator[None]:
-        """Parse many files on every core while this process validates the ones already
-        parsed: parsing is most of validate's time."""
-        workers = min(os.cpu_count() or 1, 8)
-        if len(paths) < PARALLEL_FROM or workers < 2:
-            yield
-            return
-        try:
-            context = multiprocessing.get_context("fork")
-        except ValueError:
-            yield  # no fork on this platform: parse in this process
-            return
-        # Small chunks, so that validation can start on the first ones soon.
-        chunk = max(1, min(PIPELINE_CHUNK, len(paths) // (workers * 4)))
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            self._pending = _parsed_in(pool, paths, chunk, workers * PARSE_AHEAD)
+        """Let ``_read`` hand the files after the first ``POOL_AFTER`` parsed here (not
+        found in the cache) to worker processes, which parse them on every core while
+        this process validates the ones already parsed: parsing is most of a cold load.
+        A warm cache starts no process at all."""
+        self._tenant_paths = paths
+        self._order = {path: index for index, path in enumerate(paths)}
+        with contextlib.ExitStack() as stack:
+            self._pool = stack
             try:
                 yield
             finally:
                 self._pending = iter(())
+                self._pool = None
+
+    def _start_pool_after(self, path: Path) -> None:
+        index = self._order.get(path)
+        if self._pool is None or index is None or self._parsed_here < POOL_AFTER:
+            return
+        rest = self._tenant_paths[index + 1 :]
+        workers = min(os.cpu_count() or 1, 8)
+        if len(rest) < PARALLEL_FROM or workers < 2:
+            return
+        stack, self._pool = self._pool, None  # started once
+        pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=_pool_context()))
+        # Small chunks, so that validation goes on from the first ones soon.
+        chunk = max(1, min(PIPELINE_CHUNK, len(rest) // (workers * 4)))
+        self._pending = _parsed_in(pool, rest, chunk, workers * PARSE_AHEAD, self.cache)
 
     def _add(self, path: Path, line: int, column: int, doc: DocPath, message: str) -> None:
         self.problems.append(Problem(str(path), line, column, doc, message))
@@ -364,30 +397,51 @@ class _Loader:
         return Secret(number, value.source, identity.last_digits(number))
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Worker processes that never fork this one: the load runs in a thread beside the
+    plan's event loop (``asyncio.to_thread``), and forking a process with threads is
+    unsafe (Python 3.12 warns). A fork server, started fresh and with this module
+    imported once, forks the workers from a process with one thread; spawn where there
+    is no fork server (Windows)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _parsed_in(
-    pool: ProcessPoolExecutor, paths: list[Path], chunk: int, ahead: int
+    pool: ProcessPoolExecutor,
+    paths: list[Path],
+    chunk: int,
+    ahead: int,
+    cache: ParseCache | None = None,
 ) -> Iterator[tuple[Path, tuple[str, Any] | ParseError]]:
     """Each path with what ``read_file`` made of it, in order, parsed by ``pool`` at most
     ``ahead`` chunks ahead of the caller."""
     chunks = iter([paths[i : i + chunk] for i in range(0, len(paths), chunk)])
     running: collections.deque[tuple[list[Path], Future[list[tuple[str, Any] | ParseError]]]]
     running = collections.deque(
-        (part, pool.submit(read_files, part)) for part in itertools.islice(chunks, ahead)
+        (part, pool.submit(read_files, part, cache)) for part in itertools.islice(chunks, ahead)
     )
     while running:
         part, future = running.popleft()
         following = next(chunks, None)
         if following is not None:
-            running.append((following, pool.submit(read_files, following)))
+            running.append((following, pool.submit(read_files, following, cache)))
         yield from zip(part, future.result(), strict=True)
 
 
-def read_files(paths: list[Path]) -> list[tuple[str, Any] | ParseError]:
-    return [read_file(path) for path in paths]
+def read_files(
+    paths: list[Path], cache: ParseCache | None = None
+) -> list[tuple[str, Any] | ParseError]:
+    return [read_file(path, cache) for path in paths]
 
 
-def read_file(path: Path) -> tuple[str, Any] | ParseError:
-    """A file's text and parsed data, or why it cannot be read (picklable for workers)."""
+def read_file(path: Path, cache: ParseCache | None = None) -> tuple[str, Any] | ParseError:
+    """A file's text and parsed data, or why it cannot be read (picklable for workers).
+    The data comes from ``cache`` when it holds these bytes' parse, and goes into it
+    when parsed here (a file with a syntax problem is never stored)."""
     try:
         data = read_regular(path, MAX_FILE_BYTES + 1)
     except NotRegular as exc:
@@ -406,10 +460,19 @@ def read_file(path: Path) -> tuple[str, Any] | ParseError:
     text = decode(data)
     if isinstance(text, ParseError):
         return text
+    key = ""
+    if cache is not None:
+        key = cache.key(data)
+        found, parsed = cache.get(key)
+        if found:
+            return text, parsed
     try:
-        return text, parse(text)
+        parsed = parse(text)
     except YAMLSyntax as exc:
         return exc.error
+    if cache is not None:
+        cache.put(key, parsed)
+    return text, parsed
 
 
 def merge(defaults: Mapping[str, Any], tenant: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,8 @@
 """Reading one YAML file: a fast parse for every file, positions only when needed.
 
-The C safe loader (YAML 1.2, so ``country: NO`` stays the string "NO") parses every
-file. The pure-Python round-trip loader, which keeps the line and column of every key
-and value, is about seven times slower, so it runs only for a file that has a problem
-to report, on the first request for a position.
+``fastyaml`` parses every file from libyaml's events (YAML 1.2, so ``country: NO`` stays
+the string "NO"). Positions come from the same events, read again only for a file with
+a problem to report; ruamel's round-trip loader places what those step aside for.
 """
 
 from __future__ import annotations
@@ -13,34 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.reader import ReaderError
-from ruamel.yaml.resolver import VersionedResolver
 
 from t4o_reconcile.config import fastyaml
 from t4o_reconcile.config.problems import DocPath
-
-
-class _Yaml12Resolver(VersionedResolver):
-    """YAML 1.2 rules, looked up once: ruamel's resolver asks for the document's
-    version on every scalar (through attribute errors), a third of the parse time."""
-
-    @property
-    def processing_version(self) -> Any:
-        return (1, 2)
-
-    @property
-    def versioned_resolver(self) -> Any:
-        cached = self.__dict__.get("_rules")
-        if cached is None:
-            cached = self.__dict__["_rules"] = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
-        return cached
-
-
-_FAST = YAML(typ="safe", pure=False)
-_FAST.Resolver = _Yaml12Resolver
-_FAST.allow_duplicate_keys = False
 
 
 @dataclass(slots=True)
@@ -66,47 +40,16 @@ def decode(data: bytes) -> str | ParseError:
 
 
 def parse(text: str) -> Any:
-    """The document as plain Python data; raises ``ParseError``-carrying ``YAMLSyntax``."""
+    """The document as plain Python data; raises ``ParseError``-carrying ``YAMLSyntax``.
+
+    ``fastyaml`` reads it (YAML 1.2, libyaml's events) and refuses what tenant files never
+    use; a syntax error is worded here from libyaml's marks."""
     try:
         return fastyaml.load(text)
-    except fastyaml.NotPlain:
-        pass  # anchors, tags, odd keys, errors: the full loader builds or words them
-    except fastyaml.TooDeep as exc:
-        raise YAMLSyntax(_too_deep(exc)) from None
-    try:
-        fastyaml.check_depth(text)
-    except fastyaml.TooDeep as exc:
-        raise YAMLSyntax(_too_deep(exc)) from None
-    try:
-        return _FAST.load(text)
-    except MarkedYAMLError as exc:
-        raise YAMLSyntax(_describe(exc, text)) from None
-    except ReaderError as exc:
-        raise YAMLSyntax(_unreadable(exc, text)) from None
-
-
-def _unreadable(exc: ReaderError, text: str) -> ParseError:
-    # A character YAML does not allow (a NUL, most control characters): named by its code
-    # point, never printed.
-    position = exc.position if isinstance(exc.position, int) else 0
-    before = text[:position]
-    line = before.count("\n") + 1
-    column = position - (before.rfind("\n") + 1) + 1
-    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
-    return ParseError(
-        line,
-        column,
-        f"character U+{code:04X} is not allowed in YAML; expected printable text",
-    )
-
-
-def _too_deep(exc: fastyaml.TooDeep) -> ParseError:
-    return ParseError(
-        exc.line,
-        exc.column,
-        f"mappings and lists nested deeper than {fastyaml.MAX_DEPTH} levels; a tenant file"
-        " nests at most 5 (e.g. users[0].programs.invoicing)",
-    )
+    except fastyaml.Refused as exc:
+        raise YAMLSyntax(ParseError(exc.line, exc.column, exc.message)) from None
+    except fastyaml.SyntaxProblem as exc:
+        raise YAMLSyntax(_describe(exc.error, text)) from None
 
 
 class YAMLSyntax(Exception):
@@ -115,17 +58,11 @@ class YAMLSyntax(Exception):
         self.error = error
 
 
-def _describe(exc: MarkedYAMLError, text: str) -> ParseError:
-    # ruamel's own messages can quote values (a duplicate key's value may be a secret),
+def _describe(exc: Any, text: str) -> ParseError:
+    # libyaml's own messages can quote values (a duplicate key's value may be a secret),
     # so the message is rebuilt from the marks and the fixed problem descriptions.
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    if isinstance(exc, DuplicateKeyError):
-        key = _key_at(text, line, column)
-        start = exc.context_mark.line if exc.context_mark is not None else 0
-        first = _first_key_line(text, key, start, line - 1, column - 1)
-        where = f" (first defined on line {first})" if first else ""
-        return ParseError(line, column, f"duplicate key {key!r}{where}; expected unique keys")
     if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
         return ParseError(line, column, "tab character; YAML indentation must use spaces, not tabs")
     problem = (exc.problem or "invalid YAML").strip()
@@ -159,20 +96,6 @@ def _line(text: str, line: int) -> str:
 def _char_at(text: str, line: int, column: int) -> str:
     content = _line(text, line)
     return content[column] if 0 <= column < len(content) else ""
-
-
-def _first_key_line(text: str, key: str, start: int, stop: int, column: int) -> int | None:
-    """The line (1-based) of the earlier ``key:`` in the same block mapping, if any."""
-    for number in range(start, stop):
-        rest = _line(text, number)[column:]
-        if rest.startswith(key) and rest[len(key) :].lstrip().startswith(":"):
-            return number + 1
-    return None
-
-
-def _key_at(text: str, line: int, column: int) -> str:
-    rest = text.split("\n")[line - 1][column - 1 :]
-    return rest.split(":", 1)[0].strip().strip("'\"")
 
 
 @dataclass(slots=True)

@@ -180,7 +180,8 @@ def test_parsing_in_worker_processes_gives_the_same_result(
     serial = load_repository(tmp_path)
 
     monkeypatch.setattr("t4o_reconcile.config.loader.PARALLEL_FROM", 2)
-    parallel = load_repository(tmp_path)
+    monkeypatch.setattr("t4o_reconcile.config.loader.POOL_AFTER", 1)
+    parallel = load_repository(tmp_path, cache=None)
 
     assert parallel.problems == serial.problems
     assert [p.message for p in serial.problems if "invalid YAML" in p.message]
