@@ -213,7 +213,10 @@ def test_a_secret_with_a_trailing_space_is_stored_as_given() -> None:
                 "organization_number": org_numbers(slug)[0],
                 "users": [{"email": owner_of(slug), "name": "Kari", "role": "owner"}],
                 "connections": [
-                    {"connector": "eventor-norway", "token": {"secret": "env:T4O_SECRET_EVENTOR"}}
+                    {
+                        "connector": "eventor-norway",
+                        "token": {"secret": "env:T4O_SECRET_OK_SKOGEN_EVENTOR"},
+                    }
                 ],
                 "email_account": {
                     "account_name": "Faktura",
@@ -221,12 +224,15 @@ def test_a_secret_with_a_trailing_space_is_stored_as_given() -> None:
                     "address": "faktura@ok-skogen.no",
                     "username": "faktura",
                     "smtp_host": "smtp.ok-skogen.no",
-                    "password": {"secret": "env:T4O_SECRET_SMTP"},
+                    "password": {"secret": "env:T4O_SECRET_OK_SKOGEN_SMTP"},
                 },
             }
         },
         agreements=None,
-        secrets={"T4O_SECRET_EVENTOR": "tøken ", "T4O_SECRET_SMTP": " pass word "},
+        secrets={
+            "T4O_SECRET_OK_SKOGEN_EVENTOR": "tøken ",
+            "T4O_SECRET_OK_SKOGEN_SMTP": " pass word ",
+        },
     )
 
     async def body(sandbox: Sandbox) -> None:
