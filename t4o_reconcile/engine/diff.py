@@ -146,7 +146,7 @@ class Planner:
         name = _membership(want.sections.get(_MEMBERSHIP))
         if name is not None:
             self._joins[slug] = name
-        tenant_plan.uncompared = checks.unread_secrets(want)
+        tenant_plan.uncompared = checks.unread_secrets(want, have)
         tenant_plan.deletes_need_flag = safety_rules.delete_reasons(
             tenant_plan.actions, want, have, want.safety or self._safety
         )

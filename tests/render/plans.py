@@ -13,7 +13,9 @@ def mixed_plan() -> Plan:
     want = desired_tenant(agreement="NOF")
     have = live_twin(desired_tenant())
     have.sections["identity"][""].fields["contact"]["phone"] = "+4799999999"
-    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint("00", "ff")
+    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint().answered(
+        "another token", False
+    )
     have.sections["invoicing"][""].fields.update(last_invoice_number=1500, next_invoice_number=1501)
     del want.sections["users"]["kari@ok-skogen.no"]
     have.sections["email_templates"]["order/en"] = Item(
