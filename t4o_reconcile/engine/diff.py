@@ -29,6 +29,7 @@ from t4o_reconcile.engine.plan import (
     address,
     versions_of,
 )
+from t4o_reconcile.engine.secret_destinations import redirected_secrets
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
 
 _MEMBERSHIP = sections.AgreementMembership.name
@@ -149,7 +150,7 @@ class Planner:
         tenant_plan.uncompared = checks.unread_secrets(want, have)
         tenant_plan.deletes_need_flag = safety_rules.delete_reasons(
             tenant_plan.actions, want, have, want.safety or self._safety
-        )
+        ) + redirected_secrets(tenant_plan.actions)
         tenant_plan.actions = _in_order(tenant_plan.actions, want, have)
         self._managed.append(tenant_plan)
         return tenant_plan
