@@ -37,6 +37,10 @@ ATTACKER = """\
 slug: evil-club
 name: Evil Club
 organization_number: "914820332"
+billing:
+  licenses: 1
+invoicing:
+  next_invoice_number: 1
 email_account:
   account_name: Faktura
   display_name: Evil Club
@@ -196,7 +200,9 @@ def test_moving_an_unchanged_secret_needs_the_approval_of_a_delete(change: dict[
     assert check_applicable(plan, allow_deletes=True) == []
     # Shown in every format, as a guarded delete is.
     assert "needs --allow-deletes: sensitive change" in render_text(plan, color=False)
-    assert "sensitive change" in render_markdown(plan)
+    assert "⚠️ deletes that need approval (`--allow-deletes`): sensitive change" in (
+        render_markdown(plan)
+    )
     document = json.loads(render_json(plan))
     assert any("sensitive change" in r for t in document["tenants"] for r in t["deletes_need_flag"])
 
@@ -258,7 +264,7 @@ def test_an_smtp_host_change_with_the_same_password_needs_approval(
     reason = "sensitive change: the email account's unchanged password would be sent"
     assert text.returncode == 0 and reason in text.stdout, text.stdout
     assert "smtp.attacker.example" in text.stdout
-    assert reason in markdown.stdout
+    assert reason.replace("'", "&#39;") in markdown.stdout, markdown.stdout
     flagged = {t["slug"]: t["deletes_need_flag"] for t in json.loads(as_json.stdout)["tenants"]}
     assert any(reason in r for r in flagged["ok-skogen"])
     assert refused.returncode == 1 and "needs --allow-deletes" in refused.stderr, refused.stderr
