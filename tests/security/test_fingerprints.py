@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +30,7 @@ with warnings.catch_warnings():
 from t4o_reconcile.fingerprint import fingerprint
 from t4o_reconcile.sandbox.app import create_app
 from t4o_reconcile.sandbox.store import Store
-from tests.e2e.conftest import Server, cli
+from tests.e2e.conftest import Server, cli, example_secrets
 from tests.e2e.helpers import edit_tenant
 from tests.sandbox.helpers import PERSONAL_NUMBER, Api, tenant_body
 from tests.security.canary import assert_no_canary, canaries_of, outputs, planted
@@ -282,3 +284,50 @@ def test_a_plan_with_a_read_only_token_says_secrets_not_compared(
             answer = client.get(path)
             assert answer.status_code == 200 and _LEAKS.search(answer.text) is None, answer.text
     assert_no_canary(outputs([text, as_json]), canaries_of(server, rotated))
+
+
+def test_a_plan_on_the_embedded_sandbox_asks_once_per_tenant_with_secrets(
+    tmp_path: Path,
+) -> None:
+    """One compare call per tenant holding secrets, no more; and still without FastAPI."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "tenants"
+    with_secrets = sum(1 for path in examples.glob("*.yaml") if "secret: env:" in path.read_text())
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "T4O_SANDBOX_DB": str(tmp_path / "sandbox.db"),
+        "PYTHONPATH": str(examples.parents[1]),
+        **example_secrets(),
+    }
+    applied = subprocess.run(
+        [sys.executable, "-m", "t4o_reconcile", "apply", str(examples), "--auto-approve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    script = (
+        "import sys\n"
+        "from t4o_reconcile.api import embedded\n"
+        "calls = []\n"
+        "original = embedded.EmbeddedTransport.handle_async_request\n"
+        "async def counted(self, request):\n"
+        "    calls.append((request.method, request.url.path))\n"
+        "    return await original(self, request)\n"
+        "embedded.EmbeddedTransport.handle_async_request = counted\n"
+        "from t4o_reconcile.cli import main\n"
+        "try:\n"
+        f"    main(['plan', {str(examples)!r}, '--detailed-exitcode'])\n"
+        "except SystemExit as exit:\n"
+        "    print('exit', exit.code, file=sys.stderr)\n"
+        "posts = [path for method, path in calls if method != 'GET']\n"
+        "print('compares', len(posts), len(set(posts)), file=sys.stderr)\n"
+        "print('fastapi', 'fastapi' in sys.modules, file=sys.stderr)\n"
+    )
+    planned = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+
+    assert with_secrets >= 4 and applied.returncode == 0, applied.stderr
+    assert "exit 0" in planned.stderr, planned.stdout + planned.stderr  # converged, compared
+    assert f"compares {with_secrets} {with_secrets}" in planned.stderr, planned.stderr
+    assert "fastapi False" in planned.stderr
