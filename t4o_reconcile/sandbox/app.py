@@ -468,8 +468,9 @@ async def bulk_tenants(
 )
 async def compare_fingerprints(slug: str, body: m.CompareRequest, ctx: Ctx) -> Response:
     """Whether each value sent is the secret stored there: only same or not. Only a
-    writing token may ask, at most a few times a minute per token and tenant (429 with
-    Retry-After beyond), and every call is in the audit log (which fields, never values)."""
+    writing token may ask, with at most 10 answers finding a difference a minute per token
+    and tenant (429 with Retry-After beyond), and every call is in the audit log (which
+    fields, never values)."""
     plain = {
         "fields": [
             {**field.model_dump(exclude={"value"}), "value": field.value.get_secret_value()}

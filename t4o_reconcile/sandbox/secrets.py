@@ -5,8 +5,9 @@ A fingerprint is HMAC-SHA256 under the store's own key (the *pepper*, made once 
 database and never in any answer) of a fresh salt and the value. Whoever reads an answer,
 even with every token, holds neither the key nor the fingerprint, so cannot test a guess
 offline: the only way to tell whether a value is the stored one is to ask here,
-``POST /v1/tenants/{slug}/fingerprints:compare``, which only a writing token may call, a
-few times a minute per token and tenant, each call audited (which fields, never values).
+``POST /v1/tenants/{slug}/fingerprints:compare``, which only a writing token may call,
+with a few wrong answers a minute per token and tenant, each call audited (which fields,
+never values).
 
 Answers show a stored secret as ``{"stored": true, "source": "env:NAME"}`` and a personal
 number as ``{"stored": true, "last_digits": "34"}``; a read-only token gets no digits.
@@ -57,8 +58,8 @@ CREATE TABLE IF NOT EXISTS secret_key (
 COMPARABLE = {"tenant": "personal_number", "email_account": "password", "connections": "token"}
 MAX_FIELDS = 100
 MAX_VALUE = 4096
-# Compare calls one token may make for one tenant in a window: a plan makes one per
-# tenant, a guesser gets this many guesses a minute at each secret, each one audited.
+# Comparisons finding a difference one token may make for one tenant in a window: a plan
+# makes one call per tenant, a guesser gets this many wrong guesses a minute, each audited.
 COMPARE_BUDGET = 10
 COMPARE_WINDOW = 60.0
 
@@ -216,30 +217,35 @@ def _invalid(field: str, detail: str) -> ProblemError:
 
 
 class CompareBudget:
-    """Compare calls per token and tenant in a sliding window, in memory."""
+    """Comparisons that found a difference, per token and tenant, in a sliding window, in
+    memory. A guess costs one when it is wrong; a plan of a converged tenant (every value
+    the same) costs nothing, so plans never wait, while a guesser gets ``budget`` wrong
+    guesses a minute at one tenant's secrets. Whether a call is refused is decided before
+    anything is compared, so a refusal says nothing about a value."""
 
     def __init__(self, budget: int = COMPARE_BUDGET, window: float = COMPARE_WINDOW) -> None:
         self.budget = budget
         self.window = window
-        self._calls: dict[tuple[str, str], collections.deque[float]] = {}
-        self._lock = threading.Lock()
+        self._misses: dict[tuple[str, str], collections.deque[float]] = {}
+        self.lock = threading.Lock()  # held across a whole call: check, compare, spend
 
-    def take(self, token: str, slug: str) -> None:
-        """Count one call, or raise 429 (the call is then not counted)."""
+    def check(self, token: str, slug: str) -> None:
+        """Raise 429 when the budget is spent (the call is then not run)."""
         now = time.monotonic()
-        with self._lock:
-            calls = self._calls.setdefault((token, slug), collections.deque())
-            while calls and calls[0] <= now - self.window:
-                calls.popleft()
-            if len(calls) >= self.budget:
-                wait = max(1, math.ceil(calls[0] + self.window - now))
-                raise ProblemError(
-                    rules.RATE_LIMITED,
-                    f"fingerprints:compare: at most {self.budget} calls a minute per token"
-                    f" and tenant; retry in {wait} s",
-                    headers={"Retry-After": str(wait)},
-                )
-            calls.append(now)
+        misses = self._misses.setdefault((token, slug), collections.deque())
+        while misses and misses[0] <= now - self.window:
+            misses.popleft()
+        if len(misses) >= self.budget:
+            wait = max(1, math.ceil(misses[0] + self.window - now))
+            raise ProblemError(
+                rules.RATE_LIMITED,
+                f"fingerprints:compare: at most {self.budget} comparisons finding a"
+                f" difference a minute per token and tenant; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+    def spend(self, token: str, slug: str) -> None:
+        self._misses.setdefault((token, slug), collections.deque()).append(time.monotonic())
 
 
 COMPARE_PATH = re.compile(r"^/v1/tenants/([a-z0-9][a-z0-9-]{1,62})/fingerprints:compare$")
@@ -263,9 +269,13 @@ def compare_answer(
     if found is None or found[1] != principal.partner or not principal.sees(slug):
         raise ProblemError(rules.NOT_FOUND, f"tenant {slug!r} does not exist")
     asked = candidates(body)
-    store.compare_budget.take(principal.token_id or principal.actor, slug)
-    with store.transaction(principal, write=True, client=client) as tx:
-        answer = compare(tx, slug, asked, store.pepper)
+    budget, who = store.compare_budget, principal.token_id or principal.actor
+    with budget.lock:
+        budget.check(who, slug)
+        with store.transaction(principal, write=True, client=client) as tx:
+            answer = compare(tx, slug, asked, store.pepper)
+        if not all(field["same"] for field in answer["fields"]):
+            budget.spend(who, slug)
     return json.dumps(answer, separators=(",", ":"))
 
 

@@ -36,7 +36,7 @@ from tests.sandbox.helpers import PERSONAL_NUMBER, Api, tenant_body
 from tests.security.canary import assert_no_canary, canaries_of, outputs, planted
 
 PASSWORD = "hunter2"
-# The budget docs/api.md promises: calls a minute per token and tenant.
+# The budget docs/api.md promises: calls finding a difference a minute per token and tenant.
 COMPARE_BUDGET = 10
 # What no read-only answer may hold: a fingerprint, its salt or hash, a personal number's
 # digits (whole, or the last two the writing token is shown).
@@ -161,10 +161,16 @@ def test_compare_is_rate_limited_per_token_and_tenant(sandbox: tuple[Store, Test
     over = answers[-1]
     assert over.json()["type"].endswith("/rate-limited")
     assert 1 <= int(over.headers["Retry-After"]) <= 60
-    # Another token has its own budget; the refused call was neither run nor logged.
+    # Once spent, a right guess is refused too: a refusal tells nothing about a value.
+    right = ("tenant", "", "personal_number", PERSONAL_NUMBER)
+    assert writer.compare("il-fjell", right).status_code == 429
+    # Another token has its own budget, and answers that find no difference (a plan of
+    # a converged tenant) cost nothing.
+    assert all(other.compare("il-fjell", right).status_code == 200 for _ in range(15))
     assert other.compare("il-fjell", guess).status_code == 200
     log = writer.get("/v1/tenants/il-fjell/audit-log", limit=100).json()["items"]
-    assert sum(1 for entry in log if entry["action"] == "compare") == COMPARE_BUDGET + 1
+    # The refused calls were neither run nor logged.
+    assert sum(1 for entry in log if entry["action"] == "compare") == COMPARE_BUDGET + 16
 
 
 def test_every_compare_is_audited_with_who_and_which_fields_never_values(
