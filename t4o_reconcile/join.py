@@ -200,6 +200,7 @@ class _Join:
                 async for tenant in tenants:
                     self._events.put_nowait(("have", tenant))
                     await self._sides.room("have")
+                    await self._compare_room()
         finally:
             self._times["read"] = time.perf_counter()
             await self._sides.finish("have")
@@ -254,9 +255,25 @@ class _Join:
             from t4o_reconcile.engine.comparisons import pending
 
             if pending(want, have):
-                self._comparing.add(asyncio.ensure_future(self._compared(want, have)))
+                task = asyncio.ensure_future(self._compared(want, have))
+                self._comparing.add(task)
+                task.add_done_callback(self._compare_done)
                 return
         self._planned(want, have)
+
+    def _compare_done(self, task: asyncio.Future[None]) -> None:
+        # A failed comparison stays, to be raised at the end; a done one holds nothing.
+        if not task.cancelled() and task.exception() is None:
+            self._comparing.discard(task)
+
+    async def _compare_room(self) -> None:
+        """Read on only while at most ``AHEAD`` tenants wait for the API's comparison:
+        each holds both of its sides until it is planned."""
+        while True:
+            running = [task for task in self._comparing if not task.done()]
+            if len(running) <= AHEAD:
+                return
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
 
     async def _compared(self, want: TenantSnapshot, have: TenantSnapshot) -> None:
         assert self._compare is not None
