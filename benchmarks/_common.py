@@ -38,14 +38,20 @@ ITEMS_PER_TENANT = 6 + USERS + BANK_ACCOUNTS + len(CONNECTORS) + len(TEMPLATES)
 
 def secrets(count: int) -> dict[str, str]:
     """What the secret references in ``count`` generated files resolve to: the partner's
-    one SMTP password and each club's own Eventor key (a key shared by two clubs is a
+    one SMTP password, which the operator shares with every club (``T4O_SHARED_SECRETS``),
+    and each club's own Eventor key, named as its own (a key shared by two clubs is a
     warning, as the manuals ask, and 2,000 of them would be a benchmark of warnings)."""
     keys = {eventor_variable(n): f"bench-eventor-token-{n:05d}" for n in range(count)}
-    return {"T4O_SECRET_BENCH_SMTP_PASSWORD": "bench-smtp", **keys}
+    return {
+        "T4O_SECRET_BENCH_SMTP_PASSWORD": "bench-smtp",
+        "T4O_SHARED_SECRETS": "T4O_SECRET_BENCH_SMTP_PASSWORD",
+        **keys,
+    }
 
 
 def eventor_variable(n: int) -> str:
-    return f"T4O_SECRET_BENCH_EVENTOR_{n:05d}"
+    """A club's own variable: it starts with the club's part (``club-00007``: CLUB_00007)."""
+    return f"T4O_SECRET_CLUB_{n:05d}_EVENTOR"
 
 
 def _complete(prefix: str, valid: Callable[[str], bool]) -> str | None:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +36,8 @@ Side = Literal["want", "have"]
 # Loads the files, handing each tenant's snapshot over as it loads: the repository and a
 # snapshot of its agreements.
 Loader = Callable[[Callable[[TenantSnapshot], None]], "tuple[Repository, Snapshot]"]
+# Asks the API about a tenant's desired secrets and lays its answers on the live side.
+Comparer = Callable[[TenantSnapshot, TenantSnapshot], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -93,14 +95,16 @@ async def join_and_plan(
     *,
     read_only: set[str] | None,
     on_desired: Callable[[TenantSnapshot], None] | None = None,
+    compare: Comparer | None = None,
 ) -> tuple[Planner, Joined]:
     """Plan every tenant as its two sides meet, through the planner ``make_planner``
     makes once the live agreements and vocabulary are read. ``read_only``: the slugs to
     read live (None: every one); ``on_desired`` sees each tenant file's snapshot.
 
     The files' own errors come first: when they are invalid, that is raised, whatever
-    the live read did."""
-    join = _Join(provider, load, read_only, on_desired)
+    the live read did. With ``compare``, a tenant whose desired secrets the API must be
+    asked about is planned once it has answered."""
+    join = _Join(provider, load, read_only, on_desired, compare)
     return await join.run(make_planner)
 
 
@@ -111,8 +115,11 @@ class _Join:
         load: Loader,
         read_only: set[str] | None,
         on_desired: Callable[[TenantSnapshot], None] | None,
+        compare: Comparer | None = None,
     ) -> None:
         self._provider = provider
+        self._compare = compare
+        self._comparing: set[asyncio.Future[None]] = set()
         self._load = load
         self._read_only = read_only
         self._on_desired = on_desired
@@ -149,13 +156,16 @@ class _Join:
                 await self._sides.touch()
             repository, desired = await load_task
             await read_task
+            while self._comparing:
+                await self._comparing.pop()
         except BaseException:
             self._abandoned.set()
             self._sides.closed = True
             await self._sides.touch()
-            for task in tasks:
+            running: list[asyncio.Future[Any]] = [*tasks, *self._comparing]
+            for task in running:
                 task.cancel()
-            for task in tasks:
+            for task in running:
                 with contextlib.suppress(BaseException):
                     await task
             raise
@@ -190,6 +200,7 @@ class _Join:
                 async for tenant in tenants:
                     self._events.put_nowait(("have", tenant))
                     await self._sides.room("have")
+                    await self._compare_room()
         finally:
             self._times["read"] = time.perf_counter()
             await self._sides.finish("have")
@@ -240,6 +251,36 @@ class _Join:
         waiting[side][tenant.slug] = tenant
 
     def _plan(self, want: TenantSnapshot | None, have: TenantSnapshot | None) -> None:
+        if self._compare is not None and want is not None and have is not None:
+            from t4o_reconcile.engine.comparisons import pending
+
+            if pending(want, have):
+                task = asyncio.ensure_future(self._compared(want, have))
+                self._comparing.add(task)
+                task.add_done_callback(self._compare_done)
+                return
+        self._planned(want, have)
+
+    def _compare_done(self, task: asyncio.Future[None]) -> None:
+        # A failed comparison stays, to be raised at the end; a done one holds nothing.
+        if not task.cancelled() and task.exception() is None:
+            self._comparing.discard(task)
+
+    async def _compare_room(self) -> None:
+        """Read on only while at most ``AHEAD`` tenants wait for the API's comparison:
+        each holds both of its sides until it is planned."""
+        while True:
+            running = [task for task in self._comparing if not task.done()]
+            if len(running) <= AHEAD:
+                return
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _compared(self, want: TenantSnapshot, have: TenantSnapshot) -> None:
+        assert self._compare is not None
+        await self._compare(want, have)
+        self._planned(want, have)
+
+    def _planned(self, want: TenantSnapshot | None, have: TenantSnapshot | None) -> None:
         tenant_plan = self._planner.add(want, have)
         if have is not None and tenant_plan is not None and tenant_plan.has_actions():
             self._live.tenants[have.slug] = have

@@ -311,6 +311,7 @@ async def _plan_whole(
         raise
     loaded = time.perf_counter()
     live = await reading
+    await compare_secrets(provider, desired, live)
     for tenant in desired.tenants.values():
         for digest in digests:
             digest.add(tenant)
@@ -327,6 +328,21 @@ async def _plan_whole(
     return _Made(plan, repository, desired, live, set(desired.tenants), loaded, read_done[0])
 
 
+async def compare_secrets(provider: Provider, desired: Snapshot, live: Snapshot) -> None:
+    """Ask the API about every tenant's desired secrets (one call per tenant with any)."""
+    from t4o_reconcile.engine.provider import SecretComparer
+
+    if not isinstance(provider, SecretComparer):
+        return
+    await asyncio.gather(
+        *(
+            provider.compare_secrets(want, live.tenants[slug])
+            for slug, want in desired.tenants.items()
+            if slug in live.tenants
+        )
+    )
+
+
 async def _plan_streamed(
     options: RunOptions,
     provider: StreamingReader,
@@ -337,6 +353,7 @@ async def _plan_streamed(
 ) -> _Made:
     """Each tenant diffed as its two sides meet (see ``join``)."""
     from t4o_reconcile.engine.diff import Planner
+    from t4o_reconcile.engine.provider import SecretComparer
     from t4o_reconcile.join import join_and_plan
 
     def planner(shared: Snapshot) -> Planner:
@@ -360,6 +377,7 @@ async def _plan_streamed(
         lambda on_tenant: load_desired(options.path, options.policy, on_tenant),
         read_only=None if only is None else only | leaving,
         on_desired=on_desired if digests else None,
+        compare=provider.compare_secrets if isinstance(provider, SecretComparer) else None,
     )
     plan = planning.finish(joined.desired.agreements)
     for tenant in joined.live.tenants.values():
@@ -562,6 +580,14 @@ async def _apply(
     screen.show(plan, plan_file)
     if plan.has_errors:
         raise WorkflowError("the plan has errors; nothing was applied.")
+    if plan.partial:
+        # Only the API can tell a changed secret, and only for a writing token: a plan
+        # that could not ask may hide a change, so it is never applied.
+        raise WorkflowError(
+            f"{len(plan.uncompared)} secret(s) not compared: the API compares secrets only"
+            " for a writing token (this one is read-only, or the API cannot compare), so"
+            " this plan cannot be applied; nothing was written."
+        )
     if not plan.has_changes:
         return None
     refusals = check_applicable(plan, allow_deletes=allow_deletes)

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from t4o_reconcile import join
+from t4o_reconcile.engine.comparisons import pending, settle
 from t4o_reconcile.engine.diff import Planner, make_plan
-from t4o_reconcile.engine.snapshot import Snapshot, TenantSnapshot
+from t4o_reconcile.engine.snapshot import Fingerprint, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApiError, ConfigError
 
 from .engine.builders import agreements, desired_tenant, live_twin, snapshot
@@ -213,3 +214,72 @@ def test_invalid_files_come_before_a_tenant_read_twice() -> None:
             [order[0], order[0], *order[1:]],
             error=ConfigError("bad file"),
         )
+
+
+def _uncompared(live: Snapshot) -> None:
+    """Live as the API reads it: each stored secret not yet compared."""
+    for tenant in live.tenants.values():
+        for items in tenant.sections.values():
+            for item in items.values():
+                for name, value in list(item.fields.items()):
+                    if isinstance(value, Fingerprint):
+                        item.fields[name] = Fingerprint(value.hint, value.source)
+
+
+@pytest.mark.parametrize("ahead", [1, 400])
+def test_tenants_with_secrets_are_planned_once_the_api_compared_them(
+    monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    monkeypatch.setattr(join, "AHEAD", ahead)
+    desired, live = world(40)
+    _uncompared(live)
+    asked: list[str] = []
+
+    async def compare(want: TenantSnapshot, have: TenantSnapshot) -> None:
+        asked.append(have.slug)
+        await asyncio.sleep(0.001 * (len(asked) % 3))  # answers out of order
+        settle(have, {one: True for one in pending(want, have)})
+
+    async def go() -> Any:
+        planner, joined = await asyncio.wait_for(
+            join.join_and_plan(
+                planner_for,
+                FakeApi(live, sorted(live.tenants)),
+                loader(desired, sorted(desired.tenants)),
+                read_only=None,
+                compare=compare,
+            ),
+            timeout=30,
+        )
+        return planner.finish(joined.desired.agreements)
+
+    plan = asyncio.run(go())
+    both = sorted(set(desired.tenants) & set(live.tenants))
+    assert sorted(asked) == both  # once each, and only where both sides exist
+    assert plan.uncompared == []
+    whole = make_plan(desired, live, target="test")  # live now holds the answers
+    plan.plan_id = whole.plan_id
+    assert plan == whole
+
+
+def test_a_failed_comparison_fails_the_plan() -> None:
+    desired, live = world(12)
+    _uncompared(live)
+
+    async def compare(want: TenantSnapshot, have: TenantSnapshot) -> None:
+        raise ApiError(429, "about:blank", "over the budget")
+
+    async def go() -> Any:
+        return await asyncio.wait_for(
+            join.join_and_plan(
+                planner_for,
+                FakeApi(live, sorted(live.tenants)),
+                loader(desired, sorted(desired.tenants)),
+                read_only=None,
+                compare=compare,
+            ),
+            timeout=30,
+        )
+
+    with pytest.raises(ApiError, match="over the budget"):
+        asyncio.run(go())

@@ -288,8 +288,10 @@ class ApiClient:
         json: Any = None,
         if_match: str | None = None,
         idempotency_key: str | None = None,
+        changes_nothing: bool = False,
     ) -> httpx.Response:
-        """Send one request, retrying transient failures when that is safe.
+        """Send one request, retrying transient failures when that is safe (a POST that
+        ``changes_nothing``, as a fingerprint comparison, may be sent again).
 
         Returns a 2xx answer; raises ``ApiError`` for anything else. The steps, as httpx
         splits ``send``: build the headers, send one paced attempt, decide whether and
@@ -300,7 +302,7 @@ class ApiClient:
         retry_safe = (
             method in ("GET", "HEAD", "OPTIONS")
             or (method in ("PATCH", "PUT", "DELETE") and if_match is not None)
-            or (method == "POST" and idempotency_key is not None)
+            or (method == "POST" and (idempotency_key is not None or changes_nothing))
         )
         attempts = _Attempts(
             method,

@@ -7,6 +7,7 @@ the app (see ``EmbeddedTransport``).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ import httpx
 # Light (no web framework): this module is imported only for the embedded target.
 from t4o_reconcile.sandbox.reads import READS, checked_params
 from t4o_reconcile.sandbox.rules import ProblemError
+from t4o_reconcile.sandbox.secrets import COMPARE_PATH, compare_answer
+from t4o_reconcile.sandbox.store import client_of
 
 if TYPE_CHECKING:
     from t4o_reconcile.sandbox.store import Store
@@ -50,7 +53,7 @@ class EmbeddedTransport(httpx.AsyncBaseTransport):
         self._app: httpx.ASGITransport | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self._read(request)
+        answer = self._read(request) if request.method == "GET" else await self._compare(request)
         if answer is not None:
             return answer
         if self._app is None:
@@ -74,6 +77,32 @@ class EmbeddedTransport(httpx.AsyncBaseTransport):
             text = read.answer(self._store, principal, params)
         except ProblemError:
             return None  # a bad cursor, say: the app words it the same way again
+        return httpx.Response(
+            200, headers={"content-type": "application/json"}, content=text.encode()
+        )
+
+    async def _compare(self, request: httpx.Request) -> httpx.Response | None:
+        """A plan's one write-like call, answered as the app would when all is well: a
+        fingerprint comparison by a writing token within its budget. Anything else (a
+        refusal included) the app words."""
+        found = COMPARE_PATH.match(request.url.path) if request.method == "POST" else None
+        if found is None or request.url.raw_path.decode() != request.url.path or request.url.query:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        principal = self._store.authenticate(token) if scheme.lower() == "bearer" else None
+        if principal is None or principal.read_only:
+            return None
+        try:
+            body = json.loads(await request.aread())
+            text = compare_answer(
+                self._store,
+                principal,
+                found.group(1),
+                body,
+                client_of(request.headers.get("user-agent")),
+            )
+        except (ValueError, ProblemError):
+            return None
         return httpx.Response(
             200, headers={"content-type": "application/json"}, content=text.encode()
         )

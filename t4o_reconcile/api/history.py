@@ -137,7 +137,8 @@ def _since_params(since: datetime | None) -> dict[str, str]:
 # Checking -----------------------------------------------------------------------------
 
 
-ACTIONS = ("create", "update", "delete", "move")
+# "compare": a fingerprint comparison (which fields, never values), logged as any call.
+ACTIONS = ("create", "update", "delete", "move", "compare")
 
 
 def audit_record(raw: Any, where: str) -> AuditRecord:

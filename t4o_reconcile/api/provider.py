@@ -76,11 +76,14 @@ def _sourced(name: str) -> bool:
 
 
 def holds(want: Any, have: Any) -> bool:
-    """Whether the live value already holds the desired one (only fields desired names)."""
+    """Whether the live value already holds the desired one (only fields desired names).
+    A secret the API was not asked about is not known to be held."""
     if isinstance(want, Mapping):
         return isinstance(have, Mapping) and all(
             holds(value, have.get(key)) for key, value in want.items()
         )
+    if isinstance(want, Secret) and isinstance(have, Fingerprint) and not have.compared:
+        return False
     return same(want, have)
 
 
@@ -192,6 +195,10 @@ class HttpProvider:
         # bank accounts to compare radio-flag side effects against.
         self._live: dict[str, TenantSnapshot] = {}
         self._owners: dict[str, str] = {}
+        # GET /v1/whoami, asked once: the identity a plan records, and whether the token
+        # may compare secrets (a read-only one may not).
+        self._who: asyncio.Future[Any] | None = None
+        self._compares = True  # False once the API refused a comparison for good
 
     @classmethod
     def from_target(cls, target: ProviderTarget) -> Self:
@@ -246,9 +253,14 @@ class HttpProvider:
         """The API itself, without any token hint: a saved plan records it."""
         return self._endpoint
 
+    async def _whoami_answer(self) -> Any:
+        if self._who is None:
+            self._who = asyncio.ensure_future(self._client.get_json("/v1/whoami"))
+        return await asyncio.shield(self._who)
+
     async def whoami(self) -> str:
         """The identity behind the token: ``partner`` or ``partner/tenant``."""
-        data = await self._client.get_json("/v1/whoami")
+        data = await self._whoami_answer()
         partner = data.get("partner") if isinstance(data, dict) else None
         tenant = data.get("tenant") if isinstance(data, dict) else None
         if not isinstance(partner, str) or not (tenant is None or isinstance(tenant, str)):
@@ -445,6 +457,39 @@ class HttpProvider:
             items.pop(key, None)
         else:
             items[key] = Item(fields)
+
+    # -- secrets -----------------------------------------------------------------------
+
+    async def compare_secrets(self, want: TenantSnapshot, have: TenantSnapshot) -> None:
+        """Ask the API, in one call for the tenant, whether each desired secret is the one
+        it stores, and lay the answers on ``have`` (``engine.comparisons``). Nothing is
+        asked with a read-only token (the secrets stay not compared), nor of an API
+        without the call."""
+        from t4o_reconcile.engine import comparisons
+
+        asked = comparisons.pending(want, have)
+        if not asked or not await self._may_compare():
+            return
+        fields = [_compare_field(one) for one in asked]
+        path = f"{tenant_path(have.slug)}/fingerprints:compare"
+        try:
+            response = await self._client.request(
+                "POST", path, json={"fields": fields}, changes_nothing=True
+            )
+        except ApiError as error:
+            if isinstance(error, UnexpectedAnswer) or error.status not in (403, 404, 405):
+                raise
+            # Read-only after all (not asked again), an API without the call, or a tenant
+            # deleted since the read: left not compared, and the plan says so.
+            self._compares = error.status != 403
+            return
+        comparisons.settle(have, _answers(asked, fields, answer_json(response), path))
+
+    async def _may_compare(self) -> bool:
+        if not self._compares:
+            return False
+        answer = await self._whoami_answer()
+        return not (isinstance(answer, Mapping) and answer.get("read_only") is True)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -718,6 +763,51 @@ class HttpProvider:
         return ActionResult(
             action.address, "applied", message="already applied", new_version=version
         )
+
+
+# The API's names of the secrets a client may compare: engine section -> (resource, field).
+_COMPARED = {
+    "identity": ("tenant", "personal_number"),
+    "email_account": ("email_account", "password"),
+    "connections": ("connections", "token"),
+}
+
+
+def _compare_field(asked: Any) -> Fields:
+    resource, field = _COMPARED.get(asked.section, (asked.section, asked.field))
+    if field != asked.field:
+        raise ValueError(f"{asked.section}.{asked.field} is not a secret the API compares")
+    return {"resource": resource, "key": asked.key, "field": field, "value": asked.value}
+
+
+def _answers(asked: list[Any], fields: list[Fields], answer: Any, path: str) -> dict[Any, bool]:
+    """The API's same/different per field, checked against what was asked: every field
+    answered once, with a boolean; anything else is refused whole."""
+    results = answer.get("fields") if isinstance(answer, Mapping) else None
+    wanted = {
+        (f["resource"], f["key"], f["field"]): one for f, one in zip(fields, asked, strict=True)
+    }
+    found: dict[Any, bool] = {}
+    for result in results if isinstance(results, list) else [None]:
+        name = (
+            (result.get("resource"), result.get("key", ""), result.get("field"))
+            if isinstance(result, Mapping)
+            else None
+        )
+        same = result.get("same") if isinstance(result, Mapping) else None
+        if name not in wanted or wanted[name] in found or not isinstance(same, bool):
+            raise UnexpectedAnswer(
+                "the answer does not have the documented shape (expected"
+                " {fields: [{resource, key, field, same}]}, one for each field asked)",
+                method="POST",
+                path=path,
+            )
+        found[wanted[name]] = same
+    if len(found) != len(asked):
+        raise UnexpectedAnswer(
+            "the answer leaves out fields that were asked", method="POST", path=path
+        )
+    return found
 
 
 def _tenant_body(slug: str, after: Mapping[str, Any]) -> Fields:

@@ -38,18 +38,19 @@ def _version(data: Mapping[str, Any]) -> str | None:
 
 
 def _fingerprint(value: Any) -> Fingerprint | None:
-    if isinstance(value, Mapping):
-        inner = value.get("fingerprint", value)
-        if isinstance(inner, Mapping) and "salt" in inner and "hash" in inner:
-            digits = value.get("last_digits")
-            hint = "…" + digits if isinstance(digits, str) and digits.isdigit() else ""
-            source = value.get("source")
-            return Fingerprint(
-                salt=str(inner["salt"]),
-                hash=str(inner["hash"]),
-                hint=hint,
-                source=source if isinstance(source, str) else None,
-            )
+    """A stored secret (``{"stored": true, "source"?, "last_digits"?}``) as the engine's
+    ``Fingerprint``, not yet compared: only the API can tell whether a value is the one
+    stored (``HttpProvider.compare_secrets``). An API of the older contract answers a
+    ``fingerprint`` object instead; whatever it holds is never used to compare here."""
+    if isinstance(value, Mapping) and (value.get("stored") is True or "fingerprint" in value):
+        digits = value.get("last_digits")
+        hint = (
+            "…" + digits
+            if isinstance(digits, str) and len(digits) == 2 and digits.isdigit()
+            else ""
+        )
+        source = value.get("source")
+        return Fingerprint(hint=hint, source=source if isinstance(source, str) else None)
     return None
 
 
@@ -86,7 +87,7 @@ def identity_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
         "organization_number": _opt(
             normalize.organization_number, tenant.get("organization_number")
         ),
-        # Personal data: read as a fingerprint and its last digits, never in full.
+        # Personal data: read as a marker and its last digits, never in full.
         "personal_number": _fingerprint(tenant.get("personal_number")),
         "contact": contact_fields(tenant.get("contact")),
         "address": address_fields(tenant.get("address")),

@@ -116,6 +116,7 @@ class _Loader:
         self.on_tenant = on_tenant
         self.cache = cache
         self.problems: list[Problem] = []
+        self.slugs: frozenset[str] = frozenset()
         self._parsed: dict[Path, tuple[str, Any] | ParseError] = {}
         # Files the worker processes are parsing, in order (see _parse_ahead).
         self._pending: Iterator[tuple[Path, tuple[str, Any] | ParseError]] = iter(())
@@ -137,6 +138,9 @@ class _Loader:
             return self._result(0, None)
         specials = {p.stem: p for p in files if p.stem in (DEFAULTS, AGREEMENTS)}
         tenant_files = [p for p in files if p.stem not in (DEFAULTS, AGREEMENTS)]
+        # Every slug of the repository (a file's slug is its name): a secret is bound to
+        # its tenant by name, and a longer slug's names are never a shorter one's.
+        self.slugs = frozenset(p.stem for p in tenant_files)
         defaults_file, defaults_data = self._read_defaults(specials.get(DEFAULTS))
         agreements_path = specials.get(AGREEMENTS, self.root / f"{AGREEMENTS}.yaml")
         agreements = self._read_agreements(specials.get(AGREEMENTS))
@@ -362,7 +366,7 @@ class _Loader:
         if isinstance(tenant.personal_number, SecretRef):
             references.append((("personal_number",), tenant.personal_number.secret))
         for doc_path, reference in references:
-            refused = self.policy.check(reference)
+            refused = self.policy.check(reference, tenant.slug, self.slugs)
             if refused is not None:
                 self.problems.append(entry.problem(doc_path, f"{refused} (tenant {tenant.slug})"))
                 entry.secrets[doc_path] = UnresolvedSecret(reference, refused)

@@ -9,6 +9,13 @@ reach is decided outside the repository, by the operator (``SecretPolicy``):
   name is looked up in the environment, then in the secrets file (``T4O_SECRETS_FILE``).
 - ``file:PATH`` only relative, without ``..``, inside the operator's secrets directory
   (``T4O_SECRETS_DIR``), and never through a symlink that leaves it.
+- Each reference is bound to the tenant whose file holds it: ``env:`` names start with
+  the prefix and the tenant's own part (``T4O_SECRET_OK_SKOGEN_`` for ``ok-skogen``, and
+  not one of a longer slug of the repository, ``T4O_SECRET_OK_SKOGEN_UNGDOM_``);
+  ``file:`` paths lie in the tenant's own folder (``file:ok-skogen/smtp``). A secret
+  several tenants use is named in the operator's allow-list (``T4O_SHARED_SECRETS``,
+  comma-separated names or ``file:`` paths), which no tenant file can widen. Otherwise
+  a new tenant file could send another client's SMTP password to a host it names.
 
 A value is read into a ``Secret`` and goes nowhere else; a reference that the policy
 allows but that cannot be resolved becomes an ``UnresolvedSecret`` naming the reference,
@@ -20,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -31,6 +38,7 @@ DEFAULT_ENV_PREFIX = "T4O_SECRET_"
 ENV_PREFIX_ENV = "T4O_SECRET_ENV_PREFIX"
 SECRETS_DIR_ENV = "T4O_SECRETS_DIR"
 SECRETS_FILE_ENV = "T4O_SECRETS_FILE"
+SHARED_SECRETS_ENV = "T4O_SHARED_SECRETS"
 # A secrets file is a list of short values; anything larger is not one.
 MAX_SECRETS_FILE = 1 << 20
 MAX_SECRET_FILE = 64 << 10
@@ -38,7 +46,7 @@ MAX_SECRET_FILE = 64 << 10
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Settings of the tool itself: whatever the prefix, a tenant file never reads them.
 _TOOL_PREFIX = "T4O_"
-_TOOL_SETTINGS = frozenset({ENV_PREFIX_ENV, SECRETS_DIR_ENV, SECRETS_FILE_ENV})
+_TOOL_SETTINGS = frozenset({ENV_PREFIX_ENV, SECRETS_DIR_ENV, SECRETS_FILE_ENV, SHARED_SECRETS_ENV})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,8 @@ class SecretPolicy:
     secrets_file: Path | None = None
     # False: check references only and read no value (validate; plan --without-secrets).
     read_values: bool = True
+    # References any tenant may use (``T4O_SHARED_SECRETS``): ``env:NAME`` or ``file:PATH``.
+    shared: frozenset[str] = frozenset()
     _file_values: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -68,11 +78,12 @@ class SecretPolicy:
         secrets_dir: Path | str | None = None,
         secrets_file: Path | str | None = None,
         read_values: bool = True,
+        shared: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> SecretPolicy:
-        """Options first, then ``T4O_SECRET_ENV_PREFIX``, ``T4O_SECRETS_DIR`` and
-        ``T4O_SECRETS_FILE``. The secrets file is read (and its permissions checked) only
-        when values are to be read."""
+        """Options first, then ``T4O_SECRET_ENV_PREFIX``, ``T4O_SECRETS_DIR``,
+        ``T4O_SECRETS_FILE`` and ``T4O_SHARED_SECRETS``. The secrets file is read (and its
+        permissions checked) only when values are to be read."""
         env = os.environ if environ is None else environ
         prefix = env_prefix if env_prefix is not None else env.get(ENV_PREFIX_ENV)
         directory = secrets_dir or env.get(SECRETS_DIR_ENV) or None
@@ -85,11 +96,53 @@ class SecretPolicy:
             secrets_dir=None if directory is None else Path(directory),
             secrets_file=None if file is None else Path(file),
             read_values=read_values,
+            shared=shared_references(shared if shared is not None else env.get(SHARED_SECRETS_ENV)),
             _file_values=values,
         )
 
-    def check(self, reference: str) -> str | None:
-        """Why the policy refuses ``reference`` (never reading anything), or None."""
+    def check(
+        self, reference: str, tenant: str | None = None, tenants: Collection[str] = ()
+    ) -> str | None:
+        """Why the policy refuses ``reference`` (never reading anything), or None. Given
+        ``tenant`` (the slug of the file holding it), the reference must be that tenant's
+        own or shared by the operator; ``tenants`` are the repository's slugs, so that a
+        name of a longer slug (``OK_SKOGEN_UNGDOM_``) is not taken for a shorter one's."""
+        refused = self._check_reach(reference)
+        if refused is None and tenant is not None:
+            refused = self._check_owner(reference, tenant, tenants)
+        return refused
+
+    def _check_owner(self, reference: str, tenant: str, tenants: Collection[str]) -> str | None:
+        scheme, _, name = reference.partition(":")
+        if reference in self.shared or (scheme == "env" and name in self.shared):
+            return None
+        shared = (
+            f"or one the operator shares with every tenant in {SHARED_SECRETS_ENV} (outside"
+            " the repository)"
+        )
+        if scheme == "file":
+            folder = PurePosixPath(name).parts[0] if name else ""
+            if folder == tenant and PurePosixPath(name).parts[1:]:
+                return None
+            return (
+                f"secret file {name} is not one of tenant {tenant}'s: expected a path in the"
+                f" tenant's own folder of the secrets directory ({tenant}/NAME) {shared}"
+            )
+        own = self.tenant_env_prefix(tenant)
+        owner = _owner_by_name(name, self.env_prefix, {*tenants, tenant})
+        if owner == tenant and len(name) > len(own):
+            return None
+        whose = f"; it names tenant {owner}'s secrets" if owner is not None else ""
+        return (
+            f"environment variable {name} is not one of tenant {tenant}'s secrets{whose}:"
+            f" expected a name starting with {own} {shared}"
+        )
+
+    def tenant_env_prefix(self, tenant: str) -> str:
+        """How the names of ``tenant``'s own secret variables start: ``T4O_SECRET_OK_SKOGEN_``."""
+        return f"{self.env_prefix}{env_part(tenant)}_"
+
+    def _check_reach(self, reference: str) -> str | None:
         scheme, _, name = reference.partition(":")
         if scheme == "env":
             if not _ENV_NAME.match(name):
@@ -167,6 +220,29 @@ class SecretPolicy:
         if not value:
             return UnresolvedSecret(reference, f"secret file {name} is empty")
         return Secret(value, reference)
+
+
+def env_part(slug: str) -> str:
+    """A slug as part of a variable name: ``ok-skogen`` → ``OK_SKOGEN``."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", slug).strip("_").upper()
+
+
+def _owner_by_name(name: str, prefix: str, tenants: Collection[str]) -> str | None:
+    """The tenant whose own part the variable name starts with, the longest of them (an
+    ``OK_SKOGEN_UNGDOM_`` name is ``ok-skogen-ungdom``'s, never ``ok-skogen``'s)."""
+    found: str | None = None
+    for slug in tenants:
+        own = f"{prefix}{env_part(slug)}_"
+        if name.startswith(own) and (found is None or len(env_part(slug)) > len(env_part(found))):
+            found = slug
+    return found
+
+
+def shared_references(setting: str | None) -> frozenset[str]:
+    """The operator's shared secrets: ``NAME,NAME2,file:PATH`` (spaces ignored)."""
+    if not setting:
+        return frozenset()
+    return frozenset(part.strip() for part in setting.split(",") if part.strip())
 
 
 def is_tool_setting(name: str) -> bool:

@@ -11,6 +11,7 @@ from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import changed_paths
 from t4o_reconcile.engine.plan import AGREEMENTS, Action, PlanError, address
 from t4o_reconcile.engine.snapshot import (
+    Fingerprint,
     Item,
     Secret,
     Snapshot,
@@ -46,14 +47,23 @@ def tenant_errors(
     return [e if e.source else replace(e, source=want.source) for e in errors]
 
 
-def unread_secrets(want: TenantSnapshot) -> list[str]:
-    """Each secret whose value was not read, as ``address.field (reference)``."""
+def unread_secrets(want: TenantSnapshot, have: TenantSnapshot | None = None) -> list[str]:
+    """Each secret whose value was not read, or that the API was not asked to compare
+    with the stored one (a read-only token), as ``address.field (reference)``."""
     found: list[str] = []
     for section, items in want.sections.items():
+        live = have.sections.get(section, {}) if have is not None else {}
         for key, item in items.items():
+            stored = live.get(key)
             for name, value in item.fields.items():
-                if isinstance(value, UnreadSecret):
-                    found.append(f"{address(want.slug, section, key)}.{name} ({value.source})")
+                if isinstance(value, UnreadSecret) or (
+                    isinstance(value, Secret)
+                    and stored is not None
+                    and isinstance(stored.fields.get(name), Fingerprint)
+                    and not stored.fields[name].compared
+                ):
+                    where = value.source or "written in the file"
+                    found.append(f"{address(want.slug, section, key)}.{name} ({where})")
     return found
 
 

@@ -30,6 +30,7 @@ from t4o_reconcile.engine.plan import (
     versions_of,
 )
 from t4o_reconcile.engine.planstore import TenantStore
+from t4o_reconcile.engine.secret_destinations import redirected_secrets
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
 
 _MEMBERSHIP = sections.AgreementMembership.name
@@ -151,12 +152,13 @@ class Planner:
             slug=slug,
             actions=tuple(_in_order(actions, want, have)),
             errors=tuple(checks.tenant_errors(want, have, self._live)),
-            deletes_need_flag=tuple(
-                safety_rules.delete_reasons(actions, want, have, want.safety or self._safety)
+            deletes_need_flag=(
+                *safety_rules.delete_reasons(actions, want, have, want.safety or self._safety),
+                *redirected_secrets(actions),
             ),
             versions=versions,
             source=want.source,
-            uncompared=tuple(checks.unread_secrets(want)),
+            uncompared=tuple(checks.unread_secrets(want, have)),
         )
 
     def _plan_unmanaged(self, have: TenantSnapshot) -> TenantPlan | None:

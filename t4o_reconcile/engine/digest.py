@@ -103,5 +103,5 @@ def _secret(value: object) -> Any:
     if isinstance(value, UnreadSecret):
         return {"unread": value.source}
     if isinstance(value, Fingerprint):
-        return {"fingerprint": [value.salt, value.hash]}
+        return {"stored": value.source}
     raise TypeError(f"cannot digest a value of type {type(value).__name__}")

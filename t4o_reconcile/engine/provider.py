@@ -139,3 +139,15 @@ class StreamingReader(Protocol):
     def release(self, slug: str) -> None:
         """Apply is done with ``slug``: nothing kept for its writes is needed any more."""
         ...
+
+
+@runtime_checkable
+class SecretComparer(Protocol):
+    """A provider whose API can say whether a desired secret is the one it stores (no
+    client can tell by itself: see ``engine.comparisons``). Plan asks it about each tenant
+    with secrets, once both of its sides are known; a provider without it leaves every
+    stored secret not compared."""
+
+    async def compare_secrets(self, want: TenantSnapshot, have: TenantSnapshot) -> None:
+        """Lay the API's answers on ``have``'s fingerprints (one call per tenant)."""
+        ...

@@ -60,6 +60,9 @@ class Section:
     # Fields the API's answer must hold (the key fields unless said otherwise).
     required: ClassVar[tuple[str, ...] | None] = None
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Where the secret is sent (an SMTP account's host, port and user name): changing one
+    # while the secret stays the same is a sensitive change, approved as a delete is.
+    destination_fields: ClassVar[tuple[str, ...]] = ()
     # Booleans: an absent one in the API's answer is false.
     flags: ClassVar[tuple[str, ...]] = ()
     # True on exactly one item; setting it true on one item clears it on the others.
@@ -263,6 +266,7 @@ class EmailAccount(Section):
         "allow_unencrypted_password",
     )
     secret_fields = ("password",)
+    destination_fields = ("smtp_host", "smtp_port", "username")
     flags = ("allow_unencrypted_password",)
     missing_means = MappingProxyType({"allow_unencrypted_password": False})
     normalisers = MappingProxyType(

@@ -10,9 +10,11 @@ their key fields (``Section.key``: a connector, an account number, an e-mail,
 
 Field values are JSON-like (str, int, float, bool, None, dict, list) and already
 normalised (see ``t4o_reconcile.normalize``). A secret field holds a ``Secret`` on the
-desired side and a ``Fingerprint`` on the live side. On the desired side an item holds
-only the fields the configuration manages; live items hold everything the API returns
-(including read-only fields such as ``last_invoice_number`` or a user's ``status``).
+desired side and a ``Fingerprint`` on the live side: that a secret is stored, and — once
+the provider asked the API, which alone can compare — whether the desired value is it.
+On the desired side an item holds only the fields the configuration manages; live items
+hold everything the API returns (including read-only fields such as
+``last_invoice_number`` or a user's ``status``).
 
 The engine compares only the fields the desired item holds (recursively into dicts), so
 read-only and unmanaged fields never show as changes.
@@ -32,10 +34,11 @@ always holds both organization_number and personal_number (one of them None).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from t4o_reconcile.fingerprint import matches
+from t4o_reconcile.fingerprint import compared_digest
 from t4o_reconcile.vocabulary import Vocabulary
 
 
@@ -54,18 +57,36 @@ class Secret:
     __str__ = __repr__
 
     def matches(self, live: Fingerprint) -> bool:
-        return matches(self.value, live.salt, live.hash)
+        """Whether the API said this very value is the one stored (False when it was
+        asked about another value, or not asked: see ``Fingerprint.compared``)."""
+        return (
+            live.same is True
+            and live.candidate is not None
+            and hmac.compare_digest(live.candidate, compared_digest(self.value))
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What the API returns for a secret: a salt and HMAC-SHA256(salt, secret)."""
+    """A secret the API stores: never its value nor any fingerprint of it (those never
+    leave the API), only that it is there, where it was written from, and, once the API
+    compared a desired value with it, the answer."""
 
-    salt: str
-    hash: str
     hint: str = ""  # e.g. the last two digits of a personal number
     # The reference the secret was written from (env:NAME), when the API keeps it.
     source: str | None = None
+    # Which value the API compared (``fingerprint.compared_digest`` of it) and whether it
+    # was the stored one; None: not compared (a read-only token cannot ask).
+    candidate: bytes | None = field(default=None, repr=False)
+    same: bool | None = None
+
+    @property
+    def compared(self) -> bool:
+        return self.same is not None
+
+    def answered(self, value: str, same: bool) -> Fingerprint:
+        """This fingerprint with the API's answer about ``value``."""
+        return Fingerprint(self.hint, self.source, compared_digest(value), same)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ from t4o_reconcile.engine.plan import Action, AgreementUsers, Plan, TenantPlan
 from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask, reference
 
 PARTIAL_NOTE = (
-    "Partial plan: the secret values were not read (--without-secrets), so these secrets"
-    " were not compared; apply cannot use this plan as a saved plan."
+    "Partial plan: these secrets were not compared (their values were not read,"
+    " --without-secrets, or a read-only token may not ask the API to compare them);"
+    " apply cannot use this plan as a saved plan."
 )
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→"}
 

@@ -16,7 +16,7 @@ from t4o_reconcile.activity import LogView
 from t4o_reconcile.api.history import AuditRecord, DistributionRecord, iso
 
 FORMAT_VERSION = 1
-_SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→"}
+_SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→", "compare": "="}
 _MISSING: Any = object()
 
 

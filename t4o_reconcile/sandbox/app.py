@@ -35,6 +35,7 @@ from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
 from t4o_reconcile.sandbox.reads import decode_cursor
 from t4o_reconcile.sandbox.reads import dumps as _dumps
 from t4o_reconcile.sandbox.rules import ProblemError
+from t4o_reconcile.sandbox.secrets import audit_shown, compare_answer, shown
 from t4o_reconcile.sandbox.store import (
     BANK_ACCOUNTS,
     CONNECTIONS,
@@ -61,14 +62,20 @@ def _problem_response(exc: ProblemError) -> Response:
     )
 
 
-def _resource(data: dict[str, Any], version: int, status: int = 200) -> Response:
+def _resource(
+    data: dict[str, Any], version: int, status: int = 200, *, read_only: bool = False
+) -> Response:
+    # Every resource answer: a stored secret as its marker, never its fingerprint.
     return Response(
-        _dumps(data), status_code=status, media_type=JSON, headers={"ETag": ops.etag(version)}
+        _dumps(shown(data, read_only)),
+        status_code=status,
+        media_type=JSON,
+        headers={"ETag": ops.etag(version)},
     )
 
 
-def _row(row: Row, status: int = 200) -> Response:
-    return _resource(row.out(), row.version, status)
+def _row(row: Row, status: int = 200, *, read_only: bool = False) -> Response:
+    return _resource(row.out(), row.version, status, read_only=read_only)
 
 
 def _page(items: list[Any], next_after: str | int | None, key: str = "after") -> Response:
@@ -172,7 +179,7 @@ class Context:
                     replay.body, status_code=replay.status, media_type=JSON, headers=headers
                 )
             row = make(tx)
-            body = _dumps(render(tx, row) if render else row.out())
+            body = _dumps(render(tx, row) if render else shown(row.out()))
             tx.remember(principal, path, key, idempotency.digest, 201, body, ops.etag(row.version))
         return Response(
             body, status_code=201, media_type=JSON, headers={"ETag": ops.etag(row.version)}
@@ -402,13 +409,13 @@ async def create_tenant(body: m.TenantCreate, ctx: Ctx, idem: Idem) -> Response:
 def _with_config(tx: Tx, row: Row) -> dict[str, Any]:
     slug = row.data["slug"]
     _, text, _ = tenant_configs(tx, after="", limit=1, slugs=[slug])
-    return {**row.out(), "config": json.loads(text)[0]}
+    return {**shown(row.out()), "config": json.loads(text)[0]}
 
 
 @router.get("/tenants/{slug}", response_model=m.TenantOut, responses=READ, tags=["tenants"])
 async def get_tenant(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
-        return _row(ops.visible_tenant(tx, slug))
+        return _row(ops.visible_tenant(tx, slug), read_only=ctx.principal.read_only)
 
 
 @router.patch("/tenants/{slug}", response_model=m.TenantOut, responses=UPDATE, tags=["tenants"])
@@ -451,6 +458,27 @@ async def bulk_tenants(
 ) -> Response:
     with ctx.read() as tx:
         return Response(reads.bulk_tenants(tx, limit, cursor, slugs), media_type=JSON)
+
+
+@router.post(
+    "/tenants/{slug}/fingerprints:compare",
+    response_model=m.CompareAnswer,
+    responses=_problems(403, 429),
+    tags=["secrets"],
+)
+async def compare_fingerprints(slug: str, body: m.CompareRequest, ctx: Ctx) -> Response:
+    """Whether each value sent is the secret stored there: only same or not. Only a
+    writing token may ask, with at most 10 answers finding a difference a minute per token
+    and tenant (429 with Retry-After beyond), and every call is in the audit log (which
+    fields, never values)."""
+    plain = {
+        "fields": [
+            {**field.model_dump(exclude={"value"}), "value": field.value.get_secret_value()}
+            for field in body.fields
+        ]
+    }
+    answer = compare_answer(ctx.store, ctx.principal, slug, plain, ctx.client)
+    return Response(answer, media_type=JSON)
 
 
 # Invoicing -------------------------------------------------------------------------
@@ -566,7 +594,7 @@ def _list_items(ctx: Context, slug: str, section: str, limit: int, cursor: str |
         rows = tx.items(slug, section, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return _page([row.out() for _, row in rows], rows[-1][0] if more else None)
+    return _page([shown(row.out()) for _, row in rows], rows[-1][0] if more else None)
 
 
 def _get_item(ctx: Context, slug: str, section: str, key: str) -> Response:
@@ -936,7 +964,7 @@ async def audit_log(
             slug, after, limit + 1, since=_since(since), newest_first=newest_first
         )
     more = len(entries) > limit
-    entries = entries[:limit]
+    entries = [audit_shown(entry, ctx.principal.read_only) for entry in entries[:limit]]
     return _page(entries, entries[-1]["id"] if more else None, key)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from t4o_reconcile.sandbox.secrets import shown_text
 from t4o_reconcile.sandbox.store import (
     BANK_ACCOUNTS,
     CONNECTIONS,
@@ -40,10 +41,13 @@ def tenant_configs(
     more = len(tenants) > limit
     tenants = tenants[:limit]
     page = [slug for slug, _, _ in tenants]
+    # A stored secret is answered as its marker only, and to a read-only token without
+    # even a personal number's last digits.
+    read_only = tx.principal.read_only
     singles: dict[str, dict[str, str]] = defaultdict(dict)
     lists: dict[str, dict[str, list[str]]] = defaultdict(lambda: {s: [] for s in _LISTS})
     for slug, section, _key, data, version in tx.raw_resources_of(page):
-        item = _with_version(data, version)
+        item = _with_version(shown_text(data, read_only), version)
         if section in _LISTS:
             lists[slug][section].append(item)
         else:
@@ -56,7 +60,7 @@ def tenant_configs(
             '{"slug":'
             + json.dumps(slug)
             + ',"tenant":'
-            + _with_version(data, version)
+            + _with_version(shown_text(data, read_only), version)
             + ',"invoicing":'
             + one[INVOICING]
             + ',"email_account":'

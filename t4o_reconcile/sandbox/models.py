@@ -1,8 +1,9 @@
 """The JSON bodies of the API: what clients write and what the sandbox answers.
 
 Field types come from ``config.models`` (one model per concept); the API differs from the
-YAML only where it must: secrets are plain strings on the way in and fingerprints on the
-way out, and every resource read carries its ``version``.
+YAML only where it must: secrets are plain strings on the way in and markers on the way
+out (``{"stored": true}``: never a value nor a fingerprint), and every resource read
+carries its ``version``.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ Version = Annotated[
 Secret = Annotated[
     SecretStr, Field(min_length=1, max_length=4096, description="Write-only; never returned")
 ]
-# Models holding a secret store it exactly as sent: stripping it would make its fingerprint
-# differ from the one the client computes, a perpetual "(sensitive, changed)".
+# Models holding a secret store it exactly as sent: stripping it would make the stored value
+# differ from the one the client compares, a perpetual "(sensitive, changed)".
 _KEEP_SECRETS_AS_SENT = ConfigDict(extra="forbid", str_strip_whitespace=False)
 # Sent beside a secret (``token_source``, ``password_source``): where the client took it
 # from, so that a later plan can show a changed reference. Never a secret itself.
@@ -79,16 +80,47 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FingerprintOut(Out):
-    salt: str
-    hash: str
-
-
 class SecretOut(Out):
-    fingerprint: FingerprintOut
+    """A stored secret: that there is one and where it came from. Its fingerprint, keyed
+    with a key that never leaves the API, is compared only by the API
+    (``POST /v1/tenants/{slug}/fingerprints:compare``)."""
+
+    stored: Literal[True]
     source: str | None = Field(
         default=None, description="The reference the client took the secret from, if sent"
     )
+
+
+CompareResource = Literal["tenant", "email_account", "connections"]
+
+
+class CompareField(BaseModel):
+    """One candidate: ``tenant.personal_number``, ``email_account.password`` or
+    ``connections`` (``key``: the connector) ``.token``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    resource: CompareResource
+    key: str = Field(default="", max_length=100, description="The connector of a connection")
+    field: Literal["personal_number", "password", "token"]
+    value: Secret
+
+
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[CompareField] = Field(min_length=1, max_length=100)
+
+
+class CompareResult(Out):
+    resource: CompareResource
+    key: str
+    field: str
+    same: bool = Field(description="Whether the value sent is the one stored; nothing more")
+
+
+class CompareAnswer(Out):
+    fields: list[CompareResult]
 
 
 # Tenants ---------------------------------------------------------------------------
@@ -100,6 +132,10 @@ class WhoAmI(Out):
 
     partner: str
     tenant: str | None = Field(description="The one tenant a tenant token sees; null otherwise")
+    read_only: bool = Field(
+        description="A read-only token: it sees no personal number's digits and cannot"
+        " compare secrets, so a plan made with it leaves secrets not compared"
+    )
 
 
 class VocabularyOut(Out):
@@ -111,11 +147,11 @@ class VocabularyOut(Out):
 
 
 class PersonalNumberOut(Out):
-    """A personal number is personal data: read back as a fingerprint (to compare with)
-    and its last two digits (to recognise it), never in full."""
+    """A personal number is personal data: read back as a marker and, to a writing token
+    only, its last two digits (to recognise it), never in full."""
 
-    fingerprint: FingerprintOut
-    last_digits: str
+    stored: Literal[True]
+    last_digits: str | None = Field(default=None, description="Not shown to read-only tokens")
 
 
 class TenantOut(Out):
@@ -154,7 +190,7 @@ class TenantCreate(Model):
     name: Text
     organization_number: OrganizationNumber | None = None
     personal_number: PersonalNumber | None = Field(
-        default=None, description="Write-only: read back as a fingerprint and last digits"
+        default=None, description="Write-only: read back as a marker and its last digits"
     )
     contact: Contact | None = None
     address: Address | None = None

@@ -19,6 +19,7 @@ from typing import Any
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.bulk import tenant_configs
 from t4o_reconcile.sandbox.rules import ProblemError
+from t4o_reconcile.sandbox.secrets import shown
 from t4o_reconcile.sandbox.store import Principal, Row, Store, Tx
 
 MAX_LIMIT = 100
@@ -57,7 +58,9 @@ def page(items: list[Any], next_after: str | int | None, key: str = "after") -> 
 
 
 def whoami(principal: Principal) -> str:
-    return dumps({"partner": principal.partner, "tenant": principal.tenant})
+    return dumps(
+        {"partner": principal.partner, "tenant": principal.tenant, "read_only": principal.read_only}
+    )
 
 
 def vocabulary(store: Store) -> str:
@@ -71,7 +74,8 @@ def tenants(tx: Tx, limit: int, cursor: str | None) -> str:
     rows = tx.tenant_page(tx.principal.partner, tx.principal.tenant, after, limit + 1, None)
     more = len(rows) > limit
     rows = rows[:limit]
-    return page([row.out() for _, row in rows], rows[-1][0] if more else None)
+    shown_to = tx.principal.read_only
+    return page([shown(row.out(), shown_to) for _, row in rows], rows[-1][0] if more else None)
 
 
 def bulk_tenants(tx: Tx, limit: int, cursor: str | None, slugs: str | None) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from t4o_reconcile.fingerprint import fingerprint, matches, new_salt
 from t4o_reconcile.sandbox.catalog import PRODUCT
+from t4o_reconcile.sandbox.secrets import CompareBudget, keyed_by, load_pepper, stored
 from t4o_reconcile.vocabulary import Vocabulary
 
 # The sections resources are stored under (``resources.section``).
@@ -127,6 +128,8 @@ class Principal:
     # the audit and distribution logs can say who made a change, not only for which
     # partner. None for a token made without a name.
     token_name: str | None = None
+    # The token's public id (never its secret): what per-token budgets count by.
+    token_id: str | None = None
 
     @property
     def actor(self) -> str:
@@ -206,13 +209,10 @@ def now() -> str:
 
 
 def secret_out(secret: str, source: str | None = None) -> dict[str, Any]:
-    """What is stored and read of a secret: its salted fingerprint and, when the client
-    said, the reference it came from (``env:NAME``): never the secret."""
-    salt = new_salt()
-    out: dict[str, Any] = {"fingerprint": {"salt": salt, "hash": fingerprint(secret, salt)}}
-    if source is not None:
-        out["source"] = source
-    return out
+    """What is stored of a secret: its fingerprint under the store's key and, when the
+    client said, the reference it came from (``env:NAME``): never the secret. Answers
+    show it as a marker only (``sandbox.secrets.shown``)."""
+    return stored(secret, source)
 
 
 MAX_TOKEN_NAME = 100
@@ -528,8 +528,11 @@ class Store:
         self._conn.execute("PRAGMA busy_timeout = 10000")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
+        # How many fingerprint comparisons each token made for each tenant, lately.
+        self.compare_budget = CompareBudget()
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            self.pepper = load_pepper(self._conn)
             for table, column, definition in _ADDED_COLUMNS:
                 columns = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
                 if column not in columns:
@@ -543,7 +546,8 @@ class Store:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(self._conn, principal, client, self.vocabulary)
+                with keyed_by(self.pepper):
+                    yield Tx(self._conn, principal, client, self.vocabulary)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -597,7 +601,11 @@ class Store:
         if found is None or not matches(token, found[0], found[1]):
             return None
         return Principal(
-            partner=found[2], tenant=found[3], read_only=bool(found[4]), token_name=found[5]
+            partner=found[2],
+            tenant=found[3],
+            read_only=bool(found[4]),
+            token_name=found[5],
+            token_id=parts[1],
         )
 
     def close(self) -> None:

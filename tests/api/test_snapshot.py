@@ -10,7 +10,6 @@ import pytest
 from t4o_reconcile.api.snapshot import SnapshotError, agreements_snapshot, tenant_snapshot
 from t4o_reconcile.engine.sections import SECTIONS
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret
-from t4o_reconcile.fingerprint import fingerprint
 
 
 def config(**overrides: Any) -> dict[str, Any]:
@@ -46,7 +45,7 @@ def config(**overrides: Any) -> dict[str, Any]:
         "connections": [
             {
                 "connector": "eventor-norway",
-                "token": {"fingerprint": {"salt": "ab", "hash": fingerprint("tok", "ab")}},
+                "token": {"stored": True, "source": "env:T4O_SECRET_OK_SKOGEN_TOKEN"},
                 "version": "1",
             }
         ],
@@ -114,11 +113,15 @@ def test_values_are_normalised_as_the_yaml_side_normalises_them() -> None:
     assert sections["email_templates"]["invoice/nb"].fields["body"] == "Hei\nBetal"
 
 
-def test_secrets_become_fingerprints_a_desired_secret_can_be_matched_against() -> None:
+def test_secrets_become_fingerprints_only_the_api_can_compare() -> None:
     token = tenant_snapshot(config()).sections["connections"]["eventor-norway"].fields["token"]
-    assert isinstance(token, Fingerprint)
-    assert Secret("tok").matches(token)
-    assert not Secret("other").matches(token)
+    assert token == Fingerprint(source="env:T4O_SECRET_OK_SKOGEN_TOKEN")
+    assert not token.compared and not Secret("tok").matches(token)
+    # The API's answer holds for the value it was about, and only for it.
+    answered = token.answered("tok", True)
+    assert Secret("tok").matches(answered)
+    assert not Secret("other").matches(answered)
+    assert not Secret("tok").matches(token.answered("tok", False))
 
 
 def test_users_list_all_four_programs_and_keep_their_status() -> None:
@@ -168,7 +171,7 @@ def test_an_email_account_is_one_item_with_its_password_as_fingerprint() -> None
         "display_name": "OK Skogen",
         "address": "Faktura@ok.no",
         "username": "faktura",
-        "password": {"fingerprint": {"salt": "s", "hash": "h"}},
+        "password": {"stored": True},
         "smtp_host": "smtp.ok.no",
         "smtp_port": 587,
         "encryption": "starttls",
@@ -176,7 +179,7 @@ def test_an_email_account_is_one_item_with_its_password_as_fingerprint() -> None
     }
     item = tenant_snapshot(config(email_account=account)).sections["email_account"][""]
     assert item.version == "7"
-    assert item.fields["password"] == Fingerprint("s", "h")
+    assert item.fields["password"] == Fingerprint()
     assert item.fields["address"] == "faktura@ok.no"
 
 

@@ -348,10 +348,10 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
         "missing environment variable",
         club(
             "connections:\n  - connector: eventor-norway\n"
-            "    token: {secret: 'env:T4O_SECRET_NOPE'}\n"
+            "    token: {secret: 'env:T4O_SECRET_CLUB_NOPE'}\n"
         ),
         "club.yaml:6:5: connections[0].token:",
-        "environment variable T4O_SECRET_NOPE is not set; expected it to hold the secret of"
+        "environment variable T4O_SECRET_CLUB_NOPE is not set; expected it to hold the secret of"
         " tenant 'club'",
     ),
     (
@@ -371,9 +371,12 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str]] = [
     ),
     (
         "secret file without a secrets directory",
-        club("connections:\n  - connector: eventor-norway\n    token: {secret: 'file:gone.txt'}\n"),
+        club(
+            "connections:\n  - connector: eventor-norway\n"
+            "    token: {secret: 'file:club/gone.txt'}\n"
+        ),
         "club.yaml:6:5: connections[0].token:",
-        "file:gone.txt needs a secrets directory: pass --secrets-dir or set T4O_SECRETS_DIR",
+        "file:club/gone.txt needs a secrets directory: pass --secrets-dir or set T4O_SECRETS_DIR",
     ),
     (
         "absolute secret file",

@@ -34,7 +34,8 @@ def test_validate_bad_files_exits_1_and_lists_problems(tmp_path: Path) -> None:
 def test_validate_with_a_missing_secret_exits_1(monkeypatch: object, tmp_path: Path) -> None:
     (tmp_path / "club.yaml").write_text(
         HEAD
-        + "connections:\n  - {connector: eventor-norway, token: {secret: 'env:T4O_SECRET_NOPE'}}\n"
+        + "connections:\n"
+        + "  - {connector: eventor-norway, token: {secret: 'env:T4O_SECRET_CLUB_NOPE'}}\n"
     )
 
     checked = CliRunner().invoke(main, ["validate", str(tmp_path)])
@@ -43,7 +44,7 @@ def test_validate_with_a_missing_secret_exits_1(monkeypatch: object, tmp_path: P
     # Without --resolve-secrets only the reference is checked: no value is read.
     assert checked.exit_code == 0, checked.output
     assert resolved.exit_code == 1
-    assert "T4O_SECRET_NOPE is not set" in resolved.output
+    assert "T4O_SECRET_CLUB_NOPE is not set" in resolved.output
 
 
 def test_help_does_not_import_heavy_packages() -> None:

@@ -317,15 +317,17 @@ def eventor(
 
 
 def test_two_clubs_with_the_same_production_key_get_a_warning(tmp_path: Path) -> None:
-    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "T4O_SECRET_KEY_A"))
-    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "T4O_SECRET_KEY_B", number="974760673"))
+    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "T4O_SECRET_A_CLUB_KEY"))
+    (tmp_path / "b-club.yaml").write_text(
+        eventor("b-club", "T4O_SECRET_B_CLUB_KEY", number="974760673")
+    )
     (tmp_path / "c-club.yaml").write_text(
-        eventor("c-club", "T4O_SECRET_KEY_C", "eventor-norway-test", "987654325")
+        eventor("c-club", "T4O_SECRET_C_CLUB_KEY", "eventor-norway-test", "987654325")
     )
     environ = {
-        "T4O_SECRET_KEY_A": "same-key-1234",
-        "T4O_SECRET_KEY_B": "same-key-1234",
-        "T4O_SECRET_KEY_C": "same-key-1234",
+        "T4O_SECRET_A_CLUB_KEY": "same-key-1234",
+        "T4O_SECRET_B_CLUB_KEY": "same-key-1234",
+        "T4O_SECRET_C_CLUB_KEY": "same-key-1234",
     }
 
     result = load_repository(tmp_path, environ=environ)
@@ -334,18 +336,18 @@ def test_two_clubs_with_the_same_production_key_get_a_warning(tmp_path: Path) ->
     assert problem.level == "warning" and Path(problem.file).name == "b-club.yaml"
     assert problem.path == ("connections", 0, "token")
     assert (
-        "eventor-norway token (env:T4O_SECRET_KEY_B) is the same API key as the token of"
+        "eventor-norway token (env:T4O_SECRET_B_CLUB_KEY) is the same API key as the token of"
         " tenant 'a-club'" in problem.message
     )
     assert "same-key-1234" not in str(problem)
 
 
 def test_different_keys_are_fine(tmp_path: Path) -> None:
-    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "T4O_SECRET_KEY_A"))
-    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "T4O_SECRET_KEY_B"))
+    (tmp_path / "a-club.yaml").write_text(eventor("a-club", "T4O_SECRET_A_CLUB_KEY"))
+    (tmp_path / "b-club.yaml").write_text(eventor("b-club", "T4O_SECRET_B_CLUB_KEY"))
 
     result = load_repository(
-        tmp_path, environ={"T4O_SECRET_KEY_A": "key-a", "T4O_SECRET_KEY_B": "key-b"}
+        tmp_path, environ={"T4O_SECRET_A_CLUB_KEY": "key-a", "T4O_SECRET_B_CLUB_KEY": "key-b"}
     )
 
     assert [p for p in result.problems if p.path[0] == "connections"] == []

@@ -93,12 +93,13 @@ def test_secrets_resolve_from_env_and_from_a_file_in_the_secrets_dir(
 ) -> None:
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir()
-    (secrets_dir / "smtp.secret").write_text("file-secret\n")
+    (secrets_dir / "club").mkdir()
+    (secrets_dir / "club" / "smtp.secret").write_text("file-secret\n")
     (tmp_path / "club.yaml").write_text(
         HEAD
         + TOKEN
         + "email_account:\n  account_name: A\n  display_name: A\n  address: a@club.no\n"
-        "  username: a\n  password: {secret: 'file:smtp.secret'}\n  smtp_host: smtp.club.no\n"
+        "  username: a\n  password: {secret: 'file:club/smtp.secret'}\n  smtp_host: smtp.club.no\n"
     )
 
     result = load_repository(

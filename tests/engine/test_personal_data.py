@@ -9,7 +9,6 @@ from pathlib import Path
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret
-from t4o_reconcile.fingerprint import fingerprint
 from t4o_reconcile.render.json import render_json
 from t4o_reconcile.render.markdown import render_markdown
 from t4o_reconcile.render.text import render_text
@@ -17,7 +16,6 @@ from t4o_reconcile.render.text import render_text
 from .builders import desired_tenant, live_twin, snapshot
 
 OLD, NEW = "15108695088", "15037810034"
-SALT = "00ff" * 8
 
 
 def association(number: str) -> tuple[object, object]:
@@ -25,8 +23,8 @@ def association(number: str) -> tuple[object, object]:
     identity = want.sections["identity"][""].fields
     identity.update(organization_number=None, personal_number=Secret(number, "env:PN", "…34"))
     have = live_twin(want)
-    have.sections["identity"][""].fields["personal_number"] = Fingerprint(
-        SALT, fingerprint(OLD, SALT), "…88"
+    have.sections["identity"][""].fields["personal_number"] = Fingerprint("…88", "env:PN").answered(
+        OLD, True
     )
     return snapshot(want), snapshot(have)
 

@@ -32,7 +32,9 @@ from .builders import EVENTOR_TOKEN, agreements, desired_tenant, live_twin, snap
 def _plan() -> Plan:
     want = desired_tenant(agreement="NOF")
     have = live_twin(desired_tenant())
-    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint("00", "ff")
+    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint().answered(
+        "another token", False
+    )
     have.sections["billing"][""].fields["licenses"] = 1
     desired = snapshot(want, desired_tenant("ok-new"), agreements=agreements(("NOF", "1")))
     plan = make_plan(

@@ -27,6 +27,7 @@ from t4o_reconcile.render.text import render_text
 from t4o_reconcile.sandbox.app import create_app
 from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
 from t4o_reconcile.sandbox.store import Store
+from t4o_reconcile.workflow import compare_secrets
 from tests.property.generators import RepoData, write_repository
 
 _APP: list[FastAPI] = []
@@ -86,9 +87,12 @@ class Sandbox:
         assert loaded.repository is not None, "generated config is invalid:\n" + "\n".join(
             str(p) for p in loaded.problems
         )
+        desired = desired_snapshot(loaded.repository)
         live = await self.provider.read()
+        # As plan does: only the API can say whether a desired secret is the stored one.
+        await compare_secrets(self.provider, desired, live)
         return make_plan(
-            desired_snapshot(loaded.repository),
+            desired,
             live,
             target=self.provider.target,
             delete_unmanaged=delete_unmanaged,

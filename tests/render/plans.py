@@ -15,7 +15,9 @@ def mixed_plan() -> Plan:
     want = desired_tenant(agreement="NOF")
     have = live_twin(desired_tenant())
     have.sections["identity"][""].fields["contact"]["phone"] = "+4799999999"
-    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint("00", "ff")
+    have.sections["connections"]["eventor-norway"].fields["token"] = Fingerprint().answered(
+        "another token", False
+    )
     # A floor above live but at or below the last issued number: the plan's error (live
     # itself never holds such numbers; a raced invoice run could).
     have.sections["invoicing"][""].fields.update(last_invoice_number=1500, next_invoice_number=900)

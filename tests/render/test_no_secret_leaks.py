@@ -28,7 +28,7 @@ def _planted_plan() -> Plan:
     for section, names in SECRET_FIELDS.items():
         for item in have.sections[section].values():
             for name in names:
-                item.fields[name] = Fingerprint(salt="00", hash="ff")
+                item.fields[name] = Fingerprint().answered("another value", False)
     return make_plan(snapshot(new, changed), snapshot(have), target="t")
 
 

@@ -68,6 +68,24 @@ class Api:
         response: httpx.Response = self.client.post(path, headers=self.headers)
         return response
 
+    def compare(self, slug: str, *fields: tuple[str, str, str, str]) -> httpx.Response:
+        """``POST .../fingerprints:compare`` of (resource, key, field, value) fields."""
+        body = {
+            "fields": [
+                {"resource": resource, "key": key, "field": field, "value": value}
+                for resource, key, field, value in fields
+            ]
+        }
+        path = f"/v1/tenants/{slug}/fingerprints:compare"
+        response: httpx.Response = self.client.post(path, json=body, headers=self.headers)
+        return response
+
+    def same(self, slug: str, resource: str, key: str, field: str, value: str) -> bool:
+        answer = self.compare(slug, (resource, key, field, value))
+        assert answer.status_code == 200, answer.text
+        same: bool = answer.json()["fields"][0]["same"]
+        return same
+
     def version(self, path: str) -> str:
         response = self.get(path)
         assert response.status_code == 200, response.text

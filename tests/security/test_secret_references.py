@@ -34,7 +34,8 @@ def test_a_tenant_file_cannot_read_ci_variables_or_files_outside_the_secrets_dir
     outside.write_text("CANARY-outside-file-q7\n")
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir()
-    (secrets_dir / "escape").symlink_to(outside)
+    (secrets_dir / "ok-skogen").mkdir()
+    (secrets_dir / "ok-skogen" / "escape").symlink_to(outside)
     env = server.env(**secrets, CI_DEPLOY_KEY=ci_variable, T4O_SECRETS_DIR=str(secrets_dir))
     assert cli("apply", examples_copy, "--auto-approve", env=env).returncode == 0
     before = live_state(server)
@@ -70,12 +71,12 @@ def test_a_tenant_file_cannot_read_ci_variables_or_files_outside_the_secrets_dir
     )
 
     # A symlink inside the secrets directory that leads out of it is not followed.
-    _point_password(examples_copy, "ok-skogen", "file:escape")
+    _point_password(examples_copy, "ok-skogen", "file:ok-skogen/escape")
     for slug in ("ok-skogen-ungdom", "kartverkstedet", "ifk-lidingo-sok"):
         edit_tenant(examples_copy, slug, lambda doc: doc.pop("email_account"))
     symlinked = cli("apply", examples_copy, "--auto-approve", env=env)
     assert symlinked.returncode == 1
-    assert "secret file escape leads out of the secrets directory" in symlinked.stdout
+    assert "secret file ok-skogen/escape leads out of the secrets directory" in symlinked.stdout
     assert live_state(server) == before
     assert_no_canary(outputs([symlinked]), ["CANARY-outside-file-q7", server.token])
 
@@ -118,9 +119,11 @@ def test_a_changed_reference_shows_old_and_new_reference_never_the_value(
 
     edit_tenant(examples_copy, "ok-skogen", move)
     # The same value, now from another variable: still a change a reviewer must see.
-    env = server.env(**secrets, T4O_SECRET_SHARED_SMTP=secrets[old])
+    # A variable of no tenant's own: the operator shares it (never a tenant file).
+    shared = {"T4O_SHARED_SECRETS": "T4O_SECRET_SHARED_SMTP"}
+    env = server.env(**secrets, **shared, T4O_SECRET_SHARED_SMTP=secrets[old])
     with_values = cli("plan", examples_copy, "--detailed-exitcode", env=env)
-    pr_env = server.env()
+    pr_env = server.env(**shared)
     for name in secrets:
         pr_env.pop(name)
     without = cli("plan", examples_copy, "--without-secrets", "--detailed-exitcode", env=pr_env)

@@ -1,0 +1,57 @@
+"""Which desired secrets the API must be asked about, and its answers laid on the live side.
+
+No client can tell by itself whether a desired secret is the one the API stores (the
+API's fingerprints are keyed with a key that never leaves it): before a tenant is
+diffed, the provider asks the API about each desired ``Secret`` whose live counterpart
+is a ``Fingerprint`` not yet compared (``pending``), in one call per tenant, and lays the
+answers on the live snapshot (``settle``). Without answers (a read-only token) those
+secrets are not compared, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from t4o_reconcile.engine.snapshot import Fingerprint, Secret, TenantSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One desired value to compare with the secret stored at section/key/field."""
+
+    section: str
+    key: str
+    field: str
+    value: str = dataclasses.field(repr=False)
+
+
+def pending(want: TenantSnapshot, have: TenantSnapshot) -> list[Comparison]:
+    found: list[Comparison] = []
+    for section, items in want.sections.items():
+        live = have.sections.get(section)
+        if not live:
+            continue
+        for key, item in items.items():
+            stored = live.get(key)
+            if stored is None:
+                continue
+            for name, value in item.fields.items():
+                print_ = stored.fields.get(name)
+                if (
+                    isinstance(value, Secret)
+                    and isinstance(print_, Fingerprint)
+                    and not print_.compared
+                ):
+                    found.append(Comparison(section, key, name, value.value))
+    return found
+
+
+def settle(have: TenantSnapshot, answers: Mapping[Comparison, bool]) -> None:
+    """Lay the API's answers on ``have``'s fingerprints."""
+    for asked, same in answers.items():
+        item = have.sections[asked.section][asked.key]
+        stored = item.fields[asked.field]
+        if isinstance(stored, Fingerprint):
+            item.fields = {**item.fields, asked.field: stored.answered(asked.value, same)}
