@@ -75,8 +75,8 @@ class _Cli(click.Group):
 
 def _report(exc: T4oError) -> None:
     """The one error, escaped: messages quote files, plan files and answers
-    (``render.escape.terminal``; the line breaks a message makes itself are kept)."""
-    from t4o_reconcile.render.escape import terminal, terminal_lines
+    (``render.escape``; only the line breaks of a message's own list are kept)."""
+    from t4o_reconcile.render.escape import terminal, terminal_lines, terminal_message
 
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         import traceback
@@ -93,7 +93,7 @@ def _report(exc: T4oError) -> None:
     elif isinstance(exc, ApiError) and not isinstance(exc, NoAnswer | UnexpectedAnswer):
         click.echo(f"Error: the API answered: {terminal(str(exc))}", err=True)
     else:
-        click.echo(f"Error: {terminal_lines(str(exc))}", err=True)
+        click.echo(f"Error: {terminal_message(str(exc))}", err=True)
 
 
 def _echo_problems(problems: Iterable[Problem]) -> None:
@@ -104,12 +104,19 @@ def _echo_problems(problems: Iterable[Problem]) -> None:
 
 
 class _EscapingFormatter(logging.Formatter):
-    """Log records quote requests and answers: each line through ``escape.terminal``."""
+    """Log records quote requests and answers: the message on one line through
+    ``escape.terminal``, a traceback line by line."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from t4o_reconcile.render.escape import terminal
+
+        record.message = terminal(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
         from t4o_reconcile.render.escape import terminal_lines
 
-        return terminal_lines(super().format(record))
+        return terminal_lines(super().formatException(ei))
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -427,9 +434,9 @@ def _color() -> bool:
 
 
 def _fail(message: str) -> NoReturn:
-    from t4o_reconcile.render.escape import terminal_lines
+    from t4o_reconcile.render.escape import terminal_message
 
-    click.echo(f"Error: {terminal_lines(message)}", err=True)
+    click.echo(f"Error: {terminal_message(message)}", err=True)
     sys.exit(1)
 
 

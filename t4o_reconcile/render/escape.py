@@ -20,7 +20,8 @@ its own.
 sink                function               what it escapes, beyond ``visible``
 ==================  =====================  =============================================
 terminal, CI log    ``terminal``           a leading ``::`` (as ``\\u003a:``), ``##[``
-                                           (as ``##\\u005b``)
+                    ``terminal_message``   (as ``##\\u005b``); a message keeps only the
+                                           line breaks of its own indented list
 workflow command    ``workflow_data``      ``terminal``, then ``%`` ``\\r`` ``\\n`` as
                     ``workflow_property``  ``%25`` ``%0D`` ``%0A``; a property also ``:``
                                            ``,`` as ``%3A`` ``%2C`` (the runner's rules)
@@ -87,9 +88,23 @@ def terminal(value: object) -> str:
 
 
 def terminal_lines(text: str) -> str:
-    """Text whose line breaks this program made (a traceback, a multi-line message) with
-    untrusted parts: each line through ``terminal``."""
+    """Text whose line breaks this program made (a traceback) with untrusted parts: each
+    line through ``terminal``."""
     return "\n".join(terminal(line) for line in text.split("\n"))
+
+
+def terminal_message(text: str) -> str:
+    """An error message for a terminal: one line, or a first line and a list indented by
+    two spaces (``apply refused, nothing was written:\\n  - …``). Those line breaks are
+    the message's own; any other came from a value it quotes and is shown (``\\u000a``),
+    so a plan file or an answer cannot add a line of its own."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if lines and not line.startswith("  "):
+            lines[-1] += "\n" + line  # made visible below, with the rest of the line
+        else:
+            lines.append(line)
+    return "\n".join(terminal(line) for line in lines)
 
 
 def workflow_data(value: object) -> str:

@@ -28,6 +28,13 @@ from cmarkgfm.cmark import Options
 from hypothesis import given
 from hypothesis import strategies as st
 
+from t4o_reconcile.errors import (
+    ApiError,
+    ApplyRefused,
+    T4oError,
+    UnexpectedAnswer,
+    WorkflowError,
+)
 from t4o_reconcile.render import escape
 from tests.e2e.conftest import Server, base_env, cli
 
@@ -160,6 +167,16 @@ def test_terminal_text_cannot_start_or_hold_a_workflow_command(text: str) -> Non
     # Whatever text goes before it on a line, the value cannot make a command start.
     for prefix in ("", "  ", "Target: "):
         assert not (prefix + out).lstrip().startswith("::") or prefix.strip()
+
+
+@given(ANY_TEXT, st.lists(ANY_TEXT, max_size=3))
+def test_an_error_message_keeps_only_its_own_list_lines(text: str, items: list[str]) -> None:
+    message = f"refused ({text}):" + "".join(f"\n  - {item}" for item in items)
+    out = escape.terminal_message(message)
+    first, *rest = out.split("\n")
+    assert first.startswith("refused (") and all(line.startswith("  ") for line in rest)
+    assert hidden_characters(out) == [] and "##[" not in out
+    assert not any(line.lstrip().startswith("::") for line in out.split("\n"))
 
 
 @given(ANY_TEXT, ANY_TEXT)
@@ -441,3 +458,62 @@ def test_log_and_drift_escape_what_the_api_answers(server: Server, examples_copy
         assert_outputs_inert(drift)
         if fmt == "markdown":
             assert_comment_inert(drift.stdout)
+
+
+# In process: the error printer, log records and progress --------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ApiError(422, "about:blank", PAYLOAD, PAYLOAD, PAYLOAD, method="PATCH", path="/v1/x"),
+        UnexpectedAnswer(PAYLOAD, method="GET", path="/v1/tenants"),
+        ApplyRefused([PAYLOAD, COMMAND_START + PAYLOAD]),
+        WorkflowError(f"the plan was made for {COMMAND_START + PAYLOAD}; nothing was applied."),
+    ],
+)
+def test_the_error_line_escapes_what_the_error_quotes(
+    error: T4oError, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from t4o_reconcile.cli import _report
+
+    _report(error)
+    err = capsys.readouterr().err
+    assert_inert(err)
+    assert err.startswith("Error: ") and "\\u202e" in err
+    # One "Error:" line, then at most the message's own list: a line break the error
+    # quotes is shown, unless it starts an indented line (which cannot be a command).
+    first, *rest = err.rstrip("\n").split("\n")
+    assert first.startswith("Error: ") and all(line.startswith("  ") for line in rest), err
+    assert "\\u000a::error file=a.yaml" in err
+
+
+def test_log_records_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from t4o_reconcile.cli import _EscapingFormatter
+
+    record = logging.LogRecord("t4o", logging.WARNING, __file__, 1, "who: %s", (PAYLOAD,), None)
+    line = _EscapingFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert_inert(line)
+    assert "\n" not in line and "\\u001b" in line
+
+
+@pytest.mark.parametrize("progress_type", ["TerminalProgress", "LogProgress"])
+def test_progress_escapes_the_tenant(progress_type: str) -> None:
+    import io
+
+    from t4o_reconcile.engine.apply import ApplyEvent
+    from t4o_reconcile.render import progress
+
+    stream = io.StringIO()
+    shown = getattr(progress, progress_type)(stream, tenants=1)
+    tenant = COMMAND_START + PAYLOAD
+    shown.update(ApplyEvent("action_done", tenant, 1, 1, "x", "applied"))
+    shown.update(ApplyEvent("tenant_finished", tenant, 1, 1))
+    shown.close()
+    text = stream.getvalue()
+    if progress_type == "TerminalProgress":  # its own redraw: \r and "erase to the end"
+        text = text.replace("\r", "").replace("\x1b[K", "")
+    assert_inert(text)
+    assert "\\u202e" in text
