@@ -58,6 +58,8 @@ def _hidden(ch: str) -> bool:
 
 
 def _clean(text: str) -> bool:
+    if text.isascii():  # known in O(1): most text, and none of it invisible but controls
+        return text.isprintable()
     return text.isprintable() and _INVISIBLE_PRINTABLE.search(text) is None
 
 
@@ -168,9 +170,6 @@ def comment_value(value: object) -> str:
     )
 
 
-_JSON_HIDDEN_LINE = re.compile(r"[^\n]+")
-
-
 def _json_escapes(ch: str) -> str:
     code = ord(ch)
     if code <= 0xFFFF:
@@ -186,13 +185,16 @@ def json_safe(text: str) -> str:
     only inside strings (JSON's own white space is ``\\n`` and spaces, left as they are)."""
     if "##[" in text:
         text = text.replace("##[", "##\\u005b")
+    if "\n" not in text:
+        return text if _clean(text) else _json_escaped(text)
     lines = text.split("\n")
     if all(_clean(line) for line in lines):
         return text
-    return "\n".join(
-        line if _clean(line) else "".join(_json_escapes(ch) if _hidden(ch) else ch for ch in line)
-        for line in lines
-    )
+    return "\n".join(line if _clean(line) else _json_escaped(line) for line in lines)
+
+
+def _json_escaped(line: str) -> str:
+    return "".join(_json_escapes(ch) if _hidden(ch) else ch for ch in line)
 
 
 def json_dumps(document: Any, **options: Any) -> str:

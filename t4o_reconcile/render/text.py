@@ -160,7 +160,7 @@ def _action(out: _Writer, action: Action) -> None:
     reason = out.paint("dim", f"  # {terminal(action.reason)}") if action.reason else ""
     out.add(f"  {symbol} {terminal(action.address)}{reason}")
     for line in field_lines(action):
-        out.add(f"      {terminal(line.path)}: {terminal(line.text)}")
+        out.add("      " + terminal(f"{line.path}: {line.text}"))
     drift = drift_text(action)
     if drift is not None:
         out.add("      " + out.paint("warn", "↳ " + terminal(drift)))
