@@ -143,8 +143,8 @@ _BACKTICKS = re.compile(r"`+")
 def code_span(value: object) -> str:
     """A Markdown code span showing the value literally: inside one nothing is markup and
     no character reference is decoded, so it only goes through ``terminal`` (the comment is
-    printed to a CI log too) and is fenced with more
-    backticks than any run in it. Not for a table cell (a ``|`` would split it)."""
+    printed to a CI log too) and is fenced with more backticks than any run in it. Not for
+    a table cell (a ``|`` would split it)."""
     text = terminal(value)
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     fence = "`" * (longest + 1)
