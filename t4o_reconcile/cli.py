@@ -7,6 +7,7 @@ Heavy packages (FastAPI, uvicorn) are imported inside the commands that need the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -19,6 +20,7 @@ from t4o_reconcile import __version__
 from t4o_reconcile.api.target import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
 from t4o_reconcile.errors import (
     ApiError,
+    ApplyRefused,
     ConfigInvalid,
     NoAnswer,
     T4oError,
@@ -72,21 +74,49 @@ class _Cli(click.Group):
 
 
 def _report(exc: T4oError) -> None:
-    import logging
+    """The one error, escaped: messages quote files, plan files and answers
+    (``render.escape``; only the line breaks of a message's own list are kept)."""
+    from t4o_reconcile.render.escape import terminal, terminal_lines, terminal_message
 
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         import traceback
 
-        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+        click.echo(terminal_lines("".join(traceback.format_exception(exc)).rstrip()), err=True)
     if isinstance(exc, ConfigInvalid):
         if not exc.shown:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            _echo_problems(exc.problems)
         click.echo(f"Error: {exc}; nothing was planned or applied.", err=True)
+    elif isinstance(exc, ApplyRefused):
+        click.echo("Error: apply refused, nothing was written:", err=True)
+        for reason in exc.reasons:
+            click.echo(f"  - {terminal(reason)}", err=True)
     elif isinstance(exc, ApiError) and not isinstance(exc, NoAnswer | UnexpectedAnswer):
-        click.echo(f"Error: the API answered: {exc}", err=True)
+        click.echo(f"Error: the API answered: {terminal(str(exc))}", err=True)
     else:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {terminal_message(str(exc))}", err=True)
+
+
+def _echo_problems(problems: Iterable[Problem]) -> None:
+    """Problems as validate's text lines on stderr, escaped (``render.problems``)."""
+    from t4o_reconcile.render.problems import from_problems, render
+
+    click.echo(render(from_problems(problems), "text"), err=True, nl=False)
+
+
+class _EscapingFormatter(logging.Formatter):
+    """Log records quote requests and answers: the message on one line through
+    ``escape.terminal``, a traceback line by line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from t4o_reconcile.render.escape import terminal
+
+        record.message = terminal(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        from t4o_reconcile.render.escape import terminal_lines
+
+        return terminal_lines(super().formatException(ei))
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,11 +131,9 @@ def _report(exc: T4oError) -> None:
 )
 def main(log_level: str) -> None:
     """Tenant administration as code: validate, plan and apply tenant YAML files."""
-    import logging
-
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_EscapingFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
 
 
 PROBLEM_FORMATS = ("text", "json", "github", "sarif")
@@ -406,7 +434,9 @@ def _color() -> bool:
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
+    from t4o_reconcile.render.escape import terminal_message
+
+    click.echo(f"Error: {terminal_message(message)}", err=True)
     sys.exit(1)
 
 
@@ -531,8 +561,7 @@ def plan(
     planned = _run(planning, options, fmt=fmt)
     warnings = planned.repository.warnings
     if fmt not in _PROBLEM_ONLY:
-        for warning in warnings:
-            click.echo(str(warning), err=True)
+        _echo_problems(warnings)
     the_plan = planned.plan
     _write_plan(the_plan, fmt, warnings)
     if out is not None:
@@ -668,9 +697,12 @@ def apply(
     if outcome is None:
         click.echo("Nothing to apply.", err=True)
         return
+    from t4o_reconcile.render.escape import terminal
+
     for entry in outcome.actions:
         if entry.outcome != "applied":
-            click.echo(f"  {entry.outcome}: {entry.address}: {entry.message}", err=True)
+            address, message = terminal(entry.address), terminal(entry.message)
+            click.echo(f"  {entry.outcome}: {address}: {message}", err=True)
     if report is not None:
         import json
 
@@ -689,9 +721,10 @@ class _ApplyScreen:
             _write_plan(plan, "text")
             return
         from t4o_reconcile.render.common import summary_line
+        from t4o_reconcile.render.escape import terminal
 
-        click.echo(f"Target: {plan.target}")
-        click.echo(f"Applying the saved plan {saved}: {summary_line(plan)}")
+        click.echo(f"Target: {terminal(plan.target)}")
+        click.echo(f"Applying the saved plan {terminal(saved)}: {summary_line(plan)}")
 
     def confirm(self) -> None:
         if not sys.stdin.isatty():

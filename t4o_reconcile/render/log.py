@@ -1,9 +1,10 @@
 """The ``log`` command's output: a tenant's audit log (who changed what, when) and its
 distribution log (who invoiced, to whom, how it went out), as text, Markdown or JSON.
 
-Every value comes from the API and is untrusted: text output escapes control characters
-(no escape sequence reaches a terminal), Markdown escapes what has a meaning there, and
-the records are already masked (``api.history``): no secret, no full personal number.
+Every value comes from the API and is untrusted: text goes through ``escape.terminal``
+(no escape sequence reaches a terminal, no workflow command a CI log), Markdown through
+``escape.markdown``, JSON through ``escape.json_dumps``; the records are already masked
+(``api.history``): no secret, no full personal number.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from t4o_reconcile.activity import LogView
 from t4o_reconcile.api.history import AuditRecord, DistributionRecord, iso
+from t4o_reconcile.render.escape import json_dumps, markdown, terminal
 
 FORMAT_VERSION = 1
 _SYMBOLS = {"create": "+", "update": "~", "delete": "-", "move": "→", "compare": "="}
@@ -42,7 +44,7 @@ def log_document(view: LogView) -> dict[str, Any]:
 
 
 def render_log_json(view: LogView) -> str:
-    return json.dumps(log_document(view), sort_keys=True, ensure_ascii=False) + "\n"
+    return json_dumps(log_document(view), sort_keys=True) + "\n"
 
 
 # What changed ---------------------------------------------------------------------------
@@ -115,11 +117,7 @@ def distribution_details(entry: DistributionRecord) -> list[str]:
 # Text ----------------------------------------------------------------------------------
 
 
-def safe(text: str) -> str:
-    """Untrusted text for a terminal: every control or invisible character escaped."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+safe = terminal  # untrusted text for a terminal or a CI log
 
 
 def _since_text(view: LogView) -> str:
@@ -134,7 +132,7 @@ def _text_lines(view: LogView) -> Iterator[str]:
     yield f"Target: {safe(view.target)}"
     if "audit" in view.kinds:
         yield ""
-        yield f"Audit log of {view.tenant}{_since_text(view)}: {len(view.audit)} change(s)"
+        yield f"Audit log of {safe(view.tenant)}{_since_text(view)}: {len(view.audit)} change(s)"
         for record in view.audit:
             client = f" with {safe(record.client)}" if record.client else ""
             symbol = _SYMBOLS.get(record.action, "?")
@@ -149,7 +147,9 @@ def _text_lines(view: LogView) -> Iterator[str]:
         count = len(view.distributions)
         failed = sum(1 for e in view.distributions if e.status != "sent")
         tail = f", {failed} failed" if failed else ""
-        yield f"Distribution log of {view.tenant}{_since_text(view)}: {count} invoice(s){tail}"
+        yield (
+            f"Distribution log of {safe(view.tenant)}{_since_text(view)}: {count} invoice(s){tail}"
+        )
         for entry in view.distributions:
             yield (
                 f"  {iso(entry.at)}  {safe(distribution_text(entry))}"
@@ -166,8 +166,7 @@ def _text_lines(view: LogView) -> Iterator[str]:
 
 
 def render_log_markdown(view: LogView) -> str:
-    from t4o_reconcile.render.markdown import escape
-
+    escape = markdown
     lines = [f"### Log of {escape(view.tenant)}{escape(_since_text(view))}", ""]
     lines.append(f"Target: {escape(view.target)}")
     if "audit" in view.kinds:
@@ -194,7 +193,7 @@ def render_log_markdown(view: LogView) -> str:
             status = "sent" if entry.status == "sent" else f"FAILED: {entry.error or ''}"
             how = "; ".join([distribution_text(entry), *distribution_details(entry)])
             lines.append(
-                f"| {iso(entry.at)} | {entry.invoice_number}"
+                f"| {iso(entry.at)} | {escape(entry.invoice_number)}"
                 f" | {escape(who(entry.issued_by, entry.token))} | {escape(how)}"
                 f" | {escape(status)} |"
             )

@@ -4,12 +4,16 @@
   renderer that strips raw HTML still shows the block (only the ``<details>`` around it
   goes). Inside a fence nothing is markup, so values are shown as written; the fence is
   longer than any run of backticks in it, so no value can close it.
-- Everything outside a fence goes through ``escape``: characters with a meaning in
-  Markdown or HTML become numeric character references, so a tenant named ``<script>`` or
-  ``| * _`` renders as written in prose, table cells and raw HTML alike.
+- Everything outside a fence goes through ``escape.markdown``: characters with a meaning
+  in Markdown or HTML become numeric character references, so a tenant named ``<script>``
+  or ``| * _`` renders as written in prose, table cells and raw HTML alike; inside a fence
+  or a code span, ``escape.terminal``. Either way invisible and bidirectional characters
+  show as ``\\u202e`` (``render.escape``).
 - Each part starts with a hidden marker (``<!-- t4o-reconcile:plan part=1/3 … -->``) so a
   workflow finds and updates its own comments; the first part has the summary, the plan id
   and commit, then errors, deletes and tenants leaving management before anything else.
+  The plan id in it goes through ``escape.comment_value``: a plan file's id cannot close
+  the comment.
 - No truncation: tenants are packed in order into parts below ``MAX_CHARS`` (GitHub's
   limit is 65,536), every tenant in exactly one part; a tenant too big for one part is cut
   into numbered pieces between actions.
@@ -35,6 +39,7 @@ from t4o_reconcile.render.common import (
     summary_line,
     tenant_counts,
 )
+from t4o_reconcile.render.escape import code_span, comment_value, markdown, terminal
 
 MAX_CHARS = 65_000
 MARKER = "<!-- t4o-reconcile:plan"
@@ -42,22 +47,9 @@ _ROW_CAP = 100  # summary table rows before "and N more" (each tenant still has 
 _LIST_CAP = 50  # errors, flagged and unmanaged tenants listed in the summary
 _PART_HEAD_ROOM = 400  # the header of a later part, with room to spare
 
-_SPECIAL = set("&<>\"'`*_[]|\\#~!(){}@$")
 _BACKTICKS = re.compile(r"`+")
 
-
-def escape(value: Any) -> str:
-    """Text safe in Markdown prose, table cells and raw HTML blocks."""
-    text = str(value)
-    out = []
-    for ch in text:
-        if ch in _SPECIAL:
-            out.append(f"&#{ord(ch)};")
-        elif ch in "\r\n\t" or not ch.isprintable():
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+escape = markdown  # the name the renderers and their tests know
 
 
 class Raw(str):
@@ -70,6 +62,10 @@ def _finalize(value: Any) -> str:
     return str(value) if isinstance(value, Raw) else escape(value)
 
 
+def _code(value: Any) -> Raw:
+    return Raw(code_span(value))
+
+
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("t4o_reconcile.render", "templates"),
     autoescape=False,  # Markdown, not HTML: ``escape`` handles both
@@ -79,6 +75,7 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,
 )
+_env.filters["code"] = _code
 
 
 def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
@@ -140,7 +137,7 @@ def _pieces(plan: Plan, *, max_chars: int) -> Iterator[tuple[int, str]]:
     blocks = iter(kept if kept is not None else _blocks(plan, piece_room=piece_room))
     total = len(counts)
     for number, count in enumerate(counts, start=1):
-        marker = f"{MARKER} part={number}/{total} plan={plan.plan_id} -->\n"
+        marker = f"{MARKER} part={number}/{total} plan={comment_value(plan.plan_id)} -->\n"
         if number == 1:
             yield number, marker + head
         else:
@@ -217,7 +214,7 @@ def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
             )
         yield from _block(
             title=tenant.slug,
-            summary_tail=tail,
+            summary_tail=Raw(tail),  # counts and our own words
             open_=bool(tenant.errors or tenant.deletes_need_flag),
             notes=notes,
             actions=tenant.actions,
@@ -270,7 +267,7 @@ def _diff_lines(action: Action) -> list[str]:
     fields = field_lines(action)
     drift = drift_text(action)
     # Inside the fence: neither "+" nor "-", so it reads as a note, not as a change.
-    note = [_printable(f"!     ↳ {drift}")] if drift else []
+    note = [f"!     ↳ {drift}"] if drift else []
     if action.kind == "create":
         lines = [f"+ {action.address}{reason}", *(f"+     {f.path}: {f.text}" for f in fields)]
         return [*lines, *note]
@@ -285,15 +282,13 @@ def _diff_lines(action: Action) -> list[str]:
             lines += [f"-     {f.path}: {before}", f"+     {f.path}: {after}"]
         else:
             lines.append(f"!     {f.path}: {f.text}")
-    return [_printable(line) for line in [*lines, *note]]
-
-
-def _printable(line: str) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in line)
+    return [*lines, *note]
 
 
 def _fence(lines: list[str]) -> str:
-    body = "\n".join(_printable(line) for line in lines)
+    # Nothing is markup inside a fence, but a bidi override still reorders it and the
+    # comment's text is printed to a CI log too: each line as for a terminal.
+    body = "\n".join(terminal(line) for line in lines)
     longest = max((len(m) for m in _BACKTICKS.findall(body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}diff\n{body}\n{fence}\n"

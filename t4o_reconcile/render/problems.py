@@ -2,12 +2,13 @@
 workflow commands or SARIF 2.1.0.
 
 Every finding has a level (``error`` or ``warning``) that each format carries: the text
-label, the JSON ``level``, ``::error``/``::warning``, SARIF ``result.level``.
+label, the JSON ``level``, ``::error``/``::warning``, SARIF ``result.level``. What a
+finding quotes came from a tenant file, a plan file or an answer: each format escapes it
+with its sink's function from ``render.escape``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,14 @@ from urllib.parse import quote
 from t4o_reconcile import __version__
 from t4o_reconcile.config.problems import Level, Problem, format_path
 from t4o_reconcile.engine.plan import Plan, PlanError
+from t4o_reconcile.render.escape import (
+    json_dumps,
+    sarif_text,
+    terminal,
+    visible,
+    workflow_data,
+    workflow_property,
+)
 
 FORMAT_VERSION = 1
 SARIF_SCHEMA = (
@@ -45,8 +54,8 @@ class Finding:
 
     def text(self) -> str:
         label = "warning: " if self.level == "warning" else ""
-        location = f"{self.file}:{self.line}:{self.column}: " if self.file else ""
-        return f"{location}{label}{self.where}: {self.message}"
+        location = f"{terminal(self.file)}:{self.line}:{self.column}: " if self.file else ""
+        return f"{location}{label}{terminal(self.where)}: {terminal(self.message)}"
 
 
 def from_problems(problems: Iterable[Problem]) -> list[Finding]:
@@ -93,7 +102,7 @@ def render(findings: Sequence[Finding], fmt: str) -> str:
     if fmt == "github":
         return "".join(github_command(f) + "\n" for f in findings)
     if fmt == "sarif":
-        return json.dumps(sarif_log(findings), indent=2, ensure_ascii=False) + "\n"
+        return json_dumps(sarif_log(findings), indent=2) + "\n"
     return "".join(f.text() + "\n" for f in findings)
 
 
@@ -114,7 +123,7 @@ def render_json(findings: Sequence[Finding]) -> str:
         ],
         "summary": counts(findings),
     }
-    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return json_dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def counts(findings: Sequence[Finding]) -> dict[str, int]:
@@ -138,14 +147,8 @@ def summary_notice(plan: Plan) -> str:
     return f"::notice title=t4o-reconcile plan::{escape_data(text)}\n"
 
 
-def escape_data(text: str) -> str:
-    """The message of a workflow command, escaped as the runner unescapes it."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A property value (file=…, title=…): also ``:`` and ``,``, which end it."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+escape_data = workflow_data  # the message of a workflow command
+escape_property = workflow_property  # a property value (file=…, title=…)
 
 
 def github_command(finding: Finding) -> str:
@@ -174,7 +177,7 @@ def sarif_log(findings: Sequence[Finding]) -> dict[str, Any]:
             "ruleId": f.rule,
             "ruleIndex": rule_ids.index(f.rule),
             "level": f.level,
-            "message": {"text": f"{f.where}: {f.message}"},
+            "message": {"text": sarif_text(f"{f.where}: {f.message}")},
         }
         if f.file:
             result["locations"] = [
@@ -183,7 +186,7 @@ def sarif_log(findings: Sequence[Finding]) -> dict[str, Any]:
                         "artifactLocation": {"uri": _uri(f.file)},
                         "region": {"startLine": f.line, "startColumn": f.column},
                     },
-                    "logicalLocations": [{"fullyQualifiedName": f.where}],
+                    "logicalLocations": [{"fullyQualifiedName": visible(f.where)}],
                 }
             ]
         results.append(result)
@@ -226,4 +229,4 @@ def _uri(file: str) -> str:
             path = path.relative_to(Path.cwd())
         except ValueError:
             return path.as_uri()
-    return quote(path.as_posix(), safe="/")
+    return quote(path.as_posix(), safe="/", errors="surrogateescape")

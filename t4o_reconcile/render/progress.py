@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from t4o_reconcile.engine.apply import ApplyEvent
+from t4o_reconcile.render.escape import terminal
 
 
 def duration(seconds: float) -> str:
@@ -80,7 +81,7 @@ class TerminalProgress:
 
     def update(self, event: ApplyEvent) -> None:
         self.tally.update(event)
-        where = f" {event.tenant}" if event.tenant else ""
+        where = f" {terminal(event.tenant)}" if event.tenant else ""
         self.stream.write(f"\r[{self.tally.line()}]{where}\x1b[K")
         self.stream.flush()
         self.drawn = True
@@ -115,7 +116,7 @@ class LogProgress:
         if counts is not None:
             width = len(str(tally.tenants))
             self._write(
-                f"[{tally.tenants_done:>{width}}/{tally.tenants}] {event.tenant}:"
+                f"[{tally.tenants_done:>{width}}/{tally.tenants}] {terminal(event.tenant)}:"
                 f" {counts['applied']} applied, {counts['failed']} failed,"
                 f" {counts['skipped']} skipped"
             )

@@ -17,6 +17,7 @@ from t4o_reconcile.render.common import (
     shown_tenants,
     summary_line,
 )
+from t4o_reconcile.render.escape import terminal
 
 _COLORS = {
     "create": "\033[32m",
@@ -58,9 +59,11 @@ def render_text(plan: Plan, *, color: bool) -> str:
 def iter_text(plan: Plan, *, color: bool) -> Iterator[str]:
     """The terminal plan in pieces (each whole lines): ``render_text``, streamed."""
     out = _Writer(color)
-    out.add(f"Target: {_safe(plan.target)}")
+    out.add(f"Target: {terminal(plan.target)}")
     if plan.only is not None:
-        since = f" (files changed since {_safe(plan.changed_since)})" if plan.changed_since else ""
+        since = (
+            f" (files changed since {terminal(plan.changed_since)})" if plan.changed_since else ""
+        )
         out.add(
             f"Targeted plan: {len(plan.tenants)} tenant(s) planned{since},"
             f" {plan.skipped_tenants} tenant(s) skipped."
@@ -87,8 +90,8 @@ def _agreements(out: _Writer, plan: Plan) -> None:
 
 def _tenant(out: _Writer, tenant: TenantPlan) -> None:
     out.add()
-    source = f"  ({_safe(tenant.source)})" if tenant.source else ""
-    out.add(out.paint("bold", f"Tenant {tenant.slug}") + source)
+    source = f"  ({terminal(tenant.source)})" if tenant.source else ""
+    out.add(out.paint("bold", f"Tenant {terminal(tenant.slug)}") + source)
     for action in tenant.actions:
         _action(out, action)
     for error in tenant.errors:
@@ -97,7 +100,7 @@ def _tenant(out: _Writer, tenant: TenantPlan) -> None:
         out.add(
             "  "
             + out.paint("warn", "! needs --allow-deletes: ")
-            + _safe("; ".join(tenant.deletes_need_flag))
+            + terminal("; ".join(tenant.deletes_need_flag))
         )
 
 
@@ -111,7 +114,7 @@ def _others(out: _Writer, plan: Plan) -> None:
         out.add()
         out.add(
             "Unmanaged tenants (live, no file; left alone unless deletion is requested): "
-            + ", ".join(plan.unmanaged_tenants)
+            + terminal(", ".join(plan.unmanaged_tenants))
         )
     if plan.leaving:
         out.add()
@@ -124,13 +127,13 @@ def _others(out: _Writer, plan: Plan) -> None:
                     "left as it is on the API, no longer managed; to delete it, plan with"
                     " --delete-unmanaged --allow-deletes"
                 )
-            out.add(f"  {_safe(slug)}: {what}")
+            out.add(f"  {terminal(slug)}: {what}")
     moving_users = [u for u in plan.agreement_users if accesses_shown(u)]
     if moving_users:
         out.add()
         out.add(ACCESSES_LABEL + ":")
         for users in moving_users:
-            out.add(f"  {_safe(users.agreement)}: {accesses_text(users)}")
+            out.add(f"  {terminal(users.agreement)}: {accesses_text(users)}")
 
 
 def _partial(out: _Writer, plan: Plan) -> None:
@@ -138,7 +141,7 @@ def _partial(out: _Writer, plan: Plan) -> None:
         out.add()
         out.add(out.paint("warn", PARTIAL_NOTE))
         for entry in plan.uncompared:
-            out.add(f"  ? {_safe(entry)}")
+            out.add(f"  ? {terminal(entry)}")
 
 
 def _footer(out: _Writer, plan: Plan) -> None:
@@ -148,32 +151,25 @@ def _footer(out: _Writer, plan: Plan) -> None:
         out.add(out.paint("error", f"{errors} plan error(s): apply would fail; fix them first."))
     flagged = plan.tenants.flagged_slugs()
     if flagged:
-        out.add(out.paint("warn", "Needs --allow-deletes: " + ", ".join(flagged)))
+        out.add(out.paint("warn", "Needs --allow-deletes: " + terminal(", ".join(flagged))))
     out.add(summary_line(plan))
 
 
 def _action(out: _Writer, action: Action) -> None:
     symbol = out.paint(action.kind, SYMBOLS[action.kind])
-    reason = out.paint("dim", f"  # {_safe(action.reason)}") if action.reason else ""
-    out.add(f"  {symbol} {_safe(action.address)}{reason}")
+    reason = out.paint("dim", f"  # {terminal(action.reason)}") if action.reason else ""
+    out.add(f"  {symbol} {terminal(action.address)}{reason}")
     for line in field_lines(action):
-        out.add(f"      {_safe(line.path)}: {line.text}")
+        out.add("      " + terminal(f"{line.path}: {line.text}"))
     drift = drift_text(action)
     if drift is not None:
-        out.add("      " + out.paint("warn", "↳ " + _safe(drift)))
+        out.add("      " + out.paint("warn", "↳ " + terminal(drift)))
 
 
 def _error(out: _Writer, error: PlanError) -> None:
-    where = f" ({_safe(error.source)})" if error.source else ""
+    where = f" ({terminal(error.source)})" if error.source else ""
     out.add(
         "  "
         + out.paint("error", "✗ ERROR")
-        + f" {_safe(error.address)}: {_safe(error.message)}{where}"
+        + f" {terminal(error.address)}: {terminal(error.message)}{where}"
     )
-
-
-def _safe(text: str) -> str:
-    """Keys, messages and paths carry user text: no control characters on a terminal."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)

@@ -111,7 +111,7 @@ def test_github_commands_are_escaped_by_the_runners_rules() -> None:
 
     assert command == (
         "::error file=dir%2Cx/a%3Ab.yaml,line=2,col=7,title=t4o-reconcile config%3A name"
-        "::100%25 bad%0Asecond line%0D"
+        "::100%25 bad\\u000asecond line\\u000d"  # a line break shown, as everywhere
     )
     assert escape_data("a%b") == "a%25b"
     assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"

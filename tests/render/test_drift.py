@@ -93,7 +93,7 @@ def test_hostile_names_from_the_audit_log_cannot_steer_a_terminal_or_markdown() 
     )
     text = render_text(drifted(hostile), color=False)
     assert "\x1b[2J" not in text and "\x07" not in text and "\r" not in text
-    assert "nof\\x1b[2J" in text
+    assert "nof\\u001b[2J" in text
     markdown = render_markdown(drifted(hostile))
     note = next(line for line in markdown.splitlines() if "drift:" in line)
     assert note.startswith("!     ↳ drift:")  # the newline did not start a "+" line

@@ -121,7 +121,7 @@ def test_text_shows_who_changed_what_when_and_each_invoice_distributed() -> None
         "Audit log of ok-skogen since 2026-11-23T20:00:00Z: 3 change(s)",
     ]
     assert (
-        '  2026-11-23T21:03:11Z  ~ tenant  by nof (token "kari\\x1b[31m") with curl/8.5.0\\x07'
+        '  2026-11-23T21:03:11Z  ~ tenant  by nof (token "kari\\u001b[31m") with curl/8.5.0\\u0007'
         in text
     )
     assert '      name: "OK" → "OK <b>|"' in text
@@ -139,7 +139,7 @@ def test_text_shows_who_changed_what_when_and_each_invoice_distributed() -> None
     )
     assert "      template invoice/en, language en; from faktura@ok-skogen.no; PDF detailed" in text
     assert "template none (the system's own text), language nb" in text
-    assert "      error: 550 5.1.1 <x@y.invalid>: recipient unknown\\x0a\\x1b[2J" in text
+    assert "      error: 550 5.1.1 <x@y.invalid>: recipient unknown\\u000a\\u001b[2J" in text
     assert "\x1b" not in text and "\x07" not in text
 
 
