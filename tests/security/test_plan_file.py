@@ -5,7 +5,6 @@ plan file, the repository and a list of guesses cannot confirm any guess."""
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.config.snapshot import desired_snapshot
 from t4o_reconcile.engine import digest
-from tests.e2e.conftest import Server, cli
+from tests.e2e.conftest import Server, cli, plan_document
 from tests.security.canary import assert_no_canary, canaries_of, outputs, planted
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +39,7 @@ def test_a_plan_file_and_a_list_of_guesses_confirm_no_guess(
     plan_file = tmp_path / "tenants.plan"
     made = cli("plan", examples_copy, "--out", plan_file, env=server.env(**secrets))
     assert made.returncode == 0, made.stderr
-    saved = json.loads(plan_file.read_text())["config_digest"]
+    saved = plan_document(plan_file)["config_digest"]
 
     def guess(value: str) -> dict[str, str]:
         # Every secret guessed; the personal number kept valid, or nothing loads.
