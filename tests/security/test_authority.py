@@ -356,11 +356,11 @@ def test_a_plan_sealed_by_the_pull_request_job_is_not_applied(
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
 
-    applied = cli("apply", examples_copy, "--plan", forged, "--allow-deletes", env=server.env())
+    applied = cli("apply", examples_copy, "--plan", forged, env=server.env())
 
+    assert EXTRA_USER in _users(server)
     assert applied.returncode == 1
     assert "sealed with another plan key" in _error_line(applied.stderr)
-    assert EXTRA_USER in _users(server)
 
 
 @e2e
@@ -383,17 +383,22 @@ def test_a_forged_reviewed_plan_cannot_make_the_merge_job_delete_a_tenant(
     assert plan_document(forged)["delete_unmanaged"] is True
     merged = tmp_path / "merged.plan"
 
-    # The merge job, with the label's --allow-deletes but not --delete-unmanaged.
-    checked = cli(
+    # The merge job as the kit runs it: the reviewed plan checked, then applied.
+    checked = cli("plan", examples_copy, "--reviewed", forged, "--out", merged, env=server.env())
+    if merged.exists():
+        cli("apply", examples_copy, "--plan", merged, env=server.env())
+    # With the label's --allow-deletes, but not --delete-unmanaged: still refused.
+    labelled = cli(
         "plan", examples_copy, "--reviewed", forged, "--allow-deletes", "--out", merged,
         env=server.env(),
     )  # fmt: skip
 
-    assert checked.returncode == 1
-    line = _error_line(checked.stderr)
-    assert "the plan deletes unmanaged tenants" in line and "--delete-unmanaged" in line
-    assert not merged.exists()
     assert "kartverkstedet" in live_state(server)
+    for refused in (checked, labelled):
+        assert refused.returncode == 1
+        line = _error_line(refused.stderr)
+        assert "the plan deletes unmanaged tenants" in line and "--delete-unmanaged" in line
+    assert not merged.exists()
 
 
 @e2e
@@ -444,13 +449,13 @@ def test_apply_plan_without_a_seal_or_with_a_short_key_is_refused_in_one_line(
     unsealed = tmp_path / "unsealed.plan"
     unsealed.write_text(saved.read_text().rstrip("\n").rpartition("\n")[0] + "\n")
 
-    no_seal = cli("apply", examples_copy, "--plan", unsealed, env=server.env(**keyed))
     other_key = cli("apply", examples_copy, "--plan", saved, env=server.env())
+    no_seal = cli("apply", examples_copy, "--plan", unsealed, env=server.env(**keyed))
     short_key = cli("apply", examples_copy, "--plan", saved, env=server.env(T4O_PLAN_KEY="x"))
     applied = cli("apply", examples_copy, "--plan", saved, env=server.env(**keyed))
 
-    assert "carries no seal" in _error_line(no_seal.stderr)
     assert "sealed with another plan key" in _error_line(other_key.stderr)
+    assert "carries no seal" in _error_line(no_seal.stderr)
     assert "T4O_PLAN_KEY is too short" in _error_line(short_key.stderr)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert live_state(server)["il-fjellrev"]["tenant"]["name"] == "IL Fjellreven"
