@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLES, REPO, Server, cli, example_secrets
+from tests.e2e.conftest import EXAMPLES, REPO, Server, cli, example_secrets, plan_document
 from tests.e2e.helpers import ANSI, edit_tenant, items, summary_line
 
 pytestmark = pytest.mark.e2e
@@ -122,7 +122,7 @@ def test_out_saves_a_plan_file_without_any_secret_value(
     assert code == 0, err
     assert f"apply --plan {saved}" in err
     text = saved.read_text()
-    assert json.loads(text)  # a readable document
+    assert plan_document(saved)  # a readable document (then its seal line)
     for name, value in example_secrets().items():
         assert value not in text, name
 
