@@ -29,8 +29,9 @@ from pathlib import Path
 import httpx
 from _common import ITEMS_PER_TENANT, Sandbox, generate, ratio, sandbox, set_secrets
 
+from t4o_reconcile.engine.digest import UNKEYED
 from t4o_reconcile.render.text import render_text
-from t4o_reconcile.workflow import RunOptions, execute_plan, plan_configuration
+from t4o_reconcile.workflow import PlanRequest, execute_plan, plan_configuration
 
 TARGET_RATIO = 1.2
 
@@ -39,7 +40,8 @@ async def bench(root: Path, db: Path, tenants: int, latency_ms: int, parallelism
     latency = latency_ms / 1000
     with sandbox(db, latency_ms=latency_ms) as box:
         provider = box.provider(parallelism)
-        options = RunOptions(path=root, parallelism=parallelism)
+        # The digests a saved plan carries, under the public key (no credentials here).
+        options = PlanRequest(path=root, digest_key=UNKEYED)
         try:
             planned = await plan_configuration(options, provider)
             plan = planned.plan

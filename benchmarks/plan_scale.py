@@ -54,8 +54,9 @@ from _common import (
 )
 from parse_parts import load_parts, parser_table
 
+from t4o_reconcile.engine.digest import UNKEYED
 from t4o_reconcile.render.text import render_text
-from t4o_reconcile.workflow import RunOptions, execute_plan, plan_configuration
+from t4o_reconcile.workflow import PlanRequest, execute_plan, plan_configuration
 
 LOCAL_TARGET_S = 2.0
 READ_TARGET_RATIO = 1.3
@@ -69,7 +70,7 @@ async def seed(root: Path, db: Path, token: str, parallelism: int) -> None:
     with sandbox(db, latency_ms=0, token=token) as box:
         provider = box.provider(parallelism)
         try:
-            options = RunOptions(path=root, parallelism=parallelism)
+            options = PlanRequest(path=root, digest_key=UNKEYED)  # with a saved plan's digests
             plan = (await plan_configuration(options, provider)).plan
             assert not plan.has_errors, render_text(plan, color=False)
             report = await execute_plan(
@@ -87,7 +88,7 @@ async def measure(
     with sandbox(db, latency_ms=latency_ms, token=token) as box:
         provider = box.provider(parallelism)
         try:
-            options = RunOptions(path=root, parallelism=parallelism)
+            options = PlanRequest(path=root, digest_key=UNKEYED)  # with a saved plan's digests
             started = time.perf_counter()
             planned = await plan_configuration(options, provider)
             planned_at = time.perf_counter()

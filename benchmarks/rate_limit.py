@@ -26,7 +26,8 @@ from pathlib import Path
 from _common import sandbox, slug_of, valid_numbers
 from stdnum.no import kontonr, orgnr
 
-from t4o_reconcile.workflow import RunOptions, execute_plan, plan_configuration
+from t4o_reconcile.engine.digest import UNKEYED
+from t4o_reconcile.workflow import PlanRequest, execute_plan, plan_configuration
 
 MIN_THROUGHPUT = 0.95
 MAX_THROTTLED = 0.02
@@ -71,7 +72,8 @@ class Phase:
 async def run(root: Path, db: Path, rate: float, parallelism: int) -> tuple[Phase, Phase]:
     with sandbox(db, latency_ms=0, extra_args=("--rate-limit", f"{rate:g}")) as box:
         provider = box.provider(parallelism)
-        options = RunOptions(path=root, parallelism=parallelism)
+        # The digests a saved plan carries, under the public key (no credentials here).
+        options = PlanRequest(path=root, digest_key=UNKEYED)
         client = provider.client
         try:
             planned = await plan_configuration(options, provider)

@@ -32,6 +32,7 @@ from t4o_reconcile.errors import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from t4o_reconcile.api.target import Target
     from t4o_reconcile.config.problems import Problem
     from t4o_reconcile.config.secret_refs import SecretPolicy
     from t4o_reconcile.engine.plan import Plan
@@ -420,6 +421,7 @@ def _options(path: Path, *, read_secrets: bool = True, **kwargs: Any) -> RunOpti
         parallelism=int(kwargs.get("parallelism") or 8),
         tenants=tuple(kwargs.get("tenants") or ()),
         delete_unmanaged=bool(kwargs.get("delete_unmanaged")),
+        allow_deletes=bool(kwargs.get("allow_deletes")),
         max_delete_share=kwargs.get("max_delete_share"),
         provider=str(kwargs.get("provider") or "t4o"),
         rate_limit=kwargs.get("client_rate_limit"),
@@ -441,15 +443,20 @@ def _fail(message: str) -> NoReturn:
 
 
 def _run(
-    coro_factory: Callable[[Provider], Awaitable[T]], options: RunOptions, *, fmt: str = "text"
+    coro_factory: Callable[[Provider, Target], Awaitable[T]],
+    options: RunOptions,
+    *,
+    fmt: str = "text",
 ) -> T:
-    """Run one async step against the target; expected failures are ``T4oError``s,
-    reported once by ``_Cli`` (invalid files in the format asked for, here)."""
-    from t4o_reconcile.workflow import open_provider
+    """Run one async step against the target (resolved once, here); expected failures
+    are ``T4oError``s, reported once by ``_Cli`` (invalid files in the format asked for,
+    here)."""
+    from t4o_reconcile.workflow import open_provider, target_of
 
     async def go() -> T:
-        async with open_provider(options) as provider:
-            return await coro_factory(provider)
+        target = target_of(options)
+        async with open_provider(options, target) as provider:
+            return await coro_factory(provider, target)
 
     return _run_step(go(), fmt=fmt)
 
@@ -504,16 +511,17 @@ def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--allow-deletes",
     is_flag=True,
-    help="Approve the deletes that need it; a plan saved with --out records the approval"
-    " and apply --plan honours it.",
+    help="Approve the deletes that need it. A plan saved with --out records the approval;"
+    " apply --plan needs this flag too (a plan file never approves on its own).",
 )
 @click.option(
     "--reviewed",
     "reviewed_file",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     default=None,
-    help="Plan as this reviewed plan file was made (tenants, approval) and fail unless the"
-    " result does exactly what it showed: the merge job's check before apply --plan.",
+    help="Plan as this reviewed plan file was made (its tenants, within this run's"
+    " --tenant, --allow-deletes and --delete-unmanaged) and fail unless the result does"
+    " exactly what it showed: the merge job's check before apply --plan.",
 )
 @click.option(
     "--without-secrets",
@@ -530,51 +538,31 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     unmanaged_is_drift: bool,
-    allow_deletes: bool,
     reviewed_file: Path | None,
     without_secrets: bool,
     **kwargs: Any,
 ) -> None:
     """Show what apply would change on the target for the tenant files under PATH."""
-    from t4o_reconcile.workflow import (
-        plan_configuration,
-        plan_for_reviewed,
-        refuse_changing_options,
-    )
+    from t4o_reconcile.workflow import plan_and_save, refuse_changing_options
 
     options = _options(path, read_secrets=not without_secrets, **kwargs)
-    options.allow_deletes = allow_deletes
-    options.digests = out is not None or reviewed_file is not None
     if reviewed_file is not None:
-        refuse_changing_options("plan --reviewed", options, allow_deletes)
+        refuse_changing_options("plan --reviewed", options)  # before connecting
 
-    async def planning(provider: Provider) -> Planned:
-        if reviewed_file is None:
-            return await plan_configuration(options, provider)
-        from t4o_reconcile.engine.planfile import check_tool_version, load_plan
-
-        # A record to compare with, from the pull request: it carries no seal.
-        reviewed = load_plan(reviewed_file, key=None, require_seal=False)
-        check_tool_version(reviewed, reviewed_file)
-        return await plan_for_reviewed(options, provider, reviewed)
+    def planning(provider: Provider, target: Target) -> Awaitable[Planned]:
+        return plan_and_save(
+            options, provider, target, out=out, reviewed=reviewed_file, seal=not without_secrets
+        )
 
     planned = _run(planning, options, fmt=fmt)
-    warnings = planned.repository.warnings
     if fmt not in _PROBLEM_ONLY:
-        _echo_problems(warnings)
+        _echo_problems(planned.repository.warnings)
     the_plan = planned.plan
-    _write_plan(the_plan, fmt, warnings)
-    if out is not None:
-        from t4o_reconcile.engine.planfile import save_plan
-        from t4o_reconcile.planseal import plan_key_from_env
-
-        # Saved with its errors too, so `show` can render it for review; apply refuses it.
-        save_plan(the_plan, out, key=plan_key_from_env())
-        if not the_plan.has_errors:
-            click.echo(
-                f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}",
-                err=True,
-            )
+    _write_plan(the_plan, fmt, planned.repository.warnings)
+    if out is not None and not the_plan.has_errors:
+        click.echo(
+            f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}", err=True
+        )
     if the_plan.has_errors:
         _fail("the plan has errors; apply would refuse it.")
     if detailed_exitcode and (
@@ -595,10 +583,9 @@ def plan(
 )
 def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
     """Render a saved plan (plan --out) in any format: the full plan artifact."""
-    from t4o_reconcile.engine.planfile import load_plan
+    from t4o_reconcile.workflow import read_plan
 
-    # A PlanFileError is reported by _Cli; showing a plan needs no seal.
-    the_plan = load_plan(plan_file, key=None, require_seal=False)
+    the_plan = read_plan(plan_file)  # a record, sealed or not; a PlanFileError goes to _Cli
     if comment_dir is not None:
         from t4o_reconcile.render.markdown import write_comment_parts
 
@@ -659,11 +646,16 @@ def _render(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> str:
     "--plan",
     "plan_file",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Apply this saved plan exactly (refused if anything changed since).",
+    help="Apply this saved plan exactly (refused if anything changed since, or if its seal"
+    " does not verify); --allow-deletes, --delete-unmanaged and --tenant still decide what"
+    " it may do.",
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option(
-    "--allow-deletes", is_flag=True, help="Allow deleting users, bank accounts, or many items."
+    "--allow-deletes",
+    is_flag=True,
+    help="Allow deleting users, bank accounts, tenants or many items (with --plan: only"
+    " if the plan was also made with it).",
 )
 @click.option("--fail-fast", is_flag=True, help="Stop every tenant at the first failure.")
 @click.option(
@@ -676,7 +668,6 @@ def apply(
     path: Path,
     plan_file: Path | None,
     auto_approve: bool,
-    allow_deletes: bool,
     fail_fast: bool,
     report: Path | None,
     **kwargs: Any,
@@ -690,7 +681,6 @@ def apply(
             _ApplyScreen(),
             plan_file=plan_file,
             auto_approve=auto_approve,
-            allow_deletes=allow_deletes,
             fail_fast=fail_fast,
         )
     )
@@ -788,7 +778,7 @@ def log_command(slug: str, since: Any, fmt: str, only: str | None, **kwargs: Any
 
     kinds: Any = (only,) if only else ("audit", "distribution")
     options = _options(DEFAULT_PATH, read_secrets=False, **kwargs)
-    view = _run(lambda provider: read_logs(provider, slug, since=since, kinds=kinds), options)
+    view = _run(lambda provider, _: read_logs(provider, slug, since=since, kinds=kinds), options)
     click.echo(render_log(view, fmt), nl=False)
 
 
@@ -817,7 +807,7 @@ def export(
         _fail("name the tenants to export with --tenant SLUG, or pass --all")
     options = _options(out_dir, **kwargs)
     written = _run(
-        lambda provider: export_tenants(
+        lambda provider, _: export_tenants(
             provider,
             tenants or None,
             out_dir,

@@ -34,43 +34,131 @@ if TYPE_CHECKING:
     from t4o_reconcile.config.repository import Repository, TenantEntry
     from t4o_reconcile.config.secret_refs import SecretPolicy
     from t4o_reconcile.engine.apply import ApplyEvent, ApplyReport
+    from t4o_reconcile.engine.authority import Authority
     from t4o_reconcile.engine.digest import ConfigDigest
     from t4o_reconcile.engine.provider import Provider, StreamingReader
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RunOptions:
+    """The user's flags (and the settings the command line read for them from the
+    environment), as given: never written after they are made. What follows from them is
+    derived once, elsewhere: the target (``target_of``), a plan's request
+    (``PlanRequest``), the keys (``digest_key``, ``plan_key``)."""
+
     path: Path
     api: str | None = None
     insecure: bool = False
     parallelism: int = 8
-    tenants: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()  # --tenant
     delete_unmanaged: bool = False
     max_delete_share: float | None = None
     db_path: Path | None = None
     provider: str = "t4o"
     rate_limit: float | None = None  # requests per second; None: as the API announces
     deadline: float = DEFAULT_DEADLINE  # seconds one request may wait out 429 answers
-    allow_deletes: bool = False  # plan --allow-deletes: recorded in the plan as approved
+    allow_deletes: bool = False  # --allow-deletes
     changed_since: str | None = None  # plan --changed-since REF
-    # Set by apply --plan from the saved plan: ``tenants`` is the exact set planned (even
-    # when empty), and these tenants' files were deleted in the change.
-    targeted: bool = False
-    leaving: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT  # seconds one request may take, its answer included
     # What secret references may reach and whether values are read; None: the
     # operator's settings in the environment.
     policy: SecretPolicy | None = None
-    # The key of the secrets in the config digest: set by open_provider from the target's
-    # credentials (see digest_key); None only for in-process use without a target.
+
+    @property
+    def authority(self) -> Authority:
+        """What these flags allow a plan file to make apply do (see engine.authority)."""
+        from t4o_reconcile.engine.authority import Authority
+
+        return Authority(
+            tenants=frozenset(self.tenants) if self.tenants else None,
+            allow_deletes=self.allow_deletes,
+            delete_unmanaged=self.delete_unmanaged,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which tenants one plan covers."""
+
+    only: frozenset[str] | None = None  # None: every tenant
+    # Tenants whose files the change deleted: read, and listed as leaving management.
+    leaving: frozenset[str] = frozenset()
+    # The slugs the user named with --tenant: each must be a tenant file.
+    named: tuple[str, ...] = ()
+    changed_since: str | None = None  # the git ref ``only`` was found from
+
+    @classmethod
+    def of_flags(cls, options: RunOptions) -> Scope:
+        """``--tenant`` and ``--changed-since`` (which runs git, once, here)."""
+        only = frozenset(options.tenants) if options.tenants else None
+        leaving: frozenset[str] = frozenset()
+        if options.changed_since is not None:
+            changed, deleted = changed_tenants(options.path, options.changed_since)
+            only = None if changed is None else (only or frozenset()) | changed
+            leaving = frozenset(deleted)
+        return cls(only, leaving, options.tenants, options.changed_since)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    """What one plan is asked to do, derived once from the flags (``fresh``) or from a
+    saved or reviewed plan within the flags' authority (``from_saved``)."""
+
+    path: Path
+    scope: Scope = Scope()
+    delete_unmanaged: bool = False
+    deletes_approved: bool = False  # recorded in the plan (plan --allow-deletes)
+    max_delete_share: float | None = None
+    policy: SecretPolicy | None = None
+    # The key of the secrets in the config digest. None: the plan carries no digests nor
+    # the live versions of every item read (only a saved or compared plan needs them:
+    # each digest is a canonical JSON of the whole configuration; the versions of 10,000
+    # tenants are 430,000 entries).
     digest_key: bytes | None = field(default=None, repr=False)
     # Name who made each live change the plan undoes (from the audit log); off where
     # nobody reads the plan (apply --plan re-plans only to compare).
     attribute: bool = True
-    # Whether the plan carries the config digests and the live versions of every item
-    # read: only a saved or compared plan needs them (each digest is a canonical JSON of
-    # the whole configuration; the versions of 10,000 tenants are 430,000 entries).
-    digests: bool = True
+
+    @property
+    def digests(self) -> bool:
+        return self.digest_key is not None
+
+    @classmethod
+    def fresh(
+        cls, options: RunOptions, *, digest_key: bytes | None = None, attribute: bool = True
+    ) -> PlanRequest:
+        """A plan as the flags ask for it."""
+        return cls(
+            path=options.path,
+            scope=Scope.of_flags(options),
+            delete_unmanaged=options.delete_unmanaged,
+            deletes_approved=options.allow_deletes,
+            max_delete_share=options.max_delete_share,
+            policy=options.policy,
+            digest_key=digest_key,
+            attribute=attribute,
+        )
+
+    @classmethod
+    def from_saved(
+        cls, options: RunOptions, saved: Plan, *, digest_key: bytes, what: str
+    ) -> PlanRequest:
+        """The plan again as ``saved`` was asked for (its tenants exactly; a
+        --changed-since plan is not diffed against git again: after the merge there is
+        nothing to diff), as far as the flags allow: the file only narrows them."""
+        from t4o_reconcile.engine.authority import grant
+
+        refuse_changing_options(what, options)
+        granted = grant(options.authority, saved, what)
+        return cls(
+            path=options.path,
+            scope=Scope(only=granted.only, leaving=granted.leaving),
+            delete_unmanaged=granted.delete_unmanaged,
+            deletes_approved=granted.deletes_approved,
+            policy=options.policy,
+            digest_key=digest_key,
+            attribute=False,
+        )
 
 
 @dataclass(slots=True)
@@ -124,13 +212,11 @@ def load_desired(
     return result.repository, Snapshot(tenants=dict(sorted(tenants.items())), agreements=agreements)
 
 
-def open_provider(options: RunOptions) -> Provider:
-    """The provider named by ``options.provider`` (an entry point of the group
-    ``t4o_reconcile.providers``), built by its ``from_target(ProviderTarget)``."""
-    from t4o_reconcile.api.providers import load_provider
+def target_of(options: RunOptions) -> Target:
+    """The API the flags (or the environment) name, with its token."""
     from t4o_reconcile.api.target import resolve_target
 
-    target = resolve_target(
+    return resolve_target(
         options.api,
         insecure=options.insecure,
         db_path=options.db_path,
@@ -138,37 +224,104 @@ def open_provider(options: RunOptions) -> Provider:
         deadline=options.deadline,
         timeout=options.timeout,
     )
+
+
+def open_provider(options: RunOptions, target: Target | None = None) -> Provider:
+    """The provider named by ``options.provider`` (an entry point of the group
+    ``t4o_reconcile.providers``), built by its ``from_target(ProviderTarget)`` for
+    ``target`` (default: ``target_of(options)``)."""
+    from t4o_reconcile.api.providers import load_provider
+
+    if target is None:
+        target = target_of(options)
     try:
         provider_class = load_provider(options.provider)
     except LookupError as exc:
         raise TargetError(str(exc)) from None
-    provider = provider_class.from_target(target.for_provider(options.parallelism))
-    options.digest_key = digest_key(target)
-    return provider
+    return provider_class.from_target(target.for_provider(options.parallelism))
 
 
 PLAN_KEY_ENV = "T4O_PLAN_KEY"
+# T4O_PLAN_KEY seals plans that anyone with read access to CI artifacts can read: a short
+# one could be guessed offline from a sealed plan.
+PLAN_KEY_MIN_LENGTH = 32
+
+
+def _key_material(target: Target, environ: Mapping[str, str] | None) -> str | None:
+    """``T4O_PLAN_KEY`` when set, else the API token (the embedded sandbox's local token):
+    a secret only the job that can apply holds, never in a plan file or the repository."""
+    env = os.environ if environ is None else environ
+    configured = env.get(PLAN_KEY_ENV)
+    if configured:
+        if len(configured) < PLAN_KEY_MIN_LENGTH:
+            raise UsageError(
+                f"{PLAN_KEY_ENV} is too short: expected at least {PLAN_KEY_MIN_LENGTH}"
+                " random characters (e.g. the output of: openssl rand -hex 32)"
+            )
+        return configured
+    if target.token:
+        return target.token
+    if target.embedded:
+        from t4o_reconcile.api.embedded import local_token
+
+        return local_token(target.db_path)
+    return None
 
 
 def digest_key(target: Target, environ: Mapping[str, str] | None = None) -> bytes:
-    """The key of the secrets in a plan's config digest: never in the plan file, never in
-    the repository. ``T4O_PLAN_KEY`` when set (plan and apply with different tokens), else
-    derived from the API token (the embedded sandbox's local token), so that only someone
-    who holds the credentials to apply can make or check the digest."""
-    env = os.environ if environ is None else environ
-    secret = env.get(PLAN_KEY_ENV) or target.token
-    if secret is None and target.embedded:
-        from t4o_reconcile.api.embedded import local_token
-
-        secret = local_token(target.db_path)
-    material = (secret or "").encode()
-    return hmac.new(material, b"t4o-reconcile/config-digest/v2", hashlib.sha256).digest()
+    """The key of the secrets in a plan's config digest (see ``_key_material``), so that
+    only someone who holds the credentials to apply can make or check the digest. No key
+    is an error: never the public ``digest.UNKEYED``."""
+    material = _key_material(target, environ)
+    if material is None:
+        raise WorkflowError(
+            f"no key for the plan's config digest: set {PLAN_KEY_ENV} or the API token"
+        )
+    return hmac.new(material.encode(), b"t4o-reconcile/config-digest/v2", hashlib.sha256).digest()
 
 
-def global_safety(options: RunOptions) -> SafetyOptions:
+def plan_key(target: Target, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The key that seals a saved plan (``engine.planfile``): HMAC-SHA256 under
+    ``T4O_PLAN_KEY`` when set, else under the API token, of a fixed label (so that it is
+    never the digest key). None without either: such a run seals nothing, and apply
+    --plan refuses to run."""
+    material = _key_material(target, environ)
+    if material is None:
+        return None
+    return hmac.new(material.encode(), b"t4o-reconcile/plan-seal/v1", hashlib.sha256).digest()
+
+
+def read_plan(
+    path: Path, *, key: bytes | None = None, require_seal: bool = False, in_use: bool = False
+) -> Plan:
+    """The plan saved in ``path``. With ``require_seal`` (apply --plan), only a plan whose
+    seal verifies under ``key`` is read; otherwise the file is a record (a reviewed plan,
+    show), read whatever its seal. A plan that is used (applied, or compared as the review)
+    must have been made by this version of the tool."""
+    from t4o_reconcile.engine.planfile import check_tool_version, load_plan
+
+    if require_seal and key is None:
+        raise WorkflowError(
+            f"{path}: no plan key to check the plan's seal: set {PLAN_KEY_ENV} (or"
+            " T4O_API_TOKEN, the writing token) as in the job that made the plan"
+        )
+    plan = load_plan(path, key=key if require_seal else None, require_seal=require_seal)
+    if in_use:
+        check_tool_version(plan, path)
+    return plan
+
+
+def write_plan(plan: Plan, path: Path, *, key: bytes | None) -> None:
+    """Save ``plan`` to ``path``, sealed under ``key`` (None: unsealed, a record only)."""
+    from t4o_reconcile.engine.planfile import save_plan
+
+    save_plan(plan, path, key=key)
+
+
+def global_safety(max_delete_share: float | None) -> SafetyOptions:
     safety = SafetyOptions()
-    if options.max_delete_share is not None:
-        safety.max_delete_share = options.max_delete_share
+    if max_delete_share is not None:
+        safety.max_delete_share = max_delete_share
     return safety
 
 
@@ -187,7 +340,7 @@ def gc_paused() -> Iterator[None]:
 
 
 async def plan_configuration(
-    options: RunOptions, provider: Provider, *, whole: bool = False
+    request: PlanRequest, provider: Provider, *, whole: bool = False
 ) -> Planned:
     """Load the tenant files and read the live state side by side, diffing each tenant
     as both of its sides are known: the plan, with what it was made from and how long
@@ -198,7 +351,7 @@ async def plan_configuration(
     with ``whole`` (comparing against a saved or reviewed plan needs every tenant's live
     state), or from a provider that cannot read tenant by tenant, both are whole."""
     with gc_paused():
-        return await _plan_configuration(options, provider, whole)
+        return await _plan_configuration(request, provider, whole)
 
 
 @dataclass(slots=True)
@@ -212,39 +365,33 @@ class _Made:
     read: float
 
 
-async def _plan_configuration(options: RunOptions, provider: Provider, whole: bool) -> Planned:
+async def _plan_configuration(request: PlanRequest, provider: Provider, whole: bool) -> Planned:
     import time
 
-    from t4o_reconcile.engine.digest import UNKEYED, ConfigDigest
+    from t4o_reconcile.engine.digest import ConfigDigest
     from t4o_reconcile.engine.provider import StreamingReader
 
     started = time.perf_counter()
-    only: set[str] | None = set(options.tenants) if options.tenants or options.targeted else None
-    leaving = set(options.leaving)
-    if options.changed_since is not None:
-        changed, deleted = await asyncio.to_thread(
-            changed_tenants, options.path, options.changed_since
-        )
-        only = None if changed is None else (only or set()) | changed
-        leaving |= deleted
+    scope = request.scope
+    only = None if scope.only is None else set(scope.only)
+    leaving = set(scope.leaving)
     digests = (
-        [ConfigDigest(options.digest_key or UNKEYED), ConfigDigest(references_only=True)]
-        if options.digests
+        [ConfigDigest(request.digest_key), ConfigDigest(references_only=True)]
+        if request.digest_key is not None
         else []
     )
     identity = asyncio.ensure_future(identity_of(provider))
     try:
         if not whole and isinstance(provider, StreamingReader):
-            made = await _plan_streamed(options, provider, provider.target, only, leaving, digests)
+            made = await _plan_streamed(request, provider, provider.target, only, leaving, digests)
         else:
-            made = await _plan_whole(options, provider, only, leaving, digests)
-        named = () if options.targeted else options.tenants
-        unknown = [slug for slug in named if slug not in made.slugs]
+            made = await _plan_whole(request, provider, only, leaving, digests)
+        unknown = [slug for slug in scope.named if slug not in made.slugs]
         if unknown:
             raise WorkflowError(
                 "--tenant names no tenant file: "
                 + ", ".join(sorted(unknown))
-                + f" (in {options.path})"
+                + f" (in {request.path})"
             )
     except BaseException:
         # The identity check runs beside the read: when planning fails, it is dropped too
@@ -258,16 +405,16 @@ async def _plan_configuration(options: RunOptions, provider: Provider, whole: bo
         plan.config_digest = digests[0].hexdigest(made.desired.agreements)
         plan.reference_digest = digests[1].hexdigest(made.desired.agreements)
     plan.only = sorted(only) if only is not None else None
-    plan.changed_since = options.changed_since
+    plan.changed_since = scope.changed_since
     if only is not None:
         plan.skipped_tenants = sum(1 for slug in made.slugs if slug not in only)
-    plan.delete_unmanaged = options.delete_unmanaged
+    plan.delete_unmanaged = request.delete_unmanaged
     plan.endpoint = endpoint_of(provider)
     plan.identity = await identity
-    plan.deletes_approved = options.allow_deletes
-    plan.commit = git_commit(options.path)
+    plan.deletes_approved = request.deletes_approved
+    plan.commit = git_commit(request.path)
     diffed = time.perf_counter()
-    if options.attribute and plan.has_changes:
+    if request.attribute and plan.has_changes:
         from t4o_reconcile.activity import attribute_drift
 
         await attribute_drift(plan, provider, made.live)
@@ -284,7 +431,7 @@ async def _plan_configuration(options: RunOptions, provider: Provider, whole: bo
 
 
 async def _plan_whole(
-    options: RunOptions,
+    request: PlanRequest,
     provider: Provider,
     only: set[str] | None,
     leaving: set[str],
@@ -303,7 +450,7 @@ async def _plan_whole(
     read_done: list[float] = []
     reading.add_done_callback(lambda _: read_done.append(time.perf_counter()))
     try:
-        repository, desired = await asyncio.to_thread(load_desired, options.path, options.policy)
+        repository, desired = await asyncio.to_thread(load_desired, request.path, request.policy)
     except BaseException:
         reading.cancel()
         with contextlib.suppress(BaseException):
@@ -320,10 +467,10 @@ async def _plan_whole(
         live,
         target=provider.target,
         only=only,
-        delete_unmanaged=options.delete_unmanaged,
-        safety=global_safety(options),
+        delete_unmanaged=request.delete_unmanaged,
+        safety=global_safety(request.max_delete_share),
         leaving=leaving,
-        versions=options.digests,
+        versions=request.digests,
     )
     return _Made(plan, repository, desired, live, set(desired.tenants), loaded, read_done[0])
 
@@ -344,7 +491,7 @@ async def compare_secrets(provider: Provider, desired: Snapshot, live: Snapshot)
 
 
 async def _plan_streamed(
-    options: RunOptions,
+    request: PlanRequest,
     provider: StreamingReader,
     target: str,
     only: set[str] | None,
@@ -361,10 +508,10 @@ async def _plan_streamed(
             target=target,
             live=shared,
             only=only,
-            delete_unmanaged=options.delete_unmanaged,
-            safety=global_safety(options),
+            delete_unmanaged=request.delete_unmanaged,
+            safety=global_safety(request.max_delete_share),
             leaving=leaving,
-            versions=options.digests,
+            versions=request.digests,
         )
 
     def on_desired(tenant: TenantSnapshot) -> None:
@@ -374,7 +521,7 @@ async def _plan_streamed(
     planning, joined = await join_and_plan(
         planner,
         provider,
-        lambda on_tenant: load_desired(options.path, options.policy, on_tenant),
+        lambda on_tenant: load_desired(request.path, request.policy, on_tenant),
         read_only=None if only is None else only | leaving,
         on_desired=on_desired if digests else None,
         compare=provider.compare_secrets if isinstance(provider, SecretComparer) else None,
@@ -500,26 +647,47 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
-def refuse_changing_options(what: str, options: RunOptions, allow_deletes: bool) -> None:
-    """A saved plan is used as it was reviewed: an option that would change what it does
-    is refused, never ignored."""
+def refuse_changing_options(what: str, options: RunOptions) -> None:
+    """A saved plan is re-planned as it was made: an option that would plan it another
+    way (not one that allows or narrows, see ``engine.authority``) is refused, never
+    ignored."""
     changing = [
         flag
         for flag, given in (
-            ("--tenant", bool(options.tenants)),
             ("--changed-since", options.changed_since is not None),
-            ("--delete-unmanaged", options.delete_unmanaged),
             ("--max-delete-share", options.max_delete_share is not None),
-            ("--allow-deletes", allow_deletes),
         )
         if given
     ]
     if changing:
         raise UsageError(
             f"{what} uses the saved plan as it was reviewed; {', '.join(changing)} would"
-            " change it. Make a new plan with those options (plan --allow-deletes --out FILE"
-            " records the approval of deletes) and review that."
+            " change it. Make a new plan with those options and review that."
         )
+
+
+async def plan_and_save(
+    options: RunOptions,
+    provider: Provider,
+    target: Target,
+    *,
+    out: Path | None = None,
+    reviewed: Path | None = None,
+    seal: bool = True,
+) -> Planned:
+    """``plan``: as the flags ask, or (``reviewed``) as a reviewed plan was made and
+    refused unless the result does what it showed; saved to ``out`` (sealed with the plan
+    key unless ``seal`` is off: a plan made without secret values is never applied)."""
+    if reviewed is not None:
+        record = read_plan(reviewed, in_use=True)  # a record from a pull request: authorises nothing
+        planned = await plan_for_reviewed(options, provider, record, digest_key(target))
+    else:
+        keyed = digest_key(target) if out is not None else None
+        planned = await plan_configuration(PlanRequest.fresh(options, digest_key=keyed), provider)
+    if out is not None:
+        # Saved with its errors too, so `show` can render it for review; apply refuses it.
+        write_plan(planned.plan, out, key=plan_key(target) if seal else None)
+    return planned
 
 
 async def apply_configuration(
@@ -528,55 +696,55 @@ async def apply_configuration(
     *,
     plan_file: Path | None = None,
     auto_approve: bool = False,
-    allow_deletes: bool = False,
     fail_fast: bool = False,
 ) -> ApplyReport | None:
-    """``apply``: plan (or re-check the saved ``plan_file`` against the configuration and
-    live state), refuse what cannot be applied, confirm, then write. None: nothing to do.
+    """``apply``: plan (or re-check the sealed ``plan_file`` against the configuration
+    and live state), refuse what cannot be applied, confirm, then write. None: nothing to
+    do.
 
-    A saved plan is applied exactly as reviewed: its tenants, its approval of deletes,
-    its idempotency keys; any option that would change it is refused first.
+    A saved plan is applied as reviewed (its tenants, its idempotency keys), and only
+    as far as this run's flags allow: the file narrows them, never widens them.
     """
     if plan_file is not None:
-        refuse_changing_options("apply --plan", options, allow_deletes)
-    # Only a saved plan is compared by its config digests; a fresh one need not make them.
-    options.digests = plan_file is not None
-    async with open_provider(options) as provider:
+        refuse_changing_options("apply --plan", options)  # before connecting
+    target = target_of(options)
+    async with open_provider(options, target) as provider:
+        if plan_file is None:
+            request = PlanRequest.fresh(options)
+            plan = (await plan_configuration(request, provider)).plan
+            refusals = delete_refusals(plan, allowed=options.allow_deletes)
+        else:
+            key = plan_key(target)
+            saved = read_plan(plan_file, key=key, require_seal=True, in_use=True)
+            recorded = saved.deletes_approved
+            plan = await fresh_plan_for_saved(options, provider, saved, digest_key(target))
+            del saved  # the fresh plan holds the same actions; the saved one is not kept
+            refusals = delete_refusals(plan, allowed=options.allow_deletes, recorded=recorded)
         return await _apply(
-            options,
+            plan,
             provider,
             screen,
+            refusals,
             plan_file=plan_file,
+            parallelism=options.parallelism,
             auto_approve=auto_approve,
-            allow_deletes=allow_deletes,
             fail_fast=fail_fast,
         )
 
 
 async def _apply(
-    options: RunOptions,
+    plan: Plan,
     provider: Provider,
     screen: ApplyScreen,
+    delete_refusals: list[str],
     *,
     plan_file: Path | None,
+    parallelism: int,
     auto_approve: bool,
-    allow_deletes: bool,
     fail_fast: bool,
 ) -> ApplyReport | None:
     from t4o_reconcile.engine.apply import check_applicable
 
-    if plan_file is not None:
-        from t4o_reconcile.engine.planfile import check_tool_version, load_plan
-        from t4o_reconcile.planseal import plan_key_from_env
-
-        key = plan_key_from_env()
-        saved = load_plan(plan_file, key=key, require_seal=key is not None)
-        check_tool_version(saved, plan_file)
-        allow_deletes = saved.deletes_approved
-        plan = await fresh_plan_for_saved(options, provider, saved)
-        del saved  # the fresh plan holds the same actions; the saved one is not kept
-    else:
-        plan = (await plan_configuration(options, provider)).plan
     screen.show(plan, plan_file)
     if plan.has_errors:
         raise WorkflowError("the plan has errors; nothing was applied.")
@@ -590,7 +758,7 @@ async def _apply(
         )
     if not plan.has_changes:
         return None
-    refusals = check_applicable(plan, allow_deletes=allow_deletes)
+    refusals = check_applicable(plan, allow_deletes=True) + delete_refusals
     if refusals:
         raise WorkflowError("apply refused, nothing was written:\n  " + "\n  ".join(refusals))
     if not auto_approve and plan_file is None:
@@ -600,8 +768,8 @@ async def _apply(
         return await execute_plan(
             plan,
             provider,
-            parallelism=options.parallelism,
-            allow_deletes=allow_deletes,
+            parallelism=parallelism,
+            allow_deletes=plan.deletes_approved,
             fail_fast=fail_fast,
             on_event=progress.update,
         )
@@ -609,24 +777,30 @@ async def _apply(
         progress.close()
 
 
-async def _plan_as(options: RunOptions, provider: Provider, earlier: Plan) -> Planned:
-    """Plan again as ``earlier`` was asked for, on the target it was made for: exactly
-    the tenants it covered (a --changed-since plan is not diffed against git again: after
-    the merge there is nothing to diff), the same leaving tenants and unmanaged deletes."""
+def delete_refusals(plan: Plan, *, allowed: bool, recorded: bool = True) -> list[str]:
+    """See ``engine.authority.delete_refusals``."""
+    from t4o_reconcile.engine.authority import delete_refusals as refusals
+
+    return refusals(plan, allowed=allowed, recorded=recorded)
+
+
+async def _plan_as(
+    options: RunOptions, provider: Provider, earlier: Plan, digest_key: bytes, what: str
+) -> Planned:
+    """Plan again as ``earlier`` was asked for, on the target it was made for, within
+    the authority of this run's flags (``PlanRequest.from_saved``)."""
+    request = PlanRequest.from_saved(options, earlier, digest_key=digest_key, what=what)
     check_target(earlier, endpoint_of(provider), await identity_of(provider))
-    options.tenants = tuple(earlier.only or ())
-    options.targeted = earlier.only is not None
-    options.changed_since = None
-    options.leaving = tuple(earlier.leaving)
-    options.delete_unmanaged = earlier.delete_unmanaged
-    options.digests = True  # the versions and digests the comparison needs
-    return await plan_configuration(options, provider)
+    return await plan_configuration(request, provider)
 
 
-async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: Plan) -> Plan:
+async def fresh_plan_for_saved(
+    options: RunOptions, provider: Provider, saved: Plan, digest_key: bytes
+) -> Plan:
     """Re-plan from the current config and live state and refuse unless nothing changed
     since ``saved`` was made: the result then holds exactly the saved plan's actions, with
-    the secrets resolved again from the verified configuration."""
+    the secrets resolved again from the verified configuration. Its approval of deletes
+    is the saved plan's and this run's ``--allow-deletes`` together."""
     from t4o_reconcile.engine.review import same_actions
     from t4o_reconcile.engine.stale import check_stale
 
@@ -636,9 +810,7 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
             f" ({len(saved.uncompared)} secret(s) not compared), so it cannot be applied;"
             " make the plan with the secrets, or run apply without --plan"
         )
-    # Apply has no use for who made the drift: the re-plan only proves nothing moved.
-    options.attribute = False
-    planned = await _plan_as(options, provider, saved)
+    planned = await _plan_as(options, provider, saved, digest_key, "apply --plan")
     problems = check_stale(saved, planned.plan, planned.plan.config_digest)
     if not problems and not same_actions(saved, planned.plan):
         problems = ["the actions planned now differ from the saved plan"]
@@ -650,17 +822,18 @@ async def fresh_plan_for_saved(options: RunOptions, provider: Provider, saved: P
         )
     # The same plan, so the same idempotency keys as any earlier run of this file.
     planned.plan.plan_id = saved.plan_id
-    planned.plan.deletes_approved = saved.deletes_approved
     return planned.plan
 
 
-async def plan_for_reviewed(options: RunOptions, provider: Provider, reviewed: Plan) -> Planned:
-    """Plan again as the reviewed plan was asked for (the same tenants, the same
-    approval) and refuse unless the result does exactly what the review showed."""
+async def plan_for_reviewed(
+    options: RunOptions, provider: Provider, reviewed: Plan, digest_key: bytes
+) -> Planned:
+    """Plan again as the reviewed plan was asked for (its tenants, within this run's
+    flags) and refuse unless the result does exactly what the review showed: the record
+    of a pull request only narrows what this run may do."""
     from t4o_reconcile.engine.review import check_reviewed
 
-    options.allow_deletes = reviewed.deletes_approved
-    planned = await _plan_as(options, provider, reviewed)
+    planned = await _plan_as(options, provider, reviewed, digest_key, "plan --reviewed")
     problems = check_reviewed(reviewed, planned.plan, uncompared=uncompared(reviewed))
     if problems:
         raise WorkflowError(

@@ -45,6 +45,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 PLAN_WORKFLOW = ".github/workflows/t4o-plan.yml"
+# The label that approves a merged change's deletes: read from the merged pull or merge
+# request through the API at merge time, never from the plan its own pipeline wrote.
+APPROVAL_LABEL = "t4o:allow-deletes"
 ARTIFACT_PREFIX = "t4o-plan-"
 _SHA = re.compile(r"[0-9a-f]{40}")
 # GitHub's own rules: an owner is letters, digits and inner hyphens; a name is letters,
@@ -65,6 +68,7 @@ class Reviewed:
     run_id: int
     artifact_id: int
     artifact_name: str
+    allow_deletes: bool
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -153,7 +157,15 @@ def _workflow_path(run: dict[str, Any], repo: str) -> str:
     return path
 
 
-def merged_pull(github: GitHub, commit: str) -> tuple[int, str]:
+def _labelled(request: dict[str, Any]) -> bool:
+    labels = request.get("labels")
+    if not isinstance(labels, list):
+        return False
+    names = {label.get("name") if isinstance(label, dict) else label for label in labels}
+    return APPROVAL_LABEL in names
+
+
+def merged_pull(github: GitHub, commit: str) -> tuple[int, str, bool]:
     where = f"commit {commit}"
     pulls = github.pages(f"/commits/{commit}/pulls", None)
     merged = [p for p in pulls if isinstance(p, dict) and p.get("merged_at")]
@@ -164,7 +176,7 @@ def merged_pull(github: GitHub, commit: str) -> tuple[int, str]:
     head = _field(_field(pull, "head", dict, where), "sha", str, where)
     if not _SHA.fullmatch(head):
         raise Refused(f"pull request #{number}: head {head!r} is not a commit SHA")
-    return number, head
+    return number, head, _labelled(pull)
 
 
 def plan_run(github: GitHub, head: str, workflow: str) -> dict[str, Any]:
@@ -212,7 +224,7 @@ def plan_artifact(github: GitHub, run: dict[str, Any], head: str, prefix: str) -
 
 
 def find(github: GitHub, commit: str, workflow: str, prefix: str) -> Reviewed:
-    pull, head = merged_pull(github, commit)
+    pull, head, approved = merged_pull(github, commit)
     run = plan_run(github, head, workflow)
     artifact = plan_artifact(github, run, head, prefix)
     return Reviewed(
@@ -221,17 +233,22 @@ def find(github: GitHub, commit: str, workflow: str, prefix: str) -> Reviewed:
         run_id=run["id"],
         artifact_id=_field(artifact, "id", int, "artifact"),
         artifact_name=artifact["name"],
+        allow_deletes=approved,
     )
 
 
-def gitlab_find(gitlab: GitLab, commit: str, job_name: str, artifact: str) -> tuple[str, bytes]:
-    """The reviewed plan's bytes, and a line saying where they came from."""
+def gitlab_find(
+    gitlab: GitLab, commit: str, job_name: str, artifact: str
+) -> tuple[str, bytes, bool]:
+    """The reviewed plan's bytes, a line saying where they came from, and whether the
+    merged merge request carries the approval label."""
     where = f"commit {commit}"
     requests = gitlab.pages(f"/repository/commits/{commit}/merge_requests")
     merged = [r for r in requests if isinstance(r, dict) and r.get("state") == "merged"]
     if not merged:
         raise Refused(f"{where} came from no merged merge request: nothing reviewed to apply")
     iid = _field(merged[0], "iid", int, where)
+    approved = _labelled(merged[0])
     head = _field(merged[0], "sha", str, f"merge request !{iid}")
     if not _SHA.fullmatch(head):
         raise Refused(f"merge request !{iid}: head {head!r} is not a commit SHA")
@@ -273,6 +290,7 @@ def gitlab_find(gitlab: GitLab, commit: str, job_name: str, artifact: str) -> tu
         f"Reviewed plan: {artifact} of job {job_id}, pipeline {pipeline_id}, "
         f"merge request !{iid} at {head}",
         body,
+        approved,
     )
 
 
@@ -296,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     gitlab.add_argument("--commit", required=True, help="the merge commit SHA")
     gitlab.add_argument("--out", required=True, help="where to write the reviewed plan")
     gitlab.add_argument("--job", default="t4o-plan")
+    gitlab.add_argument(
+        "--approval-out",
+        help=f"write --allow-deletes here if the merge request has {APPROVAL_LABEL}",
+    )
     gitlab.add_argument("--artifact", default=".t4o-out/tenants.plan")
     args = parser.parse_args(argv)
 
@@ -317,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         f"run-id={reviewed.run_id}",
         f"artifact-id={reviewed.artifact_id}",
         f"artifact-name={reviewed.artifact_name}",
+        f"allow-deletes={'true' if reviewed.allow_deletes else 'false'}",
     ]
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
@@ -333,7 +356,7 @@ def _gitlab(args: argparse.Namespace) -> int:
     api = os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4")
     client = GitLab(api, args.project, os.environ.get("T4O_GITLAB_READ_TOKEN", ""))
     try:
-        said, body = gitlab_find(client, args.commit, args.job, args.artifact)
+        said, body, approved = gitlab_find(client, args.commit, args.job, args.artifact)
     except Refused as exc:
         _fail(str(exc))
     # Only a new file: a path that exists (or a symlink planted there) is refused.
@@ -342,6 +365,9 @@ def _gitlab(args: argparse.Namespace) -> int:
             out.write(body)
     except OSError as exc:
         _fail(f"cannot write {args.out}: {exc.strerror}")
+    if args.approval_out:
+        with open(args.approval_out, "x", encoding="utf-8") as out:
+            out.write("--allow-deletes\n" if approved else "")
     print(said)
     return 0
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -99,6 +100,17 @@ def check_plans_written(
             )
     if "--format" in args and args[args.index("--format") + 1] == "json":
         validator.validate(json.loads(done.stdout))
+
+
+def plan_document(path: Path) -> Any:
+    """A saved plan (JSON Lines) as one document: its header line, with the tenant lines
+    as ``tenants``; the seal line a sealed one ends with is left out."""
+    import json
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    if lines and "seal" in lines[-1]:
+        lines.pop()
+    return {**lines[0], "tenants": lines[1:]}
 
 
 @dataclass

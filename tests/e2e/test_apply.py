@@ -166,15 +166,15 @@ def test_apply_of_a_saved_plan_refuses_an_option_that_would_change_it_before_con
         EXAMPLES,
         "--plan",
         saved,
-        "--tenant",
-        "ok-skogen",
+        "--changed-since",
+        "HEAD",
         "--api",
         "embedded",
         env={**base_env(), "T4O_SANDBOX_DB": str(db)},
     )
 
     assert applied.returncode == 1
-    assert "apply --plan uses the saved plan as it was reviewed; --tenant would change it" in (
+    assert "apply --plan uses the saved plan as it was reviewed; --changed-since would" in (
         applied.stderr
     )
     assert not db.exists()

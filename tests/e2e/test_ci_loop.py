@@ -80,9 +80,10 @@ class Runner:
         )
         return done
 
-    def merge(self, artifact: Path) -> tuple[Any, Any]:
+    def merge(self, artifact: Path, *, allow_deletes: bool = False) -> tuple[Any, Any]:
         """The merge job: the reviewed plan from the pull request's artifact, plan again
-        against it, and apply only if that passed."""
+        against it, and apply only if that passed. ``allow_deletes``: the label the job
+        reads from the merged pull request."""
         reviewed = self.tmp / "reviewed"
         shutil.rmtree(reviewed, ignore_errors=True)
         reviewed.mkdir()
@@ -90,6 +91,7 @@ class Runner:
         env = {
             "T4O_API_TOKEN": self.server.token,
             "T4O_SECRETS_FILE_CONTENT": secrets_file_content(),
+            "ALLOW_DELETES": "true" if allow_deletes else "false",
         }
         checked = self.run("t4o-apply.yml", "plan", **env)
         if checked.returncode != 0:
@@ -177,7 +179,7 @@ def test_the_whole_loop(server: Server, tmp_path: Path) -> None:
     # 2. Merged up to date: the merge job applies exactly the reviewed plan.
     git(work, "checkout", "-q", "main")
     git(work, "merge", "-q", "--ff-only", "change-phone")
-    checked, applied = runner.merge(artifact)
+    checked, applied = runner.merge(artifact, allow_deletes=True)
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert applied is not None and applied.returncode == 0, applied.stdout + applied.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLES, Server, base_env, cli, sandbox_process
+from tests.e2e.conftest import EXAMPLES, Server, base_env, cli, plan_document, sandbox_process
 from tests.e2e.helpers import EXTRA_USER, edit_tenant, live_state
 
 pytestmark = pytest.mark.e2e
@@ -27,16 +27,18 @@ def git(repo: Path, *args: str) -> None:
 def test_a_plan_made_for_one_api_is_refused_by_another(
     server: Server, examples_copy: Path, tmp_path: Path
 ) -> None:
+    # One plan key for both (else the seal, made under staging's token, refuses first).
+    key = "shared-operator-plan-key-" + "k" * 16
     with sandbox_process(tmp_path / "staging.db") as staging:
         # The same partner, the same (empty) state, so every version would match.
         saved = tmp_path / "staging.plan"
-        made = cli("plan", examples_copy, "--out", saved, env=staging.env())
+        made = cli("plan", examples_copy, "--out", saved, env=staging.env(T4O_PLAN_KEY=key))
         assert made.returncode == 0, made.stderr
-        document = json.loads(saved.read_text().splitlines()[0])
+        document = plan_document(saved)
         assert document["endpoint"] == staging.url
         assert document["identity"] == "e2e-partner"
 
-        refused = cli("apply", examples_copy, "--plan", saved, env=server.env())
+        refused = cli("apply", examples_copy, "--plan", saved, env=server.env(T4O_PLAN_KEY=key))
 
         assert refused.returncode == 1
         assert f"the plan was made for {staging.url} as e2e-partner" in refused.stderr
@@ -65,7 +67,7 @@ def test_in_ci_a_missing_target_is_an_error_not_the_embedded_sandbox(
     assert workstation.returncode == 0, workstation.stderr
 
 
-def test_deletes_approved_at_review_time_are_honoured_by_apply_plan(
+def test_deletes_need_the_approval_recorded_at_review_time_and_the_flag_of_apply(
     server: Server, examples_copy: Path, tmp_path: Path
 ) -> None:
     env = server.env()
@@ -86,18 +88,22 @@ def test_deletes_approved_at_review_time_are_honoured_by_apply_plan(
     flag_after_review = cli(
         "apply", examples_copy, "--plan", unapproved, "--allow-deletes", env=env
     )
-    targeted_after_review = cli(
+    narrower_than_the_plan = cli(
         "apply", examples_copy, "--plan", unapproved, "--tenant", "ok-skogen", env=env
     )
     assert cli("plan", examples_copy, "--allow-deletes", "--out", approved, env=env).returncode == 0
-    applied = cli("apply", examples_copy, "--plan", approved, env=env)
+    file_alone = cli("apply", examples_copy, "--plan", approved, env=env)
+    applied = cli("apply", examples_copy, "--plan", approved, "--allow-deletes", env=env)
 
     assert refused.returncode == 1 and "needs --allow-deletes" in refused.stderr
     assert flag_after_review.returncode == 1
-    assert "--allow-deletes would change it" in flag_after_review.stderr
-    assert targeted_after_review.returncode == 1
-    assert "--tenant would change it" in targeted_after_review.stderr
-    assert json.loads(approved.read_text().splitlines()[0])["deletes_approved"] is True
+    assert "the plan was made without --allow-deletes" in flag_after_review.stderr
+    assert narrower_than_the_plan.returncode == 1
+    assert "the plan covers every tenant, but this run allows only --tenant ok-skogen" in (
+        narrower_than_the_plan.stderr
+    )
+    assert plan_document(approved)["deletes_approved"] is True
+    assert file_alone.returncode == 1 and "needs --allow-deletes" in file_alone.stderr
     assert applied.returncode == 0, applied.stdout + applied.stderr
     users = {u["email"] for u in live_state(server)["ok-skogen"]["users"]}
     assert EXTRA_USER not in users

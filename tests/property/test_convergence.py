@@ -30,11 +30,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from t4o_reconcile.api.client import ApiClient, ApiError
+from t4o_reconcile.engine.digest import UNKEYED
 from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.sandbox.faults import Faults
 from t4o_reconcile.workflow import (
+    PlanRequest,
     RunOptions,
     execute_plan,
     fresh_plan_for_saved,
@@ -184,18 +186,19 @@ def test_a_saved_plan_read_back_is_fresh_and_converges(
     async def body(sandbox: Sandbox) -> None:
         await sandbox.converge(first)
         folder, environ = sandbox.write(second)
-        options = RunOptions(path=folder, delete_unmanaged=delete_unmanaged)
+        options = RunOptions(path=folder, delete_unmanaged=delete_unmanaged, allow_deletes=True)
+        request = PlanRequest.fresh(options, digest_key=UNKEYED)
         with environment(environ):
-            planned = await plan_configuration(options, sandbox.provider)
+            planned = await plan_configuration(request, sandbox.provider)
             assert not planned.plan.has_errors, describe(planned.plan)
             save_plan(planned.plan, sandbox.folder / "plan.json", key=None)
             saved = load_plan(sandbox.folder / "plan.json", key=None, require_seal=False)
-            fresh = await fresh_plan_for_saved(options, sandbox.provider, saved)
+            fresh = await fresh_plan_for_saved(options, sandbox.provider, saved, UNKEYED)
             report = await execute_plan(
                 fresh, sandbox.provider, parallelism=4, allow_deletes=True, fail_fast=False
             )
             assert report.ok, failures(report)
-            after = await plan_configuration(options, sandbox.provider)
+            after = await plan_configuration(request, sandbox.provider)
         assert flatten(after.plan) == [], "not converged:\n" + describe(after.plan)
 
     in_sandbox(body)

@@ -12,7 +12,6 @@ import pytest
 from t4o_reconcile.engine.document import plan_to_dict
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.errors import PlanFileError
-from t4o_reconcile.planseal import plan_key_from_env
 from tests.e2e.conftest import Server, cli
 from tests.render.plans import mixed_plan
 
@@ -108,13 +107,6 @@ def test_a_record_may_lack_the_seal_and_a_present_one_is_checked(tmp_path: Path)
         load_plan(sealed, key=b"other", require_seal=False)
     with pytest.raises(PlanFileError, match="no key"):
         load_plan(sealed, key=None, require_seal=True)
-
-
-def test_the_key_comes_from_the_environment_under_its_own_label() -> None:
-    assert plan_key_from_env({}) is None and plan_key_from_env({"T4O_PLAN_KEY": ""}) is None
-    key = plan_key_from_env({"T4O_PLAN_KEY": "secret"})
-    assert key is not None and len(key) == 32 and b"secret" not in key
-    assert key != plan_key_from_env({"T4O_PLAN_KEY": "other"})
 
 
 @pytest.mark.e2e
