@@ -679,7 +679,9 @@ async def plan_and_save(
     refused unless the result does what it showed; saved to ``out`` (sealed with the plan
     key unless ``seal`` is off: a plan made without secret values is never applied)."""
     if reviewed is not None:
-        record = read_plan(reviewed, in_use=True)  # a record from a pull request: authorises nothing
+        record = read_plan(
+            reviewed, in_use=True
+        )  # a record from a pull request: authorises nothing
         planned = await plan_for_reviewed(options, provider, record, digest_key(target))
     else:
         keyed = digest_key(target) if out is not None else None

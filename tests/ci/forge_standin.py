@@ -136,8 +136,13 @@ def serve(forge: Forge) -> Iterator[Forge]:
 # script reading the wrong field would notice).
 
 
-def github_pull(number: int, head: str, merged: bool = True) -> dict[str, Any]:
+def github_pull(
+    number: int, head: str, merged: bool = True, labels: tuple[str, ...] = ()
+) -> dict[str, Any]:
     return {
+        "labels": [
+            {"id": 40 + i, "name": name, "color": "ededed"} for i, name in enumerate(labels)
+        ],
         "url": f"{API}/pulls/{number}",
         "id": 1000 + number,
         "number": number,
@@ -213,8 +218,11 @@ def github_artifact(
     }
 
 
-def gitlab_merge_request(iid: int, head: str, state: str = "merged") -> dict[str, Any]:
+def gitlab_merge_request(
+    iid: int, head: str, state: str = "merged", labels: tuple[str, ...] = ()
+) -> dict[str, Any]:
     return {
+        "labels": list(labels),
         "id": 9000 + iid,
         "iid": iid,
         "project_id": PROJECT,

@@ -114,6 +114,7 @@ def test_takes_the_artifact_of_the_newest_plan_run_for_the_head(
         "run-id": "501",
         "artifact-id": "7001",
         "artifact-name": NAME,
+        "allow-deletes": "false",
     }
     assert f"artifact {NAME} (7001) of run 501, pull request #12" in done.stdout
     assert f"/repos/{OWNER}/{REPO}/actions/runs?head_sha={HEAD}&event=pull_request" in " ".join(
@@ -230,6 +231,34 @@ def gitlab(forge: Forge, tmp_path: Path) -> tuple[subprocess.CompletedProcess[st
     done, _ = run(forge, tmp_path, "gitlab", "--project", str(PROJECT), "--commit", MERGE,
                   "--out", str(out), token=GITLAB_TOKEN)  # fmt: skip
     return done, out
+
+
+def test_the_approval_label_on_the_merged_pull_request_is_read_through_the_api(
+    forge: Forge, tmp_path: Path
+) -> None:
+    reviewed(forge)
+    forge.pulls[MERGE] = [github_pull(12, HEAD, labels=("tenants", "t4o:allow-deletes"))]
+
+    done, outputs = github(forge, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert outputs["allow-deletes"] == "true"
+
+
+@pytest.mark.parametrize("labels", [(), ("t4o:allow-deletes",)])
+def test_gitlab_writes_the_approval_of_the_merged_merge_request(
+    forge: Forge, tmp_path: Path, labels: tuple[str, ...]
+) -> None:
+    gitlab_reviewed(forge)
+    for requests in forge.merge_requests.values():
+        requests[:] = [{**r, "labels": list(labels)} for r in requests]
+    out, approval = tmp_path / "reviewed.plan", tmp_path / "approval"
+    done, _ = run(forge, tmp_path, "gitlab", "--project", str(PROJECT), "--commit", MERGE,
+                  "--out", str(out), "--approval-out", str(approval),
+                  token=GITLAB_TOKEN)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert approval.read_text() == ("--allow-deletes\n" if labels else "")
 
 
 def test_gitlab_takes_the_plan_job_of_the_newest_pipeline_for_the_head(

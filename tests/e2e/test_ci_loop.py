@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.ci.workflows import github_scripts, script
-from tests.e2e.conftest import EXAMPLES, Server, base_env, cli, example_secrets
+from tests.e2e.conftest import EXAMPLES, Server, base_env, cli, example_secrets, plan_document
 from tests.e2e.helpers import edit_tenant, live_state
 
 pytestmark = pytest.mark.e2e
@@ -169,7 +169,7 @@ def test_the_whole_loop(server: Server, tmp_path: Path) -> None:
     assert comment.startswith(MARKER + "1/1 ")
     assert "```diff" in comment and "+4799112233" in comment
     assert "Deletes approved in this plan" in comment
-    saved = json.loads((artifact / "tenants.plan").read_text())
+    saved = plan_document(artifact / "tenants.plan")
     assert saved["deletes_approved"] is True
     assert saved["identity"] == "e2e-partner"
     assert saved["endpoint"] == server.url

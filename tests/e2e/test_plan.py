@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EXAMPLES, REPO, Server, cli, example_secrets, plan_document
+from tests.e2e.conftest import EXAMPLES, REPO, Server, cli, example_secrets
 from tests.e2e.helpers import ANSI, edit_tenant, items, summary_line
 
 pytestmark = pytest.mark.e2e

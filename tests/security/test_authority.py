@@ -20,7 +20,6 @@ import pytest
 from t4o_reconcile.api.target import Target
 from t4o_reconcile.engine.authority import Authority, delete_refusals, grant
 from t4o_reconcile.engine.plan import Plan, TenantPlan
-from t4o_reconcile.engine.planfile import save_plan
 from t4o_reconcile.errors import PlanFileError, UsageError, WorkflowError
 from t4o_reconcile.workflow import (
     PlanRequest,

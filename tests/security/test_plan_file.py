@@ -5,6 +5,7 @@ plan file, the repository and a list of guesses cannot confirm any guess."""
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.config.snapshot import desired_snapshot
 from t4o_reconcile.engine import digest
-from tests.e2e.conftest import Server, cli, plan_document
+from tests.e2e.conftest import Server, cli
 from tests.security.canary import assert_no_canary, canaries_of, outputs, planted
 
 pytestmark = pytest.mark.e2e
