@@ -78,7 +78,10 @@ def club(slug: str, variable: str, number: str, owner: str | None = None) -> str
 
 
 def key_warnings(root: Path, environ: dict[str, str] | None, *, read: bool = True) -> list[str]:
-    policy = SecretPolicy(read_values=read)
+    # The operator shares these names (T4O_SHARED_SECRETS): that is how two clubs could
+    # reach one key at all, now that a secret is bound to its tenant.
+    shared = frozenset({"T4O_SECRET_KEY", "T4O_SECRET_KEY_A", "T4O_SECRET_KEY_B"})
+    policy = SecretPolicy(read_values=read, shared=shared)
     result = load_repository(root, environ=environ or {}, policy=policy)
     return [p.message for p in result.problems if p.path[:1] == ("connections",)]
 
@@ -124,7 +127,9 @@ def test_different_references_need_the_values_and_say_so(tmp_path: Path) -> None
 def test_validate_says_when_keys_were_not_compared_by_value(tmp_path: Path) -> None:
     (tmp_path / "a-club.yaml").write_text(club("a-club", "T4O_SECRET_KEY", "914820332"))
     (tmp_path / "b-club.yaml").write_text(club("b-club", "T4O_SECRET_KEY", "974760673"))
-    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    result = CliRunner().invoke(
+        main, ["validate", str(tmp_path)], env={"T4O_SHARED_SECRETS": "T4O_SECRET_KEY"}
+    )
     assert result.exit_code == 0, result.output
     assert "warning: connections[0].token" in result.output
     assert "--resolve-secrets" in result.output

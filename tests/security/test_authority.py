@@ -20,6 +20,7 @@ import pytest
 from t4o_reconcile.api.target import Target
 from t4o_reconcile.engine.authority import Authority, delete_refusals, grant
 from t4o_reconcile.engine.plan import Plan, TenantPlan
+from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.errors import PlanFileError, UsageError, WorkflowError
 from t4o_reconcile.workflow import (
     PlanRequest,
@@ -39,6 +40,9 @@ REMOTE = Target(url="https://api.example.com", token="writing-token-0123456789")
 
 
 def _plan(**fields: object) -> Plan:
+    tenants = fields.pop("tenants", None)
+    if tenants is not None:
+        fields["tenants"] = TenantStore(tenants)  # type: ignore[arg-type]
     return Plan(target="https://api.example.com", **fields)  # type: ignore[arg-type]
 
 
@@ -245,7 +249,7 @@ def test_a_removed_or_appended_seal_and_another_key_are_refused(tmp_path: Path) 
     unsealed = tmp_path / "unsealed.plan"
     unsealed.write_bytes(body + b"\n")
     appended = tmp_path / "appended.plan"
-    appended.write_bytes(path.read_bytes() + b'{"deletes_approved": true}\n')
+    appended.write_bytes(path.read_bytes() + b'{"deletes_approved":true}\n')
     moved = tmp_path / "moved.plan"
     moved.write_bytes(body + b"\n" + seal + b"\n" + seal + b"\n")
 
@@ -307,15 +311,15 @@ def test_deletes_approved_edited_into_a_saved_plan_does_not_delete_the_user(
     saved = tmp_path / "tenants.plan"
     assert cli("plan", examples_copy, "--out", saved, env=server.env()).returncode == 0
     text = saved.read_text()
-    assert '"deletes_approved": false' in text
-    saved.write_text(text.replace('"deletes_approved": false', '"deletes_approved": true'))
+    assert '"deletes_approved":false' in text
+    saved.write_text(text.replace('"deletes_approved":false', '"deletes_approved":true'))
 
     applied = cli("apply", examples_copy, "--plan", saved, env=server.env())
     with_flag = cli("apply", examples_copy, "--plan", saved, "--allow-deletes", env=server.env())
 
     for refused in (applied, with_flag):
         assert refused.returncode == 1
-        assert "seal does not match its content" in _error_line(refused.stderr)
+        assert "seal does not match: it was edited" in _error_line(refused.stderr)
     assert EXTRA_USER in _users(server)
 
 
@@ -358,7 +362,7 @@ def test_a_plan_sealed_by_the_pull_request_job_is_not_applied(
 
     assert EXTRA_USER in _users(server)
     assert applied.returncode == 1
-    assert "sealed with another plan key" in _error_line(applied.stderr)
+    assert "made with another key" in _error_line(applied.stderr)
 
 
 @e2e
@@ -452,8 +456,8 @@ def test_apply_plan_without_a_seal_or_with_a_short_key_is_refused_in_one_line(
     short_key = cli("apply", examples_copy, "--plan", saved, env=server.env(T4O_PLAN_KEY="x"))
     applied = cli("apply", examples_copy, "--plan", saved, env=server.env(**keyed))
 
-    assert "sealed with another plan key" in _error_line(other_key.stderr)
-    assert "carries no seal" in _error_line(no_seal.stderr)
+    assert "made with another key" in _error_line(other_key.stderr)
+    assert "has no seal" in _error_line(no_seal.stderr)
     assert "T4O_PLAN_KEY is too short" in _error_line(short_key.stderr)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert live_state(server)["il-fjellrev"]["tenant"]["name"] == "IL Fjellreven"

@@ -74,7 +74,7 @@ def plant_fake_repository(where: Path, canary: Path) -> str:
 
 
 def _plan_file(path: Path) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(path.read_text())
+    loaded: dict[str, object] = json.loads(path.read_text().splitlines()[0])
     return loaded
 
 

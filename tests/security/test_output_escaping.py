@@ -360,7 +360,9 @@ def _crafted_plan(server: Server, examples: Path, tmp_path: Path) -> Path:
     saved = tmp_path / "real.plan"
     made = cli("plan", examples, "--out", saved, env=server.env())
     assert made.returncode == 0, made.stderr
-    document = json.loads(saved.read_text())
+    lines = [json.loads(line) for line in saved.read_text().splitlines()]
+    header = lines[0]
+    document = {**header, "tenants": lines[1 : 1 + header["tenant_count"]]}
     document["plan_id"] = "0123 --><h1>owned</h1>\n\n## Approved" + PAYLOAD + "<!--"
     document["target"] = COMMAND_START + PAYLOAD
     document["endpoint"] = COMMAND_START + PAYLOAD
@@ -389,7 +391,10 @@ def _crafted_plan(server: Server, examples: Path, tmp_path: Path) -> Path:
         "entry": 1,
     }
     crafted = tmp_path / "crafted.plan"
-    crafted.write_text(json.dumps(document, ensure_ascii=False, indent=2))
+    tenants = document.pop("tenants")
+    crafted.write_text(
+        "".join(json.dumps(part, ensure_ascii=False) + "\n" for part in [document, *tenants])
+    )
     return crafted
 
 

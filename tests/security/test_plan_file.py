@@ -179,7 +179,12 @@ def test_show_and_apply_print_one_error_line_and_no_traceback(tmp_path: Path, ca
     import sys
 
     path = _with_tenant_line(tmp_path, HOSTILE[case][0])
-    for args in (["show", str(path)], ["apply", str(tmp_path), "--plan", str(path)]):
+    # show reads it as a record and refuses it where it breaks; apply checks the seal over
+    # the raw bytes before it parses anything, and an attacker's file has none.
+    for args, where in (
+        (["show", str(path)], f"Error: {path}:2:"),
+        (["apply", str(tmp_path), "--plan", str(path)], f"Error: {path}: the plan has no seal"),
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "t4o_reconcile", *args],
             capture_output=True,
@@ -191,4 +196,4 @@ def test_show_and_apply_print_one_error_line_and_no_traceback(tmp_path: Path, ca
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr
         (line,) = done.stderr.splitlines()
-        assert line.startswith(f"Error: {path}:2:"), line
+        assert line.startswith(where), line

@@ -113,9 +113,9 @@ def test_a_record_may_lack_the_seal_and_a_present_one_is_checked(tmp_path: Path)
 def test_apply_runs_only_a_plan_sealed_with_the_key(
     server: Server, examples_copy: Path, tmp_path: Path
 ) -> None:
-    keyed = server.env(T4O_PLAN_KEY="the-apply-jobs-key")
+    keyed = server.env(T4O_PLAN_KEY="the-apply-jobs-key-" + "0" * 32)
     unsealed = tmp_path / "pr.plan"
-    made = cli("plan", examples_copy, "--out", unsealed, env=server.env())
+    made = cli("plan", examples_copy, "--without-secrets", "--out", unsealed, env=server.env())
     assert made.returncode == 0, made.stderr
     refused = cli("apply", examples_copy, "--plan", unsealed, env=keyed)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
@@ -135,7 +135,7 @@ def test_apply_runs_only_a_plan_sealed_with_the_key(
     edited = cli("apply", examples_copy, "--plan", sealed, env=keyed)
     assert edited.returncode == 1
     assert edited.stderr.strip().splitlines() == [f"Error: {sealed}: {MISMATCH}"]
-    other = cli("apply", examples_copy, "--plan", sealed, env=server.env(T4O_PLAN_KEY="x"))
+    other = cli("apply", examples_copy, "--plan", sealed, env=server.env(T4O_PLAN_KEY="x" * 32))
     assert other.returncode == 1 and MISMATCH in other.stderr
 
     sealed.write_bytes(original)

@@ -69,7 +69,7 @@ def test_a_pull_request_job_plans_without_secrets_and_cannot_write(
     assert saved.returncode == 0, saved.stderr
     assert applied_saved.returncode == 1
     # Never sealed: a plan made without secret values is never applied.
-    assert "the plan file carries no seal" in applied_saved.stderr
+    assert "the plan has no seal" in applied_saved.stderr
     assert raw_write.status_code == 403
     assert raw_write.json()["type"].endswith("/read-only-token")
     assert writes.returncode == 1

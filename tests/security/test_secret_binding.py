@@ -209,9 +209,9 @@ def test_moving_an_unchanged_secret_needs_the_approval_of_a_delete(change: dict[
 
 def test_a_new_secret_with_the_new_destination_or_another_field_is_no_sensitive_change() -> None:
     want, have = _moved(smtp_host="smtp.new.example", password=Secret("new", "env:X"))
-    assert plan_of(snapshot(want), snapshot(have)).tenants[0].deletes_need_flag == []
+    assert plan_of(snapshot(want), snapshot(have)).tenants[0].deletes_need_flag == ()
     want, have = _moved(display_name="Renamed")
-    assert plan_of(snapshot(want), snapshot(have)).tenants[0].deletes_need_flag == []
+    assert plan_of(snapshot(want), snapshot(have)).tenants[0].deletes_need_flag == ()
 
 
 # -- end to end: a real serve process and the real CLI
