@@ -256,7 +256,13 @@ class HttpProvider:
     async def _whoami_answer(self) -> Any:
         if self._who is None:
             self._who = asyncio.ensure_future(self._client.get_json("/v1/whoami"))
-        return await asyncio.shield(self._who)
+        try:
+            return await asyncio.shield(self._who)
+        except Exception:
+            # A failed answer is not kept, or every later plan of this provider would
+            # fail with it: the next caller asks again.
+            self._who = None
+            raise
 
     async def whoami(self) -> str:
         """The identity behind the token: ``partner`` or ``partner/tenant``."""
@@ -264,13 +270,7 @@ class HttpProvider:
         partner = data.get("partner") if isinstance(data, dict) else None
         tenant = data.get("tenant") if isinstance(data, dict) else None
         if not isinstance(partner, str) or not (tenant is None or isinstance(tenant, str)):
-            raise ApiError(
-                0,
-                "unexpected-answer",
-                "expected {partner, tenant} from GET /v1/whoami",
-                method="GET",
-                path="/v1/whoami",
-            )
+            raise UnexpectedAnswer("expected {partner, tenant}", method="GET", path="/v1/whoami")
         return partner if tenant is None else f"{partner}/{tenant}"
 
     @property

@@ -1009,7 +1009,8 @@ async def issue_and_distribute(slug: str, body: m.InvoiceCreate, ctx: Ctx, idem:
 
 
 def _validation_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        raise exc
     # Only location, message and type: pydantic's "input" may hold a secret.
     errors = [
         {
@@ -1027,7 +1028,8 @@ def _validation_problem(request: Request, exc: Exception) -> Response:
 
 
 def _http_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
     if exc.status_code == 405:
         rule = rules.METHOD_NOT_ALLOWED
         detail = f"{request.method} is not supported on {request.url.path}"
@@ -1038,7 +1040,8 @@ def _http_problem(request: Request, exc: Exception) -> Response:
 
 
 def _problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
+    if not isinstance(exc, ProblemError):
+        raise exc
     return _problem_response(exc)
 
 

@@ -35,7 +35,8 @@ def tenant_configs(
 ) -> tuple[list[str], str, bool]:
     """(slugs of the page, JSON array text of their TenantConfig, whether more follow),
     ordered by slug."""
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     # One more than asked tells whether a next page exists, without a count query.
     tenants = tx.raw_tenant_page(tx.principal.partner, tx.principal.tenant, after, limit + 1, slugs)
     more = len(tenants) > limit

@@ -101,7 +101,8 @@ def _without_sources(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _require_partner_token(tx: Tx, what: str) -> None:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     if tx.principal.tenant is not None:
         raise ProblemError(
             rules.FORBIDDEN_FOR_TENANT_TOKEN, f"{what}: needs a partner token, not a tenant token"
@@ -114,7 +115,8 @@ def _write(
     """Store a changed item with its version bumped; an unchanged one stays as it is."""
     if data == before.data:
         return before
-    assert slug is not None
+    if slug is None:
+        raise RuntimeError("slug is set for every request that gets here")
     after = tx.put(slug, section, key, data, before.version + 1)
     tx.audit(slug, "update", _address(section, key), before.out(), after.out())
     return after
@@ -125,7 +127,8 @@ def _write(
 
 def visible_tenant(tx: Tx, slug: str) -> Row:
     """The tenant if the token may see it; another partner's tenant is simply not found."""
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     found = tx.tenant(slug)
     if found is None or found[1] != tx.principal.partner or not tx.principal.sees(slug):
         raise not_found(f"tenant {slug!r}")
@@ -184,7 +187,8 @@ def _owner_of(tx: Tx, slug: str) -> str | None:
 
 
 def _check_agreement(tx: Tx, name: str | None, field: str) -> None:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     if name is not None and tx.agreement(tx.principal.partner, name) is None:
         raise ProblemError(
             rules.UNKNOWN_AGREEMENT,
@@ -261,7 +265,8 @@ def _require_custom_email_holder(tx: Tx, slug: str, key: str) -> None:
 
 
 def create_tenant(tx: Tx, body: m.TenantCreate) -> Row:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     _require_partner_token(tx, "creating a tenant")
     slug = body.slug
     data: dict[str, Any] = {
@@ -352,7 +357,8 @@ def update_tenant(tx: Tx, slug: str, if_match: str | None, patch: m.TenantPatch)
         _check_licences(billing, _licence_holders(tx, slug), "billing")
     if data["organization_number"] != before.data["organization_number"]:
         found = tx.tenant(slug)
-        assert found is not None
+        if found is None:
+            raise RuntimeError("found is set for every request that gets here")
         _check_organization_number(tx, slug, data["organization_number"], found[2])
     if data == before.data:
         return before
@@ -375,7 +381,8 @@ def delete_tenant(tx: Tx, slug: str, if_match: str | None) -> None:
 def invoicing(tx: Tx, slug: str) -> Row:
     visible_tenant(tx, slug)
     row = tx.get(slug, INVOICING)
-    assert row is not None, "every tenant has invoicing settings"
+    if row is None:
+        raise RuntimeError("every tenant has invoicing settings")
     return row
 
 
@@ -472,7 +479,8 @@ def distribute_invoice(tx: Tx, slug: str, body: m.InvoiceCreate) -> dict[str, An
         )
     language = customer.language or main_language(tx, slug)
     invoicing = issue_invoice(tx, slug).data
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     entry: dict[str, Any] = {
         "invoice_number": invoicing["last_invoice_number"],
         "issued_by": tx.principal.actor,
@@ -835,7 +843,8 @@ def accept_invitation(tx: Tx, slug: str, email: str) -> Row:
 def membership(tx: Tx, slug: str) -> Row:
     visible_tenant(tx, slug)
     row = tx.get(slug, MEMBERSHIP)
-    assert row is not None, "every tenant has a membership row"
+    if row is None:
+        raise RuntimeError("every tenant has a membership row")
     return row
 
 
@@ -851,13 +860,15 @@ def move(tx: Tx, slug: str, if_match: str | None, body: m.MembershipPut) -> Row:
 
 
 def agreement_out(tx: Tx, row: Row) -> dict[str, Any]:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     count = tx.tenant_counts(tx.principal.partner, [row.data["name"]])[row.data["name"]]
     return {**row.out(), "tenant_count": count}
 
 
 def agreement(tx: Tx, name: str) -> Row:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     row = tx.agreement(tx.principal.partner, name)
     if row is None:
         raise not_found(f"agreement {name!r}")
@@ -865,7 +876,8 @@ def agreement(tx: Tx, name: str) -> Row:
 
 
 def create_agreement(tx: Tx, body: m.AgreementCreate) -> Row:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     _require_partner_token(tx, "creating an agreement")
     if tx.agreement(tx.principal.partner, body.name) is not None:
         raise ProblemError(
@@ -877,7 +889,8 @@ def create_agreement(tx: Tx, body: m.AgreementCreate) -> Row:
 
 
 def update_agreement(tx: Tx, name: str, if_match: str | None, patch: m.AgreementPatch) -> Row:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     _require_partner_token(tx, "changing an agreement")
     before = agreement(tx, name)
     check_version(if_match, before, _address("agreements", name))
@@ -889,7 +902,8 @@ def update_agreement(tx: Tx, name: str, if_match: str | None, patch: m.Agreement
 
 
 def delete_agreement(tx: Tx, name: str, if_match: str | None) -> None:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     _require_partner_token(tx, "deleting an agreement")
     before = agreement(tx, name)
     check_version(if_match, before, _address("agreements", name))

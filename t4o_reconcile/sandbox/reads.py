@@ -69,7 +69,8 @@ def vocabulary(store: Store) -> str:
 
 
 def tenants(tx: Tx, limit: int, cursor: str | None) -> str:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     after = decode_cursor(cursor, str)
     rows = tx.tenant_page(tx.principal.partner, tx.principal.tenant, after, limit + 1, None)
     more = len(rows) > limit
@@ -87,7 +88,8 @@ def bulk_tenants(tx: Tx, limit: int, cursor: str | None, slugs: str | None) -> s
 
 
 def agreements(tx: Tx, limit: int, cursor: str | None) -> str:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     after = decode_cursor(cursor, str)
     rows = tx.agreements(tx.principal.partner, after, limit + 1)
     more = len(rows) > limit
@@ -96,7 +98,8 @@ def agreements(tx: Tx, limit: int, cursor: str | None) -> str:
 
 
 def agreements_out(tx: Tx, rows: list[Row]) -> list[dict[str, Any]]:
-    assert tx.principal is not None
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
     counts = tx.tenant_counts(tx.principal.partner, [r.data["name"] for r in rows])
     return [{**r.out(), "tenant_count": counts[r.data["name"]]} for r in rows]
 

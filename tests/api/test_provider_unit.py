@@ -12,6 +12,7 @@ import pytest
 from t4o_reconcile.engine.plan import Action
 from t4o_reconcile.engine.provider import ExecutionContext
 from t4o_reconcile.engine.snapshot import Secret
+from t4o_reconcile.errors import ApiError
 from tests.api.aio import run
 from tests.api.mock_api import provider_for
 
@@ -159,3 +160,33 @@ def test_an_api_error_fails_the_action_without_the_secret(caplog: pytest.LogCapt
     assert "422" in result.message and "body.token: bad" in result.message
     assert SECRET not in result.message
     assert SECRET not in caplog.text
+
+
+def test_a_whoami_of_the_wrong_shape_is_an_unexpected_answer() -> None:
+    from t4o_reconcile.errors import UnexpectedAnswer
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"partner": ["not", "a", "name"]})
+
+    with pytest.raises(UnexpectedAnswer) as raised:
+        run(provider_for(handler).whoami())
+    assert str(raised.value) == (
+        "GET /v1/whoami: unexpected answer: expected {partner, tenant} (unexpected-answer)"
+    )
+
+
+def test_a_failed_whoami_is_asked_again_not_kept() -> None:
+    answers = iter(
+        [
+            httpx.Response(400, json={"type": "bad", "title": "no"}),
+            httpx.Response(200, json={"partner": "nof"}),
+        ]
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers)
+
+    provider = provider_for(handler, attempts=1)
+    with pytest.raises(ApiError):
+        run(provider.whoami())
+    assert run(provider.whoami()) == "nof"
