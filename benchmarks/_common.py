@@ -24,7 +24,7 @@ if str(REPO) not in sys.path:
 import httpx  # noqa: E402
 from stdnum.no import kontonr, orgnr  # noqa: E402
 
-from t4o_reconcile.api.provider import HttpProvider  # noqa: E402
+from t4o_reconcile.api.http_provider import HttpProvider  # noqa: E402
 from t4o_reconcile.api.target import Target  # noqa: E402
 
 PARTNER = "bench"

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from t4o_reconcile.config import checks, fastyaml
+from t4o_reconcile.config import cross_rules, fastyaml
+from t4o_reconcile.config.desired import tenant_snapshot
 from t4o_reconcile.config.loader import load_repository, merge, read_file
-from t4o_reconcile.config.models import Tenant
 from t4o_reconcile.config.parsecache import ParseCache
 from t4o_reconcile.config.repository import TenantEntry
-from t4o_reconcile.config.snapshot import tenant_snapshot
+from t4o_reconcile.config.tenant_models import Tenant
 
 
 def best(repeats: int, run: Callable[[], object]) -> float:
@@ -175,7 +175,7 @@ def load_parts(root: Path, cache_dir: Path, repeats: int) -> None:
         ),
         (
             "the tenant's own checks",
-            best(repeats, lambda: [checks.check_tenant(e) for e in entries]),
+            best(repeats, lambda: [cross_rules.check_tenant(e) for e in entries]),
         ),
         ("desired snapshot", best(repeats, lambda: [tenant_snapshot(e) for e in entries])),
         (

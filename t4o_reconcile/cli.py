@@ -98,8 +98,8 @@ def _report(exc: T4oError) -> None:
 
 
 def _echo_problems(problems: Iterable[Problem]) -> None:
-    """Problems as validate's text lines on stderr, escaped (``render.problems``)."""
-    from t4o_reconcile.render.problems import from_problems, render
+    """Problems as validate's text lines on stderr, escaped (``render.findings``)."""
+    from t4o_reconcile.render.findings import from_problems, render
 
     click.echo(render(from_problems(problems), "text"), err=True, nl=False)
 
@@ -195,7 +195,7 @@ def validate(
     references are checked against the policy (prefix, secrets directory) without reading
     any value, unless --resolve-secrets is given."""
     from t4o_reconcile.config.validate import validate_paths
-    from t4o_reconcile.render.problems import from_problems, render
+    from t4o_reconcile.render.findings import from_problems, render
     from t4o_reconcile.workflow import gc_paused
 
     policy = _policy(kwargs, read_values=resolve_secrets)
@@ -467,7 +467,7 @@ def _run_step(step: Coroutine[Any, Any, T], *, fmt: str = "text") -> T:
     try:
         return asyncio.run(step)
     except ConfigInvalid as exc:
-        from t4o_reconcile.render.problems import from_problems, render
+        from t4o_reconcile.render.findings import from_problems, render
 
         findings = from_problems(exc.problems)
         if fmt in ("json", "github", "sarif"):
@@ -623,7 +623,7 @@ def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> N
 
 def _render(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> str:
     if fmt in _PROBLEM_ONLY:
-        from t4o_reconcile.render.problems import from_plan, from_problems, render, summary_notice
+        from t4o_reconcile.render.findings import from_plan, from_problems, render, summary_notice
 
         text = render([*from_problems(warnings), *from_plan(the_plan)], fmt)
         return text + summary_notice(the_plan) if fmt == "github" else text

@@ -182,8 +182,8 @@ def load_desired(
     report (as plan errors naming variable, tenant and field); anything else stops here.
     The repository comes back without its tenants (they are in the snapshot, or handed
     to ``on_tenant`` as each file loads and not kept)."""
+    from t4o_reconcile.config.desired import agreements_snapshot, tenant_snapshot
     from t4o_reconcile.config.loader import load_repository
-    from t4o_reconcile.config.snapshot import agreements_snapshot, tenant_snapshot
 
     if not path.is_dir():
         raise ConfigError(f"{path}: no such directory of tenant files")
@@ -230,7 +230,7 @@ def open_provider(options: RunOptions, target: Target | None = None) -> Provider
     """The provider named by ``options.provider`` (an entry point of the group
     ``t4o_reconcile.providers``), built by its ``from_target(ProviderTarget)`` for
     ``target`` (default: ``target_of(options)``)."""
-    from t4o_reconcile.api.providers import load_provider
+    from t4o_reconcile.api.entry_points import load_provider
 
     if target is None:
         target = target_of(options)

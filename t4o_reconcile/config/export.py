@@ -29,8 +29,8 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-from t4o_reconcile.config.models import Agreement, Tenant
 from t4o_reconcile.config.secret_refs import DEFAULT_ENV_PREFIX
+from t4o_reconcile.config.tenant_models import Agreement, Tenant
 from t4o_reconcile.config.yamlfile import YAMLSyntax, parse
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Item, TenantSnapshot

@@ -21,15 +21,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from t4o_reconcile import identity
-from t4o_reconcile.config import checks, fastyaml
+from t4o_reconcile import national_id
+from t4o_reconcile.config import cross_rules, fastyaml
 from t4o_reconcile.config.messages import describe
-from t4o_reconcile.config.models import AgreementsFile, SecretRef, Tenant
 from t4o_reconcile.config.parsecache import ParseCache
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.regularfile import NotRegular, read_regular, refusal
 from t4o_reconcile.config.repository import AgreementEntry, Origin, Repository, TenantEntry
 from t4o_reconcile.config.secret_refs import SecretPolicy
+from t4o_reconcile.config.tenant_models import AgreementsFile, SecretRef, Tenant
 from t4o_reconcile.config.yamlfile import ParseError, SourceFile, YAMLSyntax, decode, parse
 from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
@@ -146,12 +146,12 @@ class _Loader:
         agreements = self._read_agreements(specials.get(AGREEMENTS))
 
         entries: list[TenantEntry] = []
-        across = checks.Across(agreements, agreements_path)
+        across = cross_rules.Across(agreements, agreements_path)
         with self._parse_ahead(tenant_files):
             for tenant_path in tenant_files:
                 entry = self._read_tenant(tenant_path, defaults_file, defaults_data)
                 if entry is not None:
-                    self.problems += checks.check_tenant(entry)
+                    self.problems += cross_rules.check_tenant(entry)
                     self.problems += across.add(entry)
                     if self.on_tenant is not None:
                         self.on_tenant(entry)
@@ -392,13 +392,13 @@ class _Loader:
         """A personal number from a reference, checked like one written in the file; the
         problem names the reference, never the number."""
         try:
-            number = identity.personal_number(value.value, entry.tenant.country)
-        except identity.IdentityError as exc:
+            number = national_id.personal_number(value.value, entry.tenant.country)
+        except national_id.IdentityError as exc:
             self.problems.append(
                 entry.problem(("personal_number",), f"{exc} (read from {value.source})")
             )
             return None
-        return Secret(number, value.source, identity.last_digits(number))
+        return Secret(number, value.source, national_id.last_digits(number))
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

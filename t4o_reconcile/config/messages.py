@@ -15,14 +15,14 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from t4o_reconcile.config.models import (
+from t4o_reconcile.config.problems import DocPath
+from t4o_reconcile.config.tenant_models import (
     EMAIL_PATTERN,
     FIELD_RULE_ERROR,
     IDENTITY_ERROR,
     NAME_PATTERN,
     UNENCRYPTED_ERROR,
 )
-from t4o_reconcile.config.problems import DocPath
 from t4o_reconcile.engine.sections import SECRET_FIELDS
 from t4o_reconcile.vocabulary import (
     LANGUAGE_PATTERN,

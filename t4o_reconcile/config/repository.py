@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from t4o_reconcile.config.models import Agreement, Tenant
 from t4o_reconcile.config.problems import DocPath, Level, Problem
+from t4o_reconcile.config.tenant_models import Agreement, Tenant
 from t4o_reconcile.config.yamlfile import SourceFile, parse
 from t4o_reconcile.engine.snapshot import Secret, UnreadSecret, UnresolvedSecret
 

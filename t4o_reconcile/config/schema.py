@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from t4o_reconcile.config.models import AgreementsFile, Tenant
+from t4o_reconcile.config.tenant_models import AgreementsFile, Tenant
 from t4o_reconcile.engine import sections
 from t4o_reconcile.vocabulary import LANGUAGES, MERGE_FIELDS
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from t4o_reconcile.engine import checks, sections
+from t4o_reconcile.engine import plan_errors, sections
 from t4o_reconcile.engine import safety as safety_rules
 from t4o_reconcile.engine.compare import changed_paths, merged, secret_paths
 from t4o_reconcile.engine.order import (
@@ -151,14 +151,14 @@ class Planner:
         return TenantPlan(
             slug=slug,
             actions=tuple(_in_order(actions, want, have)),
-            errors=tuple(checks.tenant_errors(want, have, self._live)),
+            errors=tuple(plan_errors.tenant_errors(want, have, self._live)),
             deletes_need_flag=(
                 *safety_rules.delete_reasons(actions, want, have, want.safety or self._safety),
                 *redirected_secrets(actions),
             ),
             versions=versions,
             source=want.source,
-            uncompared=tuple(checks.unread_secrets(want, have)),
+            uncompared=tuple(plan_errors.unread_secrets(want, have)),
         )
 
     def _plan_unmanaged(self, have: TenantSnapshot) -> TenantPlan | None:
@@ -188,7 +188,7 @@ class Planner:
         # only once all of them are read; it is the last of a tenant's errors.
         known = agreements if agreements is not None else live.agreements
         for slug, (name, source) in sorted(self._joins.items()):
-            unknown: list[PlanError] = checks.unknown_agreement(slug, name, known, source)
+            unknown: list[PlanError] = plan_errors.unknown_agreement(slug, name, known, source)
             planned = self._tenants.get(slug) if unknown else None
             if planned is not None:
                 self._tenants.replace(replace(planned, errors=(*planned.errors, *unknown)))
@@ -200,7 +200,7 @@ class Planner:
             }
         actions = _plan_agreements(agreements, live.agreements, self._needed, self._only)
         plan.agreement_actions = sort_agreement_actions(actions)
-        plan.errors.extend(checks.agreement_errors(plan.agreement_actions, self._after))
+        plan.errors.extend(plan_errors.agreement_errors(plan.agreement_actions, self._after))
         plan.agreement_users = self._charged.counts(
             set(live.agreements or {}) | set(agreements or {})
         )
@@ -231,12 +231,12 @@ def _agreements_named(tenant_plan: TenantPlan) -> Iterator[str]:
 def _in_order(
     actions: list[Action], want: TenantSnapshot, have: TenantSnapshot | None
 ) -> list[Action]:
-    old_language = checks.main_language(have, None) if have is not None else None
+    old_language = plan_errors.main_language(have, None) if have is not None else None
     live = have.sections.get("email_templates", {}) if have is not None else {}
     wanted = want.sections.get("email_templates", live)
     return order_templates(
         sort_tenant_actions(actions),
-        checks.main_language(want, have),
+        plan_errors.main_language(want, have),
         old_language,
         {str(item.fields.get("kind")) for item in live.values()},
         {str(item.fields.get("kind")) for item in wanted.values()},

@@ -1,6 +1,6 @@
 """The provider interface: something that reads live snapshots and executes actions.
 
-The HTTP client of the t4o API (``t4o_reconcile.api.provider.HttpProvider``) is one
+The HTTP client of the t4o API (``t4o_reconcile.api.http_provider.HttpProvider``) is one
 provider. An adapter for another vendor's API implements this Protocol and registers
 itself under the ``t4o_reconcile.providers`` entry point group, like octoDNS providers.
 

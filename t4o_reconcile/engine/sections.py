@@ -18,7 +18,7 @@ sections. A section's facts:
 - its place in the apply order: the order of registration.
 
 A new collection section is its class here, its model (a list field of
-``config.models.Tenant`` named like the section) and its routes in the sandbox.
+``config.tenant_models.Tenant`` named like the section) and its routes in the sandbox.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from stdnum.no import kontonr
 
 from t4o_reconcile import __version__, normalize
-from t4o_reconcile.sandbox import models as m
+from t4o_reconcile.sandbox import bodies as m
 from t4o_reconcile.sandbox import operations as ops
 from t4o_reconcile.sandbox import reads, rules
 from t4o_reconcile.sandbox.bulk import tenant_configs

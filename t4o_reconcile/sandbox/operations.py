@@ -12,14 +12,14 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from t4o_reconcile import identity
-from t4o_reconcile.config.models import (
+from t4o_reconcile import national_id
+from t4o_reconcile.config.tenant_models import (
     billing_problem,
     custom_email_problem,
     holds_program_right,
     merge_field_problems,
 )
-from t4o_reconcile.sandbox import models as m
+from t4o_reconcile.sandbox import bodies as m
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError
 from t4o_reconcile.sandbox.store import (
@@ -145,19 +145,19 @@ def _check_identity_numbers(data: dict[str, Any]) -> None:
             " (personal_number for an association without an organisation number)",
             field="organization_number",
         )
-    country = (data.get("address") or {}).get("country") or identity.DEFAULT_COUNTRY
+    country = (data.get("address") or {}).get("country") or national_id.DEFAULT_COUNTRY
     for field in ("organization_number", "personal_number"):
         value = data.get(field)
         if not isinstance(value, str):
             continue  # absent, or a personal number stored before (a fingerprint)
         check = (
-            identity.organization_number
+            national_id.organization_number
             if field == "organization_number"
-            else (identity.personal_number)
+            else (national_id.personal_number)
         )
         try:
             canonical = check(value, country)
-        except identity.IdentityError as exc:
+        except national_id.IdentityError as exc:
             raise ProblemError(
                 rules.IDENTITY_NUMBER_INVALID, f"{field}: {exc}", field=field
             ) from None

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from t4o_reconcile import identity
+from t4o_reconcile import national_id
 from t4o_reconcile.fingerprint import matches as legacy_matches
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError
@@ -310,8 +310,8 @@ def compare(tx: Tx, slug: str, asked: list[Candidate], pepper: bytes) -> dict[st
 
 
 def _canonical(value: str, tenant: Mapping[str, Any]) -> str:
-    country = (tenant.get("address") or {}).get("country") or identity.DEFAULT_COUNTRY
+    country = (tenant.get("address") or {}).get("country") or national_id.DEFAULT_COUNTRY
     try:
-        return identity.personal_number(value, country)
-    except identity.IdentityError:
+        return national_id.personal_number(value, country)
+    except national_id.IdentityError:
         return value

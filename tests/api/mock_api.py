@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 
 from t4o_reconcile.api.client import ApiClient, RetryPolicy
-from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.api.http_provider import HttpProvider
 
 
 async def no_sleep(seconds: float) -> None:

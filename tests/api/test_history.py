@@ -14,7 +14,7 @@ import pytest
 
 from t4o_reconcile.api import history
 from t4o_reconcile.api.client import USER_AGENT, ApiClient, RetryPolicy
-from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.api.http_provider import HttpProvider
 from t4o_reconcile.engine.attribution import attribute
 from t4o_reconcile.engine.plan import Action, TenantPlan
 from t4o_reconcile.errors import UnexpectedAnswer

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from t4o_reconcile.api.client import ApiClient, RetryPolicy
-from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.api.http_provider import HttpProvider
 from t4o_reconcile.api.target import Target
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from t4o_reconcile.api import provider as provider_module
+from t4o_reconcile.api import http_provider as provider_module
 from t4o_reconcile.api.client import ApiClient
-from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.api.http_provider import HttpProvider
 from t4o_reconcile.engine.snapshot import TenantSnapshot
 from tests.api.aio import run
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from t4o_reconcile.api.snapshot import vocabulary_of
+from t4o_reconcile.api.live_snapshot import vocabulary_of
 from t4o_reconcile.errors import ApiError, UnexpectedAnswer
 from t4o_reconcile.vocabulary import MAX_VOCABULARY
 from tests.api.aio import run

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.problems import Problem, format_path
-from t4o_reconcile.config.snapshot import desired_snapshot
 
 from .conftest import Loader
 

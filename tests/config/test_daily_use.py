@@ -11,12 +11,12 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from t4o_reconcile.api.snapshot import tenant_snapshot
+from t4o_reconcile.api.live_snapshot import tenant_snapshot
 from t4o_reconcile.cli import main
 from t4o_reconcile.config.export import export_tenant
 from t4o_reconcile.config.loader import load_repository
-from t4o_reconcile.config.models import BankAccount, Invoicing, Tenant
 from t4o_reconcile.config.secret_refs import SecretPolicy
+from t4o_reconcile.config.tenant_models import BankAccount, Invoicing, Tenant
 
 from .conftest import HEAD, Loader
 from .test_export import ok_skogen_config

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.config.problems import Problem, format_path
-from t4o_reconcile.config.snapshot import desired_snapshot
 from t4o_reconcile.engine.sensitive import mask
 from t4o_reconcile.engine.snapshot import Secret
 

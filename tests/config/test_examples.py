@@ -8,8 +8,8 @@ import pytest
 
 from t4o_reconcile import vocabulary
 from t4o_reconcile.config.loader import load_repository
-from t4o_reconcile.config.models import SecretRef
 from t4o_reconcile.config.repository import Repository
+from t4o_reconcile.config.tenant_models import SecretRef
 from t4o_reconcile.engine import sections
 
 from .conftest import EXAMPLES

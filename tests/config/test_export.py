@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from t4o_reconcile import normalize
-from t4o_reconcile.api.snapshot import agreements_snapshot, tenant_snapshot
+from t4o_reconcile.api.live_snapshot import agreements_snapshot, tenant_snapshot
+from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.export import (
     AGREEMENTS_FILE,
     export_tenant,
@@ -22,8 +23,7 @@ from t4o_reconcile.config.export import (
     write_export,
 )
 from t4o_reconcile.config.loader import load_repository
-from t4o_reconcile.config.models import AgreementsFile, Tenant
-from t4o_reconcile.config.snapshot import desired_snapshot
+from t4o_reconcile.config.tenant_models import AgreementsFile, Tenant
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.snapshot import Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ExportError

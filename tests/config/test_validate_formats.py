@@ -14,7 +14,7 @@ from t4o_reconcile.cli import main
 from t4o_reconcile.config.problems import Problem
 from t4o_reconcile.engine.plan import Plan, PlanError, TenantPlan
 from t4o_reconcile.engine.planstore import TenantStore
-from t4o_reconcile.render.problems import (
+from t4o_reconcile.render.findings import (
     escape_data,
     escape_property,
     from_plan,

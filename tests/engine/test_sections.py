@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from t4o_reconcile.api.provider import resource_path
-from t4o_reconcile.api.snapshot import tenant_snapshot
-from t4o_reconcile.config.models import Tenant
+from t4o_reconcile.api.http_provider import resource_path
+from t4o_reconcile.api.live_snapshot import tenant_snapshot
+from t4o_reconcile.config.tenant_models import Tenant
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.snapshot import Item

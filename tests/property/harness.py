@@ -16,9 +16,9 @@ import httpx
 from fastapi import FastAPI
 
 from t4o_reconcile.api.client import ApiClient, RetryPolicy
-from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.api.http_provider import HttpProvider
+from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
-from t4o_reconcile.config.snapshot import desired_snapshot
 from t4o_reconcile.engine.apply import ApplyReport, apply_plan
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.plan import Plan

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from t4o_reconcile.api.client import ApiClient
-from t4o_reconcile.api.provider import HttpProvider, resource_path
+from t4o_reconcile.api.http_provider import HttpProvider, resource_path
 from t4o_reconcile.engine.plan import Action
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext
 from t4o_reconcile.errors import UnsafePathError

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
-from t4o_reconcile.config.snapshot import desired_snapshot
 from t4o_reconcile.engine import digest
 from tests.e2e.conftest import Server, cli
 from tests.security.canary import assert_no_canary, canaries_of, outputs, planted

@@ -2,7 +2,7 @@
 
 These are the one validator at run time. Rules that concern a single value live here
 (as reusable annotated types, which the sandbox uses too); rules across items of a list
-or across files live in ``config.checks`` so that each problem can name its exact path.
+or across files live in ``config.cross_rules`` so that each problem can name its exact path.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from stdnum import iban as std_iban
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import kontonr
 
-from t4o_reconcile import identity, normalize
+from t4o_reconcile import national_id, normalize
 from t4o_reconcile.vocabulary import (
     LANGUAGE_PATTERN,
     MERGE_FIELDS,
@@ -130,7 +130,7 @@ def merge_field_problems(value: str, known: Collection[str] = MERGE_FIELDS) -> l
 
 def _merge_field_syntax(value: str) -> str:
     # Only the syntax is an error here: a name the built-in list lacks may be one the
-    # API knows (validate warns, plan asks the API: see config.checks).
+    # API knows (validate warns, plan asks the API: see config.cross_rules).
     _, problems = merge_fields_of(value)
     if problems:
         raise ValueError("; ".join(problems))
@@ -163,7 +163,7 @@ AccountNumber = Annotated[str, AfterValidator(_account_number)]
 Iban = Annotated[str, AfterValidator(_iban)]
 Bic = Annotated[str, AfterValidator(_bic)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
-# The built-in lists are checked in config.checks (a warning: the API's list may be longer).
+# The built-in lists are checked in config.cross_rules (a warning: the API's list may be longer).
 Language = Annotated[
     str, Field(pattern=LANGUAGE_PATTERN, description="ISO 639-1 code, e.g. nb, sv, en")
 ]
@@ -252,13 +252,13 @@ def checked_number(field: str, value: str | None, country: str) -> str | None:
     if value is None:
         return None
     check = (
-        identity.organization_number
+        national_id.organization_number
         if field == "organization_number"
-        else (identity.personal_number)
+        else (national_id.personal_number)
     )
     try:
         return check(value, country)
-    except identity.IdentityError as exc:
+    except national_id.IdentityError as exc:
         raise PydanticCustomError(
             IDENTITY_ERROR, "{message}", {"field": field, "message": str(exc)}
         ) from None
@@ -485,7 +485,7 @@ class Tenant(Model):
                 "exactly one of organization_number or personal_number is required"
                 " (personal_number for an association without an organisation number)"
             )
-        country = identity.country_of(self.address)
+        country = national_id.country_of(self.address)
         self.organization_number = checked_number(
             "organization_number", self.organization_number, country
         )
@@ -495,7 +495,7 @@ class Tenant(Model):
 
     @property
     def country(self) -> str:
-        return identity.country_of(self.address)
+        return national_id.country_of(self.address)
 
     def managed(self, field: str) -> bool:
         """A field counts as managed when the file sets it, even to null."""

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import replace
 from typing import Any
 
-from t4o_reconcile import identity
+from t4o_reconcile import national_id
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import changed_paths
 from t4o_reconcile.engine.plan import AGREEMENTS, Action, PlanError, address
@@ -91,10 +91,10 @@ def _identity_numbers(want: TenantSnapshot, have: TenantSnapshot | None) -> Iter
         live = have.sections.get("identity", {}).get("")
         address_of = live.fields.get("address") if live is not None else None
     country = address_of.get("country") if isinstance(address_of, dict) else None
-    country = country or identity.DEFAULT_COUNTRY
+    country = country or national_id.DEFAULT_COUNTRY
     for field, check in (
-        ("organization_number", identity.organization_number),
-        ("personal_number", identity.personal_number),
+        ("organization_number", national_id.organization_number),
+        ("personal_number", national_id.personal_number),
     ):
         value = wanted.fields.get(field)
         number = value.value if isinstance(value, Secret) else value
@@ -102,7 +102,7 @@ def _identity_numbers(want: TenantSnapshot, have: TenantSnapshot | None) -> Iter
             continue
         try:
             check(number, country)
-        except identity.IdentityError as exc:
+        except national_id.IdentityError as exc:
             where = (
                 "" if "address" in wanted.fields else " (the live address; the file leaves it out)"
             )

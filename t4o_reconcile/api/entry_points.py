@@ -18,7 +18,7 @@ DEFAULT_PROVIDER = "t4o"
 _BUILTIN = {
     DEFAULT_PROVIDER: EntryPoint(
         name=DEFAULT_PROVIDER,
-        value="t4o_reconcile.api.provider:HttpProvider",
+        value="t4o_reconcile.api.http_provider:HttpProvider",
         group=ENTRY_POINT_GROUP,
     )
 }

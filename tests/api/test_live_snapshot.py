@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from t4o_reconcile.api.snapshot import SnapshotError, agreements_snapshot, tenant_snapshot
+from t4o_reconcile.api.live_snapshot import SnapshotError, agreements_snapshot, tenant_snapshot
 from t4o_reconcile.engine.sections import SECTIONS
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret
 

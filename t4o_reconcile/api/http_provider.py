@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
-from t4o_reconcile.api import snapshot as convert
+from t4o_reconcile.api import live_snapshot as convert
 from t4o_reconcile.api.client import (
     ApiClient,
     RetryPolicy,

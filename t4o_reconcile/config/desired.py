@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from t4o_reconcile import identity, normalize
-from t4o_reconcile.config.models import Billing, Defaults
+from t4o_reconcile import national_id, normalize
 from t4o_reconcile.config.repository import Repository, TenantEntry
+from t4o_reconcile.config.tenant_models import Billing, Defaults
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import (
     Item,
@@ -138,7 +138,7 @@ def _personal_number(entry: TenantEntry) -> Any:
     if number is None:
         return None
     if isinstance(number, str):
-        return Secret(number, "", identity.last_digits(number))
+        return Secret(number, "", national_id.last_digits(number))
     return _secret(entry, ("personal_number",))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
-from t4o_reconcile.config.snapshot import desired_snapshot
 from t4o_reconcile.engine.snapshot import Secret, Snapshot, UnresolvedSecret
 
 from .conftest import EXAMPLES, HEAD

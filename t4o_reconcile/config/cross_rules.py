@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from t4o_reconcile.config.models import Billing, User, holds_program_right
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, Origin, TenantEntry
+from t4o_reconcile.config.tenant_models import Billing, User, holds_program_right
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Secret
 from t4o_reconcile.vocabulary import BUILT_IN, merge_fields_of

@@ -1,6 +1,6 @@
 """The JSON bodies of the API: what clients write and what the sandbox answers.
 
-Field types come from ``config.models`` (one model per concept); the API differs from the
+Field types come from ``config.tenant_models`` (one model per concept); the API differs from the
 YAML only where it must: secrets are plain strings on the way in and markers on the way
 out (``{"stored": true}``: never a value nor a fingerprint), and every resource read
 carries its ``version``.
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from t4o_reconcile.config.models import (
+from t4o_reconcile.config.tenant_models import (
     AccountNumber,
     Address,
     Bic,
@@ -30,13 +30,13 @@ from t4o_reconcile.config.models import (
     Slug,
     Text,
 )
-from t4o_reconcile.config.models import (
+from t4o_reconcile.config.tenant_models import (
     Agreement as AgreementCreate,
 )
-from t4o_reconcile.config.models import (
+from t4o_reconcile.config.tenant_models import (
     BankAccount as BankAccountCreate,
 )
-from t4o_reconcile.config.models import (
+from t4o_reconcile.config.tenant_models import (
     Invoicing as InvoicingSettings,
 )
 from t4o_reconcile.vocabulary import (

@@ -7,44 +7,44 @@ from pathlib import Path
 
 import pytest
 
-from t4o_reconcile.api import providers
-from t4o_reconcile.api.provider import HttpProvider
+from t4o_reconcile.api import entry_points
+from t4o_reconcile.api.http_provider import HttpProvider
 from t4o_reconcile.engine.provider import ProviderTarget
 from t4o_reconcile.errors import TargetError
 from t4o_reconcile.workflow import RunOptions, open_provider
 
 
 def test_the_default_provider_is_the_http_provider() -> None:
-    assert providers.load_provider() is HttpProvider
-    assert providers.load_provider("t4o") is HttpProvider
+    assert entry_points.load_provider() is HttpProvider
+    assert entry_points.load_provider("t4o") is HttpProvider
 
 
 def test_a_provider_registered_by_another_package_is_loaded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     other = EntryPoint(
-        name="vendor", value=f"{__name__}:RecordingProvider", group=providers.ENTRY_POINT_GROUP
+        name="vendor", value=f"{__name__}:RecordingProvider", group=entry_points.ENTRY_POINT_GROUP
     )
-    monkeypatch.setattr(providers, "_registered", lambda: {"vendor": other})
+    monkeypatch.setattr(entry_points, "_registered", lambda: {"vendor": other})
 
-    loaded: object = providers.load_provider("vendor")
+    loaded: object = entry_points.load_provider("vendor")
     assert loaded is RecordingProvider
 
 
 def test_a_class_without_from_target_is_not_a_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     other = EntryPoint(
-        name="vendor", value="collections:OrderedDict", group=providers.ENTRY_POINT_GROUP
+        name="vendor", value="collections:OrderedDict", group=entry_points.ENTRY_POINT_GROUP
     )
-    monkeypatch.setattr(providers, "_registered", lambda: {"vendor": other})
+    monkeypatch.setattr(entry_points, "_registered", lambda: {"vendor": other})
     with pytest.raises(
         LookupError, match=r"'vendor' \(collections:OrderedDict\) has no from_target"
     ):
-        providers.load_provider("vendor")
+        entry_points.load_provider("vendor")
 
 
 def test_an_unknown_provider_names_the_known_ones() -> None:
     with pytest.raises(LookupError, match=r"unknown provider 'nope'; known providers: .*t4o"):
-        providers.load_provider("nope")
+        entry_points.load_provider("nope")
 
 
 def test_from_target_builds_a_remote_provider_named_without_its_token() -> None:
@@ -75,9 +75,9 @@ def test_the_workflow_builds_the_provider_named_on_the_command_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     vendor = EntryPoint(
-        name="vendor", value=f"{__name__}:RecordingProvider", group=providers.ENTRY_POINT_GROUP
+        name="vendor", value=f"{__name__}:RecordingProvider", group=entry_points.ENTRY_POINT_GROUP
     )
-    monkeypatch.setattr(providers, "_registered", lambda: {"vendor": vendor})
+    monkeypatch.setattr(entry_points, "_registered", lambda: {"vendor": vendor})
 
     built = open_provider(
         RunOptions(path=tmp_path, provider="vendor", parallelism=3, db_path=tmp_path / "db")
