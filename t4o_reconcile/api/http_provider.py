@@ -52,6 +52,9 @@ Fields = dict[str, Any]
 Versions = dict[str, str]  # address -> version
 # Fields the API computes besides each section's read-only ones; never sent.
 _READ_ONLY = frozenset({"version"})
+_IDENTITY = sections.Identity.name
+_MEMBERSHIP = sections.AgreementMembership.name
+_USERS = sections.Users.name
 
 
 def wire(value: Any) -> Any:
@@ -158,11 +161,11 @@ def _agreement_fields(data: Mapping[str, Any]) -> Fields:
 # The tenant resource's sections, the invoicing settings and the memberships have readers
 # of their own; every other section is read by its declaration (``reader``).
 READERS: dict[str, Callable[[Mapping[str, Any]], Fields]] = {
-    "identity": convert.identity_fields,
-    "defaults": convert.defaults_fields,
-    "billing": convert.billing_fields,
-    "invoicing": convert.invoicing_fields,
-    "agreement": lambda data: {"name": data.get("agreement")},
+    sections.Identity.name: convert.identity_fields,
+    sections.Defaults.name: convert.defaults_fields,
+    sections.Billing.name: convert.billing_fields,
+    sections.Invoicing.name: convert.invoicing_fields,
+    _MEMBERSHIP: lambda data: {"name": data.get(convert.AGREEMENT_FIELD)},
     AGREEMENTS: _agreement_fields,
 }
 
@@ -403,7 +406,7 @@ class HttpProvider:
         """Keep ``tenant``'s live state for the writes that follow: the owner to invite
         users as, the items to merge nested bodies with, radio-flag side effects."""
         self._live[tenant.slug] = tenant
-        for item in tenant.sections.get("users", {}).values():
+        for item in tenant.sections.get(_USERS, {}).values():
             if item.fields.get("role") == "owner":
                 self._owners[tenant.slug] = str(item.fields["email"])
 
@@ -534,7 +537,7 @@ class HttpProvider:
         elif section in sections.TENANT_RESOURCE:
             if action.kind == "update":
                 return await self._update_tenant(action, context, learned), ""
-        elif section == "agreement":
+        elif section == _MEMBERSHIP:
             if action.kind in ("move", "update"):
                 return await self._move(action, context), ""
         elif action.kind == "create":
@@ -575,7 +578,7 @@ class HttpProvider:
         tenant = convert.tenant_snapshot(config)
         self.adopt(tenant)
         learned.update(versions_of(tenant))
-        version = tenant.sections["identity"][""].version
+        version = tenant.sections[_IDENTITY][""].version
         if version is not None:
             learned[slug] = version
         return version
@@ -585,7 +588,7 @@ class HttpProvider:
     ) -> str | None:
         slug = str(action.tenant)
         after = action.after or {}
-        if action.section == "identity":
+        if action.section == _IDENTITY:
             body = {
                 k: v
                 for k, v in after.items()
@@ -622,7 +625,7 @@ class HttpProvider:
         response = await self._client.request(
             "PUT",
             f"{tenant_path(slug)}/agreement",
-            json={"agreement": name},
+            json={convert.AGREEMENT_FIELD: name},
             if_match=self._if_match(action, context),
         )
         return version_of(response)
@@ -631,7 +634,7 @@ class HttpProvider:
         self, action: Action, context: ExecutionContext, learned: Versions
     ) -> str | None:
         body = _writable(action.after or {})
-        if action.section == "users":
+        if action.section == _USERS:
             body["invited_by"] = await self._owner(str(action.tenant))
         response = await self._client.request(
             "POST",
@@ -650,7 +653,7 @@ class HttpProvider:
         body = {k: v for k, v in _writable(action.after or {}).items() if k not in keys}
         if action.section == AGREEMENTS:
             body.pop("name", None)
-        if action.section == "users":
+        if action.section == _USERS:
             # The acting user: the owner may always change users and their rights.
             body["changed_by"] = await self._owner(str(action.tenant))
         response = await self._client.request(
@@ -765,17 +768,17 @@ class HttpProvider:
         )
 
 
-# The API's names of the secrets a client may compare: engine section -> (resource, field).
-_COMPARED = {
-    "identity": ("tenant", "personal_number"),
-    "email_account": ("email_account", "password"),
-    "connections": ("connections", "token"),
-}
+# The secrets a client may compare: a section's secret fields under the section's name,
+# and the personal number, which the API names as a field of the tenant.
+_COMPARED = {_IDENTITY: ("tenant", "personal_number")}
 
 
 def _compare_field(asked: Any) -> Fields:
     resource, field = _COMPARED.get(asked.section, (asked.section, asked.field))
-    if field != asked.field:
+    if field != asked.field or (
+        asked.section not in _COMPARED
+        and field not in sections.SECRET_FIELDS.get(asked.section, ())
+    ):
         raise ValueError(f"{asked.section}.{asked.field} is not a secret the API compares")
     return {"resource": resource, "key": asked.key, "field": field, "value": asked.value}
 
@@ -813,15 +816,15 @@ def _answers(asked: list[Any], fields: list[Fields], answer: Any, path: str) -> 
 def _tenant_body(slug: str, after: Mapping[str, Any]) -> Fields:
     """The create of a tenant: its identity, the sections made with it, its owner."""
     body: Fields = {"slug": slug}
-    for name in sections.get("identity").fields:
+    for name in sections.get(_IDENTITY).fields:
         if name in after:
             body[name] = after[name]
     for section in sections.each():
-        made_here = section.name in ("identity", "agreement")  # above and below
+        made_here = section.name in (_IDENTITY, _MEMBERSHIP)  # above and below
         if section.created_with_tenant and not made_here and after.get(section.name) is not None:
             body[section.name] = _writable(after[section.name])
-    if after.get("agreement") is not None:
-        body["agreement"] = after["agreement"]
+    if after.get(_MEMBERSHIP) is not None:
+        body[convert.AGREEMENT_FIELD] = after[_MEMBERSHIP]
     owner = after.get("owner")
     if not isinstance(owner, Mapping) or not owner.get("email"):
         raise ValueError(f"a new tenant needs its owner (email, name): {slug}")

@@ -54,6 +54,11 @@ def _fingerprint(value: Any) -> Fingerprint | None:
     return None
 
 
+# The API's name of a tenant's agreement: in its membership, in the body of PUT
+# .../agreement and in a new tenant's body (docs/api.md).
+AGREEMENT_FIELD = "agreement"
+
+
 def _need(data: Mapping[str, Any], key: str, where: str) -> Any:
     try:
         return data[key]
@@ -97,7 +102,7 @@ def identity_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def defaults_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
-    defaults = tenant.get("defaults") or {}
+    defaults = tenant.get(sections.Defaults.name) or {}
     return {
         "timing_system": defaults.get("timing_system", "none"),
         "finish_code": defaults.get("finish_code"),
@@ -105,7 +110,7 @@ def defaults_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def billing_fields(tenant: Mapping[str, Any]) -> dict[str, Any]:
-    billing = tenant.get("billing") or {}
+    billing = tenant.get(sections.Billing.name) or {}
     return {
         "licenses": billing.get("licenses", 0),
         "invoice_recipient": billing.get("invoice_recipient", "client"),
@@ -182,17 +187,26 @@ def tenant_snapshot(config: Mapping[str, Any]) -> TenantSnapshot:
     tenant = _need(config, "tenant", "TenantConfig")
     slug = str(config.get("slug") or _need(tenant, "slug", "tenant"))
     tenant_version = _version(tenant)
-    invoicing = _need(config, "invoicing", f"TenantConfig of {slug}")
-    membership = config.get("agreement") or {}
-    account = config.get("email_account")
+    # The TenantConfig holds each section under its name (the tenant resource's sections
+    # as fields of ``tenant``).
+    invoicing = _need(config, sections.Invoicing.name, f"TenantConfig of {slug}")
+    membership = config.get(sections.AgreementMembership.name) or {}
+    account = config.get(sections.EmailAccount.name)
     read: dict[str, dict[str, Item]] = {
-        "identity": {"": Item(identity_fields(tenant), tenant_version)},
-        "defaults": {"": Item(defaults_fields(tenant), tenant_version)},
-        "billing": {"": Item(billing_fields(tenant), tenant_version)},
-        "agreement": {"": Item({"name": membership.get("agreement")}, _version(membership))},
-        "invoicing": {"": Item(invoicing_fields(invoicing), _version(invoicing))},
-        "email_account": (
-            {"": Item(item_fields(sections.get("email_account"), account), _version(account))}
+        sections.Identity.name: {"": Item(identity_fields(tenant), tenant_version)},
+        sections.Defaults.name: {"": Item(defaults_fields(tenant), tenant_version)},
+        sections.Billing.name: {"": Item(billing_fields(tenant), tenant_version)},
+        sections.AgreementMembership.name: {
+            "": Item({"name": membership.get(AGREEMENT_FIELD)}, _version(membership))
+        },
+        sections.Invoicing.name: {"": Item(invoicing_fields(invoicing), _version(invoicing))},
+        sections.EmailAccount.name: (
+            {
+                "": Item(
+                    item_fields(sections.get(sections.EmailAccount.name), account),
+                    _version(account),
+                )
+            }
             if isinstance(account, Mapping)
             else {}
         ),
@@ -206,7 +220,7 @@ def agreements_snapshot(items: Iterable[Mapping[str, Any]]) -> dict[str, Item]:
     """``/v1/agreements`` items as ``Snapshot.agreements``: name -> {name, customer_number}."""
     result: dict[str, Item] = {}
     for raw in items:
-        name = normalize.text(str(_need(raw, "name", "agreement")))
+        name = normalize.text(str(_need(raw, "name", "an agreement")))
         customer_number = raw.get("customer_number")
         result[name] = Item(
             {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, Origin, TenantEntry
-from t4o_reconcile.config.tenant_models import Billing, User, holds_program_right
+from t4o_reconcile.config.tenant_models import Billing, User
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Secret
 from t4o_reconcile.vocabulary import BUILT_IN, merge_fields_of
@@ -78,7 +78,7 @@ def licence_holders(users: Iterable[User]) -> list[str]:
     """The users who take a licence: each one holding a program right that is not
     ``none`` (one licence per user, whatever the number of programs), owner and pending
     invitations included (the right is theirs from the invitation on)."""
-    return [user.email for user in users if holds_program_right(dict(user.programs))]
+    return [user.email for user in users if registry.holds_program_right(dict(user.programs))]
 
 
 def _licenses(entry: TenantEntry) -> list[Problem]:
@@ -100,7 +100,7 @@ def _licenses(entry: TenantEntry) -> list[Problem]:
                 " program_access: true with licences",
             )
             for index, user in enumerate(users)
-            if holds_program_right(dict(user.programs))
+            if registry.holds_program_right(dict(user.programs))
         ]
     holders = licence_holders(users)
     licenses = billing.licenses

@@ -31,6 +31,7 @@ from t4o_reconcile.config.repository import AgreementEntry, Origin, Repository, 
 from t4o_reconcile.config.secret_refs import SecretPolicy
 from t4o_reconcile.config.tenant_models import AgreementsFile, SecretRef, Tenant
 from t4o_reconcile.config.yamlfile import ParseError, SourceFile, YAMLSyntax, decode, parse
+from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
 DEFAULTS = "_defaults"
@@ -357,12 +358,16 @@ class _Loader:
 
     def _resolve_secrets(self, entry: TenantEntry) -> None:
         tenant = entry.tenant
-        references: list[tuple[DocPath, str]] = [
-            (("connections", i, "token"), c.token.secret)
-            for i, c in enumerate(tenant.connections or [])
-        ]
-        if tenant.email_account is not None:
-            references.append((("email_account", "password"), tenant.email_account.password.secret))
+        references: list[tuple[DocPath, str]] = []
+        for name, secret_fields in registry.SECRET_FIELDS.items():
+            held = getattr(tenant, name)
+            items = enumerate(held or []) if isinstance(held, list) else [(None, held)]
+            for index, item in items:
+                for secret_field in secret_fields:
+                    ref = getattr(item, secret_field, None)
+                    if isinstance(ref, SecretRef):
+                        at = (name, secret_field) if index is None else (name, index, secret_field)
+                        references.append((at, ref.secret))
         if isinstance(tenant.personal_number, SecretRef):
             references.append((("personal_number",), tenant.personal_number.secret))
         for doc_path, reference in references:

@@ -219,13 +219,6 @@ def billing_problem(
     return None
 
 
-def holds_program_right(programs: Any) -> bool:
-    """A user holding any program right but ``none`` takes one licence."""
-    return isinstance(programs, dict) and any(
-        right not in (None, "none") for right in programs.values()
-    )
-
-
 def custom_email_problem(custom_invoice_email: bool, programs: Any) -> str | None:
     """The custom invoice e-mail right is an extra access on top of invoicing."""
     if custom_invoice_email and (programs or {}).get("invoicing", "none") == "none":

@@ -1,6 +1,6 @@
 """Apply a plan: run its actions against a provider and report exactly what happened.
 
-The order is the engine's (``engine.order.flatten``), split into phases: agreement
+The order is the engine's (``engine.order.schedule``), in phases: agreement
 creates and updates first (tenants may move into them), then the tenants concurrently,
 each strictly in its own order, then whole-tenant deletes, then agreement deletes (they
 need their tenants moved out first). A failure stops that tenant only, or everything not
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
-from t4o_reconcile.engine.order import agreement_phases, is_tenant_delete, sort_tenant_actions
+from t4o_reconcile.engine import sections
+from t4o_reconcile.engine.order import Schedule, schedule
 from t4o_reconcile.engine.plan import WHOLE_TENANT, Action, ActionKind, Plan
-from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.provider import (
     ActionResult,
     ExecutionContext,
@@ -38,6 +38,7 @@ from t4o_reconcile.engine.snapshot import Secret
 from t4o_reconcile.errors import ApplyRefused
 
 REPORT_FORMAT_VERSION = 1
+_MEMBERSHIP = sections.AgreementMembership.name
 
 EventKind = Literal["tenant_started", "tenant_finished", "action_done"]
 
@@ -255,61 +256,6 @@ def check_applicable(plan: Plan, *, allow_deletes: bool) -> list[str]:
     return reasons
 
 
-@dataclass(slots=True)
-class Schedule:
-    """The plan's actions split into the phases apply runs, in order. A tenant the plan
-    keeps on disk (``TenantStore``) is scheduled by its slug alone (None) and read only
-    when it runs."""
-
-    agreements_first: list[Action]
-    tenants: dict[str, list[Action] | None]
-    tenant_deletes: list[Action]
-    agreements_last: list[Action]
-    store: TenantStore | None = None
-    total: int = 0  # every action of every phase
-
-    def tenant_actions(self, slug: str) -> list[Action]:
-        """A scheduled tenant's actions, in apply order."""
-        held = self.tenants[slug]
-        if held is not None:
-            return held
-        tenant = self.store.get(slug) if self.store is not None else None
-        return [] if tenant is None else sort_tenant_actions(tenant.actions)
-
-
-def schedule(plan: Plan) -> Schedule:
-    """Split the engine's order (``order.flatten``) into phases, keeping each tenant's
-    actions and the agreement actions in the order the engine gave them."""
-    first, agreement_deletes = agreement_phases(plan)
-    # A tenant's actions that name no tenant (only a hand-made plan has them) run with the
-    # agreements, as they always did.
-    last: list[Action] = []
-    tenants: dict[str, list[Action] | None] = {}
-    tenant_deletes: list[Action] = []
-    store = plan.tenants
-    deferred = 0  # the actions of the tenants left on disk
-    for position, slug in enumerate(store.slugs()):
-        if store.spilled_at(position) and not store.deletes(position):
-            # Its line holds only its own actions (the planner's, or checked by
-            # ``planfile``): left on disk until it runs.
-            tenants[slug] = None
-            deferred += store.size(position)
-            continue
-        for action in sort_tenant_actions(store[position].actions):
-            if action.tenant is None:
-                (last if action.kind == "delete" else first).append(action)
-            elif is_tenant_delete(action):
-                tenant_deletes.append(action)
-            else:
-                held = tenants.setdefault(action.tenant, [])
-                if held is not None:
-                    held.append(action)
-    agreements_last = last + agreement_deletes
-    total = len(first) + len(tenant_deletes) + len(agreements_last) + deferred
-    total += sum(len(held) for held in tenants.values() if held is not None)
-    return Schedule(first, tenants, tenant_deletes, agreements_last, store, total)
-
-
 async def apply_plan(
     plan: Plan,
     provider: Provider,
@@ -488,10 +434,10 @@ class _Run:
     def _blocked_by_agreement(self, action: Action) -> str | None:
         if not self.failed_agreements or action.after is None:
             return None
-        if action.section == "agreement":
+        if action.section == _MEMBERSHIP:
             name = action.after.get("name")
         elif action.section == WHOLE_TENANT:
-            name = action.after.get("agreement")
+            name = action.after.get(_MEMBERSHIP)
         else:
             return None
         return name if isinstance(name, str) and name in self.failed_agreements else None

@@ -34,6 +34,8 @@ from t4o_reconcile.engine.secret_destinations import redirected_secrets
 from t4o_reconcile.engine.snapshot import Item, SafetyOptions, Snapshot, TenantSnapshot
 
 _MEMBERSHIP = sections.AgreementMembership.name
+_USERS = sections.Users.name
+_TEMPLATES = sections.EmailTemplates.name
 
 
 def make_plan(
@@ -223,7 +225,7 @@ def _membership_after(have: TenantSnapshot, tenant_plan: TenantPlan | None) -> s
 def _agreements_named(tenant_plan: TenantPlan) -> Iterator[str]:
     for action in tenant_plan.actions:
         if action.after and action.section in (_MEMBERSHIP, WHOLE_TENANT):
-            name = action.after.get("agreement" if action.section == WHOLE_TENANT else "name")
+            name = action.after.get(_MEMBERSHIP if action.section == WHOLE_TENANT else "name")
             if isinstance(name, str):
                 yield name
 
@@ -232,8 +234,8 @@ def _in_order(
     actions: list[Action], want: TenantSnapshot, have: TenantSnapshot | None
 ) -> list[Action]:
     old_language = plan_errors.main_language(have, None) if have is not None else None
-    live = have.sections.get("email_templates", {}) if have is not None else {}
-    wanted = want.sections.get("email_templates", live)
+    live = have.sections.get(_TEMPLATES, {}) if have is not None else {}
+    wanted = want.sections.get(_TEMPLATES, live)
     return order_templates(
         sort_tenant_actions(actions),
         plan_errors.main_language(want, have),
@@ -427,7 +429,7 @@ def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
     slug = want.slug
     wanted = want.sections
     after: dict[str, Any] = {"slug": slug}
-    identity = wanted.get(sections.Identity.name, {}).get("")
+    identity = wanted.get(_IDENTITY, {}).get("")
     if identity is not None:
         after.update(identity.fields)
     for section in sections.each():
@@ -436,7 +438,7 @@ def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
             if item is not None:
                 after[section.name] = dict(item.fields)
     after[_MEMBERSHIP] = _membership(wanted.get(_MEMBERSHIP))
-    users = wanted.get("users", {})
+    users = wanted.get(_USERS, {})
     owner_key = next((k for k, u in users.items() if u.fields.get("role") == "owner"), None)
     owner = users[owner_key] if owner_key is not None else None
     after["owner"] = (
@@ -466,7 +468,7 @@ def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
         if section.created_with_tenant:
             continue
         for key, item in wanted.get(section.name, {}).items():
-            if section.name == "users" and key == owner_key:
+            if section.name == _USERS and key == owner_key:
                 continue
             actions.append(create_action(slug, section.name, key, item.fields))
 
@@ -476,7 +478,7 @@ _NO_PROGRAMS = sections.Users.missing_means["programs"]
 
 
 def _plan_tenant_delete(have: TenantSnapshot) -> TenantPlan:
-    identity = have.sections.get("identity", {}).get("")
+    identity = have.sections.get(_IDENTITY, {}).get("")
     delete = Action(
         tenant=have.slug,
         section=WHOLE_TENANT,
@@ -545,14 +547,14 @@ class _Charged:
         if have is not None:
             before_name = _membership(have.sections.get(_MEMBERSHIP))
             if before_name is not None:
-                users = have.sections.get("users", {})
+                users = have.sections.get(_USERS, {})
                 before.add(users, users, new_tenant=False)
         after_name: str | None = None
         after = _Accesses(self._names)
         if not deleted:
             after_name, users = _after_membership(want, have)
             if after_name is not None:
-                live_users = have.sections.get("users", {}) if have is not None else {}
+                live_users = have.sections.get(_USERS, {}) if have is not None else {}
                 after.add(users, live_users, new_tenant=have is None)
         if before_name == after_name and before == after:
             if before_name is not None:
@@ -628,7 +630,7 @@ class _Accesses:
                 status = "active" if new_tenant and owner else "pending"
             target = self.active if status == "active" else self.pending
             for program, right in (user.fields.get("programs") or {}).items():
-                if right not in (None, "none"):
+                if sections.gives_access(right):
                     target.add(self.names.access(email, str(program)))
 
     def update(self, other: _Accesses) -> None:
@@ -655,4 +657,4 @@ def _after_membership(
             return want.sections[section]
         return have.sections.get(section, {}) if have is not None else {}
 
-    return _membership(pick("agreement")), pick("users")
+    return _membership(pick(_MEMBERSHIP)), pick(_USERS)

@@ -25,10 +25,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
 
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
+from t4o_reconcile.engine.planstore import TenantStore
+from t4o_reconcile.engine.sections import holds_program_right
 
 _KIND_RANK = {"create": 0, "move": 1, "update": 2, "delete": 4}
 
@@ -42,27 +44,22 @@ def _kind_rank(action: Action) -> int:
     return _KIND_RANK[action.kind]
 
 
-def _holds_right(fields: dict[str, Any] | None) -> bool:
-    programs = (fields or {}).get("programs")
-    return isinstance(programs, dict) and any(r not in (None, "none") for r in programs.values())
-
-
 def frees_licence(action: Action) -> bool:
     """A user action after which the user no longer takes a licence."""
-    if action.section != "users" or not _holds_right(action.before):
+    if action.section != _USERS or not holds_program_right((action.before or {}).get("programs")):
         return False
     if action.kind == "delete":
         return True
     return (
         action.kind == "update"
         and "programs" in (action.after or {})
-        and not (_holds_right(action.after))
+        and not holds_program_right((action.after or {}).get("programs"))
     )
 
 
 def narrows_billing(action: Action) -> bool:
     """A billing update that lowers licences or takes program access away."""
-    if action.section != "billing" or action.kind != "update":
+    if action.section != sections.Billing.name or action.kind != "update":
         return False
     before, after = action.before or {}, action.after or {}
     if after.get("program_access") is False and before.get("program_access") is not False:
@@ -71,12 +68,13 @@ def narrows_billing(action: Action) -> bool:
     return isinstance(old, int) and isinstance(new, int) and new < old
 
 
-TEMPLATES = "email_templates"
+TEMPLATES = sections.EmailTemplates.name
+_USERS = sections.Users.name
 
 
 def is_language_switch(action: Action) -> bool:
     return (
-        action.section == "invoicing"
+        action.section == sections.Invoicing.name
         and action.kind == "update"
         and "language" in (action.after or {})
     )
@@ -90,7 +88,7 @@ def _tenant_key(action: Action) -> tuple[int, int]:
     if action.section == TEMPLATES or is_language_switch(action):
         # One group in the order order_templates gave it (a stable sort keeps it).
         return sections.RANK[TEMPLATES], 0
-    users = sections.RANK.get("users", len(sections.RANK))
+    users = sections.RANK.get(_USERS, len(sections.RANK))
     if frees_licence(action):
         return users, -1
     if narrows_billing(action):
@@ -158,17 +156,7 @@ def flatten(plan: Plan) -> list[Action]:
 
 def iter_flat(plan: Plan) -> Iterator[Action]:
     """``flatten``'s actions one by one: a tenant on disk is read only in turn."""
-    first, last = agreement_phases(plan)
-    yield from first
-    tenant_deletes: list[Action] = []
-    for tenant in plan.tenants:
-        for action in sort_tenant_actions(tenant.actions):
-            if is_tenant_delete(action):
-                tenant_deletes.append(action)
-            else:
-                yield action
-    yield from tenant_deletes
-    yield from last
+    return iter(schedule(plan))
 
 
 def agreement_phases(plan: Plan) -> tuple[list[Action], list[Action]]:
@@ -178,3 +166,66 @@ def agreement_phases(plan: Plan) -> tuple[list[Action], list[Action]]:
     first = [a for a in agreements if a.kind != "delete"]
     last = [a for a in agreements if a.kind == "delete" and a.section == AGREEMENTS]
     return first, last
+
+
+@dataclass(slots=True)
+class Schedule:
+    """The plan's actions split into the phases apply runs, in order. A tenant the plan
+    keeps on disk (``TenantStore``) is scheduled by its slug alone (None) and read only
+    when it runs."""
+
+    agreements_first: list[Action]
+    tenants: dict[str, list[Action] | None]
+    tenant_deletes: list[Action]
+    agreements_last: list[Action]
+    store: TenantStore | None = None
+    total: int = 0  # every action of every phase
+
+    def tenant_actions(self, slug: str) -> list[Action]:
+        """A scheduled tenant's actions, in apply order."""
+        held = self.tenants[slug]
+        if held is not None:
+            return held
+        tenant = self.store.get(slug) if self.store is not None else None
+        return [] if tenant is None else sort_tenant_actions(tenant.actions)
+
+    def __iter__(self) -> Iterator[Action]:
+        """Every action in the order apply runs them; a tenant on disk is read in turn."""
+        yield from self.agreements_first
+        for slug in self.tenants:
+            yield from self.tenant_actions(slug)
+        yield from self.tenant_deletes
+        yield from self.agreements_last
+
+
+def schedule(plan: Plan) -> Schedule:
+    """Split the plan's actions into apply's phases, keeping each tenant's actions and
+    the agreement actions in the order the engine gave them."""
+    first, agreement_deletes = agreement_phases(plan)
+    # A tenant's actions that name no tenant (only a hand-made plan has them) run with the
+    # agreements, as they always did.
+    last: list[Action] = []
+    tenants: dict[str, list[Action] | None] = {}
+    tenant_deletes: list[Action] = []
+    store = plan.tenants
+    deferred = 0  # the actions of the tenants left on disk
+    for position, slug in enumerate(store.slugs()):
+        if store.spilled_at(position) and not store.deletes(position):
+            # Its line holds only its own actions (the planner's, or checked by
+            # ``planfile``): left on disk until it runs.
+            tenants[slug] = None
+            deferred += store.size(position)
+            continue
+        for action in sort_tenant_actions(store[position].actions):
+            if action.tenant is None:
+                (last if action.kind == "delete" else first).append(action)
+            elif is_tenant_delete(action):
+                tenant_deletes.append(action)
+            else:
+                held = tenants.setdefault(action.tenant, [])
+                if held is not None:
+                    held.append(action)
+    agreements_last = last + agreement_deletes
+    total = len(first) + len(tenant_deletes) + len(agreements_last) + deferred
+    total += sum(len(held) for held in tenants.values() if held is not None)
+    return Schedule(first, tenants, tenant_deletes, agreements_last, store, total)

@@ -21,6 +21,13 @@ from t4o_reconcile.engine.snapshot import (
 )
 from t4o_reconcile.vocabulary import Vocabulary, language_of_country, merge_fields_of
 
+_IDENTITY = sections.Identity.name
+_USERS = sections.Users.name
+_BILLING = sections.Billing.name
+_INVOICING = sections.Invoicing.name
+_TEMPLATES = sections.EmailTemplates.name
+_MEMBERSHIP = sections.AgreementMembership.name
+
 
 def tenant_errors(
     want: TenantSnapshot, have: TenantSnapshot | None, live: Snapshot
@@ -83,12 +90,12 @@ def _identity_numbers(want: TenantSnapshot, have: TenantSnapshot | None) -> Iter
     """The numbers against the country the tenant will have: the file's address when it
     manages one, else the live address. validate can only assume the default country
     for a file that leaves the address out."""
-    wanted = want.sections.get("identity", {}).get("")
+    wanted = want.sections.get(_IDENTITY, {}).get("")
     if wanted is None:
         return
     address_of: Any = wanted.fields.get("address", _UNMANAGED)
     if address_of is _UNMANAGED and have is not None:
-        live = have.sections.get("identity", {}).get("")
+        live = have.sections.get(_IDENTITY, {}).get("")
         address_of = live.fields.get("address") if live is not None else None
     country = address_of.get("country") if isinstance(address_of, dict) else None
     country = country or national_id.DEFAULT_COUNTRY
@@ -107,7 +114,7 @@ def _identity_numbers(want: TenantSnapshot, have: TenantSnapshot | None) -> Iter
                 "" if "address" in wanted.fields else " (the live address; the file leaves it out)"
             )
             yield PlanError(
-                address(want.slug, "identity", ""),
+                address(want.slug, _IDENTITY, ""),
                 f"{field}: {exc}; the tenant's country is {country}{where}",
             )
 
@@ -118,11 +125,11 @@ _UNMANAGED: Any = object()
 def _activation(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
     """A client waits in the activation list (pending) until it is activated; it cannot go
     back, and it gets no users but its owner while it waits."""
-    wanted = want.sections.get("identity", {}).get("")
-    live = have.sections.get("identity", {}).get("") if have is not None else None
+    wanted = want.sections.get(_IDENTITY, {}).get("")
+    live = have.sections.get(_IDENTITY, {}).get("") if have is not None else None
     live_state = live.fields.get("state", "active") if live is not None else None
     state = wanted.fields.get("state") if wanted is not None else None
-    where = address(want.slug, "identity", "")
+    where = address(want.slug, _IDENTITY, "")
     if state == "pending" and live_state == "active":
         yield PlanError(
             where, "an active tenant cannot go back to the activation list (state: pending)"
@@ -130,11 +137,11 @@ def _activation(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[P
         return
     if (state or live_state) != "pending":
         return
-    current = have.sections.get("users", {}) if have is not None else {}
-    for email, user in want.sections.get("users", {}).items():
+    current = have.sections.get(_USERS, {}) if have is not None else {}
+    for email, user in want.sections.get(_USERS, {}).items():
         if email not in current and user.fields.get("role") != "owner":
             yield PlanError(
-                address(want.slug, "users", email),
+                address(want.slug, _USERS, email),
                 f"{email} cannot be invited while the tenant is pending; activate it first"
                 " (state: active)",
             )
@@ -147,27 +154,24 @@ def _after(want: TenantSnapshot, have: TenantSnapshot | None, section: str) -> d
     return have.sections.get(section, {}) if have is not None else {}
 
 
-def _holds_right(user: Item) -> bool:
-    programs = user.fields.get("programs")
-    return isinstance(programs, dict) and any(r not in (None, "none") for r in programs.values())
-
-
 def _licenses(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
     """Each user holding a program right takes one licence; a client without program
     access has none. Counted on the tenant as the plan leaves it: the file's billing and
     users where it manages them, the live ones where it does not (validate cannot)."""
-    if "billing" not in want.sections and "users" not in want.sections:
+    if _BILLING not in want.sections and _USERS not in want.sections:
         return
-    billing = _after(want, have, "billing").get("")
+    billing = _after(want, have, _BILLING).get("")
     fields = billing.fields if billing is not None else {}
     licenses = fields.get("licenses", 0)
     holders = sorted(
-        email for email, user in _after(want, have, "users").items() if _holds_right(user)
+        email
+        for email, user in _after(want, have, _USERS).items()
+        if sections.holds_program_right(user.fields.get("programs"))
     )
     if not holders or not isinstance(licenses, int):
         return
-    where = address(want.slug, "billing", "")
-    live_users = "" if "users" in want.sections else " (the live users; the file leaves users out)"
+    where = address(want.slug, _BILLING, "")
+    live_users = "" if _USERS in want.sections else " (the live users; the file leaves users out)"
     if fields.get("program_access") is False:
         yield PlanError(
             where,
@@ -178,7 +182,7 @@ def _licenses(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[Pla
     elif len(holders) > licenses:
         live_billing = (
             ""
-            if "billing" in want.sections
+            if _BILLING in want.sections
             else " (the file leaves billing out: "
             + ("live)" if have is not None else "a new tenant's default)")
         )
@@ -193,10 +197,10 @@ def _licenses(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[Pla
 def _custom_templates(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
     """A template written (created or changed) needs a user of the tenant who holds the
     custom invoice e-mail right when it is written: after the plan's user changes."""
-    wanted = want.sections.get("email_templates")
+    wanted = want.sections.get(_TEMPLATES)
     if not wanted:
         return
-    live = have.sections.get("email_templates", {}) if have is not None else {}
+    live = have.sections.get(_TEMPLATES, {}) if have is not None else {}
     written = sorted(
         key
         for key, item in wanted.items()
@@ -204,12 +208,12 @@ def _custom_templates(want: TenantSnapshot, have: TenantSnapshot | None) -> Iter
     )
     if not written:
         return
-    users = _after(want, have, "users")
+    users = _after(want, have, _USERS)
     if any(user.fields.get("custom_invoice_email") is True for user in users.values()):
         return
-    live_users = "" if "users" in want.sections else " (the live users; the file leaves users out)"
+    live_users = "" if _USERS in want.sections else " (the live users; the file leaves users out)"
     yield PlanError(
-        address(want.slug, "email_templates", written[0]),
+        address(want.slug, _TEMPLATES, written[0]),
         f"writing email template(s) {', '.join(written)} needs a user holding the custom"
         f" invoice e-mail right, and none does{live_users}; expected custom_invoice_email:"
         " true on a user with an invoicing right",
@@ -220,13 +224,13 @@ def main_language(want: TenantSnapshot, have: TenantSnapshot | None) -> str:
     """The tenant's language after the plan: the file's ``invoicing.language``, else the
     live one, else the language of the country a new tenant is created in."""
     for side in (want, have):
-        invoicing = side.sections.get("invoicing", {}).get("") if side is not None else None
+        invoicing = side.sections.get(_INVOICING, {}).get("") if side is not None else None
         language = invoicing.fields.get("language") if invoicing is not None else None
         if isinstance(language, str):
             return language
     country = None
     for side in (want, have):
-        identity_item = side.sections.get("identity", {}).get("") if side is not None else None
+        identity_item = side.sections.get(_IDENTITY, {}).get("") if side is not None else None
         found = identity_item.fields.get("address") if identity_item is not None else None
         if isinstance(found, dict) and found.get("country"):
             country = found["country"]
@@ -240,7 +244,7 @@ def _vocabulary(want: TenantSnapshot, vocabulary: Vocabulary | None) -> Iterator
     if vocabulary is None:
         return  # the provider cannot say; validate has warned against the built-in list
     slug = want.slug
-    invoicing = want.sections.get("invoicing", {}).get("")
+    invoicing = want.sections.get(_INVOICING, {}).get("")
     if invoicing is not None:
         for field, known in (
             ("pdf_template", vocabulary.pdf_templates),
@@ -249,11 +253,11 @@ def _vocabulary(want: TenantSnapshot, vocabulary: Vocabulary | None) -> Iterator
             value = invoicing.fields.get(field)
             if isinstance(value, str) and value not in known:
                 yield PlanError(
-                    address(slug, "invoicing", ""),
+                    address(slug, _INVOICING, ""),
                     f"{field} {value!r} is not one the API offers ({_listed(known)})",
                 )
-    for key, item in want.sections.get("email_templates", {}).items():
-        where = address(slug, "email_templates", key)
+    for key, item in want.sections.get(_TEMPLATES, {}).items():
+        where = address(slug, _TEMPLATES, key)
         language = item.fields.get("language")
         if isinstance(language, str) and language not in vocabulary.languages:
             yield PlanError(
@@ -281,11 +285,11 @@ def _listed(names: frozenset[str], *, brace: bool = False, limit: int = 30) -> s
 
 
 def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:
-    wanted = want.sections.get("invoicing", {}).get("")
-    current = have.sections.get("invoicing", {}).get("")
+    wanted = want.sections.get(_INVOICING, {}).get("")
+    current = have.sections.get(_INVOICING, {}).get("")
     if wanted is None or current is None:
         return
-    where = address(want.slug, "invoicing", "")
+    where = address(want.slug, _INVOICING, "")
     for kind in ("invoice", "customer"):
         next_number = wanted.fields.get(f"next_{kind}_number")
         last = current.fields.get(f"last_{kind}_number")
@@ -303,7 +307,7 @@ def _numbers(want: TenantSnapshot, have: TenantSnapshot) -> Iterator[PlanError]:
 
 
 def _owner(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanError]:
-    users = want.sections.get("users")
+    users = want.sections.get(_USERS)
     slug = want.slug
     where = f"{slug}.users"
     if have is None:
@@ -317,24 +321,24 @@ def _owner(want: TenantSnapshot, have: TenantSnapshot | None) -> Iterator[PlanEr
         return
     if users is None:
         return
-    live_owners = _owners(have.sections.get("users", {}))
+    live_owners = _owners(have.sections.get(_USERS, {}))
     wanted_owners = _owners(users)
     for email in live_owners:
         if email not in users:
             yield PlanError(
-                address(slug, "users", email),
+                address(slug, _USERS, email),
                 f"removing the owner {email} is not possible through the API",
             )
         elif email not in wanted_owners:
             role = users[email].fields.get("role")
             yield PlanError(
-                address(slug, "users", email),
+                address(slug, _USERS, email),
                 f"demoting the owner {email} to {role} is not possible through the API",
             )
     for email in wanted_owners:
         if email not in live_owners:
             yield PlanError(
-                address(slug, "users", email),
+                address(slug, _USERS, email),
                 f"{email} cannot become owner: the owner is "
                 f"{', '.join(live_owners) or 'unknown'} and ownership transfer is not"
                 " possible through the API",
@@ -385,7 +389,7 @@ def unknown_agreement(
     if known is None or name in known:
         return []
     error = PlanError(
-        address(slug, "agreement", ""),
+        address(slug, _MEMBERSHIP, ""),
         f"unknown agreement {name!r}; known agreements: {', '.join(sorted(known)) or 'none'}",
         source,
     )

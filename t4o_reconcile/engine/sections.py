@@ -344,6 +344,16 @@ class Users(Section):
     api_path = "users"
 
 
+def gives_access(right: object) -> bool:
+    """A program right that lets its user into the program: any but ``none``."""
+    return right not in (None, "none")
+
+
+def holds_program_right(programs: object) -> bool:
+    """A user holding any program right but ``none`` takes one licence."""
+    return isinstance(programs, dict) and any(gives_access(r) for r in programs.values())
+
+
 @register
 class EmailTemplates(Section):
     name = "email_templates"

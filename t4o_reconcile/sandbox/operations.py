@@ -16,9 +16,9 @@ from t4o_reconcile import national_id
 from t4o_reconcile.config.tenant_models import (
     billing_problem,
     custom_email_problem,
-    holds_program_right,
     merge_field_problems,
 )
+from t4o_reconcile.engine.sections import holds_program_right
 from t4o_reconcile.sandbox import bodies as m
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError

@@ -6,6 +6,8 @@ API's answer, diffed, ordered, guarded and routed like the sections the product 
 
 from __future__ import annotations
 
+import ast
+import pathlib
 import typing
 from collections.abc import Iterator
 
@@ -135,3 +137,52 @@ def test_a_new_collection_section_needs_nothing_but_its_declaration(
     assert live.sections["tags"] == {
         "red": Item({"label": "red", "colour": "#f00", "uses": 2}, "9")
     }
+
+
+# Literals equal to a section name that mean something else: the API's name of a tenant's
+# agreement, and the plan file's fields ``identity`` (whoami's answer) and ``agreement``
+# (an agreement's user counts).
+_NOT_A_SECTION = {
+    "api/live_snapshot.py": {"agreement"},
+    "engine/document.py": {"identity", "agreement"},
+    "engine/planfile.py": {"identity", "agreement"},
+    "engine/plan_schema.py": {"identity", "agreement"},
+}
+
+
+def _section_literals(path: pathlib.Path) -> Iterator[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    attribute_names = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets)
+        for inner in ast.walk(node.value)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in sections.REGISTRY
+            and id(node) not in attribute_names
+        ):
+            yield node.lineno, node.value
+
+
+def test_a_section_name_is_written_only_in_the_registry() -> None:
+    package = pathlib.Path(sections.__file__).parent.parent
+    found: list[str] = []
+    for part in ("engine", "api"):
+        for path in sorted((package / part).rglob("*.py")):
+            if path.name == "sections.py":
+                continue
+            name = path.relative_to(package).as_posix()
+            allowed = _NOT_A_SECTION.get(name, set())
+            found.extend(
+                f"{name}:{line}: {value!r}"
+                for line, value in _section_literals(path)
+                if value not in allowed
+            )
+    assert found == [], "use the registry's name (sections.Users.name) instead:\n" + "\n".join(
+        found
+    )
