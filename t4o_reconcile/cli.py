@@ -596,8 +596,8 @@ def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
 
 
 def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> None:
-    """The plan on stdout as ``click.echo(_render(...))`` prints it; text and JSON are
-    written a tenant at a time, never held whole."""
+    """The plan on stdout; text, JSON and markdown are written a tenant at a time, never
+    held whole."""
     pieces: Iterable[str]
     if fmt == "json":
         from t4o_reconcile.render.json import iter_json_plan
@@ -612,7 +612,7 @@ def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> N
 
         pieces = iter_markdown(the_plan)
     else:
-        click.echo(_render(the_plan, fmt, warnings), nl=fmt not in _PROBLEM_ONLY)
+        click.echo(_findings(the_plan, fmt, warnings), nl=False)
         return
     stream = sys.stdout
     for piece in pieces:
@@ -621,23 +621,12 @@ def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> N
     stream.flush()
 
 
-def _render(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> str:
-    if fmt in _PROBLEM_ONLY:
-        from t4o_reconcile.render.findings import from_plan, from_problems, render, summary_notice
+def _findings(the_plan: Plan, fmt: str, warnings: Sequence[Problem]) -> str:
+    """The plan's problems only (``_PROBLEM_ONLY`` formats): workflow commands or SARIF."""
+    from t4o_reconcile.render.findings import from_plan, from_problems, render, summary_notice
 
-        text = render([*from_problems(warnings), *from_plan(the_plan)], fmt)
-        return text + summary_notice(the_plan) if fmt == "github" else text
-    if fmt == "json":
-        from t4o_reconcile.render.json import render_json
-
-        return render_json(the_plan)
-    if fmt == "markdown":
-        from t4o_reconcile.render.markdown import render_markdown
-
-        return render_markdown(the_plan)
-    from t4o_reconcile.render.text import render_text
-
-    return render_text(the_plan, color=_color())
+    text = render([*from_problems(warnings), *from_plan(the_plan)], fmt)
+    return text + summary_notice(the_plan) if fmt == "github" else text
 
 
 @main.command()

@@ -20,7 +20,6 @@ from t4o_reconcile.engine.snapshot import (
     Item,
     SafetyOptions,
     Secret,
-    Snapshot,
     TenantSnapshot,
     UnresolvedSecret,
 )
@@ -32,13 +31,6 @@ _RESET: dict[str, BaseModel] = {
     "defaults": Defaults(),
     "billing": Billing(licenses=0),
 }
-
-
-def desired_snapshot(repo: Repository) -> Snapshot:
-    """The repository as the engine's snapshot (plan makes its tenants' snapshots as their
-    files load instead: see ``workflow.load_desired``)."""
-    tenants = {slug: tenant_snapshot(entry) for slug, entry in repo.tenants.items()}
-    return Snapshot(tenants=tenants, agreements=agreements_snapshot(repo))
 
 
 def agreements_snapshot(repo: Repository) -> dict[str, Item] | None:

@@ -12,20 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from t4o_reconcile.engine.plan import Action, Attribution, Plan, PlanError, TenantPlan
-from t4o_reconcile.engine.sensitive import as_plan_file, from_json, is_sensitive, mask, to_json
+from t4o_reconcile.engine.sensitive import as_plan_file, from_json, is_sensitive, to_json
 
 FORMAT_VERSION = 1
-
-
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan with every secret shown as ``(sensitive)``."""
-    return plan_document(plan, secret=mask)
-
-
-def plan_document(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
-    document = plan_head(plan, secret=secret)
-    document["tenants"] = [tenant_document(tenant, secret) for tenant in plan.tenants]
-    return document
 
 
 def plan_head(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The FastAPI application of the sandbox: routes of docs/api.md over ``operations``.
 
-Endpoints are sync functions (FastAPI runs them in its thread pool); each runs in one
-transaction of the store. Answers are built as JSON text directly — the response models
-document the schema (and schemathesis checks the answers against it) without paying for
-validating every answer a second time.
+Endpoints are async functions that run on the event loop, one at a time: each runs in one
+transaction of the store, a few SQLite statements, without a hand-off to a thread pool.
+Answers are built as JSON text directly — the response models document the schema (and
+schemathesis checks the answers against it) without paying for validating every answer a
+second time.
 """
 
 from __future__ import annotations

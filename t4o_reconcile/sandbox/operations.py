@@ -130,9 +130,9 @@ def visible_tenant(tx: Tx, slug: str) -> Row:
     if tx.principal is None:
         raise RuntimeError("tx.principal is set for every request that gets here")
     found = tx.tenant(slug)
-    if found is None or found[1] != tx.principal.partner or not tx.principal.sees(slug):
+    if found is None or found.partner != tx.principal.partner or not tx.principal.sees(slug):
         raise not_found(f"tenant {slug!r}")
-    return found[0]
+    return found.row
 
 
 def _check_identity_numbers(data: dict[str, Any]) -> None:
@@ -183,7 +183,7 @@ def _check_organization_number(tx: Tx, slug: str, number: str | None, owner: str
 
 def _owner_of(tx: Tx, slug: str) -> str | None:
     found = tx.tenant(slug)
-    return found[2] if found is not None else None
+    return found.owner_email if found is not None else None
 
 
 def _check_agreement(tx: Tx, name: str | None, field: str) -> None:
@@ -359,7 +359,7 @@ def update_tenant(tx: Tx, slug: str, if_match: str | None, patch: m.TenantPatch)
         found = tx.tenant(slug)
         if found is None:
             raise RuntimeError("found is set for every request that gets here")
-        _check_organization_number(tx, slug, data["organization_number"], found[2])
+        _check_organization_number(tx, slug, data["organization_number"], found.owner_email)
     if data == before.data:
         return before
     after = tx.update_tenant(slug, data, before.version + 1)

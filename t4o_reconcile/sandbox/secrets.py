@@ -266,7 +266,7 @@ def compare_answer(
         )
     with store.transaction(principal, write=False) as tx:
         found = tx.tenant(slug)
-    if found is None or found[1] != principal.partner or not principal.sees(slug):
+    if found is None or found.partner != principal.partner or not principal.sees(slug):
         raise ProblemError(rules.NOT_FOUND, f"tenant {slug!r} does not exist")
     asked = candidates(body)
     budget, who = store.compare_budget, principal.token_id or principal.actor
@@ -289,8 +289,8 @@ def compare(tx: Tx, slug: str, asked: list[Candidate], pepper: bytes) -> dict[st
     for candidate in asked:
         if candidate.resource == "tenant":
             same = tenant is not None and holds(
-                tenant[0].data.get("personal_number"),
-                _canonical(candidate.value, tenant[0].data),
+                tenant.row.data.get("personal_number"),
+                _canonical(candidate.value, tenant.row.data),
                 pepper,
             )
         else:

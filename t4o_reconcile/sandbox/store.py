@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from t4o_reconcile.fingerprint import fingerprint, matches, new_salt
 from t4o_reconcile.sandbox.catalog import PRODUCT
@@ -148,6 +148,14 @@ class Row:
         return {**self.data, "version": str(self.version)}
 
 
+class TenantRow(NamedTuple):
+    """A tenant as stored, with the columns kept beside its data."""
+
+    row: Row
+    partner: str
+    owner_email: str
+
+
 @dataclass(slots=True)
 class Written(Row):
     """A written row and the other rows the write changed as a side effect (a bank
@@ -254,14 +262,15 @@ class Tx:
 
     # Tenants ---------------------------------------------------------------------
 
-    def tenant(self, slug: str) -> tuple[Row, str, str] | None:
-        """(row, partner, owner_email) of any tenant, whoever owns it."""
+    def tenant(self, slug: str) -> TenantRow | None:
+        """Any tenant, whoever owns it."""
         found = self.conn.execute(
             "SELECT data, version, partner, owner_email FROM tenants WHERE slug = ?", (slug,)
         ).fetchone()
         if found is None:
             return None
-        return Row(json.loads(found[0]), found[1]), found[2], found[3]
+        data, version, partner, owner_email = found
+        return TenantRow(Row(json.loads(data), version), partner, owner_email)
 
     def insert_tenant(self, slug: str, partner: str, owner_email: str, data: dict[str, Any]) -> Row:
         self.conn.execute(

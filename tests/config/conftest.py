@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from t4o_reconcile.config.desired import agreements_snapshot, tenant_snapshot
 from t4o_reconcile.config.loader import LoadResult, load_repository
+from t4o_reconcile.config.repository import Repository
+from t4o_reconcile.engine.snapshot import Snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "tenants"
 
@@ -49,3 +52,11 @@ def load_files(tmp_path: Path) -> Loader:
         return load_repository(tmp_path, environ={"T4O_SECRET_CLUB_TOKEN": "s3cr3t-club-token"})
 
     return load
+
+
+def desired_of(repository: Repository | None) -> Snapshot:
+    """The snapshot plan makes of a repository (``workflow.load_desired``, which loads with
+    the process's own environment), from one the test loaded with its own."""
+    assert repository is not None
+    tenants = {slug: tenant_snapshot(entry) for slug, entry in repository.tenants.items()}
+    return Snapshot(tenants=tenants, agreements=agreements_snapshot(repository))

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.problems import Problem, format_path
 
-from .conftest import Loader
+from .conftest import Loader, desired_of
 
 HEAD = 'slug: club\nname: Club\norganization_number: "914820332"\n'
 OWNER = "  - {email: boss@club.no, name: Boss, role: owner, programs: {invoicing: admin}}\n"
@@ -98,7 +97,7 @@ def test_a_client_without_program_access_is_valid_and_managed(load_files: Loader
 
     assert result.problems == [], lines(result.problems)
     assert result.repository is not None
-    fields = desired_snapshot(result.repository).tenants["club"].sections["billing"][""].fields
+    fields = desired_of(result.repository).tenants["club"].sections["billing"][""].fields
     assert fields["program_access"] is False
     assert fields["confirmation_email"] == "a@club.no"  # normalised like every e-mail
 
@@ -107,7 +106,7 @@ def test_left_out_the_confirmation_email_is_managed_as_none(load_files: Loader) 
     result = load_files({"club.yaml": HEAD + billing("licenses: 2")})
 
     assert result.repository is not None
-    fields = desired_snapshot(result.repository).tenants["club"].sections["billing"][""].fields
+    fields = desired_of(result.repository).tenants["club"].sections["billing"][""].fields
     assert fields["program_access"] is True
     assert fields["confirmation_email"] is None
 
@@ -229,7 +228,7 @@ def test_templates_with_a_holder_are_valid_and_the_right_is_managed(load_files: 
 
     assert result.problems == [], lines(result.problems)
     assert result.repository is not None
-    users = desired_snapshot(result.repository).tenants["club"].sections["users"]
+    users = desired_of(result.repository).tenants["club"].sections["users"]
     assert users["boss@club.no"].fields["custom_invoice_email"] is True
     assert users["ola@club.no"].fields["custom_invoice_email"] is False  # left out: false
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.engine.snapshot import Secret, Snapshot, UnresolvedSecret
 
-from .conftest import EXAMPLES, HEAD
+from .conftest import EXAMPLES, HEAD, desired_of
 
 
 def load(tmp_path: Path, files: dict[str, str], environ: dict[str, str] | None = None) -> Snapshot:
@@ -16,7 +15,7 @@ def load(tmp_path: Path, files: dict[str, str], environ: dict[str, str] | None =
         (tmp_path / name).write_text(text)
     result = load_repository(tmp_path, environ=environ or {})
     assert result.repository is not None, [str(p) for p in result.problems]
-    return desired_snapshot(result.repository)
+    return desired_of(result.repository)
 
 
 def test_sections_left_out_are_unmanaged(tmp_path: Path) -> None:
@@ -118,7 +117,7 @@ def test_examples_become_a_snapshot_with_safety_and_agreements(
 ) -> None:
     result = load_repository(EXAMPLES)
     assert result.repository is not None
-    snapshot = desired_snapshot(result.repository)
+    snapshot = desired_of(result.repository)
 
     assert snapshot.agreements is not None
     assert snapshot.agreements["Norges Orienteringsforbund"].fields == {

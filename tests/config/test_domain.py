@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.config.problems import Problem, format_path
 from t4o_reconcile.engine.sensitive import mask
 from t4o_reconcile.engine.snapshot import Secret
 
-from .conftest import Loader
+from .conftest import Loader, desired_of
 
 SE_ORGNR = "802401-2349"
 SE_PERSONNUMMER = "811218-9876"
@@ -122,7 +121,7 @@ def test_a_foreign_account_is_given_by_iban_and_keyed_by_it(load_files: Loader) 
 
     assert result.problems == []
     assert result.repository is not None
-    section = desired_snapshot(result.repository).tenants["club"].sections["bank_accounts"]
+    section = desired_of(result.repository).tenants["club"].sections["bank_accounts"]
     assert list(section) == [SE_IBAN]
     assert "account_number" not in section[SE_IBAN].fields
 
@@ -175,7 +174,7 @@ def test_a_personal_number_by_reference_is_a_secret_with_its_last_digits(
 
     assert result.problems == []
     assert result.repository is not None
-    identity = desired_snapshot(result.repository).tenants["club"].sections["identity"][""]
+    identity = desired_of(result.repository).tenants["club"].sections["identity"][""]
     value = identity.fields["personal_number"]
     assert isinstance(value, Secret)
     assert value.value == NO_FNR and value.source == "env:T4O_SECRET_CLUB_PN"
@@ -269,7 +268,7 @@ def test_an_agreement_without_customer_number_is_valid(load_files: Loader) -> No
 
     assert result.problems == []
     assert result.repository is not None
-    agreements = desired_snapshot(result.repository).agreements or {}
+    agreements = desired_of(result.repository).agreements or {}
     assert agreements["NOF"].fields == {"name": "NOF", "customer_number": None}
 
 
@@ -370,7 +369,7 @@ def test_a_pending_tenant_with_its_owner_only_is_valid(load_files: Loader) -> No
 
     assert result.problems == []
     assert result.repository is not None
-    identity = desired_snapshot(result.repository).tenants["club"].sections["identity"][""]
+    identity = desired_of(result.repository).tenants["club"].sections["identity"][""]
     assert identity.fields["state"] == "pending"
 
 

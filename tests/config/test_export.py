@@ -14,7 +14,6 @@ from ruamel.yaml import YAML
 
 from t4o_reconcile import normalize
 from t4o_reconcile.api.live_snapshot import agreements_snapshot, tenant_snapshot
-from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.export import (
     AGREEMENTS_FILE,
     export_tenant,
@@ -28,6 +27,8 @@ from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.snapshot import Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ExportError
 from t4o_reconcile.fingerprint import fingerprint
+
+from .conftest import desired_of
 
 EVENTOR_TOKEN = "eventor-token-value-123"
 SMTP_PASSWORD = "smtp-password-value-456"
@@ -231,7 +232,7 @@ def test_plan_after_export_is_empty(tmp_path: Path, config: dict[str, Any]) -> N
 
     assert loaded.problems == []
     assert loaded.repository is not None
-    desired = desired_snapshot(loaded.repository)
+    desired = desired_of(loaded.repository)
     plan = make_plan(desired, live, target="test")
     assert not plan.has_errors
     assert plan.counts() == {"create": 0, "update": 0, "delete": 0, "move": 0}
@@ -267,7 +268,7 @@ def test_templates_without_a_holder_export_with_a_warning_and_an_empty_plan(
     (warning,) = loaded.problems
     assert warning.level == "warning" and warning.path == ("email_templates",)
     assert loaded.repository is not None
-    plan = make_plan(desired_snapshot(loaded.repository), live, target="test")
+    plan = make_plan(desired_of(loaded.repository), live, target="test")
     assert not plan.has_errors and not plan.has_changes
 
 
@@ -276,7 +277,7 @@ def test_exported_values_equal_the_live_ones_section_by_section(tmp_path: Path) 
     write_export(live.tenants.values(), live.agreements, tmp_path, force=False)
     loaded = load_repository(tmp_path, environ={})
     assert loaded.repository is not None
-    desired = desired_snapshot(loaded.repository).tenants["ok-skogen"]
+    desired = desired_of(loaded.repository).tenants["ok-skogen"]
     have = live.tenants["ok-skogen"]
 
     assert set(desired.sections) == set(have.sections)

@@ -11,10 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from t4o_reconcile.engine.document import plan_to_dict
 from t4o_reconcile.engine.plan_schema import plan_schema
 from t4o_reconcile.engine.planfile import save_plan
-from tests.render.plans import mixed_plan
+from tests.render.plans import json_document, mixed_plan
 
 CHECKED_IN = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
 
@@ -31,7 +30,7 @@ def test_checked_in_plan_schema_is_fresh_and_valid() -> None:
 def test_the_json_plan_and_the_plan_file_validate(tmp_path: Path) -> None:
     plan = mixed_plan()
     plan.only, plan.changed_since, plan.skipped_tenants = ["ok-skogen"], "origin/main", 3
-    check(plan_to_dict(plan))
+    check(json_document(plan))
     save_plan(plan, tmp_path / "p.json", key=b"k" * 32)
     check_plan_file(tmp_path / "p.json")
 
@@ -59,7 +58,7 @@ def test_a_tampered_plan_file_line_is_rejected(tmp_path: Path) -> None:
 
 
 def test_a_broken_plan_is_rejected() -> None:
-    document = plan_to_dict(mixed_plan())
+    document = json_document(mixed_plan())
     document["tenants"][0]["actions"][0]["action"] = "replace"
     with pytest.raises(jsonschema.ValidationError):
         check(document)

@@ -11,7 +11,6 @@ import pytest
 from t4o_reconcile import __version__
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.digest import config_digest
-from t4o_reconcile.engine.document import plan_to_dict
 from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import (
@@ -25,6 +24,7 @@ from t4o_reconcile.engine.sensitive import SavedSecret
 from t4o_reconcile.engine.snapshot import Fingerprint
 from t4o_reconcile.errors import PlanFileError
 from t4o_reconcile.render.text import render_text
+from tests.render.plans import json_document
 
 from .builders import EVENTOR_TOKEN, agreements, desired_tenant, live_twin, snapshot
 
@@ -61,7 +61,7 @@ def test_a_saved_plan_loads_back_equal(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     _save(plan, path)
     loaded = _load(path)
-    assert plan_to_dict(loaded) == plan_to_dict(plan)
+    assert json_document(loaded) == json_document(plan)
     assert loaded.config_digest == plan.config_digest
     assert (loaded.only, loaded.delete_unmanaged) == (plan.only, plan.delete_unmanaged)
     assert [t.versions for t in loaded.tenants] == [t.versions for t in plan.tenants]
@@ -179,7 +179,7 @@ def test_a_big_saved_plan_loads_into_the_store_on_disk(tmp_path: Path) -> None:
     finally:
         planstore.MEMORY_BUDGET = budget
     assert loaded.tenants.spilled() == len(plan.tenants)
-    assert plan_to_dict(loaded) == plan_to_dict(plan)
+    assert json_document(loaded) == json_document(plan)
     assert b"".join(iter_plan_file(loaded)) == path.read_bytes()
 
 

@@ -1,7 +1,7 @@
 """A fresh in-process sandbox per example, and plan/apply through the real parts.
 
 The path is the CLI's (see ``workflow``): tenant files → ``load_repository`` →
-``desired_snapshot`` → ``HttpProvider.read`` → ``make_plan`` → ``apply_plan``, with the
+``desired.tenant_snapshot`` → ``HttpProvider.read`` → ``make_plan`` → ``apply_plan``, with the
 sandbox app under ``httpx.ASGITransport`` instead of a socket.
 """
 
@@ -17,7 +17,6 @@ from fastapi import FastAPI
 
 from t4o_reconcile.api.client import ApiClient, RetryPolicy
 from t4o_reconcile.api.http_provider import HttpProvider
-from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.engine.apply import ApplyReport, apply_plan
 from t4o_reconcile.engine.diff import make_plan
@@ -28,6 +27,7 @@ from t4o_reconcile.sandbox.app import create_app
 from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
 from t4o_reconcile.sandbox.store import Store
 from t4o_reconcile.workflow import compare_secrets
+from tests.config.conftest import desired_of
 from tests.property.generators import RepoData, write_repository
 
 _APP: list[FastAPI] = []
@@ -87,7 +87,7 @@ class Sandbox:
         assert loaded.repository is not None, "generated config is invalid:\n" + "\n".join(
             str(p) for p in loaded.problems
         )
-        desired = desired_snapshot(loaded.repository)
+        desired = desired_of(loaded.repository)
         live = await self.provider.read()
         # As plan does: only the API can say whether a desired secret is the stored one.
         await compare_secrets(self.provider, desired, live)

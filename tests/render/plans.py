@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from typing import Any
 
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.plan import Plan, TenantPlan
 from t4o_reconcile.engine.snapshot import Fingerprint, Item
+from t4o_reconcile.render.json import iter_json_plan
 from tests.engine.builders import agreements, desired_tenant, live_twin, snapshot
 
 
@@ -42,3 +45,9 @@ def set_first_error(plan: Plan, slug: str, message: str) -> None:
     tenant = tenant_plan(plan, slug)
     first, *rest = tenant.errors
     plan.tenants.replace(replace(tenant, errors=(replace(first, message=message), *rest)))
+
+
+def json_document(plan: Plan) -> dict[str, Any]:
+    """The plan as ``plan --format json`` prints it, every secret shown as ``(sensitive)``."""
+    document: dict[str, Any] = json.loads("".join(iter_json_plan(plan)))
+    return document

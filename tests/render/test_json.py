@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from t4o_reconcile.engine.document import plan_to_dict
 from t4o_reconcile.render.json import render_json
 
-from .plans import mixed_plan
+from .plans import json_document, mixed_plan
 
 
 def test_the_document_is_versioned_with_summary_counts() -> None:
@@ -23,7 +22,7 @@ def test_the_document_is_versioned_with_summary_counts() -> None:
 
 
 def test_each_action_carries_the_documented_fields() -> None:
-    doc = plan_to_dict(mixed_plan())
+    doc = json_document(mixed_plan())
     identity = next(
         a for t in doc["tenants"] for a in t["actions"] if a["address"] == "ok-skogen.identity"
     )
@@ -43,7 +42,7 @@ def test_each_action_carries_the_documented_fields() -> None:
 
 
 def test_secrets_are_sensitive_markers() -> None:
-    doc = plan_to_dict(mixed_plan())
+    doc = json_document(mixed_plan())
     token = next(
         a
         for t in doc["tenants"]
@@ -69,7 +68,7 @@ def test_the_streamed_document_is_the_whole_documents_bytes() -> None:
     from t4o_reconcile.render.json import iter_json_plan
 
     for plan in (mixed_plan(), Plan(target="empty")):
-        whole = json.dumps(plan_to_dict(plan), sort_keys=True, ensure_ascii=False) + "\n"
+        whole = json.dumps(json_document(plan), sort_keys=True, ensure_ascii=False) + "\n"
         pieces = list(iter_json_plan(plan))
         assert "".join(pieces) == whole
         assert render_json(plan) == whole

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from t4o_reconcile.config.desired import desired_snapshot
 from t4o_reconcile.config.loader import load_repository
 from t4o_reconcile.engine import digest
+from tests.config.conftest import desired_of
 from tests.e2e.conftest import Server, cli
 from tests.security.canary import assert_no_canary, canaries_of, outputs, planted
 
@@ -25,7 +25,7 @@ PUBLIC_KEYS = [b"t4o-reconcile/config-digest/secret/v1", b"", b"t4o-reconcile"]
 def _digests_for(folder: Path, guess: dict[str, str]) -> set[str]:
     loaded = load_repository(folder, environ=guess)
     assert loaded.repository is not None
-    desired = desired_snapshot(loaded.repository)
+    desired = desired_of(loaded.repository)
     found = {digest.config_digest(desired)}
     for key in PUBLIC_KEYS:
         with contextlib.suppress(TypeError):  # a digest function without a key

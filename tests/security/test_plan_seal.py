@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from t4o_reconcile.engine.document import plan_to_dict
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.errors import PlanFileError
 from tests.e2e.conftest import Server, cli
-from tests.render.plans import mixed_plan
+from tests.render.plans import json_document, mixed_plan
 
 KEY = b"k" * 32
 MISMATCH = "the plan's seal does not match: it was edited, or made with another key"
@@ -39,7 +38,7 @@ def test_a_sealed_plan_loads_with_its_key_and_ends_with_the_seal(tmp_path: Path)
         "mac": hmac.new(KEY, b"".join(body), hashlib.sha256).hexdigest(),
     }
     loaded = load_plan(path, key=KEY, require_seal=True)
-    assert plan_to_dict(loaded) == plan_to_dict(plan)
+    assert json_document(loaded) == json_document(plan)
 
 
 def _edits(data: bytes) -> dict[str, bytes]:
