@@ -118,13 +118,13 @@ def tenant_from_document(entry: dict[str, Any]) -> TenantPlan:
     """The tenant of a plan-file line; KeyError, TypeError or ValueError when the line
     is not one."""
     return TenantPlan(
-        slug=_string(entry["slug"]),
-        actions=tuple(action_from_document(a) for a in _list(entry["actions"])),
-        errors=tuple(error_from_document(e) for e in _list(entry["errors"])),
-        deletes_need_flag=tuple(_string(s) for s in _list(entry["deletes_need_flag"])),
-        versions={_string(k): _string(v) for k, v in _dict(entry.get("versions", {})).items()},
+        slug=as_str(entry["slug"]),
+        actions=tuple(action_from_document(a) for a in as_list(entry["actions"])),
+        errors=tuple(error_from_document(e) for e in as_list(entry["errors"])),
+        deletes_need_flag=tuple(as_str(s) for s in as_list(entry["deletes_need_flag"])),
+        versions={as_str(k): as_str(v) for k, v in as_dict(entry.get("versions", {})).items()},
         source=_optional(entry.get("source")),
-        uncompared=tuple(_string(u) for u in _list(entry.get("uncompared", []))),
+        uncompared=tuple(as_str(u) for u in as_list(entry.get("uncompared", []))),
     )
 
 
@@ -139,14 +139,14 @@ def action_from_document(entry: dict[str, Any]) -> Action:
         raise TypeError("after")
     return Action(
         tenant=_optional(entry["tenant"]),
-        section=_string(entry["section"]),
-        key=_string(entry["key"]),
+        section=as_str(entry["section"]),
+        key=as_str(entry["key"]),
         kind=kind,
         before=before,
         after=after,
-        changed_paths=tuple(_string(p) for p in _list(entry["changed_paths"])),
-        sensitive_paths=tuple(_string(p) for p in _list(entry["sensitive_paths"])),
-        reason=_string(entry["reason"]),
+        changed_paths=tuple(as_str(p) for p in as_list(entry["changed_paths"])),
+        sensitive_paths=tuple(as_str(p) for p in as_list(entry["sensitive_paths"])),
+        reason=as_str(entry["reason"]),
         version=_optional(entry["version"]),
         drift=_drift(entry.get("drift")),
     )
@@ -155,46 +155,47 @@ def action_from_document(entry: dict[str, Any]) -> Action:
 def _drift(entry: Any) -> Attribution | None:
     if entry is None:
         return None
-    entry = _dict(entry)
+    entry = as_dict(entry)
     number = entry["entry"]
     if not isinstance(number, int) or isinstance(number, bool):
         raise TypeError("entry")
     return Attribution(
-        at=_string(entry["at"]),
-        actor=_string(entry["actor"]),
+        at=as_str(entry["at"]),
+        actor=as_str(entry["actor"]),
         token=_optional(entry["token"]),
         client=_optional(entry["client"]),
-        change=_string(entry["change"]),
+        change=as_str(entry["change"]),
         entry=number,
     )
 
 
 def error_from_document(entry: Any) -> PlanError:
-    entry = _dict(entry)
+    entry = as_dict(entry)
     return PlanError(
-        address=_string(entry["address"]),
-        message=_string(entry["message"]),
+        address=as_str(entry["address"]),
+        message=as_str(entry["message"]),
         source=_optional(entry["source"]),
     )
 
 
-def _string(value: Any) -> str:
+def as_str(value: Any) -> str:
+    """``value``, a string of an untrusted document; else a TypeError naming what it is."""
     if not isinstance(value, str):
         raise TypeError(f"expected a string, found {type(value).__name__}")
     return value
 
 
 def _optional(value: Any) -> str | None:
-    return None if value is None else _string(value)
+    return None if value is None else as_str(value)
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if not isinstance(value, list):
         raise TypeError(f"expected a list, found {type(value).__name__}")
     return value
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"expected an object, found {type(value).__name__}")
     return value

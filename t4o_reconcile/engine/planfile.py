@@ -30,6 +30,9 @@ from typing import IO, Any, NoReturn
 from t4o_reconcile import __version__
 from t4o_reconcile.engine.document import (
     action_from_document,
+    as_dict,
+    as_list,
+    as_str,
     error_from_document,
     plan_head,
     tenant_from_document,
@@ -460,39 +463,39 @@ def _plan(document: dict[str, Any], tenants: TenantStore) -> Plan:
         raise TypeError("targeted")
     only = document.get("only")
     if only is not None:
-        only = [_string(slug) for slug in _list(only)]
+        only = [as_str(slug) for slug in as_list(only)]
     return Plan(
-        target=_string(document["target"]),
+        target=as_str(document["target"]),
         tenants=tenants,
-        agreement_actions=[action_from_document(a) for a in _list(document["agreement_actions"])],
+        agreement_actions=[action_from_document(a) for a in as_list(document["agreement_actions"])],
         agreement_versions={
-            _string(k): _string(v) for k, v in _dict(document.get("agreement_versions", {})).items()
+            as_str(k): as_str(v) for k, v in as_dict(document.get("agreement_versions", {})).items()
         },
-        unmanaged_tenants=[_string(s) for s in _list(document["unmanaged_tenants"])],
-        agreement_users=[_users(u) for u in _list(document["agreement_users"])],
-        errors=[error_from_document(e) for e in _list(document["errors"])],
-        config_digest=_string(document.get("config_digest", "")),
-        reference_digest=_string(document["reference_digest"]),
+        unmanaged_tenants=[as_str(s) for s in as_list(document["unmanaged_tenants"])],
+        agreement_users=[_users(u) for u in as_list(document["agreement_users"])],
+        errors=[error_from_document(e) for e in as_list(document["errors"])],
+        config_digest=as_str(document.get("config_digest", "")),
+        reference_digest=as_str(document["reference_digest"]),
         only=only,
         delete_unmanaged=document.get("delete_unmanaged", False) is True,
-        plan_id=_string(document["plan_id"]),
-        endpoint=_string(document["endpoint"]),
-        identity=None if document["identity"] is None else _string(document["identity"]),
+        plan_id=as_str(document["plan_id"]),
+        endpoint=as_str(document["endpoint"]),
+        identity=None if document["identity"] is None else as_str(document["identity"]),
         deletes_approved=document["deletes_approved"] is True,
-        commit=None if document["commit"] is None else _string(document["commit"]),
+        commit=None if document["commit"] is None else as_str(document["commit"]),
         changed_since=None
         if targeted.get("changed_since") is None
-        else _string(targeted["changed_since"]),
+        else as_str(targeted["changed_since"]),
         skipped_tenants=_count(targeted.get("skipped", 0)),
-        leaving=[_string(s) for s in _list(document["leaving_management"])],
-        tool_version=_string(document["tool_version"]),
+        leaving=[as_str(s) for s in as_list(document["leaving_management"])],
+        tool_version=as_str(document["tool_version"]),
     )
 
 
 def _users(entry: Any) -> AgreementUsers:
-    entry = _dict(entry)
+    entry = as_dict(entry)
     return AgreementUsers(
-        agreement=_string(entry["agreement"]),
+        agreement=as_str(entry["agreement"]),
         before=_count(entry["before"]),
         after=_count(entry["after"]),
         pending_before=_count(entry.get("pending_before", 0)),
@@ -503,22 +506,4 @@ def _users(entry: Any) -> AgreementUsers:
 def _count(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise TypeError(f"expected a count, found {value!r}")
-    return value
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, found {type(value).__name__}")
-    return value
-
-
-def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeError(f"expected a list, found {type(value).__name__}")
-    return value
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"expected an object, found {type(value).__name__}")
     return value

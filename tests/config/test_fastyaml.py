@@ -98,30 +98,8 @@ def test_plain_documents_load_as_the_core_schema_reads_them(text: str, expected:
     assert same(full(text), expected)
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "column", "what"),
-    [
-        ("a: &x 1\nb: *x", 1, 4, "an anchor (&x)"),
-        ("a: 1\nb: *x", 2, 4, "an alias (*x)"),
-        ("a: !!str 12", 1, 4, "a tag (tag:yaml.org,2002:str)"),
-        ("a: ! 12", 1, 4, "a tag (!)"),
-        ("base: &b {x: 1}\nother:\n  <<: *b", 1, 7, "an anchor"),
-        ("a: 1\na: 2", 2, 1, "duplicate key 'a' (first defined on line 1)"),
-        ("? [a, b]\n: c", 1, 1, "an explicit key (?)"),
-        ("[a, b]: c", 1, 1, "a key that is a mapping or a list"),
-        ("{[a]: b}", 1, 2, "a key that is a mapping or a list"),
-        ("? foo\n: bar", 1, 1, "an explicit key (?)"),
-        ("- a\n---\n- b", 2, 1, "a second document"),
-        ("%YAML 1.1\n---\na: 1", 1, 1, "a %YAML 1.1 directive"),
-    ],
-)
-def test_what_tenant_files_never_use_is_refused_where_it_stands(
-    text: str, line: int, column: int, what: str
-) -> None:
-    with pytest.raises(fastyaml.Refused) as refused:
-        fastyaml.load(text)
-    assert (refused.value.line, refused.value.column) == (line, column)
-    assert what in refused.value.message
+# What tenant files never use (anchors, tags, explicit keys, ...) is refused where it
+# stands: tests/config/test_yaml_conformance.py, through yamlfile.parse.
 
 
 def test_syntax_errors_are_worded_with_their_position() -> None:

@@ -68,13 +68,23 @@ def test_valid_documents_are_read_as_the_specification_reads_them(text: str, exp
         ("a: &x 1\nb: *x\n", 1, 4, "an anchor (&x)"),
         ("--- a\n--- b\n", 2, 1, "a second document"),
         ("%TAG !e! tag:example.com,2000:\n---\na: 1\n", 1, 1, "a %TAG directive"),
+        ("a: 1\nb: *x", 2, 4, "an alias (*x)"),
+        ("a: !!str 12", 1, 4, "a tag (tag:yaml.org,2002:str)"),
+        ("base: &b {x: 1}\nother:\n  <<: *b", 1, 7, "an anchor"),
+        ("a: 1\na: 2", 2, 1, "duplicate key 'a' (first defined on line 1)"),
+        ("? [a, b]\n: c", 1, 1, "an explicit key (?)"),
+        ("[a, b]: c", 1, 1, "a key that is a mapping or a list"),
+        ("{[a]: b}", 1, 2, "a key that is a mapping or a list"),
+        ("- a\n---\n- b", 2, 1, "a second document"),
+        ("%YAML 1.1\n---\na: 1", 1, 1, "a %YAML 1.1 directive"),
     ],
 )
 def test_what_tenant_files_never_use_is_refused_at_its_place(
     text: str, line: int, column: int, what: str
 ) -> None:
-    assert refused(text)[:2] == (line, column)
-    assert what in refused(text)[2]
+    found = refused(text)
+    assert found[:2] == (line, column), found
+    assert what in found[2], found
 
 
 # -- invalid documents libyaml takes: refused

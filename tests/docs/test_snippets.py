@@ -59,14 +59,8 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def test_the_pages_have_snippets() -> None:
-    # A guard against a fence pattern that silently matches nothing.
-    names = {p.name for p in _pages_with_snippets()}
-    assert {"README.md", "tutorial.md"} <= names
-
-
-@pytest.mark.parametrize("page", _pages_with_snippets(), ids=lambda p: p.name)
-def test_snippets_run_as_written(page: Path, tmp_path: Path) -> None:
+def _repository_copy(tmp_path: Path) -> Path:
+    """What a user has after cloning (``COPIED``), beside an empty home directory."""
     work = tmp_path / "repo"
     work.mkdir()
     for name in COPIED:
@@ -76,6 +70,18 @@ def test_snippets_run_as_written(page: Path, tmp_path: Path) -> None:
         else:
             shutil.copy2(source, work / name)
     (tmp_path / "home").mkdir()
+    return work
+
+
+def test_the_pages_have_snippets() -> None:
+    # A guard against a fence pattern that silently matches nothing.
+    names = {p.name for p in _pages_with_snippets()}
+    assert {"README.md", "tutorial.md"} <= names
+
+
+@pytest.mark.parametrize("page", _pages_with_snippets(), ids=lambda p: p.name)
+def test_snippets_run_as_written(page: Path, tmp_path: Path) -> None:
+    work = _repository_copy(tmp_path)
     script = ["set -euo pipefail"]
     for line, code in shell_blocks(page.read_text(encoding="utf-8")):
         lines = [ln for ln in code.splitlines() if ln.strip()]
@@ -109,15 +115,7 @@ def test_snippets_run_as_written(page: Path, tmp_path: Path) -> None:
 
 def test_demo_script(tmp_path: Path) -> None:
     """`make demo` is `make install` then this script: the whole loop on the examples."""
-    work = tmp_path / "repo"
-    work.mkdir()
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, work / name)
-        else:
-            shutil.copy2(source, work / name)
-    (tmp_path / "home").mkdir()
+    work = _repository_copy(tmp_path)
     done = subprocess.run(
         ["bash", "scripts/demo.sh", str(Path(sys.executable).parent)],
         cwd=work,

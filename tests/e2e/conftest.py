@@ -132,6 +132,15 @@ class Server:
             base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
         )
 
+    def read_only_token(self) -> str:
+        """A new read-only token of the partner: what a pull-request job is given."""
+        made = cli(
+            "sandbox", "token", "create", "--db", self.db, "--partner", "e2e-partner",
+            "--read-only", env=base_env(),
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        return made.stdout.strip().splitlines()[-1]
+
 
 def start_server(db: Path, *extra_args: str) -> Server:
     port = free_port()

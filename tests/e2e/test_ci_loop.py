@@ -103,15 +103,6 @@ def step_script(workflow: str, step: str) -> str:
     return script((s for s in github_scripts() if s.where.startswith(workflow + ":")), step)
 
 
-def read_only_token(server: Server) -> str:
-    made = cli(
-        "sandbox", "token", "create", "--db", server.db, "--partner", "e2e-partner", "--read-only",
-        env=base_env(),
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
-
-
 def secrets_file_content() -> str:
     return "".join(f"{name}: {json.dumps(value)}\n" for name, value in example_secrets().items())
 
@@ -149,7 +140,7 @@ def test_the_whole_loop(server: Server, tmp_path: Path) -> None:
     secrets = example_secrets()
     first = cli("apply", work / "tenants", "--auto-approve", env=server.env(**secrets))
     assert first.returncode == 0, first.stderr
-    reader = read_only_token(server)
+    reader = server.read_only_token()
     runner = Runner(server, work, tmp_path)
 
     # 1. A pull request changes a phone number and removes a user (a delete that needs

@@ -31,7 +31,7 @@ from t4o_reconcile.workflow import (
     read_plan,
     write_plan,
 )
-from tests.e2e.conftest import Server, base_env, cli, plan_document
+from tests.e2e.conftest import Server, cli, plan_document
 from tests.e2e.helpers import EXTRA_USER, edit_tenant, live_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -267,15 +267,6 @@ def test_a_removed_or_appended_seal_and_another_key_are_refused(tmp_path: Path) 
 e2e = pytest.mark.e2e
 
 
-def _read_only_token(server: Server) -> str:
-    made = cli(
-        "sandbox", "token", "create", "--db", server.db, "--partner", "e2e-partner", "--read-only",
-        env=base_env(),
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
-
-
 def _with_extra_user(server: Server, examples: Path) -> None:
     """Live: the examples plus one user of ok-skogen whom the files do not have, so a
     plan of the examples deletes a user: a delete that needs --allow-deletes."""
@@ -350,7 +341,7 @@ def test_a_plan_sealed_by_the_pull_request_job_is_not_applied(
     """The pull-request job's token can only read: the key derived from it is not the
     applying job's, so its seal never verifies there."""
     _with_extra_user(server, examples_copy)
-    reader = _read_only_token(server)
+    reader = server.read_only_token()
     forged = tmp_path / "forged.plan"
     made = cli(
         "plan", examples_copy, "--allow-deletes", "--out", forged,
@@ -370,7 +361,7 @@ def test_a_forged_reviewed_plan_cannot_make_the_merge_job_delete_a_tenant(
     server: Server, examples_copy: Path, tmp_path: Path
 ) -> None:
     assert cli("apply", examples_copy, "--auto-approve", env=server.env()).returncode == 0
-    reader = _read_only_token(server)
+    reader = server.read_only_token()
     # The pull request removes a tenant's file: the reviewer sees it leave management and
     # stay on the API. The attacker's artifact asks for its deletion instead, made by the
     # tool itself with the read-only token, so every version and action matches.
@@ -408,7 +399,7 @@ def test_the_scope_of_a_reviewed_plan_cannot_widen_the_merge_job(
     server: Server, examples_copy: Path, tmp_path: Path
 ) -> None:
     assert cli("apply", examples_copy, "--auto-approve", env=server.env()).returncode == 0
-    reader = _read_only_token(server)
+    reader = server.read_only_token()
     edit_tenant(examples_copy, "il-fjellrev", lambda d: d.update(name="IL Fjellreven"))
     edit_tenant(examples_copy, "ok-skogen", lambda d: d.update(name="OK Skogen AS"))
     pr_env = server.env(T4O_API_TOKEN=reader)

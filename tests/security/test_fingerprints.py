@@ -71,6 +71,13 @@ def _association(writer: Api) -> None:
     assert writer.create("/v1/tenants/il-fjell/connections", connection).status_code == 201
 
 
+def _association_written(sandbox: tuple[Store, TestClient]) -> Api:
+    """A writing token's client, once it has made the association and its secrets."""
+    writer = _api(*sandbox)
+    _association(writer)
+    return writer
+
+
 READS = (
     "/v1/tenants",
     "/v1/tenants/il-fjell",
@@ -86,10 +93,8 @@ READS = (
 def test_a_read_only_token_sees_no_fingerprint_salt_hash_nor_digit(
     sandbox: tuple[Store, TestClient],
 ) -> None:
-    store, client = sandbox
-    writer = _api(store, client)
-    _association(writer)
-    reader = _api(store, client, read_only=True)
+    writer = _association_written(sandbox)
+    reader = _api(*sandbox, read_only=True)
 
     for path in READS:
         answer = reader.get(path)
@@ -125,10 +130,8 @@ def test_the_stored_fingerprint_cannot_be_recomputed_without_the_apis_key(
 def test_compare_answers_same_or_different_only_to_a_writing_token(
     sandbox: tuple[Store, TestClient],
 ) -> None:
-    store, client = sandbox
-    writer = _api(store, client)
-    _association(writer)
-    reader = _api(store, client, read_only=True)
+    writer = _association_written(sandbox)
+    reader = _api(*sandbox, read_only=True)
 
     answer = writer.compare(
         "il-fjell",
@@ -149,10 +152,8 @@ def test_compare_answers_same_or_different_only_to_a_writing_token(
 
 
 def test_compare_is_rate_limited_per_token_and_tenant(sandbox: tuple[Store, TestClient]) -> None:
-    store, client = sandbox
-    writer = _api(store, client)
-    _association(writer)
-    other = _api(store, client)
+    writer = _association_written(sandbox)
+    other = _api(*sandbox)
     guess = ("tenant", "", "personal_number", "01010112345")
 
     answers = [writer.compare("il-fjell", guess) for _ in range(COMPARE_BUDGET + 1)]
@@ -176,9 +177,7 @@ def test_compare_is_rate_limited_per_token_and_tenant(sandbox: tuple[Store, Test
 def test_every_compare_is_audited_with_who_and_which_fields_never_values(
     sandbox: tuple[Store, TestClient],
 ) -> None:
-    store, client = sandbox
-    writer = _api(store, client)
-    _association(writer)
+    writer = _association_written(sandbox)
     writer.compare(
         "il-fjell",
         ("email_account", "", "password", "CANARY-guess"),

@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, base_env, cli
+from tests.e2e.conftest import Server, cli
 from tests.e2e.helpers import live_state
 from tests.security.canary import assert_no_canary, canaries_of, outputs, planted
 
 pytestmark = pytest.mark.e2e
-
-
-def _read_only_token(server: Server) -> str:
-    made = cli(
-        "sandbox", "token", "create", "--db", server.db, "--partner", "e2e-partner", "--read-only",
-        env=base_env(),
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
 
 
 def test_a_pull_request_job_plans_without_secrets_and_cannot_write(
@@ -32,7 +23,7 @@ def test_a_pull_request_job_plans_without_secrets_and_cannot_write(
     secrets = planted()
     assert cli("apply", examples_copy, "--auto-approve", env=server.env(**secrets)).returncode == 0
     before = live_state(server)
-    reader = _read_only_token(server)
+    reader = server.read_only_token()
     # The PR job: a read-only token, and not one secret value in its environment.
     env = server.env(T4O_API_TOKEN=reader)
     for name in secrets:
