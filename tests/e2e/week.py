@@ -85,6 +85,7 @@ from tests.ci.forge_standin import (
     github_artifact,
     github_pull,
     github_run,
+    page,
 )
 from tests.ci.workflows import GITHUB, load
 from tests.e2e.actions_expressions import (
@@ -210,7 +211,8 @@ class WeekForge(Forge):
     events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    permissions: dict[str, str] = field(default_factory=dict)
+    permissions: dict[str, str] = field(default_factory=dict)  # login → permission
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     artifact_files: dict[int, Path] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(5000))
@@ -225,44 +227,47 @@ class WeekForge(Forge):
         if headers.get("Authorization") not in (f"Bearer {GITHUB_TOKEN}", f"token {GITHUB_TOKEN}"):
             return 401, {"message": "Bad credentials", "status": "401"}
         parts = path.removeprefix(prefix).strip("/").split("/")
-        found = self._route(method, parts, query, body)
+        found = self._read(parts, query) if method == "GET" else self._write(method, parts, body)
         if found is not None:
             return found
         if method == "GET":
             return self.answer(path, query, headers)
         return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
 
-    def _route(
-        self, method: str, parts: list[str], query: dict[str, str], body: Any
-    ) -> tuple[int, Any] | None:
-        from tests.ci.forge_standin import page
-
-        match method, parts:
-            case "GET", ["pulls", number] if number.isdigit():
+    def _read(self, parts: list[str], query: dict[str, str]) -> tuple[int, Any] | None:
+        match parts:
+            case ["pulls", number] | ["issues", number] if number.isdigit():
+                # An issue read of a pull request answers the pull request's issue fields
+                # (labels, user, state), which this object holds too.
                 pull = self.pull_requests.get(int(number))
                 return (200, pull) if pull else (404, {"message": "Not Found"})
-            case "GET", ["pulls"]:
+            case ["pulls", number, "reviews"]:
+                return 200, page(self.reviews.get(int(number), []), query)
+            case ["pulls"]:
                 state = query.get("state", "open")
                 pulls = [
                     p for p in self.pull_requests.values() if state == "all" or p["state"] == state
                 ]
                 return 200, page(pulls, query)
-            case "GET", ["issues", number, "labels"]:
+            case ["issues", number, "labels"]:
                 return 200, page(self.pull_requests[int(number)]["labels"], query)
-            case "GET", ["issues", number, "events"]:
+            case ["issues", number, "events"] | ["issues", number, "timeline"]:
                 return 200, page(self.events.get(int(number), []), query)
-            case "GET", ["issues", number, "timeline"]:
-                return 200, page(self.events.get(int(number), []), query)
-            case "GET", ["collaborators", login, "permission"]:
+            case ["collaborators", login, "permission"]:
                 permission = self.permissions.get(login, "none")
-                role = {"none": "none", "read": "read", "write": "write", "admin": "admin"}
                 return 200, {
                     "permission": permission,
-                    "role_name": role.get(permission, permission),
+                    "role_name": permission,
                     "user": {"login": login, "type": "User"},
                 }
-            case "GET", ["issues", number, "comments"]:
+            case ["issues", number, "comments"]:
                 return 200, page(self.comments.get(int(number), []), query)
+            case ["commits", sha, "statuses"]:
+                return 200, page(self.statuses.get(sha, []), query)
+        return None
+
+    def _write(self, method: str, parts: list[str], body: Any) -> tuple[int, Any] | None:
+        match method, parts:
             case "POST", ["issues", number, "comments"]:
                 comment = self._comment(int(number), body["body"])
                 self.comments.setdefault(int(number), []).append(comment)
@@ -293,8 +298,6 @@ class WeekForge(Forge):
                 }
                 self.statuses.setdefault(sha, []).insert(0, status)
                 return 201, status
-            case "GET", ["commits", sha, "statuses"]:
-                return 200, page(self.statuses.get(sha, []), query)
         return None
 
     def _comment(self, number: int, body: str) -> dict[str, Any]:
@@ -461,7 +464,7 @@ class Actions:
 
     def triggered(self, workflow: dict[str, Any], event: str, payload: dict[str, Any]) -> str:
         """Why the event does not start the workflow, or "" when it does."""
-        triggers = workflow.get("on") or workflow.get(True) or {}
+        triggers: Any = workflow.get("on") or {}
         if isinstance(triggers, str):
             triggers = {triggers: None}
         if isinstance(triggers, list):
@@ -670,7 +673,8 @@ class _RunContext:
         for number, step in enumerate(job.get("steps", [])):
             step_id = step.get("id", f"__{number}")
             contexts = self.contexts(needs=needs, runner=runner, steps=steps, env=env)
-            outcome, outputs, log = "skipped", {}, ""
+            outcome, log = "skipped", ""
+            outputs: dict[str, str] = {}
             try:
                 if condition(step.get("if"), contexts, Status(failed=failed)):
                     step_env = dict(env)
@@ -859,8 +863,12 @@ def _key_values(text: str) -> dict[str, str]:
     for line in lines:
         if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
             key, delimiter = line.split("<<", 1)
-            value = list(itertools.takewhile(lambda x, d=delimiter: x != d, lines))
-            found[key] = "\n".join(value)
+            block: list[str] = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                block.append(inner)
+            found[key] = "\n".join(block)
         elif "=" in line:
             key, value = line.split("=", 1)
             found[key] = value
