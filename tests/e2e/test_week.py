@@ -170,6 +170,14 @@ def test_a_week_of_pull_requests_merges_a_failure_and_drift(week: Week, subtests
         assert third.check.statuses("plan") == [3], third.check.log
         assert f"`{APPROVAL_LABEL}`" in week.comment(third), week.comment(third)
 
+    # The author's own label approves nothing: only another person with write access.
+    week.add_label(third, APPROVAL_LABEL, "ana")
+
+    with subtests.test("5. the author's own label does not approve (21.3)"):
+        assert third.check.conclusion == "failure", third.check.log
+        assert third.check.statuses("plan") == [3], third.check.log
+
+    week.remove_label(third, APPROVAL_LABEL, "ana")
     week.add_label(third, APPROVAL_LABEL, "bo")
 
     with subtests.test("5. the reviewer's label runs the check again, and it passes"):

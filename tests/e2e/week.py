@@ -65,6 +65,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -391,6 +392,7 @@ class RunResult:
     summary: str
     cli: list[tuple[int, list[str]]]  # every t4o-reconcile command: (exit status, args)
     stuck: bool = False
+    seconds: float = 0.0
 
     def step(self, step_id: str) -> StepResult:
         found = [s for job in self.jobs.values() for s in job.steps if s.id == step_id]
@@ -536,6 +538,7 @@ class Actions:
             "action_path": str(SOURCE),
         }
         calls_before = len(self.cli_log.read_text().splitlines())
+        started = time.monotonic()
         run = RunResult(name, run_id, event, head, "", {}, "", [])
         context = _RunContext(
             self, run, workflow, github_context, inputs, event_file, self.work / f"run-{run_id}"
@@ -548,6 +551,7 @@ class Actions:
         failed = any(job.result == "failure" for job in run.jobs.values())
         run.conclusion = "failure" if failed else "success"
         record.update(status="completed", conclusion=run.conclusion)
+        run.seconds = time.monotonic() - started
         self.runs.append(run)
         return run
 
@@ -1041,6 +1045,23 @@ class Week:
             }
         )
         run = self.pull_request_event(pull, "labeled", sender=actor, label=label)
+        pull.checks.append(run)
+        return run
+
+    def remove_label(self, pull: Pull, label: str, actor: str) -> RunResult:
+        """A person removes a label: ``unlabeled``, and the check runs again."""
+        entry = self.forge.pull_requests[pull.number]
+        entry["labels"] = [item for item in entry["labels"] if item["name"] != label]
+        self.forge.events.setdefault(pull.number, []).append(
+            {
+                "id": next(self.forge.ids),
+                "event": "unlabeled",
+                "actor": {"login": actor, "type": "User"},
+                "label": {"name": label, "color": "ededed"},
+                "created_at": _now(),
+            }
+        )
+        run = self.pull_request_event(pull, "unlabeled", sender=actor, label=label)
         pull.checks.append(run)
         return run
 
