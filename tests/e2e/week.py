@@ -36,6 +36,7 @@ How each `Week` method maps to what a team or GitHub does:
 `Week.push`                  a new commit on the branch; ``synchronize``: t4o-plan.yml runs.
 `Week.add_label`             a person adds a label (issue event with its actor); GitHub
                              sends ``labeled``: t4o-plan.yml runs again.
+`Week.remove_label`          the same for ``unlabeled``.
 `Week.merge`                 the merge button: a merge commit on main whose first parent is
                              main; the pull request is merged (merged_at, merge_commit_sha,
                              /commits/{sha}/pulls); the ``push`` to main: t4o-apply.yml runs.
@@ -48,9 +49,18 @@ How each `Week` method maps to what a team or GitHub does:
                              at their defaults unless given; the Environment's required
                              reviewer approves).
 `Week.nightly_drift`         the ``schedule`` event: t4o-drift.yml runs on main.
+`Week.keep_outside_git`      the operator lists a live tenant as kept outside Git: a file
+                             outside the repository (T4O_UNMANAGED_LIST for a terminal) and
+                             the CI variable ``vars.T4O_UNMANAGED_LIST`` (its lines).
 `Week.full_plan`             an operator's full plan of main with the writing token and the
                              secret values: the week's end state.
 ==========================  ================================================================
+
+The settings a workflow reads are `Actions.variables` (``vars.*``: T4O_API_URL, and
+T4O_UNMANAGED_LIST once the operator keeps a tenant outside Git) and `Actions.secrets`
+(``secrets.*``: T4O_API_TOKEN, T4O_API_TOKEN_READONLY, T4O_SECRETS_FILE; GITHUB_TOKEN is
+``github.token``); a name a workflow reads that is not set is "", as on GitHub. People
+and their permission on the repository are `WeekForge.permissions`.
 """
 
 from __future__ import annotations
