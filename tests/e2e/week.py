@@ -741,6 +741,9 @@ class _RunContext:
             ref = with_.get("ref") or self.github["sha"]
             shutil.rmtree(target, ignore_errors=True)
             git(self.actions.origin, "clone", "-q", "--no-hardlinks", ".", str(target))
+            # GitHub's checkout fetches a pull request's refs (refs/pull/N/merge, .../head)
+            # explicitly; a clone brings only the branches.
+            git(target, "fetch", "-q", "origin", "+refs/pull/*:refs/pull/*")
             git(target, "checkout", "-q", "--detach", ref)
             return {}, f"checked out {ref}"
         if re.fullmatch(r"[\w.-]+/t4o-reconcile@\S+|\./?", action):
@@ -1025,6 +1028,8 @@ class Week:
         if label:
             payload["label"] = {"name": label}
         trial = self.trial_merge(head)
+        git(self.origin, "update-ref", f"refs/pull/{pull.number}/head", head)
+        git(self.origin, "update-ref", f"refs/pull/{pull.number}/merge", trial)
         return self.actions.run(
             "t4o-plan.yml",
             "pull_request",
