@@ -24,14 +24,8 @@ import pytest
 
 from tests.e2e.conftest import Server, base_env, cli
 from tests.e2e.helpers import edit_tenant, get
-from tests.e2e.week import (
-    APPROVAL_LABEL,
-    ORGANISATION_NUMBERS,
-    Week,
-    WeekForge,
-    serve_forge,
-    stuck_runs,
-)
+from tests.e2e.week import APPROVAL_LABEL, ORGANISATION_NUMBERS, Week, stuck_runs
+from tests.e2e.week_forge import WeekForge, serve_forge
 
 pytestmark = pytest.mark.e2e
 

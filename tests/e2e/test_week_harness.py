@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.ci.forge_standin import GITHUB_TOKEN, OWNER, REPO, github_pull
-from tests.e2e.week import WeekForge, _key_values, _path_matches, serve_forge
+from tests.e2e.actions_runner import _key_values, _path_matches
+from tests.e2e.week_forge import WeekForge, serve_forge
 
 
 @pytest.fixture
