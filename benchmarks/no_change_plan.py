@@ -105,7 +105,10 @@ def side_by_side(
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     octo = min(runs["octodns"], key=lambda r: r.seconds) if runs["octodns"] else None
-    print(f"  {'run':<44} {'best s':>7} {'median':>7} {'peak MB':>8} {'/ octoDNS':>10}   rounds")
+    print(
+        f"  {'run':<44} {'best s':>7} {'median':>7} {'CPU s':>6} {'peak MB':>8}"
+        f" {'/ octoDNS':>10} {'CPU /':>6}   rounds (wall s)"
+    )
     labels = {
         "cold": "ours, cold: empty parse cache (fills it)",
         "off": "ours, cache off (T4O_CACHE=off, CI default)",
@@ -202,7 +205,6 @@ def profile(root: Path, db: Path, cache_dir: Path, top: int = 25) -> None:
     """cProfile of the warm plan in this process, as the CLI makes it."""
     from t4o_reconcile.api.http_provider import HttpProvider
     from t4o_reconcile.api.target import Target
-    from t4o_reconcile.engine.digest import UNKEYED
     from t4o_reconcile.render.text import render_text
     from t4o_reconcile.workflow import PlanRequest, plan_configuration
 
@@ -211,7 +213,8 @@ def profile(root: Path, db: Path, cache_dir: Path, top: int = 25) -> None:
     async def plan() -> str:
         provider = HttpProvider.from_target(Target(url=None, db_path=db).for_provider(8))
         try:
-            planned = await plan_configuration(PlanRequest(path=root, digest_key=UNKEYED), provider)
+            # As the CLI's plan without --out: no digests.
+            planned = await plan_configuration(PlanRequest(path=root), provider)
         finally:
             await provider.aclose()
         return render_text(planned.plan, color=False)
