@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test install install-dev lock lint typecheck docs pytest clean
+.PHONY: demo test install install-dev install-bench lock lint typecheck docs pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ install-dev: $(BIN)/python
 	$(SELF)
 	$(BIN)/python -I -m pip check
 
-# Writes both locks from pyproject.toml: pins already in a lock are kept, what is new is
+# The dev tools and what the benchmarks compare against (octoDNS: benchmarks/README.md).
+install-bench: $(BIN)/python
+	$(LOCKED) requirements/bench.lock
+	$(SELF)
+	$(BIN)/python -I -m pip check
+
+# Writes the locks from pyproject.toml: pins already in a lock are kept, what is new is
 # added (`make lock LOCK=--upgrade` moves everything to the newest versions allowed). Needs
 # PyPI; the local pip configuration is ignored so that the hashes are PyPI's own. The
 # pip-compile command is recorded at the top of each lock.
@@ -35,10 +41,13 @@ LOCK       ?=
 PIP_COMPILE = env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/pip-compile --quiet \
 	--strip-extras --generate-hashes --allow-unsafe --all-build-deps --no-emit-index-url $(LOCK)
 
+# The benchmarks' lock starts from the dev lock, so that both pin the same versions.
 lock: $(BIN)/python
 	$(LOCKED) requirements/dev.lock
 	$(PIP_COMPILE) --output-file requirements/runtime.lock pyproject.toml
 	$(PIP_COMPILE) --extra dev --output-file requirements/dev.lock pyproject.toml
+	test -f requirements/bench.lock || cp requirements/dev.lock requirements/bench.lock
+	$(PIP_COMPILE) --extra dev --extra bench --output-file requirements/bench.lock pyproject.toml
 
 demo: install
 	bash scripts/demo.sh $(BIN)

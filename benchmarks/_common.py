@@ -235,3 +235,92 @@ def sandbox(
 def ratio(measured: float, target: float) -> str:
     """``0.84`` reads as "meets the target with 16 % to spare"; above 1.00 misses it."""
     return f"{measured / target:.2f}" if target > 0 else "n/a"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One command run as its own process: wall seconds, peak resident set (``wait4``'s
+    ``ru_maxrss``), exit code, the end of what it wrote to stderr, and the CPU time it
+    used (user + system, its own children included only once they were reaped)."""
+
+    seconds: float
+    peak_mb: float
+    exit_code: int
+    errors: str
+    cpu: float = 0.0
+
+
+def run_process(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Run:
+    """Run ``command`` with its output thrown away and its peak memory read from the
+    kernel. Used for every CLI step the benchmarks time (memory_scale, no_change_plan)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    # Read stderr first so a chatty child never blocks on a full pipe; then reap it.
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Run(
+        seconds,
+        usage.ru_maxrss / 1024,
+        process.returncode,
+        errors.decode()[-2000:],
+        usage.ru_utime + usage.ru_stime,
+    )
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Run:
+    """``t4o-reconcile ARGS`` (this checkout's, through ``PYTHONPATH``) as its own process."""
+    return run_process([sys.executable, "-m", "t4o_reconcile", *args], env, cwd)
+
+
+def embedded_env(workdir: Path, count: int) -> dict[str, str]:
+    """The environment of a CLI run against the embedded sandbox in ``workdir``: this
+    machine's, without the operator's T4O_ settings, with the generated files' secrets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("T4O_") and k != "CI"}
+    env.update(secrets(count))
+    env["T4O_SANDBOX_DB"] = str(workdir / "sandbox.db")
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def seeded_sandbox(workdir: Path, count: int) -> tuple[Path, dict[str, str]]:
+    """``count`` generated tenant files in ``workdir/tenants`` and an embedded sandbox
+    (``workdir/sandbox.db``) that holds exactly what ``apply`` makes of them: the state a
+    no-change plan starts from. Seeding is the real CLI's ``apply --auto-approve`` (not
+    timed); a ``workdir`` seeded before for the same count is used as it is (``seeded``
+    marks it), since seeding 10,000 tenants takes minutes."""
+    root = workdir / "tenants"
+    env = embedded_env(workdir, count)
+    marker = workdir / "seeded"
+    if marker.exists() and marker.read_text() == str(count):
+        return root, env
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in (workdir / "sandbox.db", marker):
+        stale.unlink(missing_ok=True)
+    # In a child: the kernel counts the parent's resident set into a child's peak
+    # (wait4's ru_maxrss survives the vfork + exec that starts each step), so the parent
+    # stays as small as it can.
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(generate, (root, count))
+    started = time.perf_counter()
+    seeding = run_cli(["apply", str(root), "--auto-approve"], {**env, "T4O_CACHE": "off"}, workdir)
+    if seeding.exit_code != 0:
+        raise SystemExit(f"seeding through apply failed ({seeding.exit_code}):\n{seeding.errors}")
+    print(
+        f"seeded {count} tenants x {ITEMS_PER_TENANT} items through apply in"
+        f" {time.perf_counter() - started:.0f} s (not timed below)",
+        flush=True,
+    )
+    marker.write_text(str(count))
+    return root, env

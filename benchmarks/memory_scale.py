@@ -27,15 +27,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import REPO, generate, secrets
+from _common import embedded_env, generate, run_cli
 
 MEMORY_TARGET_MB = 300.0
 NO_CHANGE_TARGET_S = {1000: 1.1, 10000: 8.0}
@@ -50,24 +47,10 @@ class Step:
 
 
 def run(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Step:
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "t4o_reconcile", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    # Read stderr first so a chatty child never blocks on a full pipe; then reap it.
-    errors = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in (0, 2):
-        sys.exit(f"{name} failed ({process.returncode}):\n{errors.decode()[-2000:]}")
-    return Step(name, seconds, usage.ru_maxrss / 1024, process.returncode)
+    done = run_cli(args, env, cwd)
+    if done.exit_code not in (0, 2):
+        sys.exit(f"{name} failed ({done.exit_code}):\n{done.errors}")
+    return Step(name, done.seconds, done.peak_mb, done.exit_code)
 
 
 def bench(count: int, formats: list[str], skip_apply: bool) -> list[Step]:
@@ -78,10 +61,7 @@ def bench(count: int, formats: list[str], skip_apply: bool) -> list[Step]:
         # parent stays as small as it can.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             pool.apply(generate, (root, count))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("T4O_")}
-        env.update(secrets(count))
-        env["T4O_SANDBOX_DB"] = str(Path(tmp) / "sandbox.db")
-        env["PYTHONPATH"] = str(REPO)
+        env = embedded_env(Path(tmp), count)
         cwd = Path(tmp)
         steps = [run("validate", ["validate", str(root)], env, cwd)]
         for fmt in formats:

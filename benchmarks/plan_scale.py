@@ -21,13 +21,8 @@ Prints the wall time, the HTTP requests, the network bound and the ratio to each
   time is printed against local + bound too: the time no implementation of this path
   could beat on this machine.
 
-Then (issue 24) the parser table and the warm load's parts (``parse_parts.py``), and the
-real CLI's no-change plan as its own process against the same sandbox: cold (an empty
-parse cache, ``T4O_CACHE=readwrite``), with the cache off (``T4O_CACHE=off``, what a CI
-job does by default) and warm (best of ``--repeats``), each with its peak resident set
-(``wait4``). Targets: warm under **1.1 s** for 1,000 tenants (0.1x octoDNS's no-change
-dry-run in issue 24's measurement) and under **8 s** and **300 MB** for 10,000. octoDNS
-is not run here: the ratio is to those targets.
+The no-change plan as the CLI runs it (cold, cache off, warm), side by side with
+octoDNS, with the parser table of issue 24 and the time of each part: no_change_plan.py.
 """
 
 from __future__ import annotations
@@ -36,23 +31,18 @@ import argparse
 import asyncio
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from _common import (
     ITEMS_PER_TENANT,
-    REPO,
-    Sandbox,
     create_token,
     generate,
     ratio,
     sandbox,
     set_secrets,
 )
-from parse_parts import load_parts, parser_table
 
 from t4o_reconcile.engine.digest import UNKEYED
 from t4o_reconcile.render.text import render_text
@@ -61,8 +51,6 @@ from t4o_reconcile.workflow import PlanRequest, execute_plan, plan_configuration
 LOCAL_TARGET_S = 2.0
 READ_TARGET_RATIO = 1.3
 PAGE = 100
-WARM_TARGET_S = {1000: 1.1, 10000: 8.0}
-MEMORY_TARGET_MB = 300.0
 
 
 async def seed(root: Path, db: Path, token: str, parallelism: int) -> None:
@@ -127,68 +115,11 @@ async def measure(
     )
 
 
-def cli_plan(root: Path, box: Sandbox, cache: str, cache_dir: Path) -> tuple[float, float]:
-    """The real CLI's plan as its own process: (wall seconds, peak MB); fails unless the
-    plan is empty."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "T4O_CACHE")}
-    env.update(
-        T4O_API_URL=box.url,
-        T4O_API_TOKEN=box.token,
-        T4O_CACHE=cache,
-        T4O_CACHE_DIR=str(cache_dir),
-        PYTHONPATH=str(REPO),
-    )
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "t4o_reconcile", "plan", str(root), "--detailed-exitcode"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    errors = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit(f"the CLI plan exited {code} (not an empty plan):\n{errors.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
-
-
-def cli_plans(
-    root: Path, db: Path, token: str, tenants: int, latency_ms: int, repeats: int
-) -> None:
-    cache_dir = db.parent / "cli-cache"
-    with sandbox(db, latency_ms=latency_ms, token=token) as box:
-        cold = cli_plan(root, box, "readwrite", cache_dir)
-        off = cli_plan(root, box, "off", cache_dir)
-        warm = min(cli_plan(root, box, "readwrite", cache_dir) for _ in range(repeats))
-    target = WARM_TARGET_S.get(tenants)
-    print(
-        f"\nthe CLI's no-change plan of {tenants} tenants as its own process"
-        f" (serve at {latency_ms} ms; peak resident set from wait4):"
-    )
-    print(f"  {'run':<44} {'wall s':>7} {'peak MB':>8}")
-    for label, (seconds, peak) in (
-        ("cold: empty parse cache (parses, writes it)", cold),
-        ("cache off (T4O_CACHE=off, CI's default)", off),
-        (f"warm: every file cached (best of {repeats})", warm),
-    ):
-        print(f"  {label:<44} {seconds:>7.2f} {peak:>8.0f}")
-    if target is not None:
-        print(
-            f"  warm against the {target:g} s target: {ratio(warm[0], target)};"
-            f" peak against {MEMORY_TARGET_MB:.0f} MB: {ratio(warm[1], MEMORY_TARGET_MB)}"
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--parallelism", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3, help="best of N for each figure")
     args = parser.parse_args()
     set_secrets(args.tenants)
     with tempfile.TemporaryDirectory(prefix="t4o-plan-scale-") as tmp:
@@ -205,9 +136,6 @@ def main() -> None:
             f" latency 0 in {time.perf_counter() - started:.1f} s (not timed below)"
         )
         asyncio.run(measure(root, db, token, args.tenants, args.latency_ms, args.parallelism))
-        parser_table(root, Path(tmp) / "table-cache", args.repeats)
-        load_parts(root, Path(tmp) / "cache", args.repeats)
-        cli_plans(root, db, token, args.tenants, args.latency_ms, args.repeats)
 
 
 if __name__ == "__main__":

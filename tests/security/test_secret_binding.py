@@ -120,6 +120,26 @@ def test_a_longer_slugs_secrets_are_never_a_shorter_ones() -> None:
     assert policy.check("env:T4O_SECRET_OK_SKOGEN", "ok-skogen", slugs) is not None
 
 
+def test_the_owner_of_a_name_is_the_same_among_many_slugs_and_in_any_order() -> None:
+    """The owner is looked up by the name's own prefixes (issue 24: matching every slug
+    was quadratic); the longest part still wins, and two slugs with one part resolve the
+    same way every run."""
+    policy = SecretPolicy()
+    many = frozenset({f"club-{n:05d}" for n in range(5000)} | {"ok-skogen", "ok-skogen-ungdom"})
+    ungdom = "env:T4O_SECRET_OK_SKOGEN_UNGDOM_SMTP_PASSWORD"
+    assert policy.check(ungdom, "ok-skogen-ungdom", many) is None
+    refused = policy.check(ungdom, "ok-skogen", many)
+    assert refused is not None and "names tenant ok-skogen-ungdom's secrets" in refused
+    assert policy.check("env:T4O_SECRET_CLUB_04999_KEY", "club-04999", many) is None
+    refused = policy.check("env:T4O_SECRET_CLUB_04999_KEY", "club-00001", many)
+    assert refused is not None and "names tenant club-04999's secrets" in refused
+    # A list, a set or a frozenset of the same slugs: the same answer.
+    for slugs in (["a--b", "a-b"], {"a-b", "a--b"}, frozenset({"a-b", "a--b"})):
+        assert policy.check("env:T4O_SECRET_A_B_KEY", "a--b", slugs) is None
+        refused = policy.check("env:T4O_SECRET_A_B_KEY", "a-b", slugs)
+        assert refused is not None and "names tenant a--b's secrets" in refused
+
+
 def test_secret_files_are_bound_to_the_tenants_folder() -> None:
     policy = SecretPolicy()
 
