@@ -1,7 +1,7 @@
 """A pull request's plan and its merge plan in a 10,000-tenant repository: the time grows
 with the pull request, not with the repository (issue 21.1).
 
-    python benchmarks/scoped_plan.py [--tenants 10000] [--changed 3] [--repeats 3]
+    python benchmarks/scoped_plan.py [--tenants 10000 ...] [--changed 3] [--repeats 3]
 
 Setup (not timed): N generated tenant files (see _common.py: ~43 items each) committed
 on ``main`` of a fresh git repository; an embedded sandbox (``T4O_SANDBOX_DB`` in a
@@ -126,24 +126,21 @@ def best(repeats: int, args: list[str], env: dict[str, str], cwd: Path) -> tuple
     return min(runs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tenants", type=int, default=10_000)
-    parser.add_argument("--changed", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+def measure(count: int, changed_count: int, repeats: int) -> None:
+    """Set up ``count`` tenants with ``changed_count`` changed on a branch, and time the
+    pull-request plan and the merge plan."""
     with tempfile.TemporaryDirectory(prefix="t4o-scoped-") as tmp:
         work = Path(tmp) / "repo"
         tenants = work / "tenants"
         started = time.perf_counter()
-        generate(tenants, args.tenants)
+        generate(tenants, count)
         git(work, "init", "-q", "-b", "main")
         git(work, "add", ".")
         git(work, "commit", "-q", "-m", "tenants")
         db = Path(tmp) / "sandbox" / "sandbox.db"
         env = {
             **os.environ,
-            **secrets(args.tenants),
+            **secrets(count),
             "T4O_SANDBOX_DB": str(db),
             "T4O_API_URL": "embedded",
             "NO_COLOR": "1",
@@ -151,10 +148,10 @@ def main() -> None:
         }
         env.pop("CI", None)
         # Spread over the repository, so that neither end of the listing is favoured.
-        step = max(1, args.tenants // args.changed)
-        changed = [slug_of(n) for n in range(step // 2, args.tenants, step)][: args.changed]
+        step = max(1, count // changed_count)
+        changed = [slug_of(n) for n in range(step // 2, count, step)][:changed_count]
         db.parent.mkdir(parents=True)
-        store_others(db, args.tenants, set(changed))
+        store_others(db, count, set(changed))
         tenant_flags = [flag for slug in changed for flag in ("--tenant", slug)]
         cli(["apply", "tenants", *tenant_flags, "--auto-approve"], env, work)
         git(work, "checkout", "-q", "-b", "change")
@@ -169,12 +166,12 @@ def main() -> None:
             raise SystemExit("the generated files have no contact phone to change")
         git(work, "commit", "-q", "-am", "three phones")
         print(
-            f"setup: {args.tenants} tenants in git and live, {len(changed)} changed on a"
+            f"setup: {count} tenants in git and live, {len(changed)} changed on a"
             f" branch ({', '.join(changed)}), {time.perf_counter() - started:.1f} s"
         )
 
         pr_args = ["plan", "tenants", "--changed-since", "main", "--without-secrets"]
-        pr = best(args.repeats, [*pr_args, "--out", str(Path(tmp) / "pr.plan")], env, work)
+        pr = best(repeats, [*pr_args, "--out", str(Path(tmp) / "pr.plan")], env, work)
         _, _, shown = cli(["show", str(Path(tmp) / "pr.plan")], env, work)
         git(work, "checkout", "-q", "main")
         git(work, "merge", "-q", "--no-ff", "-m", "merge change", "change")
@@ -188,7 +185,7 @@ def main() -> None:
             "--out",
             str(Path(tmp) / "merged.plan"),
         ]
-        merged = best(args.repeats, merge_args, env, work)
+        merged = best(repeats, merge_args, env, work)
         applied, _, _ = cli(
             ["apply", "tenants", "--plan", str(Path(tmp) / "merged.plan")], env, work
         )
@@ -202,6 +199,22 @@ def main() -> None:
             print(f"{name:<48} {wall:7.2f} {cpu:6.2f} {wall / TARGET_S:9.2f} {cpu / TARGET_S:8.2f}")
         print(f"{'apply --plan merged.plan (no target)':<48} {applied:7.2f}")
         print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tenants",
+        type=int,
+        nargs="+",
+        default=[10_000],
+        help="repository sizes (several: the figures should not grow with it)",
+    )
+    parser.add_argument("--changed", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    for count in args.tenants:
+        measure(count, args.changed, args.repeats)
 
 
 if __name__ == "__main__":

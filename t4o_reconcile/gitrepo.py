@@ -120,9 +120,11 @@ def nested_repositories(location: Location) -> list[Path]:
     """Every repository-shaped thing in the tenant tree, as the operator would name it: a
     ``.git`` file or directory, or a directory git could take for a git directory (HEAD
     with objects and refs, or with a commondir). Links are not followed."""
-    own = None if location.root is None else location.root / ".git"
-    found: list[Path] = []
-    pending = [location.tenants]
+    own = None if location.root is None else str(location.root / ".git")
+    # Strings, not Paths: a tenant tree holds thousands of files, and this runs on every
+    # plan that asks git (a scoped plan's time is not to grow with the repository's).
+    found: list[str] = []
+    pending = [str(location.tenants)]
     while pending:
         directory = pending.pop()
         try:
@@ -136,13 +138,12 @@ def nested_repositories(location: Location) -> list[Path]:
             found.append(directory)
             continue
         for entry in entries:
-            full = Path(entry.path)
             if entry.name.lower() == ".git":
-                if full != own:
-                    found.append(full)
+                if entry.path != own:
+                    found.append(entry.path)
             elif entry.is_dir(follow_symlinks=False):
-                pending.append(full)
-    return sorted(location.named / p.relative_to(location.tenants) for p in found)
+                pending.append(entry.path)
+    return sorted(location.named / Path(p).relative_to(location.tenants) for p in found)
 
 
 def checked(location: Location) -> Path:

@@ -959,12 +959,12 @@ async def plan_for_reviewed(
         )
     beyond = unreviewed(reviewed, planned.plan)
     if beyond:
+        # The advice in the first line: a message's own lines are its list (escape).
         raise WorkflowError(
             "refusing to apply what was not reviewed: the merge brings changes that no"
-            " reviewed plan showed, nothing was applied:\n  "
-            + "\n  ".join(beyond)
-            + "\nOpen a pull request that touches them (its plan is their review), or bring"
-            " live to main with the apply workflow's manual recovery run (docs/recovery.md)."
+            " reviewed plan showed, and nothing was applied. Open a pull request that"
+            " touches them (its plan is their review), or bring live to main with the apply"
+            " workflow's manual recovery run (docs/recovery.md):\n  " + "\n  ".join(beyond)
         )
     if options.changed_since is None:
         planned.plan.changed_since = reviewed.changed_since

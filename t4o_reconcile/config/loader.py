@@ -35,6 +35,7 @@ from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
 DEFAULTS = "_defaults"
 AGREEMENTS = "_agreements"
+_SHARED = (DEFAULTS, AGREEMENTS)
 SUFFIXES = (".yaml", ".yml")
 # Below this many files left to parse, starting worker processes costs more than it
 # saves.
@@ -219,6 +220,11 @@ class _Loader:
         files: list[Path] = []
         for path in listed:
             if path.suffix not in SUFFIXES:
+                continue
+            if self.only is not None and path.stem not in self.only and path.stem not in _SHARED:
+                # Never read here (validate of the whole tree checks it): its name is all
+                # a scoped plan needs, for the repository's slugs.
+                files.append(path)
                 continue
             try:
                 refused = refusal(path, repository)

@@ -66,7 +66,8 @@ def reviewed_scope(reviewed: Plan) -> set[str] | None:
 def unreviewed(reviewed: Plan, fresh: Plan) -> list[str]:
     """What ``fresh`` changes outside the reviewed scope, one entry per tenant (``slug
     (N to create, …)``) and ``the agreements (…)``: changes the merge brought that no
-    reviewed plan showed."""
+    reviewed plan showed. A tenant that only leaves management (its file deleted, nothing
+    written) is shown by the plan and not refused."""
     scope = reviewed_scope(reviewed)
     found: list[str] = []
     if not reviewed.agreements_in_scope:
@@ -79,9 +80,6 @@ def unreviewed(reviewed: Plan, fresh: Plan) -> list[str]:
     for tenant in fresh.tenants:
         if tenant.slug not in scope and tenant.actions:
             found.append(f"{tenant.slug} ({_counted(tenant.actions)})")
-    for slug in fresh.leaving:
-        if slug not in scope:
-            found.append(f"{slug} (leaves management: its file was deleted)")
     return found
 
 
