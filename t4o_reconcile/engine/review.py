@@ -134,14 +134,8 @@ def _side_by_side(
     if reviewed.agreements_in_scope:
         yield reviewed.agreement_actions, fresh.agreement_actions
     else:  # only the creates its tenants needed: those must still be planned
-        yield (
-            reviewed.agreement_actions,
-            [
-                a
-                for a in fresh.agreement_actions
-                if _shape(a) in {_shape(r) for r in reviewed.agreement_actions}
-            ],
-        )
+        seen = {_shape(r) for r in reviewed.agreement_actions}
+        yield reviewed.agreement_actions, [a for a in fresh.agreement_actions if _shape(a) in seen]
     for tenant in reviewed.tenants:
         other = fresh.tenants.get(tenant.slug)
         yield tenant.actions, other.actions if other is not None else ()
