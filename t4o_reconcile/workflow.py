@@ -441,7 +441,9 @@ async def _plan_configuration(request: PlanRequest, provider: Provider, whole: b
     # The digest of what the review covered, to compare with the reviewed plan's.
     reviewed = (
         ConfigDigest(references_only=True, only=scope.reviewed)
-        if digests and scope.reviewed is not None and scope.only != scope.reviewed
+        if digests
+        and scope.reviewed is not None
+        and (scope.only != scope.reviewed or scope.agreements != scope.reviewed_agreements)
         else None
     )
     if reviewed is not None:

@@ -248,3 +248,24 @@ def test_a_scoped_plan_says_its_charged_accesses_are_partial(team: Team) -> None
     assert part["before"] < real["before"]
     text = cli("plan", team.tenants, "--changed-since", "main", env=team.server.env())
     assert "(partial: the planned tenants' accesses only" in text.stdout
+
+
+def test_an_agreements_change_nobody_reviewed_is_refused(team: Team) -> None:
+    team.branch("phone")
+    edit_tenant(team.tenants, "il-fjellrev", lambda d: d["contact"].update(phone="+4799112233"))
+    team.commit("a new phone")
+    artifact = pull_request(team.runner, team.reader)
+    git(team.work, "checkout", "-q", "main")
+    git(team.work, "merge", "-q", "--no-ff", "--no-commit", "phone")
+    edit_file(
+        team.tenants / "_agreements.yaml",
+        lambda d: d["agreements"][1].update(customer_number="10009"),
+    )
+    team.commit("merge phone, and a customer number")
+    before = live_state(team.server)
+
+    refused, nothing = team.runner.merge(artifact)
+
+    assert refused.returncode != 0 and nothing is None
+    assert refused.stderr.splitlines()[-1] == "  the agreements (1 to change)"
+    assert live_state(team.server) == before
