@@ -396,9 +396,11 @@ def _plan_options(func: Callable[..., None]) -> Callable[..., None]:
         "--changed-since",
         metavar="REF",
         default=None,
-        help="Plan only the tenants whose files changed against this git ref (all of them"
-        " when _defaults.yaml or _agreements.yaml changed); tenant files deleted in the"
-        " change leave management.",
+        help="Plan what changed since the merge base of this git ref and HEAD: the tenants"
+        " whose files changed (all of them when _defaults.yaml changed), the agreements when"
+        " _agreements.yaml changed; tenant files deleted in the change leave management."
+        " With --reviewed: the merged commit's own change (REF: its first parent), planned"
+        " beside the reviewed tenants.",
     )(func)
     func = click.option(
         "--max-delete-share",
@@ -521,7 +523,8 @@ def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
     default=None,
     help="Plan as this reviewed plan file was made (its tenants, within this run's"
     " --tenant, --allow-deletes and --delete-unmanaged) and fail unless the result does"
-    " exactly what it showed: the merge job's check before apply --plan.",
+    " exactly what it showed inside its scope, and changes nothing outside it: the merge"
+    " job's check before apply --plan.",
 )
 @click.option(
     "--without-secrets",

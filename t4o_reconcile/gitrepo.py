@@ -120,9 +120,11 @@ def nested_repositories(location: Location) -> list[Path]:
     """Every repository-shaped thing in the tenant tree, as the operator would name it: a
     ``.git`` file or directory, or a directory git could take for a git directory (HEAD
     with objects and refs, or with a commondir). Links are not followed."""
-    own = None if location.root is None else location.root / ".git"
-    found: list[Path] = []
-    pending = [location.tenants]
+    own = None if location.root is None else str(location.root / ".git")
+    # Strings, not Paths: a tenant tree holds thousands of files, and this runs on every
+    # plan that asks git (a scoped plan's time is not to grow with the repository's).
+    found: list[str] = []
+    pending = [str(location.tenants)]
     while pending:
         directory = pending.pop()
         try:
@@ -136,13 +138,12 @@ def nested_repositories(location: Location) -> list[Path]:
             found.append(directory)
             continue
         for entry in entries:
-            full = Path(entry.path)
             if entry.name.lower() == ".git":
-                if full != own:
-                    found.append(full)
+                if entry.path != own:
+                    found.append(entry.path)
             elif entry.is_dir(follow_symlinks=False):
-                pending.append(full)
-    return sorted(location.named / p.relative_to(location.tenants) for p in found)
+                pending.append(entry.path)
+    return sorted(location.named / Path(p).relative_to(location.tenants) for p in found)
 
 
 def checked(location: Location) -> Path:
@@ -249,10 +250,27 @@ def head_commit(path: Path) -> str | None:
     return commit if done.returncode == 0 and _COMMIT_ID.fullmatch(commit) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What a change holds: the commit it is measured from and its files."""
+
+    base: str  # the merge base of the ref and HEAD (the ref itself when it is an ancestor)
+    # ``(status, name)``, names relative to the tenant directory; new untracked files "A".
+    entries: tuple[tuple[str, str], ...]
+
+
 def changed_files(path: Path, ref: str) -> list[tuple[str, str]]:
     """``(status, name)`` of every file under the tenant directory ``path`` that differs
-    from the commit ``ref`` names (committed or not), new untracked files as ``A``;
-    names are relative to the tenant directory."""
+    from the merge base of ``ref`` and HEAD (see ``changes_since``)."""
+    return list(changes_since(path, ref).entries)
+
+
+def changes_since(path: Path, ref: str) -> Changes:
+    """Every file under the tenant directory ``path`` that differs from the merge base of
+    the commit ``ref`` names and HEAD (committed or not, new untracked files as ``A``),
+    as a pull request's change is measured: what the base branch did after the branch
+    left it is not the pull request's. Without a HEAD (no commit yet) the base is
+    ``ref`` itself."""
     location = locate(path)
     if not location.tenants.is_dir():
         raise WorkflowError(f"--changed-since: {path} is not a directory of tenant files")
@@ -260,6 +278,7 @@ def changed_files(path: Path, ref: str) -> list[tuple[str, str]]:
         raise WorkflowError(f"--changed-since: {path} is not inside a git repository")
     checked(location)
     commit = resolve_commit(location, ref)
+    base = _merge_base(location, commit, ref)
     diff = _git(
         location,
         "diff",
@@ -270,7 +289,7 @@ def changed_files(path: Path, ref: str) -> list[tuple[str, str]]:
         "--no-renames",
         "--name-status",
         "-z",
-        commit,
+        base,
         "--",
         ".",
     )
@@ -278,7 +297,23 @@ def changed_files(path: Path, ref: str) -> list[tuple[str, str]]:
     entries = [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
     untracked = _git(location, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
     entries += [("A", name) for name in untracked.split("\0") if name]
-    return entries
+    return Changes(base, tuple(entries))
+
+
+def _merge_base(location: Location, commit: str, ref: str) -> str:
+    """The merge base of ``commit`` and HEAD; ``commit`` when there is no HEAD."""
+    head = _run(location, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}"), TIMEOUT)
+    if head.returncode != 0 or not _COMMIT_ID.fullmatch(head.stdout.strip()):
+        return commit
+    done = _run(location, ("merge-base", commit, head.stdout.strip()), TIMEOUT)
+    base = done.stdout.strip()
+    if done.returncode != 0 or not _COMMIT_ID.fullmatch(base):
+        raise WorkflowError(
+            f"--changed-since: {_shown(ref)} and HEAD have no common ancestor in"
+            f" {location.root}; expected the base branch the change was made from (fetched"
+            " with enough history to reach the merge base)"
+        )
+    return base
 
 
 def _shown(text: str) -> str:

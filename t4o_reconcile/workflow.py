@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import hashlib
 import hmac
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -78,7 +79,7 @@ class RunOptions:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Which tenants one plan covers."""
+    """Which tenants one plan covers, and whether it plans the agreements whole."""
 
     only: frozenset[str] | None = None  # None: every tenant
     # Tenants whose files the change deleted: read, and listed as leaving management.
@@ -86,17 +87,46 @@ class Scope:
     # The slugs the user named with --tenant: each must be a tenant file.
     named: tuple[str, ...] = ()
     changed_since: str | None = None  # the git ref ``only`` was found from
+    base: str | None = None  # the commit the change was measured from (the merge base)
+    # The agreements planned whole; otherwise only the ones the planned tenants need are
+    # created, and the rest (live edits included) is outside the plan.
+    agreements: bool = True
+    # plan --reviewed: the tenants the reviewed plan covered (None: every tenant), and
+    # whether it covered the agreements. The comparison is strict inside, blind outside.
+    reviewed: frozenset[str] | None = None
+    reviewed_agreements: bool = True
 
     @classmethod
     def of_flags(cls, options: RunOptions) -> Scope:
         """``--tenant`` and ``--changed-since`` (which runs git, once, here)."""
         only = frozenset(options.tenants) if options.tenants else None
-        leaving: frozenset[str] = frozenset()
-        if options.changed_since is not None:
-            changed, deleted = changed_tenants(options.path, options.changed_since)
-            only = None if changed is None else (only or frozenset()) | changed
-            leaving = frozenset(deleted)
-        return cls(only, leaving, options.tenants, options.changed_since)
+        if options.changed_since is None:
+            return cls(only, named=options.tenants, agreements=only is None)
+        change = changed_tenants(options.path, options.changed_since)
+        only = None if change.tenants is None else (only or frozenset()) | change.tenants
+        return cls(
+            only,
+            change.deleted,
+            options.tenants,
+            options.changed_since,
+            change.base,
+            agreements=only is None or change.agreements,
+        )
+
+    def widened(self, change: TenantChange, ref: str) -> Scope:
+        """This scope with ``change`` (the merged commit's own) added: the merge job
+        plans what was reviewed and whatever the merge brought besides."""
+        only = None if self.only is None or change.tenants is None else self.only | change.tenants
+        return Scope(
+            only,
+            self.leaving | change.deleted,
+            self.named,
+            ref,
+            change.base,
+            agreements=only is None or self.agreements or change.agreements,
+            reviewed=self.reviewed,
+            reviewed_agreements=self.reviewed_agreements,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +175,34 @@ class PlanRequest:
     ) -> PlanRequest:
         """The plan again as ``saved`` was asked for (its tenants exactly; a
         --changed-since plan is not diffed against git again: after the merge there is
-        nothing to diff), as far as the flags allow: the file only narrows them."""
+        nothing to diff), as far as the flags allow: the file only narrows them.
+
+        ``plan --reviewed`` with ``--changed-since REF`` (the merged commit's first
+        parent) plans the reviewed tenants and the merged commit's own change together;
+        the comparison with the review is then made inside the reviewed scope only."""
         from t4o_reconcile.engine.authority import grant
 
+        reviewing = what == "plan --reviewed"
         refuse_changing_options(what, options)
         granted = grant(options.authority, saved, what)
+        scope = Scope(
+            only=granted.only,
+            leaving=granted.leaving,
+            agreements=saved.agreements_in_scope,
+            reviewed=(None if granted.only is None else granted.only | granted.leaving)
+            if reviewing
+            else None,
+            reviewed_agreements=saved.agreements_in_scope,
+        )
+        if reviewing and options.changed_since is not None:
+            scope = scope.widened(
+                changed_tenants(options.path, options.changed_since), options.changed_since
+            )
+            if options.authority.tenants is not None and scope.only is not None:
+                scope = replace(scope, only=scope.only & options.authority.tenants)
         return cls(
             path=options.path,
-            scope=Scope(only=granted.only, leaving=granted.leaving),
+            scope=scope,
             delete_unmanaged=granted.delete_unmanaged,
             deletes_approved=granted.deletes_approved,
             policy=options.policy,
@@ -171,17 +221,23 @@ class Planned:
     # Its warnings and agreements; its tenants are in ``desired``.
     repository: Repository = field(repr=False)
     timings: dict[str, float] = field(default_factory=dict)
+    # The reference digest of what the reviewed plan covered (plan --reviewed), else the
+    # plan's own.
+    reviewed_digest: str = ""
 
 
 def load_desired(
     path: Path,
     policy: SecretPolicy | None = None,
     on_tenant: Callable[[TenantSnapshot], None] | None = None,
+    *,
+    only: frozenset[str] | None = None,
 ) -> tuple[Repository, Snapshot]:
     """The configuration as a snapshot. Unresolved secrets are left for the plan to
     report (as plan errors naming variable, tenant and field); anything else stops here.
     The repository comes back without its tenants (they are in the snapshot, or handed
-    to ``on_tenant`` as each file loads and not kept)."""
+    to ``on_tenant`` as each file loads and not kept). ``only``: the tenant files read
+    (None: every one; see ``load_repository``)."""
     from t4o_reconcile.config.desired import agreements_snapshot, tenant_snapshot
     from t4o_reconcile.config.loader import load_repository
 
@@ -203,7 +259,9 @@ def load_desired(
         else:
             on_tenant(tenant)
 
-    result = load_repository(path, policy=policy, keep_tenants=False, on_tenant=snapshot_of)
+    result = load_repository(
+        path, policy=policy, keep_tenants=False, on_tenant=snapshot_of, only=only
+    )
     if result.repository is None:
         raise ConfigInvalid(result.problems)
     if failed:
@@ -380,6 +438,16 @@ async def _plan_configuration(request: PlanRequest, provider: Provider, whole: b
         if request.digest_key is not None
         else []
     )
+    # The digest of what the review covered, to compare with the reviewed plan's.
+    reviewed = (
+        ConfigDigest(references_only=True, only=scope.reviewed)
+        if digests
+        and scope.reviewed is not None
+        and (scope.only != scope.reviewed or scope.agreements != scope.reviewed_agreements)
+        else None
+    )
+    if reviewed is not None:
+        digests.append(reviewed)
     identity = asyncio.ensure_future(identity_of(provider))
     try:
         if not whole and isinstance(provider, StreamingReader):
@@ -401,13 +469,23 @@ async def _plan_configuration(request: PlanRequest, provider: Provider, whole: b
             await identity
         raise
     plan = made.plan
+    # Agreements outside the scope are outside its digest too: another change to them is
+    # none of this plan's business.
+    agreements = made.desired.agreements if scope.agreements else None
     if digests:
-        plan.config_digest = digests[0].hexdigest(made.desired.agreements)
-        plan.reference_digest = digests[1].hexdigest(made.desired.agreements)
+        plan.config_digest = digests[0].hexdigest(agreements)
+        plan.reference_digest = digests[1].hexdigest(agreements)
+    reviewed_digest = plan.reference_digest
+    if reviewed is not None:
+        reviewed_digest = reviewed.hexdigest(
+            made.desired.agreements if scope.reviewed_agreements else None
+        )
     plan.only = sorted(only) if only is not None else None
     plan.changed_since = scope.changed_since
+    plan.base = scope.base
+    plan.agreements_in_scope = scope.agreements
     if only is not None:
-        plan.skipped_tenants = sum(1 for slug in made.slugs if slug not in only)
+        plan.skipped_tenants = sum(1 for slug in tenant_slugs(made.repository) if slug not in only)
     plan.delete_unmanaged = request.delete_unmanaged
     plan.endpoint = endpoint_of(provider)
     plan.identity = await identity
@@ -427,7 +505,14 @@ async def _plan_configuration(request: PlanRequest, provider: Provider, whole: b
         "diff": diffed - done,
         "attribution": time.perf_counter() - diffed,
     }
-    return Planned(plan, made.desired, made.live, made.repository, timings)
+    return Planned(plan, made.desired, made.live, made.repository, timings, reviewed_digest)
+
+
+def tenant_slugs(repository: Repository) -> list[str]:
+    """The slug of every tenant file of the repository, read or not."""
+    from t4o_reconcile.config.loader import AGREEMENTS, DEFAULTS
+
+    return [p.stem for p in repository.files if p.stem not in (DEFAULTS, AGREEMENTS)]
 
 
 async def _plan_whole(
@@ -450,7 +535,9 @@ async def _plan_whole(
     read_done: list[float] = []
     reading.add_done_callback(lambda _: read_done.append(time.perf_counter()))
     try:
-        repository, desired = await asyncio.to_thread(load_desired, request.path, request.policy)
+        repository, desired = await asyncio.to_thread(
+            functools.partial(load_desired, request.path, request.policy, only=request.scope.only)
+        )
     except BaseException:
         reading.cancel()
         with contextlib.suppress(BaseException):
@@ -471,6 +558,7 @@ async def _plan_whole(
         safety=global_safety(request.max_delete_share),
         leaving=leaving,
         versions=request.digests,
+        agreements=request.scope.agreements,
     )
     return _Made(plan, repository, desired, live, set(desired.tenants), loaded, read_done[0])
 
@@ -512,6 +600,7 @@ async def _plan_streamed(
             safety=global_safety(request.max_delete_share),
             leaving=leaving,
             versions=request.digests,
+            agreements=request.scope.agreements,
         )
 
     def on_desired(tenant: TenantSnapshot) -> None:
@@ -521,7 +610,9 @@ async def _plan_streamed(
     planning, joined = await join_and_plan(
         planner,
         provider,
-        lambda on_tenant: load_desired(request.path, request.policy, on_tenant),
+        lambda on_tenant: load_desired(
+            request.path, request.policy, on_tenant, only=request.scope.only
+        ),
         read_only=None if only is None else only | leaving,
         on_desired=on_desired if digests else None,
         compare=provider.compare_secrets if isinstance(provider, SecretComparer) else None,
@@ -540,28 +631,45 @@ async def _plan_streamed(
     )
 
 
-def changed_tenants(path: Path, ref: str) -> tuple[set[str] | None, set[str]]:
-    """The tenants whose files under ``path`` differ from git ref ``ref`` (committed or
-    not, new files included), and the tenants whose files were deleted. ``None`` for the
-    first means every tenant: _defaults.yaml or _agreements.yaml changed."""
-    from t4o_reconcile.config.loader import AGREEMENTS, DEFAULTS, SUFFIXES
-    from t4o_reconcile.gitrepo import changed_files
+@dataclass(frozen=True, slots=True)
+class TenantChange:
+    """What a git change means for the plan (``changed_tenants``)."""
 
-    entries = changed_files(path, ref)
+    tenants: frozenset[str] | None  # tenant files added or changed; None: every tenant
+    deleted: frozenset[str]  # tenant files deleted: those tenants leave management
+    agreements: bool  # _agreements.yaml changed: the agreements are planned whole
+    base: str  # the commit the change was measured from
+
+
+def changed_tenants(path: Path, ref: str) -> TenantChange:
+    """The tenants whose files under ``path`` differ from the merge base of git ref
+    ``ref`` and HEAD (committed or not, new files included), and the tenants whose files
+    were deleted. A changed _defaults.yaml means every tenant (any tenant may inherit
+    the changed setting); a changed _agreements.yaml means the agreements."""
+    from t4o_reconcile.config.loader import AGREEMENTS, DEFAULTS, SUFFIXES
+    from t4o_reconcile.gitrepo import changes_since
+
+    change = changes_since(path, ref)
     changed: set[str] = set()
     deleted: set[str] = set()
-    everything = False
-    for status, name in entries:
+    everything = agreements = False
+    for status, name in change.entries:
         file = Path(name)
         if len(file.parts) != 1 or file.suffix not in SUFFIXES:
             continue  # only the repository's own files count, not sub-folders
-        if file.stem in (DEFAULTS, AGREEMENTS):
+        if file.stem == DEFAULTS:
             everything = True
+        elif file.stem == AGREEMENTS:
+            agreements = True
         elif status.startswith("D"):
             deleted.add(file.stem)
         else:
             changed.add(file.stem)
-    return (None if everything else changed), deleted
+    # A file renamed between .yaml and .yml is deleted and added: it stays managed.
+    deleted -= changed
+    return TenantChange(
+        None if everything else frozenset(changed), frozenset(deleted), agreements, change.base
+    )
 
 
 def endpoint_of(provider: Provider) -> str:
@@ -654,7 +762,8 @@ def refuse_changing_options(what: str, options: RunOptions) -> None:
     changing = [
         flag
         for flag, given in (
-            ("--changed-since", options.changed_since is not None),
+            # plan --reviewed takes the merged commit's own change (see from_saved).
+            ("--changed-since", options.changed_since is not None and what != "plan --reviewed"),
             ("--max-delete-share", options.max_delete_share is not None),
         )
         if given
@@ -831,20 +940,38 @@ async def plan_for_reviewed(
     options: RunOptions, provider: Provider, reviewed: Plan, digest_key: bytes
 ) -> Planned:
     """Plan again as the reviewed plan was asked for (its tenants, within this run's
-    flags) and refuse unless the result does exactly what the review showed: the record
-    of a pull request only narrows what this run may do."""
-    from t4o_reconcile.engine.review import check_reviewed
+    flags; with ``--changed-since``, the merged commit's own change too) and refuse
+    unless the result does exactly what the review showed inside its scope, and changes
+    nothing outside it that no review showed: the record of a pull request only narrows
+    what this run may do."""
+    from t4o_reconcile.engine.review import check_reviewed, unreviewed
 
     planned = await _plan_as(options, provider, reviewed, digest_key, "plan --reviewed")
-    problems = check_reviewed(reviewed, planned.plan, uncompared=uncompared(reviewed))
+    problems = check_reviewed(
+        reviewed,
+        planned.plan,
+        uncompared=uncompared(reviewed),
+        reference_digest=planned.reviewed_digest,
+    )
     if problems:
         raise WorkflowError(
             "refusing to apply what was not reviewed:\n  "
             + "\n  ".join(problems)
             + "\nPlan the pull request again (bring it up to date with the base branch first)."
         )
-    planned.plan.changed_since = reviewed.changed_since
-    planned.plan.skipped_tenants = reviewed.skipped_tenants
+    beyond = unreviewed(reviewed, planned.plan)
+    if beyond:
+        # The advice in the first line: a message's own lines are its list (escape).
+        raise WorkflowError(
+            "refusing to apply what was not reviewed: the merge brings changes that no"
+            " reviewed plan showed, and nothing was applied. Open a pull request that"
+            " touches them (its plan is their review), or bring live to main with the apply"
+            " workflow's manual recovery run (docs/recovery.md):\n  " + "\n  ".join(beyond)
+        )
+    if options.changed_since is None:
+        planned.plan.changed_since = reviewed.changed_since
+        planned.plan.base = reviewed.base
+        planned.plan.skipped_tenants = reviewed.skipped_tenants
     return planned
 
 

@@ -36,6 +36,7 @@ from t4o_reconcile.engine.snapshot import Secret, UnresolvedSecret
 
 DEFAULTS = "_defaults"
 AGREEMENTS = "_agreements"
+_SHARED = (DEFAULTS, AGREEMENTS)
 SUFFIXES = (".yaml", ".yml")
 # Below this many files left to parse, starting worker processes costs more than it
 # saves.
@@ -79,6 +80,7 @@ def load_repository(
     keep_tenants: bool = True,
     on_tenant: Callable[[TenantEntry], None] | None = None,
     cache: ParseCache | Literal["settings"] | None = "settings",
+    only: frozenset[str] | None = None,
 ) -> LoadResult:
     """Read, merge, validate and check every tenant file in the directory ``path``.
 
@@ -90,14 +92,20 @@ def load_repository(
 
     ``cache``: parsed files by their bytes (``parsecache``); by default the one the
     operator's environment sets (``T4O_CACHE``), and none when ``environ`` is given
-    instead of the process's own (a test's or a caller's settings name no cache)."""
+    instead of the process's own (a test's or a caller's settings name no cache).
+
+    ``only``: the slugs whose files are read (None: every one). A scoped plan reads the
+    files it plans, not the repository: the rules across files then hold among those
+    files only, and the rest is left to ``validate`` of the whole tree (docs/ci-loop.md).
+    The shared files are always read, and every file is listed and checked to be a
+    regular file."""
     fastyaml.require()
     env = os.environ if environ is None else environ
     if policy is None:
         policy = SecretPolicy.from_settings(environ=env)
     if cache == "settings":
         cache = ParseCache.from_settings(os.environ) if environ is None else None
-    return _Loader(Path(path), env, policy, keep_tenants, on_tenant, cache).run()
+    return _Loader(Path(path), env, policy, keep_tenants, on_tenant, cache, only).run()
 
 
 class _Loader:
@@ -109,8 +117,10 @@ class _Loader:
         keep_tenants: bool = True,
         on_tenant: Callable[[TenantEntry], None] | None = None,
         cache: ParseCache | None = None,
+        only: frozenset[str] | None = None,
     ) -> None:
         self.root = root
+        self.only = only
         self.environ = environ
         self.policy = policy
         self.keep_tenants = keep_tenants
@@ -142,6 +152,8 @@ class _Loader:
         # Every slug of the repository (a file's slug is its name): a secret is bound to
         # its tenant by name, and a longer slug's names are never a shorter one's.
         self.slugs = frozenset(p.stem for p in tenant_files)
+        if self.only is not None:
+            tenant_files = [p for p in tenant_files if p.stem in self.only]
         defaults_file, defaults_data = self._read_defaults(specials.get(DEFAULTS))
         agreements_path = specials.get(AGREEMENTS, self.root / f"{AGREEMENTS}.yaml")
         agreements = self._read_agreements(specials.get(AGREEMENTS))
@@ -209,6 +221,11 @@ class _Loader:
         files: list[Path] = []
         for path in listed:
             if path.suffix not in SUFFIXES:
+                continue
+            if self.only is not None and path.stem not in self.only and path.stem not in _SHARED:
+                # Never read here (validate of the whole tree checks it): its name is all
+                # a scoped plan needs, for the repository's slugs.
+                files.append(path)
                 continue
             try:
                 refused = refusal(path, repository)

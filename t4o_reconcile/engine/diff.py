@@ -48,6 +48,7 @@ def make_plan(
     safety: SafetyOptions | None = None,
     leaving: set[str] | None = None,
     versions: bool = True,
+    agreements: bool | None = None,
 ) -> Plan:
     """Everything apply must do to bring ``live`` to ``desired``, in apply order.
 
@@ -57,6 +58,7 @@ def make_plan(
     those in ``leaving`` (their files were deleted in the change) are listed as leaving
     management instead, in a targeted plan too. Without ``versions`` the tenants' plans
     leave out the live version of every item read (kept only to check a saved plan).
+    ``agreements``: plan the agreements whole (default: unless ``only`` narrows the plan).
     """
     planner = Planner(
         target=target,
@@ -66,6 +68,7 @@ def make_plan(
         safety=safety,
         leaving=leaving,
         versions=versions,
+        agreements=agreements,
     )
     for slug in sorted(desired.tenants.keys() | live.tenants.keys()):
         planner.add(desired.tenants.get(slug), live.tenants.get(slug))
@@ -92,7 +95,11 @@ class Planner:
         leaving: set[str] | None = None,
         versions: bool = True,
         budget: int | None = None,  # of the plan's TenantStore (None: MEMORY_BUDGET)
+        # The agreements planned whole, their live versions recorded; otherwise (a
+        # scoped plan that leaves them out) only those the tenants need are created.
+        agreements: bool | None = None,
     ) -> None:
+        self._agreements = only is None if agreements is None else agreements
         self._live = Snapshot(agreements=live.agreements, vocabulary=live.vocabulary)
         self._only = only
         self._delete_unmanaged = delete_unmanaged
@@ -194,17 +201,19 @@ class Planner:
             planned = self._tenants.get(slug) if unknown else None
             if planned is not None:
                 self._tenants.replace(replace(planned, errors=(*planned.errors, *unknown)))
-        if live.agreements is not None:
+        if live.agreements is not None and self._agreements:
             plan.agreement_versions = {
                 address(None, AGREEMENTS, name): item.version
                 for name, item in sorted(live.agreements.items())
                 if item.version is not None
             }
-        actions = _plan_agreements(agreements, live.agreements, self._needed, self._only)
+        actions = _plan_agreements(
+            agreements, live.agreements, self._needed, None if self._agreements else self._only
+        )
         plan.agreement_actions = sort_agreement_actions(actions)
         plan.errors.extend(plan_errors.agreement_errors(plan.agreement_actions, self._after))
         plan.agreement_users = self._charged.counts(
-            set(live.agreements or {}) | set(agreements or {})
+            set(live.agreements or {}) | set(agreements or {}), partial=self._only is not None
         )
         return plan
 
@@ -565,7 +574,9 @@ class _Charged:
         if after_name is not None:
             self._after.setdefault(after_name, _Accesses(self._names)).update(after)
 
-    def counts(self, agreements: set[str]) -> list[AgreementUsers]:
+    def counts(self, agreements: set[str], *, partial: bool = False) -> list[AgreementUsers]:
+        """The figures per agreement; ``partial``: only some of the tenants were tallied
+        (a scoped plan), so each figure counts those tenants' accesses only."""
         names = agreements | set(self._both) | set(self._before) | set(self._after)
         empty = _Accesses(self._names)
         result = []
@@ -580,6 +591,7 @@ class _Charged:
                     after=len(after.active),
                     pending_before=len(before.pending_only()),
                     pending_after=len(after.pending_only()),
+                    partial=partial,
                 )
             )
         return result

@@ -47,9 +47,16 @@ class ConfigDigest:
     (``env:NAME``), not its value: the digest of a plan made without secret values,
     compared at merge time."""
 
-    def __init__(self, key: bytes = UNKEYED, *, references_only: bool = False) -> None:
+    def __init__(
+        self,
+        key: bytes = UNKEYED,
+        *,
+        references_only: bool = False,
+        only: frozenset[str] | None = None,
+    ) -> None:
         self._key = key
         self._references_only = references_only
+        self._only = only  # the tenants it covers (None: every tenant added)
         self._tenants: dict[str, bytes] = {}
 
     def _dump(self, value: Any) -> bytes:
@@ -67,6 +74,8 @@ class ConfigDigest:
         return _secret(value)
 
     def add(self, tenant: TenantSnapshot) -> None:
+        if self._only is not None and tenant.slug not in self._only:
+            return
         document = {
             "sections": {
                 section: _items(items) for section, items in sorted(tenant.sections.items())

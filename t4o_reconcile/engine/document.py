@@ -57,6 +57,8 @@ def plan_head(plan: Plan, *, secret: Callable[[object], Any]) -> dict[str, Any]:
                 "after": u.after,
                 "pending_before": u.pending_before,
                 "pending_after": u.pending_after,
+                # Only when true: a whole plan's figures read as they always did.
+                **({"partial": True} if u.partial else {}),
             }
             for u in plan.agreement_users
         ],

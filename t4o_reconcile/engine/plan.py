@@ -147,6 +147,9 @@ class AgreementUsers:
     after: int
     pending_before: int = 0
     pending_after: int = 0
+    # A scoped plan counts the tenants it read, not the agreement's others: the figures
+    # are then only those tenants' accesses (see docs/plans.md).
+    partial: bool = False
 
 
 @dataclass(slots=True)
@@ -184,6 +187,11 @@ class Plan:
     changed_since: str | None = None
     skipped_tenants: int = 0
     leaving: list[str] = field(default_factory=list)
+    # The commit the change was measured from (the merge base of --changed-since REF and
+    # HEAD), and whether the plan covers the agreements whole: with ``only`` and
+    # ``leaving``, the plan's scope, which the merge job compares within.
+    base: str | None = None
+    agreements_in_scope: bool = True
     # The version of t4o-reconcile that made the plan: apply --plan runs only its own.
     tool_version: str = __version__
 

@@ -233,6 +233,11 @@ def _document_schema() -> dict[str, Any]:
                         "after": _COUNT,
                         "pending_before": _COUNT,
                         "pending_after": _COUNT,
+                        "partial": {
+                            "const": True,
+                            "description": "A scoped plan: the figures count the planned"
+                            " tenants' accesses only, not the agreement's other tenants",
+                        },
                     },
                 },
             },
@@ -258,12 +263,13 @@ def plan_file_schema() -> dict[str, Any]:
             "reference_digest",
             "agreement_versions",
             "only",
+            "scope",
             "delete_unmanaged",
         ],
         "additionalProperties": False,
         "properties": {
             **properties,
-            "format_version": {"const": 2},
+            "format_version": {"const": 3},
             "kind": {"const": "t4o-reconcile-plan"},
             "tool_version": {
                 "type": "string",
@@ -274,6 +280,28 @@ def plan_file_schema() -> dict[str, Any]:
             "reference_digest": {"type": "string"},
             "agreement_versions": _VERSIONS,
             "only": {"oneOf": [{"type": "null"}, _STRINGS]},
+            "scope": {
+                "type": "object",
+                "description": "What the plan covered; the merge job compares within it",
+                "required": ["scoped", "base", "tenants", "leaving", "agreements"],
+                "additionalProperties": False,
+                "properties": {
+                    "scoped": {"type": "boolean"},
+                    "base": {
+                        "oneOf": [{"type": "null"}, {"type": "string"}],
+                        "description": "The commit the change was measured from",
+                    },
+                    "tenants": {
+                        "oneOf": [{"type": "null"}, _STRINGS],
+                        "description": "The tenants planned, with those without changes",
+                    },
+                    "leaving": _STRINGS,
+                    "agreements": {
+                        "type": "boolean",
+                        "description": "The agreements planned whole",
+                    },
+                },
+            },
             "delete_unmanaged": {"type": "boolean"},
         },
     }

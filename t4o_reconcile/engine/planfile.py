@@ -43,8 +43,9 @@ from t4o_reconcile.engine.sensitive import as_plan_file
 from t4o_reconcile.errors import PlanFileError
 
 PLAN_FILE_KIND = "t4o-reconcile-plan"
-# 2: JSON Lines (1 was one indented JSON document).
-FILE_FORMAT_VERSION = 2
+# 3: the header records the plan's scope; 2: JSON Lines (1 was one indented JSON
+# document).
+FILE_FORMAT_VERSION = 3
 SEAL_ALG = "hmac-sha256"
 
 
@@ -110,6 +111,16 @@ def _header_line(plan: Plan) -> bytes:
     head["reference_digest"] = plan.reference_digest
     head["agreement_versions"] = dict(plan.agreement_versions)
     head["only"] = plan.only
+    # What the plan covered, for the merge job to compare within: scoped or not, the
+    # commit the change was measured from, the tenants planned (``only``, with those
+    # without changes) and leaving, and whether the agreements were planned whole.
+    head["scope"] = {
+        "scoped": plan.only is not None,
+        "base": plan.base,
+        "tenants": plan.only,
+        "leaving": list(plan.leaving),
+        "agreements": plan.agreements_in_scope,
+    }
     head["delete_unmanaged"] = plan.delete_unmanaged
     text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     try:
@@ -464,6 +475,12 @@ def _plan(document: dict[str, Any], tenants: TenantStore) -> Plan:
     only = document.get("only")
     if only is not None:
         only = [as_str(slug) for slug in as_list(only)]
+    scope = as_dict(document["scope"])
+    agreements_in_scope = scope["agreements"]
+    if not isinstance(agreements_in_scope, bool):
+        raise TypeError("expected scope.agreements, true or false")
+    if scope["scoped"] is not (only is not None) or scope["tenants"] != only:
+        raise ValueError("scope.tenants must be the plan's only")
     return Plan(
         target=as_str(document["target"]),
         tenants=tenants,
@@ -489,6 +506,8 @@ def _plan(document: dict[str, Any], tenants: TenantStore) -> Plan:
         skipped_tenants=_count(targeted.get("skipped", 0)),
         leaving=[as_str(s) for s in as_list(document["leaving_management"])],
         tool_version=as_str(document["tool_version"]),
+        base=None if scope["base"] is None else as_str(scope["base"]),
+        agreements_in_scope=agreements_in_scope,
     )
 
 
@@ -500,6 +519,7 @@ def _users(entry: Any) -> AgreementUsers:
         after=_count(entry["after"]),
         pending_before=_count(entry.get("pending_before", 0)),
         pending_after=_count(entry.get("pending_after", 0)),
+        partial=entry.get("partial", False) is True,
     )
 
 

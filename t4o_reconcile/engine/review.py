@@ -6,6 +6,12 @@ applies that plan only if it matches the reviewed one: same target and identity,
 same configuration (secrets compared by reference), every resource the review read at
 the same version, the same actions, and the same approval of deletes. A change the
 review could not see (a secret it did not compare) is the only difference allowed.
+
+A scoped review (``plan --changed-since``) covered its tenants, and the agreements when
+it planned them: the comparison is strict inside that scope and blind outside it (a live
+change elsewhere belongs to the drift job). What the merge brings beyond the scope is
+planned too and refused only when it changes something nobody reviewed
+(``unreviewed``).
 """
 
 from __future__ import annotations
@@ -14,22 +20,31 @@ import itertools
 from collections.abc import Iterator, Sequence
 
 from t4o_reconcile.engine.order import iter_flat
-from t4o_reconcile.engine.plan import Action, Plan
+from t4o_reconcile.engine.plan import Action, Plan, kinds_of
 from t4o_reconcile.engine.stale import STALE, check_stale
 
 DIFFERS = "the plan differs from the reviewed plan: "
 
 
-def check_reviewed(reviewed: Plan, fresh: Plan, *, uncompared: set[str] | None = None) -> list[str]:
-    """Why ``fresh`` is not what ``reviewed`` showed; empty when it is. ``uncompared``
-    holds the ``address.field`` of secrets the review did not compare."""
+def check_reviewed(
+    reviewed: Plan,
+    fresh: Plan,
+    *,
+    uncompared: set[str] | None = None,
+    reference_digest: str | None = None,
+) -> list[str]:
+    """Why ``fresh`` is not what ``reviewed`` showed within the reviewed scope; empty
+    when it is. ``uncompared`` holds the ``address.field`` of secrets the review did not
+    compare; ``reference_digest`` is the fresh configuration's reference digest over the
+    reviewed scope (default: ``fresh``'s own, when both cover the same)."""
     problems: list[str] = []
     if reviewed.endpoint != fresh.endpoint or reviewed.identity != fresh.identity:
         problems.append(
             DIFFERS + f"it was made for {reviewed.endpoint} as {reviewed.identity},"
             f" this is {fresh.endpoint} as {fresh.identity}"
         )
-    if reviewed.reference_digest != fresh.reference_digest:
+    digest = fresh.reference_digest if reference_digest is None else reference_digest
+    if reviewed.reference_digest != digest:
         problems.append(DIFFERS + "the configuration changed since the review")
     # Versions only: the value digest cannot match a review made without secret values.
     problems.extend(
@@ -39,6 +54,39 @@ def check_reviewed(reviewed: Plan, fresh: Plan, *, uncompared: set[str] | None =
     if reviewed.delete_unmanaged != fresh.delete_unmanaged:
         problems.append(DIFFERS + "--delete-unmanaged differs")
     return problems
+
+
+def reviewed_scope(reviewed: Plan) -> set[str] | None:
+    """The tenants a reviewed plan covered (None: every tenant)."""
+    if reviewed.only is None:
+        return None
+    return set(reviewed.only) | set(reviewed.leaving)
+
+
+def unreviewed(reviewed: Plan, fresh: Plan) -> list[str]:
+    """What ``fresh`` changes outside the reviewed scope, one entry per tenant (``slug
+    (N to create, …)``) and ``the agreements (…)``: changes the merge brought that no
+    reviewed plan showed. A tenant that only leaves management (its file deleted, nothing
+    written) is shown by the plan and not refused."""
+    scope = reviewed_scope(reviewed)
+    found: list[str] = []
+    if not reviewed.agreements_in_scope:
+        seen = {_shape(a) for a in reviewed.agreement_actions}
+        extra = [a for a in fresh.agreement_actions if _shape(a) not in seen]
+        if extra:
+            found.append(f"the agreements ({_counted(extra)})")
+    if scope is None:
+        return found
+    for tenant in fresh.tenants:
+        if tenant.slug not in scope and tenant.actions:
+            found.append(f"{tenant.slug} ({_counted(tenant.actions)})")
+    return found
+
+
+def _counted(actions: Sequence[Action]) -> str:
+    counts = kinds_of(actions)
+    verbs = {"create": "to create", "update": "to change", "delete": "to delete", "move": "to move"}
+    return ", ".join(f"{n} {verbs[kind]}" for kind, n in counts.items() if n)
 
 
 def _shape(action: Action) -> tuple[str, str, tuple[str, ...]]:
@@ -79,13 +127,21 @@ def _action_differences(reviewed: Plan, fresh: Plan, uncompared: set[str]) -> li
 def _side_by_side(
     reviewed: Plan, fresh: Plan
 ) -> Iterator[tuple[Sequence[Action], Sequence[Action]]]:
-    """The two plans' actions, the agreements' and then a tenant's at a time: a shape
-    (its address names its tenant) can only match within its tenant, so comparing each
-    tenant's is comparing the whole plans, with one tenant of each read at a time."""
-    yield reviewed.agreement_actions, fresh.agreement_actions
+    """The two plans' actions, the agreements' and then a tenant's at a time, within the
+    reviewed scope (``unreviewed`` says what lies outside it): a shape (its address names
+    its tenant) can only match within its tenant, so comparing each tenant's is
+    comparing the whole plans, with one tenant of each read at a time."""
+    if reviewed.agreements_in_scope:
+        yield reviewed.agreement_actions, fresh.agreement_actions
+    else:  # only the creates its tenants needed: those must still be planned
+        seen = {_shape(r) for r in reviewed.agreement_actions}
+        yield reviewed.agreement_actions, [a for a in fresh.agreement_actions if _shape(a) in seen]
     for tenant in reviewed.tenants:
         other = fresh.tenants.get(tenant.slug)
         yield tenant.actions, other.actions if other is not None else ()
+    scope = reviewed_scope(reviewed)
+    if scope is not None:
+        return
     slugs = set(reviewed.tenants.slugs())
     for tenant in fresh.tenants:
         if tenant.slug not in slugs:

@@ -34,9 +34,10 @@ def check_stale(saved: Plan, fresh: Plan, config_digest: str) -> list[str]:
         now = fresh.tenants.get(tenant.slug)
         problems.extend(_differences(tenant.versions, now.versions if now is not None else {}))
 
-    # A plan that neither read nor touched agreements leaves them unmanaged: a new
-    # agreement someone else made is none of its business.
-    if saved.agreement_versions or saved.agreement_actions:
+    # A plan that neither read nor touched agreements leaves them unmanaged, and a scoped
+    # plan that left them out never read them: a new agreement someone else made, or an
+    # edit of one, is none of its business.
+    if saved.agreements_in_scope and (saved.agreement_versions or saved.agreement_actions):
         problems.extend(
             _differences(
                 _agreements(saved.agreement_versions), _agreements(fresh.agreement_versions)

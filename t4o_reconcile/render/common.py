@@ -112,7 +112,15 @@ def accesses_text(users: AgreementUsers) -> str:
     """``4 → 6 (+2 pending)``: charged accesses before → after, pending apart."""
     before = _count(users.before, users.pending_before)
     after = _count(users.after, users.pending_after)
-    return before if before == after else f"{before} → {after}"
+    figures = before if before == after else f"{before} → {after}"
+    return f"{figures} {PARTIAL_ACCESSES}" if users.partial else figures
+
+
+# A scoped plan reads the tenants it plans, not the rest of an agreement.
+PARTIAL_ACCESSES = (
+    "(partial: the planned tenants' accesses only; the agreement's other tenants were"
+    " not read, the nightly plan counts them all)"
+)
 
 
 def tenant_counts(tenant: TenantPlan) -> dict[str, int]:

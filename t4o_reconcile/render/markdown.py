@@ -31,6 +31,7 @@ import jinja2
 
 from t4o_reconcile.engine.plan import Action, Plan
 from t4o_reconcile.render.common import (
+    PARTIAL_ACCESSES,
     PARTIAL_NOTE,
     accesses_shown,
     drift_text,
@@ -348,5 +349,6 @@ def _foot_context(plan: Plan) -> dict[str, Any]:
         "unmanaged_count": len(plan.unmanaged_tenants),
         "more_unmanaged": max(0, len(plan.unmanaged_tenants) - _LIST_CAP),
         "agreement_users": users[:_LIST_CAP],
+        "accesses_partial": PARTIAL_ACCESSES if any(u.partial for u in users) else "",
         "more_agreements": max(0, len(users) - _LIST_CAP),
     }

@@ -116,6 +116,7 @@ def pull_request(runner: Runner, reader: str, *, allow_deletes: bool = False) ->
         "plan",
         T4O_API_TOKEN=reader,
         ALLOW_DELETES="true" if allow_deletes else "false",
+        BASE_SHA=git(runner.work, "rev-parse", "main").strip(),
     )
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert runner.outputs["status"] == "0", planned.stdout + planned.stderr
@@ -183,14 +184,16 @@ def test_the_whole_loop(server: Server, tmp_path: Path) -> None:
     )  # fmt: skip
     assert fjellrev["actions"] == []  # converged
 
-    # 3. A second pull request is planned; main moves before it merges (another change
-    #    lands first); merged without updating, the merge job refuses it and writes nothing.
+    # 3. A second pull request is planned; main moves before it merges (another change to
+    #    the same tenant lands first); merged without updating, the merge job refuses it
+    #    and writes nothing.
     git(work, "checkout", "-q", "-b", "stale", "main")
-    edit_tenant(work / "tenants", "kartverkstedet", lambda d: d.update(name="Kartverkstedet AS"))
+    kartverkstedet = work / "tenants" / "kartverkstedet.yaml"
+    kartverkstedet.write_text(kartverkstedet.read_text().replace("AS\n", "Kart AS\n", 1))
     git(work, "commit", "-q", "-am", "rename")
     stale_artifact = pull_request(runner, reader)
     git(work, "checkout", "-q", "main")
-    edit_tenant(work / "tenants", "il-fjellrev", lambda d: d.update(name="IL Fjellreven"))
+    kartverkstedet.write_text(kartverkstedet.read_text().replace(": 3500", ": 3600", 1))
     git(work, "commit", "-q", "-am", "meanwhile on main")
     git(work, "merge", "-q", "--no-ff", "-m", "merge stale", "stale")
     before = live_state(server)

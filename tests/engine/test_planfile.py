@@ -76,7 +76,7 @@ def test_the_file_is_a_header_a_line_per_tenant_and_renders_as_made(tmp_path: Pa
     _save(plan, path)
     lines = path.read_bytes().splitlines()
     header = json.loads(lines[0])
-    assert header["kind"] == PLAN_FILE_KIND and header["format_version"] == 2
+    assert header["kind"] == PLAN_FILE_KIND and header["format_version"] == 3
     assert header["tenant_count"] == len(plan.tenants) == len(lines) - 1
     assert [json.loads(line)["slug"] for line in lines[1:]] == plan.tenants.slugs()
     # The fields keep the order the plan made them in: shown, it reads as plan printed it.
@@ -106,7 +106,7 @@ def test_saving_replaces_the_file_whole_and_leaves_no_temporary_file(tmp_path: P
         ("", "found an empty file"),
         ("not json\n", r"plan.json:1:1: expected JSON"),
         ('{"kind": "something"}\n', "plan.json:1:1: expected a plan file written by 'plan --out'"),
-        ('{"kind": "t4o-reconcile-plan", "format_version": 9}\n', "expected format_version 2"),
+        ('{"kind": "t4o-reconcile-plan", "format_version": 9}\n', "expected format_version 3"),
         ('{\n  "kind": "t4o-reconcile-plan"\n}\n', "made by an older version"),
         ('{"kind": "t4o-reconcile-plan"}', "plan.json:1:31: expected the line to end"),
     ],
