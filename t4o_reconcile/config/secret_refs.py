@@ -130,7 +130,7 @@ class SecretPolicy:
                 f" tenant's own folder of the secrets directory ({tenant}/NAME) {shared}"
             )
         own = self.tenant_env_prefix(tenant)
-        owner = _owner_by_name(name, self.env_prefix, tenants, tenant)
+        owner = _owner_by_name(name, self.env_prefix, _with(tenants, tenant))
         if owner == tenant and len(name) > len(own):
             return None
         whose = f"; it names tenant {owner}'s secrets" if owner is not None else ""
@@ -223,18 +223,26 @@ class SecretPolicy:
         return Secret(value, reference)
 
 
+def _with(tenants: Collection[str], tenant: str) -> frozenset[str]:
+    """``tenants`` and ``tenant``: the same frozenset when it holds ``tenant`` already (the
+    loader's slugs always do), so that its index is made once."""
+    if isinstance(tenants, frozenset) and tenant in tenants:
+        return tenants
+    return frozenset({*tenants, tenant})
+
+
 def env_part(slug: str) -> str:
     """A slug as part of a variable name: ``ok-skogen`` → ``OK_SKOGEN``."""
     return re.sub(r"[^A-Za-z0-9]+", "_", slug).strip("_").upper()
 
 
-def _owner_by_name(
-    name: str, prefix: str, tenants: Collection[str], tenant: str | None = None
-) -> str | None:
-    """The tenant (of ``tenants`` and ``tenant``) whose own part the variable name starts
-    with, the longest of them (an ``OK_SKOGEN_UNGDOM_`` name is ``ok-skogen-ungdom``'s,
-    never ``ok-skogen``'s). Looked up by the name's own prefixes, not by going through
-    every slug: a scoped plan checks a few files' references against 10,000 slugs."""
+def _owner_by_name(name: str, prefix: str, tenants: Collection[str]) -> str | None:
+    """The tenant whose own part the variable name starts with, the longest of them (an
+    ``OK_SKOGEN_UNGDOM_`` name is ``ok-skogen-ungdom``'s, never ``ok-skogen``'s); of slugs
+    with the same part (``a-b``, ``a--b``), the first in sorted order, whichever tenant
+    asks, so that no two tenants can name one variable. Looked up by the name's own
+    prefixes, not by going through every slug: a scoped plan checks a few files'
+    references against 10,000 slugs."""
     if not name.startswith(prefix):
         return None
     owners = _owners_by_part(tenants if isinstance(tenants, frozenset) else frozenset(tenants))
@@ -243,8 +251,6 @@ def _owner_by_name(
         if rest[end] != "_":
             continue
         part = rest[:end]
-        if tenant is not None and env_part(tenant) == part:
-            return tenant
         owner = owners.get(part)
         if owner is not None:
             return owner
