@@ -46,6 +46,7 @@ def make_plan(
     safety: SafetyOptions | None = None,
     leaving: set[str] | None = None,
     versions: bool = True,
+    kept_outside: frozenset[str] = frozenset(),
 ) -> Plan:
     """Everything apply must do to bring ``live`` to ``desired``, in apply order.
 
@@ -53,8 +54,10 @@ def make_plan(
     are then limited to creating agreements those tenants need. Live tenants without a
     desired tenant are listed as unmanaged and deleted only with ``delete_unmanaged``;
     those in ``leaving`` (their files were deleted in the change) are listed as leaving
-    management instead, in a targeted plan too. Without ``versions`` the tenants' plans
-    leave out the live version of every item read (kept only to check a saved plan).
+    management instead, in a targeted plan too. Those in ``kept_outside`` (the operator's
+    list of tenants kept outside Git) are listed as such and never deleted. Without
+    ``versions`` the tenants' plans leave out the live version of every item read (kept
+    only to check a saved plan).
     """
     planner = Planner(
         target=target,
@@ -64,6 +67,7 @@ def make_plan(
         safety=safety,
         leaving=leaving,
         versions=versions,
+        kept_outside=kept_outside,
     )
     for slug in sorted(desired.tenants.keys() | live.tenants.keys()):
         planner.add(desired.tenants.get(slug), live.tenants.get(slug))
@@ -90,12 +94,14 @@ class Planner:
         leaving: set[str] | None = None,
         versions: bool = True,
         budget: int | None = None,  # of the plan's TenantStore (None: MEMORY_BUDGET)
+        kept_outside: frozenset[str] = frozenset(),
     ) -> None:
         self._live = Snapshot(agreements=live.agreements, vocabulary=live.vocabulary)
         self._only = only
         self._delete_unmanaged = delete_unmanaged
         self._safety = safety or SafetyOptions()
         self._leaving = leaving or set()
+        self._kept_outside = kept_outside
         self._versions = versions
         self.plan = Plan(
             target=target,
@@ -163,12 +169,17 @@ class Planner:
 
     def _plan_unmanaged(self, have: TenantSnapshot) -> TenantPlan | None:
         slug = have.slug
+        listed = slug in self._kept_outside
         if slug in self._leaving:
             self.plan.leaving.append(slug)
         elif self._only is not None and slug not in self._only:
             return None
-        else:
+        elif not listed:
             self.plan.unmanaged_tenants.append(slug)
+        if listed:
+            # The operator keeps it outside Git on purpose: never deleted by a plan.
+            self.plan.kept_outside.append(slug)
+            return None
         if not self._delete_unmanaged:
             return None
         self._removed.add(slug)
@@ -183,6 +194,7 @@ class Planner:
         plan.tenants = self._tenants
         plan.leaving.sort()
         plan.unmanaged_tenants.sort()
+        plan.kept_outside.sort()
         live = self._live
         # The one tenant check that needs the desired agreements, which the files give
         # only once all of them are read; it is the last of a tenant's errors.

@@ -485,6 +485,7 @@ def _plan(document: dict[str, Any], tenants: TenantStore) -> Plan:
         else _string(targeted["changed_since"]),
         skipped_tenants=_count(targeted.get("skipped", 0)),
         leaving=[_string(s) for s in _list(document["leaving_management"])],
+        kept_outside=[_string(s) for s in _list(document["kept_outside"])],
         tool_version=_string(document["tool_version"]),
     )
 
