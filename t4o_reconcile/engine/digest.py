@@ -67,7 +67,7 @@ class ConfigDigest:
         return _secret(value)
 
     def add(self, tenant: TenantSnapshot) -> None:
-        document = {
+        document: dict[str, object] = {
             "sections": {
                 section: _items(items) for section, items in sorted(tenant.sections.items())
             },
@@ -75,6 +75,8 @@ class ConfigDigest:
             if tenant.safety is None
             else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
         }
+        if tenant.lifecycle is not None:  # it decides the plan's approval
+            document["lifecycle"] = tenant.lifecycle
         entry = self._dump(tenant.slug) + b":" + self._dump(document)
         self._tenants[tenant.slug] = hashlib.sha256(entry).digest()
 

@@ -57,3 +57,41 @@ def test_the_json_plan_counts_them_and_drift_ignores_listed_tenants() -> None:
     assert loud["has_drift"] is True and loud["unmanaged_tenants"] == ["ok-new"]
     schema = plan_schema()
     jsonschema.validate(loud, schema)
+
+
+def test_decommissioning_needs_the_approval_until_it_has_converged() -> None:
+    from dataclasses import replace
+
+    from t4o_reconcile.engine.snapshot import Item
+
+    want = desired_tenant()
+    have = live_twin(want)
+    ended = replace(
+        want,
+        lifecycle="decommissioned",
+        sections={
+            **want.sections,
+            "invoicing": {
+                "": Item(
+                    {
+                        **want.sections["invoicing"][""].fields,
+                        "enabled": False,
+                        "distribution_enabled": False,
+                    }
+                )
+            },
+        },
+    )
+    plan = make_plan(snapshot(ended), snapshot(have), target="test")
+    (tenant,) = plan.tenants
+    assert tenant.actions
+    assert tenant.deletes_need_flag[0].startswith(
+        "decommissions the client (lifecycle: decommissioned)"
+    )
+    # Once live is the ended client, the file plans nothing and needs nothing.
+    converged = make_plan(snapshot(ended), snapshot(live_twin(ended)), target="test")
+    assert not converged.has_changes
+    assert all(not t.deletes_need_flag for t in converged.tenants)
+    # The same changes without the lifecycle need no approval (nothing is deleted).
+    managed = make_plan(snapshot(replace(ended, lifecycle=None)), snapshot(have), target="test")
+    assert all(not t.deletes_need_flag for t in managed.tenants)
