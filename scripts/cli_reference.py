@@ -36,6 +36,12 @@ As in Terraform:
 | `0` | success; with `plan --detailed-exitcode`, no changes |
 | `1` | an error: invalid files, plan errors, a refused or failed apply, a usage error |
 | `2` | success with changes (`plan --detailed-exitcode` only: 2 never means anything else) |
+| `4` | `plan --detailed-exitcode` only: live tenants with no file, not [kept outside](lifecycle.md) |
+| `6` | `plan --detailed-exitcode` only: changes (2) and such tenants (4) |
+
+With `plan --detailed-exitcode`, 4 is a bit OR-ed into the code of the changes, so a script
+tells a new unmanaged tenant apart from drift with `$(( code & 4 ))`, and drift with
+`$(( code & 3 ))` (3 + 4 = 7 for changes needing an approval plus such tenants).
 
 Every error is one line on stderr (`Error: ...`, after the `file:line:column` problems of
 invalid files); `--log-level debug` adds the traceback. Every error a user can cause derives

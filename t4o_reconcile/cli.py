@@ -393,6 +393,16 @@ def _plan_options(func: Callable[..., None]) -> Callable[..., None]:
         help="Delete live tenants that have no file (never without this flag).",
     )(func)
     func = click.option(
+        "--unmanaged-list",
+        envvar="T4O_UNMANAGED_LIST",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="The operator's list of live tenants kept outside Git on purpose (one slug a"
+        " line, # comments; or T4O_UNMANAGED_LIST). Never deleted; with"
+        " --detailed-exitcode only other live tenants without a file exit 4. Must lie"
+        " outside the tenant directory.",
+    )(func)
+    func = click.option(
         "--changed-since",
         metavar="REF",
         default=None,
@@ -429,6 +439,7 @@ def _options(path: Path, *, read_secrets: bool = True, **kwargs: Any) -> RunOpti
         rate_limit=kwargs.get("client_rate_limit"),
         deadline=float(kwargs.get("deadline") or DEFAULT_DEADLINE),
         changed_since=kwargs.get("changed_since"),
+        unmanaged_list=kwargs.get("unmanaged_list"),
         timeout=float(kwargs.get("timeout") or DEFAULT_TIMEOUT),
     )
 
@@ -502,13 +513,16 @@ def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
 @_plan_format
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for apply.")
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 on error."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 for no changes, 2 for changes, 4 for live tenants that have no file and"
+    " are not on --unmanaged-list (6: both), 1 on error.",
 )
 @click.option(
     "--unmanaged-is-drift",
     is_flag=True,
-    help="With --detailed-exitcode: live tenants that have no file count as changes (exit"
-    " 2), so a nightly check sees tenants created outside Git.",
+    hidden=True,
+    help="Deprecated: --detailed-exitcode exits 4 for unlisted unmanaged tenants anyway.",
 )
 @click.option(
     "--allow-deletes",
@@ -568,10 +582,23 @@ def plan(
         )
     if the_plan.has_errors:
         _fail("the plan has errors; apply would refuse it.")
-    if detailed_exitcode and (
-        the_plan.has_changes or (unmanaged_is_drift and the_plan.unmanaged_tenants)
-    ):
-        sys.exit(2)
+    if unmanaged_is_drift:
+        click.echo(UNMANAGED_IS_DRIFT_GONE, err=True)
+    if detailed_exitcode:
+        code = (2 if the_plan.has_changes else 0) | (UNLISTED_EXIT if the_plan.unlisted else 0)
+        if code:
+            sys.exit(code)
+
+
+# plan --detailed-exitcode's bit for live tenants that have no file and are not on the
+# operator's list: OR-ed into the changes' code (0, 2, or 3 for changes that need an
+# approval), so 4, 6 and 7 tell a new unmanaged tenant apart from drift and from both.
+UNLISTED_EXIT = 4
+UNMANAGED_IS_DRIFT_GONE = (
+    "warning: --unmanaged-is-drift is deprecated and does nothing: --detailed-exitcode"
+    " exits 4 (6 with changes) for live tenants that have no file and are not on"
+    " --unmanaged-list"
+)
 
 
 @main.command()

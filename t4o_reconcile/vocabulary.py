@@ -19,6 +19,10 @@ Interval = Literal["monthly", "quarterly", "yearly"]
 Encryption = Literal["auto", "ssl", "starttls", "none"]
 Role = Literal["owner", "admin", "member"]
 TenantState = Literal["pending", "active"]
+# A tenant file's place in the client's life: managed (the default), or decommissioned:
+# the client has ended and the plan ends its invoicing, integrations and users' access,
+# keeping its bookkeeping data (docs/lifecycle.md).
+Lifecycle = Literal["managed", "decommissioned"]
 # Who may invite users and change their rights: the owner only (SendRegning: "Invitasjoner
 # kan bare sendes av brukeren som opprettet kontoen"), or the owner and active admins
 # (Fortnox: a system administrator "kan skapa användare ... och redigera behörigheter").

@@ -61,6 +61,9 @@ class RunOptions:
     allow_deletes: bool = False  # --allow-deletes
     changed_since: str | None = None  # plan --changed-since REF
     timeout: float = DEFAULT_TIMEOUT  # seconds one request may take, its answer included
+    # --unmanaged-list / T4O_UNMANAGED_LIST: the operator's list of live tenants kept
+    # outside Git (config.kept_outside); a trusted job's setting, never a plan file's.
+    unmanaged_list: Path | None = None
     # What secret references may reach and whether values are read; None: the
     # operator's settings in the environment.
     policy: SecretPolicy | None = None
@@ -148,6 +151,9 @@ class PlanRequest:
     # Name who made each live change the plan undoes (from the audit log); off where
     # nobody reads the plan (apply --plan re-plans only to compare).
     attribute: bool = True
+    # The operator's list of live tenants kept outside Git, always from this run's own
+    # options (a plan file's record of it is never read back as one).
+    kept_outside: frozenset[str] = frozenset()
 
     @property
     def digests(self) -> bool:
@@ -167,6 +173,7 @@ class PlanRequest:
             policy=options.policy,
             digest_key=digest_key,
             attribute=attribute,
+            kept_outside=kept_outside_of(options),
         )
 
     @classmethod
@@ -208,7 +215,17 @@ class PlanRequest:
             policy=options.policy,
             digest_key=digest_key,
             attribute=False,
+            kept_outside=kept_outside_of(options),
         )
+
+
+def kept_outside_of(options: RunOptions) -> frozenset[str]:
+    """The operator's list of tenants kept outside Git (``--unmanaged-list``), or none."""
+    if options.unmanaged_list is None:
+        return frozenset()
+    from t4o_reconcile.config.kept_outside import load_kept_outside
+
+    return load_kept_outside(options.unmanaged_list, options.path)
 
 
 @dataclass(slots=True)
@@ -559,6 +576,7 @@ async def _plan_whole(
         leaving=leaving,
         versions=request.digests,
         agreements=request.scope.agreements,
+        kept_outside=request.kept_outside,
     )
     return _Made(plan, repository, desired, live, set(desired.tenants), loaded, read_done[0])
 
@@ -601,6 +619,7 @@ async def _plan_streamed(
             leaving=leaving,
             versions=request.digests,
             agreements=request.scope.agreements,
+            kept_outside=request.kept_outside,
         )
 
     def on_desired(tenant: TenantSnapshot) -> None:

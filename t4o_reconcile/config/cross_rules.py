@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from t4o_reconcile.config.decommission import decommission_problems
 from t4o_reconcile.config.problems import DocPath, Problem
 from t4o_reconcile.config.repository import AgreementEntry, Origin, TenantEntry
 from t4o_reconcile.config.tenant_models import Billing, User
@@ -49,6 +50,7 @@ def check_tenant(entry: TenantEntry) -> list[Problem]:
     problems += _custom_templates(entry)
     problems += _customer_numbers(entry)
     problems += _vocabulary(entry)
+    problems += decommission_problems(entry)
     if tenant.state == "pending" and tenant.users:
         problems += [
             entry.problem(

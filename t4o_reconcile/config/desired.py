@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from t4o_reconcile import national_id, normalize
+from t4o_reconcile.config.decommission import decommissioned, ended_sections
 from t4o_reconcile.config.repository import Repository, TenantEntry
 from t4o_reconcile.config.tenant_models import Billing, Defaults
 from t4o_reconcile.engine import sections as registry
@@ -81,8 +82,14 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
             max_delete_share=tenant.safety.max_delete_share,
             min_delete_items=tenant.safety.min_delete_items,
         )
+    if decommissioned(entry):
+        ended_sections(sections)
     return TenantSnapshot(
-        slug=tenant.slug, sections=sections, source=str(entry.source), safety=safety
+        slug=tenant.slug,
+        sections=sections,
+        source=str(entry.source),
+        safety=safety,
+        lifecycle=tenant.lifecycle,
     )
 
 

@@ -53,6 +53,13 @@ PARSE_AHEAD = 4
 MAX_FILE_BYTES = 1 << 20
 
 
+_NOT_INHERITED = {
+    "slug": "slug cannot be inherited; expected it in each tenant file",
+    "lifecycle": "lifecycle cannot be inherited (it would decommission every tenant);"
+    " expected it in the file of each tenant it ends",
+}
+
+
 @dataclass(slots=True)
 class LoadResult:
     # Errors and warnings, in file order; see ``errors`` and ``warnings``.
@@ -312,15 +319,11 @@ class _Loader:
             return source, {}  # an empty defaults file sets nothing
         if not self._mapping(path, source, data, "settings every tenant inherits"):
             return None, {}
-        if "slug" in data:
-            line, column = source.position(("slug",), key=True)
-            self._add(
-                path,
-                line,
-                column,
-                ("slug",),
-                "slug cannot be inherited; expected it in each tenant file",
-            )
+        # lifecycle: one inherited `decommissioned` would end every client at once.
+        for own, why in _NOT_INHERITED.items():
+            if own in data:
+                line, column = source.position((own,), key=True)
+                self._add(path, line, column, (own,), why)
         # Alone the defaults are a partial tenant: a missing key may come from the tenant.
         for error in _errors(Tenant, data):
             if error["type"] == "missing" or not error["loc"]:

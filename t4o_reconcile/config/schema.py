@@ -87,6 +87,7 @@ def defaults_schema() -> dict[str, Any]:
         " lists are replaced whole."
     )
     del schema["properties"]["slug"]
+    del schema["properties"]["lifecycle"]
     _drop_required(schema)
     return schema
 

@@ -30,6 +30,7 @@ from t4o_reconcile.vocabulary import (
     Encryption,
     Interval,
     InvoiceRecipient,
+    Lifecycle,
     Program,
     Right,
     Role,
@@ -479,6 +480,13 @@ class Tenant(Model):
     billing: Billing | None = None
     agreement: KeyName | None = None
     state: TenantState | None = None
+    lifecycle: Lifecycle | None = Field(
+        default=None,
+        description="decommissioned: the client has ended; plan turns invoicing and"
+        " distribution off, removes integrations, the SMTP account and every user but the"
+        " owner (who keeps no program right), and keeps the bookkeeping data; needs"
+        " --allow-deletes. Left out: managed",
+    )
     # Left out: unmanaged (the API's default is admins).
     user_administration: UserAdministration | None = Field(
         default=None,

@@ -49,6 +49,7 @@ def make_plan(
     leaving: set[str] | None = None,
     versions: bool = True,
     agreements: bool | None = None,
+    kept_outside: frozenset[str] = frozenset(),
 ) -> Plan:
     """Everything apply must do to bring ``live`` to ``desired``, in apply order.
 
@@ -56,9 +57,11 @@ def make_plan(
     are then limited to creating agreements those tenants need. Live tenants without a
     desired tenant are listed as unmanaged and deleted only with ``delete_unmanaged``;
     those in ``leaving`` (their files were deleted in the change) are listed as leaving
-    management instead, in a targeted plan too. Without ``versions`` the tenants' plans
-    leave out the live version of every item read (kept only to check a saved plan).
-    ``agreements``: plan the agreements whole (default: unless ``only`` narrows the plan).
+    management instead, in a targeted plan too. Those in ``kept_outside`` (the operator's
+    list of tenants kept outside Git) are listed as such and never deleted. Without
+    ``versions`` the tenants' plans leave out the live version of every item read (kept
+    only to check a saved plan). ``agreements``: plan the agreements whole (default:
+    unless ``only`` narrows the plan).
     """
     planner = Planner(
         target=target,
@@ -69,6 +72,7 @@ def make_plan(
         leaving=leaving,
         versions=versions,
         agreements=agreements,
+        kept_outside=kept_outside,
     )
     for slug in sorted(desired.tenants.keys() | live.tenants.keys()):
         planner.add(desired.tenants.get(slug), live.tenants.get(slug))
@@ -98,6 +102,7 @@ class Planner:
         # The agreements planned whole, their live versions recorded; otherwise (a
         # scoped plan that leaves them out) only those the tenants need are created.
         agreements: bool | None = None,
+        kept_outside: frozenset[str] = frozenset(),
     ) -> None:
         self._agreements = only is None if agreements is None else agreements
         self._live = Snapshot(agreements=live.agreements, vocabulary=live.vocabulary)
@@ -105,6 +110,7 @@ class Planner:
         self._delete_unmanaged = delete_unmanaged
         self._safety = safety or SafetyOptions()
         self._leaving = leaving or set()
+        self._kept_outside = kept_outside
         self._versions = versions
         self.plan = Plan(
             target=target,
@@ -172,12 +178,17 @@ class Planner:
 
     def _plan_unmanaged(self, have: TenantSnapshot) -> TenantPlan | None:
         slug = have.slug
+        listed = slug in self._kept_outside
         if slug in self._leaving:
             self.plan.leaving.append(slug)
         elif self._only is not None and slug not in self._only:
             return None
-        else:
+        elif not listed:
             self.plan.unmanaged_tenants.append(slug)
+        if listed:
+            # The operator keeps it outside Git on purpose: never deleted by a plan.
+            self.plan.kept_outside.append(slug)
+            return None
         if not self._delete_unmanaged:
             return None
         self._removed.add(slug)
@@ -192,6 +203,7 @@ class Planner:
         plan.tenants = self._tenants
         plan.leaving.sort()
         plan.unmanaged_tenants.sort()
+        plan.kept_outside.sort()
         live = self._live
         # The one tenant check that needs the desired agreements, which the files give
         # only once all of them are read; it is the last of a tenant's errors.

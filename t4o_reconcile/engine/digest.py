@@ -76,7 +76,7 @@ class ConfigDigest:
     def add(self, tenant: TenantSnapshot) -> None:
         if self._only is not None and tenant.slug not in self._only:
             return
-        document = {
+        document: dict[str, object] = {
             "sections": {
                 section: _items(items) for section, items in sorted(tenant.sections.items())
             },
@@ -84,6 +84,8 @@ class ConfigDigest:
             if tenant.safety is None
             else [tenant.safety.max_delete_share, tenant.safety.min_delete_items],
         }
+        if tenant.lifecycle is not None:  # it decides the plan's approval
+            document["lifecycle"] = tenant.lifecycle
         entry = self._dump(tenant.slug) + b":" + self._dump(document)
         self._tenants[tenant.slug] = hashlib.sha256(entry).digest()
 

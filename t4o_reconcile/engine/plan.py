@@ -160,7 +160,10 @@ class Plan:
     tenants: TenantStore = field(default_factory=TenantStore)
     agreement_actions: list[Action] = field(default_factory=list)
     agreement_versions: dict[str, str] = field(default_factory=dict)
-    unmanaged_tenants: list[str] = field(default_factory=list)
+    unmanaged_tenants: list[str] = field(default_factory=list)  # not on the operator's list
+    # Live tenants with no file on the operator's list of tenants kept outside Git
+    # (--unmanaged-list): drift is quiet about them and no plan deletes them.
+    kept_outside: list[str] = field(default_factory=list)
     agreement_users: list[AgreementUsers] = field(default_factory=list)
     errors: list[PlanError] = field(default_factory=list)  # not tied to one tenant
     config_digest: str = ""
@@ -222,6 +225,14 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.agreement_actions) or self.tenants.has_actions()
+
+    @property
+    def unlisted(self) -> list[str]:
+        """Live tenants that have no file and are not on the operator's list of tenants
+        kept outside Git: the unmanaged tenants, and those leaving management unlisted.
+        ``plan --detailed-exitcode`` exits 4 for them (see docs/lifecycle.md)."""
+        kept = set(self.kept_outside)
+        return sorted({*self.unmanaged_tenants, *(s for s in self.leaving if s not in kept)})
 
     @property
     def has_errors(self) -> bool:

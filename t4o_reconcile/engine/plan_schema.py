@@ -144,6 +144,7 @@ def _document_schema() -> dict[str, Any]:
             "errors",
             "unmanaged_tenants",
             "leaving_management",
+            "kept_outside",
             "agreement_users",
         ],
         "additionalProperties": False,
@@ -181,6 +182,7 @@ def _document_schema() -> dict[str, Any]:
                     "errors",
                     "unmanaged",
                     "leaving",
+                    "kept_outside",
                 ],
                 "additionalProperties": False,
                 "properties": {
@@ -193,6 +195,7 @@ def _document_schema() -> dict[str, Any]:
                         "errors",
                         "unmanaged",
                         "leaving",
+                        "kept_outside",
                     )
                 },
             },
@@ -200,7 +203,8 @@ def _document_schema() -> dict[str, Any]:
             "has_errors": {"type": "boolean"},
             "has_drift": {
                 "type": "boolean",
-                "description": "Changes, or live tenants that have no file",
+                "description": "Changes, or live tenants that have no file and are not on"
+                " the operator's list of tenants kept outside Git",
             },
             "partial": {
                 "type": "boolean",
@@ -214,10 +218,18 @@ def _document_schema() -> dict[str, Any]:
             "agreement_actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},
             "tenants": {"type": "array", "items": {"$ref": "#/$defs/tenant"}},
             "errors": {"type": "array", "items": {"$ref": "#/$defs/error"}},
-            "unmanaged_tenants": _STRINGS,
+            "unmanaged_tenants": {
+                **_STRINGS,
+                "description": "Live tenants with no file, not on the operator's list",
+            },
             "leaving_management": {
                 **_STRINGS,
                 "description": "Live tenants whose files the change deleted",
+            },
+            "kept_outside": {
+                **_STRINGS,
+                "description": "Live tenants with no file on the operator's list of tenants"
+                " kept outside Git (--unmanaged-list): never deleted, no drift",
             },
             "agreement_users": {
                 "type": "array",

@@ -508,6 +508,7 @@ def _plan(document: dict[str, Any], tenants: TenantStore) -> Plan:
         tool_version=as_str(document["tool_version"]),
         base=None if scope["base"] is None else as_str(scope["base"]),
         agreements_in_scope=agreements_in_scope,
+        kept_outside=[as_str(s) for s in as_list(document["kept_outside"])],
     )
 
 

@@ -21,11 +21,17 @@ def delete_reasons(
     have: TenantSnapshot | None,
     options: SafetyOptions,
 ) -> list[str]:
-    """Why this tenant's deletes need the flag; empty when they do not."""
+    """Why this tenant's deletes need the flag; empty when they do not. Decommissioning
+    a client needs it whatever it deletes: it ends the client's invoicing and access."""
+    decommissioning = [
+        f"decommissions the client (lifecycle: decommissioned): {len(actions)} change(s)"
+        " end its invoicing, integrations and users' access"
+    ]
+    reasons = decommissioning if want.lifecycle == "decommissioned" and actions else []
     deletes = [a for a in actions if a.kind == "delete"]
     if not deletes:
-        return []
-    reasons = [
+        return reasons
+    reasons += [
         f"deletes {declared.noun} {a.key}"
         for a in deletes
         if (declared := sections.REGISTRY.get(a.section)) is not None and declared.deletes_need_flag

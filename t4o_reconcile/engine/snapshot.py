@@ -131,6 +131,9 @@ class TenantSnapshot:
     sections: dict[str, dict[str, Item]] = field(default_factory=dict)
     source: str | None = None  # the file it came from (desired side)
     safety: SafetyOptions | None = None  # None: the global setting applies
+    # The tenant file's lifecycle (desired side): "decommissioned" ends the client, and
+    # its plan needs --allow-deletes (engine.safety). None: managed.
+    lifecycle: str | None = None
 
 
 @dataclass(slots=True)

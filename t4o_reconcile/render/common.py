@@ -136,6 +136,8 @@ def summary_line(plan: Plan) -> str:
     tail = f" {unmanaged} unmanaged tenant(s): live, no file." if unmanaged else ""
     if plan.leaving:
         tail += f" {len(plan.leaving)} tenant(s) leaving management."
+    if plan.kept_outside:
+        tail += f" {len(plan.kept_outside)} kept outside Git."
     if not plan.has_changes:
         if tail:
             return "No changes to the managed tenants." + tail
@@ -144,6 +146,31 @@ def summary_line(plan: Plan) -> str:
     return (
         f"Plan: {c['create']} to create, {c['update']} to update,"
         f" {c['delete']} to delete, {c['move']} to move." + tail
+    )
+
+
+# What to do about a live tenant that has no file and is not on the operator's list; the
+# nightly drift plan exits 4 for it until one of them is done (docs/lifecycle.md).
+UNLISTED_ADVICE = (
+    "Not on the list of tenants kept outside Git (--unmanaged-list): add it there to keep"
+    " it outside Git, give it a file to manage it, or decommission it (its file with"
+    " `lifecycle: decommissioned`); until then the drift plan exits 4."
+)
+
+
+def leaving_text(listed: bool, delete_unmanaged: bool) -> str:
+    """What happens to a tenant whose file the change deleted."""
+    if listed:
+        return (
+            "leaves management: nothing is written to it; it is on the list of tenants kept"
+            " outside Git, so drift stays quiet about it"
+        )
+    if delete_unmanaged:
+        return "deleted on the API by this plan (--delete-unmanaged)"
+    return (
+        "leaves management: nothing is written to it. It is not on the list of tenants kept"
+        " outside Git (--unmanaged-list): add it there, or restore the file with"
+        " `lifecycle: decommissioned` to end the client; until then the drift plan exits 4"
     )
 
 

@@ -336,6 +336,7 @@ def _head_context(plan: Plan) -> dict[str, Any]:
         "more_flagged": max(0, len(flagged) - _LIST_CAP),
         "approved": plan.deletes_approved,
         "leaving": plan.leaving,
+        "kept_outside": plan.kept_outside,
         "delete_unmanaged": plan.delete_unmanaged,
         "uncompared": plan.uncompared,
         "partial_note": PARTIAL_NOTE,

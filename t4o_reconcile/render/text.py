@@ -9,11 +9,13 @@ from t4o_reconcile.render.common import (
     ACCESSES_LABEL,
     PARTIAL_NOTE,
     SYMBOLS,
+    UNLISTED_ADVICE,
     accesses_shown,
     accesses_text,
     drift_text,
     error_count,
     field_lines,
+    leaving_text,
     shown_tenants,
     summary_line,
 )
@@ -116,18 +118,19 @@ def _others(out: _Writer, plan: Plan) -> None:
             "Unmanaged tenants (live, no file; left alone unless deletion is requested): "
             + terminal(", ".join(plan.unmanaged_tenants))
         )
+        out.add("  " + UNLISTED_ADVICE)
     if plan.leaving:
         out.add()
         out.add(out.paint("warn", "Tenants leaving management (their files were deleted):"))
+        kept = set(plan.kept_outside)
         for slug in plan.leaving:
-            if plan.delete_unmanaged:
-                what = "deleted on the API by this plan (--delete-unmanaged)"
-            else:
-                what = (
-                    "left as it is on the API, no longer managed; to delete it, plan with"
-                    " --delete-unmanaged --allow-deletes"
-                )
-            out.add(f"  {terminal(slug)}: {what}")
+            out.add(f"  {terminal(slug)}: {leaving_text(slug in kept, plan.delete_unmanaged)}")
+    outside = [slug for slug in plan.kept_outside if slug not in plan.leaving]
+    if outside:
+        out.add()
+        out.add(
+            out.paint("dim", f"{len(outside)} tenant(s) kept outside Git (the operator's list).")
+        )
     moving_users = [u for u in plan.agreement_users if accesses_shown(u)]
     if moving_users:
         out.add()

@@ -84,7 +84,7 @@ def check_plans_written(
 
     import jsonschema
 
-    if not args or args[0] not in ("plan", "show") or done.returncode not in (0, 2):
+    if not args or args[0] not in ("plan", "show") or done.returncode not in (0, 2, 4, 6):
         return
     validator = jsonschema.Draft202012Validator(json.loads(PLAN_SCHEMA.read_text()))
     if "--out" in args:

@@ -76,7 +76,12 @@ def test_deleting_users_and_bank_accounts_needs_allow_deletes_and_nothing_is_wri
     assert live_state(server) == before
 
     allowed = cli("apply", EXAMPLES, "--auto-approve", "--allow-deletes", env=server.env())
-    replanned = cli("plan", EXAMPLES, "--detailed-exitcode", env=server.env())
+    # gammel-klubb, live with no file, is kept outside Git on purpose (else exit 4).
+    kept = tmp_path / "kept-outside.txt"
+    kept.write_text("gammel-klubb\n")
+    replanned = cli(
+        "plan", EXAMPLES, "--detailed-exitcode", "--unmanaged-list", kept, env=server.env()
+    )
 
     assert allowed.returncode == 0, allowed.stderr
     assert replanned.returncode == 0, replanned.stdout

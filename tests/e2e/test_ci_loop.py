@@ -236,5 +236,15 @@ def test_the_whole_loop(server: Server, tmp_path: Path) -> None:
     )
 
     assert drift.returncode == 1, drift.stdout + drift.stderr
-    assert "::error title=t4o-reconcile drift::" in drift.stdout
+    # Told apart from drift: a live tenant with no file, not on the operator's list.
+    assert "::error title=t4o-reconcile unmanaged tenant::" in drift.stdout
     assert "skygge-klubb" in runner.summary.read_text()
+    listed = runner.run(
+        "t4o-drift.yml",
+        "drift",
+        T4O_API_TOKEN=reader,
+        T4O_SECRETS_FILE_CONTENT=secrets_file_content(),
+        T4O_UNMANAGED_TENANTS="skygge-klubb",
+    )
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "No drift." in listed.stdout

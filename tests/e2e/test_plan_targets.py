@@ -138,7 +138,7 @@ def test_changed_since_plans_the_changed_tenants_and_shows_a_deleted_file_leavin
     assert "ok-skogen" not in text.stdout
     assert "Targeted plan" in text.stdout and "skipped" in text.stdout
     assert "kartverkstedet" in text.stdout and "leaving management" in text.stdout
-    assert "left as it is on the API" in text.stdout
+    assert "leaves management: nothing is written to it" in text.stdout
     assert document["targeted"] == {"tenants": ["il-fjellrev"], "changed_since": "HEAD",
                                     "skipped": 4}  # fmt: skip
     assert document["leaving_management"] == ["kartverkstedet"]
@@ -169,8 +169,10 @@ def test_a_tenant_without_a_file_is_drift_when_asked(server: Server, examples_co
     drift = cli("plan", examples_copy, "--detailed-exitcode", "--unmanaged-is-drift", env=env)
     document = json.loads(cli("plan", examples_copy, "--format", "json", env=env).stdout)
 
-    assert plain.returncode == 0, plain.stderr
+    # Not on the operator's list: exit 4 (docs/lifecycle.md); the old flag says it is gone.
+    assert plain.returncode == 4, plain.stderr
     assert "1 unmanaged tenant(s): live, no file." in plain.stdout
-    assert drift.returncode == 2
+    assert drift.returncode == 4
+    assert drift.stderr.count("--unmanaged-is-drift is deprecated") == 1
     assert document["summary"]["unmanaged"] == 1
     assert document["has_drift"] is True and document["has_changes"] is False

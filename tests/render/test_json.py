@@ -14,7 +14,13 @@ def test_the_document_is_versioned_with_summary_counts() -> None:
     doc = json.loads(render_json(plan))
     assert doc["format_version"] == 1
     assert doc["target"] == plan.target
-    assert doc["summary"] == {**plan.counts(), "errors": 1, "unmanaged": 1, "leaving": 0}
+    assert doc["summary"] == {
+        **plan.counts(),
+        "errors": 1,
+        "unmanaged": 1,
+        "leaving": 0,
+        "kept_outside": 0,
+    }
     assert doc["unmanaged_tenants"] == ["ok-stray"]
     assert doc["agreement_users"] == [
         {"agreement": "NOF", "before": 0, "after": 3, "pending_before": 0, "pending_after": 0}
