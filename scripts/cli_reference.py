@@ -36,7 +36,7 @@ As in Terraform:
 | `0` | success; with `plan --detailed-exitcode`, no changes |
 | `1` | an error: invalid files, plan errors, a refused or failed apply, a usage error |
 | `2` | success with changes (`plan --detailed-exitcode` only: 2 never means anything else) |
-| `4` | `plan --detailed-exitcode` only: live tenants with no file, not [kept outside](lifecycle.md) |
+| `4` | `plan --detailed-exitcode` only: live tenants with no file, not [kept out](lifecycle.md) |
 | `6` | `plan --detailed-exitcode` only: changes (2) and such tenants (4) |
 
 With `plan --detailed-exitcode`, 4 is a bit OR-ed into the code of the changes, so a script

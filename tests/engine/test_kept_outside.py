@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from t4o_reconcile.engine.diff import make_plan
-from tests.render.plans import json_document
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.plan_schema import plan_schema
+from tests.render.plans import json_document
 
 from .builders import desired_tenant, live_twin, snapshot
 
