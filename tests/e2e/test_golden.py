@@ -91,5 +91,5 @@ def test_the_divergent_plan_holds_every_kind_of_action() -> None:
     text = (GOLDEN / "divergent.txt").read_text()
     for marker in ("\n  + ", "\n  ~ ", "\n  - ", "\n  → ", "(sensitive, changed)"):
         assert marker in text, marker
-    assert "needs --allow-deletes" in text
+    assert "needs approval (pass --allow-deletes to plan and apply)" in text
     assert "Unmanaged tenants" in text
