@@ -218,10 +218,12 @@ def _blocks(plan: Plan, piece_room: int, approval: Approval) -> Iterable[str]:
             tail += " · ⚠️ needs approval"
         notes = [f"❌ **{escape(e.address)}**: {escape(e.message)}" for e in tenant.errors]
         if tenant.deletes_need_flag:
-            notes.append(
-                f"⚠️ needs approval ({approval.how_markdown()}): "
-                + escape("; ".join(tenant.deletes_need_flag))
+            head = (
+                f"✅ approved by {approval.by_markdown()}"
+                if approval.approved_by
+                else f"⚠️ needs approval ({approval.how_markdown()})"
             )
+            notes.append(f"{head}: " + escape("; ".join(tenant.deletes_need_flag)))
         yield from _block(
             title=tenant.slug,
             summary_tail=Raw(tail),  # counts and our own words

@@ -104,11 +104,13 @@ def _tenant(out: _Writer, tenant: TenantPlan) -> None:
     for error in tenant.errors:
         _error(out, error)
     if tenant.deletes_need_flag:
-        out.add(
-            "  "
-            + out.paint("warn", f"! needs approval ({out.approval.how_text()}): ")
-            + terminal("; ".join(tenant.deletes_need_flag))
+        approval = out.approval
+        head = (
+            f"! approved by {approval.by_text()}: "
+            if approval.approved_by
+            else f"! needs approval ({approval.how_text()}): "
         )
+        out.add("  " + out.paint("warn", head) + terminal("; ".join(tenant.deletes_need_flag)))
 
 
 def _others(out: _Writer, plan: Plan) -> None:
