@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from t4o_reconcile import national_id, normalize
 from t4o_reconcile.config.repository import Repository, TenantEntry
-from t4o_reconcile.config.tenant_models import Billing, Defaults
+from t4o_reconcile.config.tenant_models import Billing, Defaults, KeepsWritten
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import (
     Item,
@@ -55,7 +55,9 @@ def agreements_snapshot(repo: Repository) -> dict[str, Item] | None:
 
 def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
     tenant = entry.tenant
-    sections: dict[str, dict[str, Item]] = {"identity": {"": Item(_identity(entry))}}
+    sections: dict[str, dict[str, Item]] = {
+        "identity": {"": Item(_identity(entry), written=_written(tenant.contact, "contact."))}
+    }
 
     for name in ("defaults", "billing", "invoicing"):
         if tenant.managed(name):
@@ -80,7 +82,7 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
         for index, model in enumerate(models):
             where = (section.name,) if section.singleton else (section.name, index)
             fields = _item_fields(entry, section, model, where)
-            items[section.key(fields)] = Item(fields)
+            items[section.key(fields)] = Item(fields, written=_written(model))
         sections[section.name] = items
 
     safety = None
@@ -107,6 +109,12 @@ def _item_fields(
     for name in section.secret_fields:
         fields[name] = _secret(entry, (*where, name))
     return {name: shared(value) for name, value in fields.items()}
+
+
+def _written(model: BaseModel | None, prefix: str = "") -> dict[str, str] | None:
+    """The file's own form of the fields normalising changed (``KeepsWritten``)."""
+    written = model.written if isinstance(model, KeepsWritten) else None
+    return {prefix + name: text for name, text in written.items()} if written else None
 
 
 def _identity(entry: TenantEntry) -> dict[str, Any]:

@@ -273,7 +273,7 @@ def diff_section(
     for key, item in wanted.items():
         current = live.get(key)
         if current is None:
-            actions.append(create_action(slug, section, key, item.fields))
+            actions.append(create_action(slug, section, key, item.fields, written=item.written))
             continue
         paths = changed_paths(item.fields, current.fields)
         if floors:
@@ -315,7 +315,13 @@ def floor_met(
 
 
 def create_action(
-    slug: str | None, section: str, key: str, fields: dict[str, Any], reason: str = ""
+    slug: str | None,
+    section: str,
+    key: str,
+    fields: dict[str, Any],
+    reason: str = "",
+    *,
+    written: dict[str, str] | None = None,
 ) -> Action:
     return Action(
         tenant=slug,
@@ -328,6 +334,7 @@ def create_action(
         after=fields,
         sensitive_paths=tuple(secret_paths(fields)),
         reason=reason,
+        written=written,
     )
 
 
@@ -347,7 +354,16 @@ def _update_action(
         changed_paths=tuple(paths),
         sensitive_paths=tuple(secret_paths(want.fields)),
         version=have.version,
+        written=_written_for(want.written, top),
     )
+
+
+def _written_for(written: dict[str, str] | None, top: list[str]) -> dict[str, str] | None:
+    """The file's forms of the fields an update sends."""
+    if not written:
+        return None
+    kept = {path: text for path, text in written.items() if path.split(".", 1)[0] in top}
+    return kept or None
 
 
 def _agreement_move(slug: str, wanted: dict[str, Item], live: dict[str, Item]) -> Action | None:
@@ -460,6 +476,7 @@ def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
             after=after,
             sensitive_paths=tuple(secret_paths(after)),
             reason="new tenant",
+            written=identity.written if identity is not None else None,
         )
     )
     for section in sections.each():
@@ -468,7 +485,9 @@ def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
         for key, item in wanted.get(section.name, {}).items():
             if section.name == "users" and key == owner_key:
                 continue
-            actions.append(create_action(slug, section.name, key, item.fields))
+            actions.append(
+                create_action(slug, section.name, key, item.fields, written=item.written)
+            )
 
 
 _IDENTITY = sections.Identity.name

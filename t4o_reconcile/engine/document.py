@@ -160,7 +160,14 @@ def action_from_document(entry: dict[str, Any]) -> Action:
         reason=_string(entry["reason"]),
         version=_optional(entry["version"]),
         drift=_drift(entry.get("drift")),
+        written=_written(entry.get("written")),
     )
+
+
+def _written(entry: Any) -> dict[str, str] | None:
+    if entry is None:
+        return None
+    return {_string(path): _string(text) for path, text in _dict(entry).items()} or None
 
 
 def _drift(entry: Any) -> Attribution | None:
@@ -259,6 +266,7 @@ def action_to_dict(action: Action, secret: Callable[[object], Any]) -> dict[str,
         "reason": action.reason,
         "version": action.version,
         "drift": None if action.drift is None else attribution_to_dict(action.drift),
+        **({"written": dict(action.written)} if action.written else {}),
     }
 
 
