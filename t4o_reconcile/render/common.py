@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import MISSING, field_at
 from t4o_reconcile.engine.plan import Action, AgreementUsers, Plan, TenantPlan
 from t4o_reconcile.engine.sensitive import hint_of, is_sensitive, mask, reference
@@ -284,6 +285,10 @@ def callout_text(action: Action, paths: tuple[str, ...]) -> str:
             return f"{what} added" + (f" ({detail})" if detail else "")
         if action.kind == "delete":
             return f"{what} removed"
+        radio = sections.get("bank_accounts").radio_flags
+        if any(field_at(action.after, p) is True for p in paths if p in radio):
+            # One account holds each: the API takes it from the account that holds it now.
+            changes += " (taken from the account that holds it now)"
         return f"{what}: {changes}"
     if action.section == "users":
         what = f"user {action.key}"
@@ -320,3 +325,11 @@ def _change_words(action: Action, path: str) -> str:
             return f"{label} {account_text(before)} → {account_text(after)}"
         return f"{label} {_plain(before)} → {_plain(after)}"
     return f"{path} {_plain(before)} → {_plain(after)}"
+
+
+def uncompared_changed_first(plan: Plan) -> tuple[list[str], int]:
+    """Every secret not compared, those of the tenants the plan changes first (the rest
+    only say the plan is partial), and how many are in those tenants."""
+    changed = [entry for tenant in shown_tenants(plan) for entry in tenant.uncompared]
+    mine = set(changed)
+    return [*changed, *(entry for entry in plan.uncompared if entry not in mine)], len(changed)

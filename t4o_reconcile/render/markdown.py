@@ -39,10 +39,10 @@ from t4o_reconcile.render.common import (
     drift_text,
     error_count,
     field_lines,
-    shown_tenants,
     summary_line,
     target_text,
     tenant_counts,
+    uncompared_changed_first,
 )
 from t4o_reconcile.render.escape import code_span, comment_value, markdown, terminal
 
@@ -335,10 +335,7 @@ def _head_context(plan: Plan, approval: Approval) -> dict[str, Any]:
         for t in (plan.tenants[p] for p in tenants[:_ROW_CAP])
     ]
     callouts, more_callouts = _callouts(plan)
-    # Those of the tenants this plan changes first: the rest only say the plan is partial.
-    changed = [entry for t in shown_tenants(plan) for entry in t.uncompared]
-    mine = set(changed)
-    uncompared = [*changed, *(entry for entry in plan.uncompared if entry not in mine)]
+    uncompared, in_changed = uncompared_changed_first(plan)
     return {
         "target": target_text(plan.target),
         "plan_id": plan.plan_id,
@@ -367,7 +364,7 @@ def _head_context(plan: Plan, approval: Approval) -> dict[str, Any]:
         "delete_unmanaged": plan.delete_unmanaged,
         "uncompared": uncompared[:_UNCOMPARED_CAP],
         "uncompared_total": len(uncompared),
-        "uncompared_changed": len(changed),
+        "uncompared_changed": in_changed,
         "more_uncompared": max(0, len(uncompared) - _UNCOMPARED_CAP),
         "partial_note": PARTIAL_NOTE,
     }

@@ -20,6 +20,7 @@ from t4o_reconcile.render.common import (
     shown_tenants,
     summary_line,
     target_text,
+    uncompared_changed_first,
 )
 from t4o_reconcile.render.escape import terminal
 
@@ -150,7 +151,7 @@ _UNCOMPARED_CAP = 20  # listed here; the JSON plan lists them all
 
 def _partial(out: _Writer, plan: Plan) -> None:
     if plan.partial:
-        uncompared = plan.uncompared
+        uncompared, _ = uncompared_changed_first(plan)
         out.add()
         out.add(out.paint("warn", f"{len(uncompared)} secret(s) not compared. {PARTIAL_NOTE}"))
         for entry in uncompared[:_UNCOMPARED_CAP]:

@@ -98,6 +98,8 @@ def test_first_screen_is_the_summary_and_the_changes() -> None:
     rights = "role member → admin; program rights none → invoicing admin"
     assert f"klubb-250: user kari@ok-skogen.no: {rights}" in first
     assert "smtp_host smtp.ok-skogen.no → smtp.elsewhere.example" in first
+    moved = "invoice account no → yes; default for payments no → yes (taken from the account"
+    assert f"klubb-007: bank account 1234.56.78903: {moved}" in first
     # Uncompared secrets: one line, a count over the planned tenants, the list folded.
     partial = [line for line in lines if "not compared" in line]
     assert len(partial) == 2  # the line and the folded details' summary
@@ -158,3 +160,15 @@ def test_no_part_of_a_token_is_shown() -> None:
     plan.target = "https://api.example.com (token …WXYZ)"  # a plan saved by 0.x
     for shown in (render_markdown(plan), render_text(plan, color=False)):
         assert "WXYZ" not in shown and "token …" not in shown
+
+
+def test_the_terminal_lists_sensitive_changes_first_and_folds_uncompared_secrets() -> None:
+    text = render_text(pr_plan(), color=False)
+    lines = text.splitlines()
+    assert lines[2].startswith("Sensitive changes")
+    assert text.index("Sensitive changes") < text.index("Tenant klubb-007")
+    assert "1000 secret(s) not compared." in text
+    assert sum(line.startswith("  ? ") for line in lines) == 21  # 20 and "… and 980 more"
+    assert "  ? … and 980 more (--format json lists them all)" in lines
+    first_listed = next(line for line in lines if line.startswith("  ? "))
+    assert first_listed.startswith("  ? klubb-007.")  # a changed tenant's first
