@@ -295,6 +295,7 @@ def diff_section(
                 sensitive_paths=tuple(secret_paths(current.fields)),
                 reason="not in the configuration",
                 version=current.version,
+                answered=current.written,
             )
         )
     return actions
@@ -355,6 +356,7 @@ def _update_action(
         sensitive_paths=tuple(secret_paths(want.fields)),
         version=have.version,
         written=_written_for(want.written, top),
+        answered=_written_for(have.written, top),
     )
 
 

@@ -161,6 +161,7 @@ def action_from_document(entry: dict[str, Any]) -> Action:
         version=_optional(entry["version"]),
         drift=_drift(entry.get("drift")),
         written=_written(entry.get("written")),
+        answered=_written(entry.get("answered")),
     )
 
 
@@ -267,6 +268,7 @@ def action_to_dict(action: Action, secret: Callable[[object], Any]) -> dict[str,
         "version": action.version,
         "drift": None if action.drift is None else attribution_to_dict(action.drift),
         **({"written": dict(action.written)} if action.written else {}),
+        **({"answered": dict(action.answered)} if action.answered else {}),
     }
 
 

@@ -77,6 +77,8 @@ class Action:
     # The file's own form of "after" values normalising changed, by dotted path
     # ("contact.phone": "+47 21 00 00 00"): what the plan shows; never compared or sent.
     written: Mapping[str, str] | None = None
+    # The same for "before" values: the API's own form, where normalising changed it.
+    answered: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         _tuples(self, "changed_paths", "sensitive_paths")

@@ -66,6 +66,8 @@ class Section:
     # Money, access and where secrets go: a create or delete of an item, or a change to
     # one of these fields, is called out at the top of every plan (engine.callouts).
     callout_fields: ClassVar[tuple[str, ...]] = ()
+    # Fields normalised for comparison that a plan shows as the API answered them.
+    shown_as_answered: ClassVar[tuple[str, ...]] = ()
     # Booleans: an absent one in the API's answer is false.
     flags: ClassVar[tuple[str, ...]] = ()
     # True on exactly one item; setting it true on one item clears it on the others.
@@ -313,6 +315,7 @@ class BankAccounts(Section):
     noun = "bank account"
     fields = ("account_number", "iban", "swift", "invoice_account", "default_for_payments")
     callout_fields = fields
+    shown_as_answered = ("account_number", "iban", "swift")
     flags = ("invoice_account", "default_for_payments")
     radio_flags = ("invoice_account", "default_for_payments")
     normalisers = MappingProxyType(

@@ -84,8 +84,9 @@ def field_lines(action: Action) -> list[FieldLine]:
                 diff = _line_diff(old, new)
                 lines.append(FieldLine(path, _lines_text(before, after), diff))
                 continue
-            shown_after = _as_written(action, path, after)
-            lines.append(FieldLine(path, f"{_shown(before)} → {shown_after}"))
+            shown_before = _as_written(action.answered, path, before)
+            shown_after = _as_written(action.written, path, after)
+            lines.append(FieldLine(path, f"{shown_before} → {shown_after}"))
         return lines
     fields = action.after if action.kind == "create" else action.before
     sign = "+" if action.kind == "create" else "-"
@@ -96,17 +97,16 @@ def field_lines(action: Action) -> list[FieldLine]:
         elif _multiline(value):
             body = tuple(sign + line for line in value.split("\n"))
             out.append(FieldLine(path, f"{len(body)} lines", body))
-        elif action.kind == "create":
-            out.append(FieldLine(path, _as_written(action, path, value)))
         else:
-            out.append(FieldLine(path, value_text(value)))
+            forms = action.written if action.kind == "create" else action.answered
+            out.append(FieldLine(path, _as_written(forms, path, value)))
     return out
 
 
-def _as_written(action: Action, path: str, value: Any) -> str:
-    """A desired value as the file writes it (``"+47 21 00 00 00"``), where normalising
-    changed it; the plan compares the normal form."""
-    written = action.written.get(path) if action.written else None
+def _as_written(forms: Mapping[str, str] | None, path: str, value: Any) -> str:
+    """A value as the file writes it, or as the API answered it (``"+47 21 00 00 00"``),
+    where normalising changed it; the plan compares the normal form."""
+    written = forms.get(path) if forms else None
     return value_text(written) if written is not None and not is_sensitive(value) else _shown(value)
 
 

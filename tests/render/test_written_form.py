@@ -117,3 +117,30 @@ def test_a_written_form_in_a_plan_file_must_be_strings(tmp_path: Path) -> None:
         action_from_document(entry)
     entry["written"] = {"contact.phone": "+47 21 00 00 00"}
     assert action_from_document(entry).written == {"contact.phone": "+47 21 00 00 00"}
+
+
+def test_the_live_side_is_shown_as_the_api_answered(tmp_path: Path) -> None:
+    from t4o_reconcile.api.live_snapshot import api_forms, collection
+
+    answer = {"email": "post@club.no", "phone": "+47 21 00 00 99"}
+    assert api_forms(answer, ("phone",), "contact.") == {"contact.phone": "+47 21 00 00 99"}
+    assert api_forms({"phone": "+4721000099"}, ("phone",)) is None
+    accounts = collection(
+        "bank_accounts",
+        [{"account_number": "1234 56 78903", "iban": None, "swift": None, "version": "1"}],
+    )
+    assert accounts["12345678903"].written == {"account_number": "1234 56 78903"}
+
+    want = desired(tmp_path)
+    have = live_twin(want.tenants["club"])
+    identity = have.sections["identity"][""]
+    identity.fields["contact"]["phone"] = "+4721000099"
+    identity.written = {"contact.phone": "+47 21 00 00 99"}
+    have.sections["bank_accounts"].update(accounts)
+    plan = planned(want, snapshot(have))
+    text = render_text(plan, color=False)
+    assert 'contact.phone: "+47 21 00 00 99" → "+47 21 00 00 00"' in text
+    assert 'account_number: "1234 56 78903"' in text  # the deleted account, as answered
+    path = tmp_path / "club.plan"
+    save_plan(plan, path, key=None)
+    assert render_text(load_plan(path, key=None, require_seal=False), color=False) == text
