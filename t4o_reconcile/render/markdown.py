@@ -215,7 +215,7 @@ def _blocks(plan: Plan, piece_room: int, approval: Approval) -> Iterable[str]:
         if tenant.errors:
             tail += f" · ❌ {len(tenant.errors)} error(s)"
         if tenant.deletes_need_flag:
-            tail += " · ⚠️ needs approval"
+            tail += " · ✅ approved" if approval.approved_by else " · ⚠️ needs approval"
         notes = [f"❌ **{escape(e.address)}**: {escape(e.message)}" for e in tenant.errors]
         if tenant.deletes_need_flag:
             head = (
@@ -356,6 +356,7 @@ def _head_context(plan: Plan, approval: Approval) -> dict[str, Any]:
         ],
         "more_flagged": max(0, len(flagged) - _LIST_CAP),
         "approved": plan.deletes_approved,
+        "flag_cell": "approved" if approval.approved_by else "yes",
         "approved_by": Raw(approval.by_markdown()),
         "how_to_approve": Raw(approval.how_markdown()),
         "callouts": callouts,

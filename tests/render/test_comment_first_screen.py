@@ -150,6 +150,8 @@ def test_ci_wording_names_the_label_and_who_approved() -> None:
     approved = render_markdown(plan, approval=Approval(label="ok", approved_by=nasty))
     assert "### ✅ Approved by &#60;img src=x&#62; &#42;&#42;eve&#42;&#42; at" in approved
     assert "<img" not in cmarkgfm.github_flavored_markdown_to_html(approved)
+    assert "· ✅ approved</summary>" in approved and "| approved |" in approved
+    assert "⚠️" not in approved and "Needs approval:" not in approved
     text = render_text(plan, color=False, approval=Approval(label="t4o:allow-deletes"))
     assert "add the label t4o:allow-deletes" in text and "--allow-deletes" not in text
     assert "pass --allow-deletes" in render_text(plan, color=False)
