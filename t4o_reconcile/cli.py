@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from t4o_reconcile.config.secret_refs import SecretPolicy
     from t4o_reconcile.engine.plan import Plan
     from t4o_reconcile.engine.provider import Provider
+    from t4o_reconcile.render.approval import Approval
     from t4o_reconcile.workflow import Planned, Progress, RunOptions
 
 T = TypeVar("T")
@@ -496,7 +497,22 @@ _PROBLEM_ONLY = ("github", "sarif")
 
 
 def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
-    """``--format`` of plan and show: one plan, five ways to show it."""
+    """``--format`` of plan and show: one plan, five ways to show it; and the wording of
+    approvals (a label in CI, a flag at a terminal)."""
+    func = click.option(
+        "--approved-by",
+        metavar="TEXT",
+        default=None,
+        help="Who approved, and when (as CI read it from the pull request): shown where the"
+        " approval is called out. It approves nothing.",
+    )(func)
+    func = click.option(
+        "--approval-label",
+        metavar="NAME",
+        default=None,
+        help="The pull-request label that approves: the plan says to add it instead of"
+        " passing --allow-deletes (CI's wording).",
+    )(func)
     return click.option(
         "--format",
         "fmt",
@@ -506,6 +522,13 @@ def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
         help="github and sarif show the plan's problems (annotations); the plan itself is"
         " text, markdown (the pull-request comment) or json.",
     )(func)
+
+
+def _approval(kwargs: dict[str, Any]) -> Approval:
+    from t4o_reconcile.render.approval import Approval
+
+    label, by = kwargs.pop("approval_label", None), kwargs.pop("approved_by", None)
+    return Approval(label=label or None, approved_by=by or None)
 
 
 @main.command()
@@ -562,6 +585,7 @@ def plan(
     """Show what apply would change on the target for the tenant files under PATH."""
     from t4o_reconcile.workflow import plan_and_save, refuse_changing_options
 
+    approval = _approval(kwargs)
     options = _options(path, read_secrets=not without_secrets, **kwargs)
     if reviewed_file is not None:
         refuse_changing_options("plan --reviewed", options)  # before connecting
@@ -575,7 +599,7 @@ def plan(
     if fmt not in _PROBLEM_ONLY:
         _echo_problems(planned.repository.warnings)
     the_plan = planned.plan
-    _write_plan(the_plan, fmt, planned.repository.warnings)
+    _write_plan(the_plan, fmt, planned.repository.warnings, approval)
     if out is not None and not the_plan.has_errors:
         click.echo(
             f"Saved the plan to {out}; apply it with: t4o-reconcile apply --plan {out}", err=True
@@ -611,23 +635,32 @@ UNMANAGED_IS_DRIFT_GONE = (
     help="Write the markdown comment as numbered parts (part-001.md, …), each below"
     " GitHub's comment limit, every tenant in exactly one part.",
 )
-def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
+def show(plan_file: Path, fmt: str, comment_dir: Path | None, **kwargs: Any) -> None:
     """Render a saved plan (plan --out) in any format: the full plan artifact."""
     from t4o_reconcile.workflow import read_plan
 
+    approval = _approval(kwargs)
     the_plan = read_plan(plan_file)  # a record, sealed or not; a PlanFileError goes to _Cli
     if comment_dir is not None:
         from t4o_reconcile.render.markdown import write_comment_parts
 
-        written = write_comment_parts(the_plan, comment_dir)
+        written = write_comment_parts(the_plan, comment_dir, approval=approval)
         click.echo(f"wrote {len(written)} comment part(s) to {comment_dir}", err=True)
         return
-    _write_plan(the_plan, fmt)
+    _write_plan(the_plan, fmt, approval=approval)
 
 
-def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> None:
+def _write_plan(
+    the_plan: Plan,
+    fmt: str,
+    warnings: Sequence[Problem] = (),
+    approval: Approval | None = None,
+) -> None:
     """The plan on stdout; text, JSON and markdown are written a tenant at a time, never
     held whole."""
+    from t4o_reconcile.render.approval import CLI
+
+    approval = approval or CLI
     pieces: Iterable[str]
     if fmt == "json":
         from t4o_reconcile.render.json import iter_json_plan
@@ -636,11 +669,11 @@ def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> N
     elif fmt == "text":
         from t4o_reconcile.render.text import iter_text
 
-        pieces = iter_text(the_plan, color=_color())
+        pieces = iter_text(the_plan, color=_color(), approval=approval)
     elif fmt == "markdown":
         from t4o_reconcile.render.markdown import iter_markdown
 
-        pieces = iter_markdown(the_plan)
+        pieces = iter_markdown(the_plan, approval=approval)
     else:
         click.echo(_findings(the_plan, fmt, warnings), nl=False)
         return

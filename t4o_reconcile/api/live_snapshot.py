@@ -176,8 +176,32 @@ def collection(section: str, items: Iterable[Mapping[str, Any]]) -> dict[str, It
     result: dict[str, Item] = {}
     for raw in items:
         fields = item_fields(declared, raw)
-        result[declared.key(fields)] = Item(fields, _version(raw))
+        written = api_forms(raw, declared.shown_as_answered) if declared.shown_as_answered else None
+        result[declared.key(fields)] = Item(fields, _version(raw), written=written)
     return result
+
+
+def api_forms(raw: Any, names: tuple[str, ...], prefix: str = "") -> dict[str, str] | None:
+    """The API's own form of fields it may answer otherwise than their normal form (``+47
+    21 00 00 00``), where it differs: the plan shows the live side as the API answered."""
+    if not isinstance(raw, Mapping):
+        return None
+    forms = {}
+    for name in names:
+        value = raw.get(name)
+        if isinstance(value, str):
+            normal = _SHOWN_NORMALISERS[name](value)
+            if value.strip() != normal:
+                forms[prefix + name] = value.strip()
+    return forms or None
+
+
+_SHOWN_NORMALISERS: dict[str, Callable[[str], str]] = {
+    "phone": normalize.phone,
+    "account_number": normalize.account_number,
+    "iban": normalize.iban,
+    "swift": normalize.bic,
+}
 
 
 def tenant_snapshot(config: Mapping[str, Any]) -> TenantSnapshot:
@@ -193,7 +217,13 @@ def tenant_snapshot(config: Mapping[str, Any]) -> TenantSnapshot:
     membership = config.get(sections.AgreementMembership.name) or {}
     account = config.get(sections.EmailAccount.name)
     read: dict[str, dict[str, Item]] = {
-        sections.Identity.name: {"": Item(identity_fields(tenant), tenant_version)},
+        sections.Identity.name: {
+            "": Item(
+                identity_fields(tenant),
+                tenant_version,
+                written=api_forms(tenant.get("contact"), ("phone",), "contact."),
+            )
+        },
         sections.Defaults.name: {"": Item(defaults_fields(tenant), tenant_version)},
         sections.Billing.name: {"": Item(billing_fields(tenant), tenant_version)},
         sections.AgreementMembership.name: {

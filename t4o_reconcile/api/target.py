@@ -29,9 +29,6 @@ DEFAULT_TIMEOUT = 30.0
 # in CI, where a missing target is a misnamed secret, not a wish for a throwaway sandbox.
 EMBEDDED = "embedded"
 
-# Tokens shorter than this are shown with no characters at all: four of eight is too many.
-_MIN_TOKEN_FOR_HINT = 16
-
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -51,14 +48,12 @@ class Target:
 
     @property
     def name(self) -> str:
-        """What the target is, e.g. ``embedded sandbox (.t4o/sandbox.db)``; never the token
-        (its last 4 characters at most)."""
+        """What the target is, e.g. ``embedded sandbox (.t4o/sandbox.db)``; never any part
+        of the token (its tail narrows a guess, and a plan and its comment are public to
+        everyone who reads the pull request)."""
         if self.url is None:
             return f"embedded sandbox ({self.db_path})"
-        hint = ""
-        if self.token and len(self.token) >= _MIN_TOKEN_FOR_HINT:
-            hint = f" (token …{self.token[-4:]})"
-        return f"{_display_url(self.url)}{hint}"
+        return _display_url(self.url)
 
     @property
     def endpoint(self) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from t4o_reconcile import national_id, normalize
 from t4o_reconcile.config.decommission import decommissioned, ended_sections
 from t4o_reconcile.config.repository import Repository, TenantEntry
-from t4o_reconcile.config.tenant_models import Billing, Defaults
+from t4o_reconcile.config.tenant_models import Billing, Defaults, KeepsWritten
 from t4o_reconcile.engine import sections as registry
 from t4o_reconcile.engine.snapshot import (
     Item,
@@ -48,7 +48,9 @@ def agreements_snapshot(repo: Repository) -> dict[str, Item] | None:
 
 def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
     tenant = entry.tenant
-    sections: dict[str, dict[str, Item]] = {"identity": {"": Item(_identity(entry))}}
+    sections: dict[str, dict[str, Item]] = {
+        "identity": {"": Item(_identity(entry), written=_written(tenant.contact, "contact."))}
+    }
 
     for name in ("defaults", "billing", "invoicing"):
         if tenant.managed(name):
@@ -73,7 +75,7 @@ def tenant_snapshot(entry: TenantEntry) -> TenantSnapshot:
         for index, model in enumerate(models):
             where = (section.name,) if section.singleton else (section.name, index)
             fields = _item_fields(entry, section, model, where)
-            items[section.key(fields)] = Item(fields)
+            items[section.key(fields)] = Item(fields, written=_written(model))
         sections[section.name] = items
 
     safety = None
@@ -145,6 +147,12 @@ def _recipe(section: registry.Section, model: type[BaseModel]) -> tuple[tuple[st
         if name not in model.model_fields:
             recipe.append((name, False, _SECRET))
     return tuple(recipe)
+
+
+def _written(model: BaseModel | None, prefix: str = "") -> dict[str, str] | None:
+    """The file's own form of the fields normalising changed (``KeepsWritten``)."""
+    written = model.written if isinstance(model, KeepsWritten) else None
+    return {prefix + name: text for name, text in written.items()} if written else None
 
 
 def _identity(entry: TenantEntry) -> dict[str, Any]:

@@ -10,9 +10,17 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Collection
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from stdnum import bic as std_bic
 from stdnum import iban as std_iban
@@ -294,7 +302,36 @@ class SecretRef(Model):
     )
 
 
-class Contact(Model):
+class KeepsWritten(Model):
+    """A model some of whose fields are compared in a normal form (``+4721000000``) but
+    shown as the file writes them (``+47 21 00 00 00``): the file's form of each such
+    field that normalising changed, for display only (the plan's ``written``)."""
+
+    shown_as_written: ClassVar[tuple[str, ...]] = ()
+    _written: dict[str, str] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        model = handler(data)
+        if isinstance(data, dict):
+            written = {
+                name: raw.strip()
+                for name in cls.shown_as_written
+                if isinstance(raw := data.get(name), str) and raw.strip() != getattr(model, name)
+            }
+            if written:
+                model._written = written
+        return model
+
+    @property
+    def written(self) -> dict[str, str]:
+        return self._written or {}
+
+
+class Contact(KeepsWritten):
+    shown_as_written = ("phone",)
+
     email: Email
     phone: Phone | None = None
 
@@ -393,9 +430,11 @@ class EmailAccount(Model):
         return self
 
 
-class BankAccount(Model):
+class BankAccount(KeepsWritten):
     """A Norwegian account by its account number (the IBAN optional), or an account of
     any other country by its IBAN (and BIC)."""
+
+    shown_as_written = ("account_number", "iban", "swift")
 
     account_number: AccountNumber | None = None
     iban: Iban | None = None

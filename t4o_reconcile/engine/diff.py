@@ -296,7 +296,7 @@ def diff_section(
     for key, item in wanted.items():
         current = live.get(key)
         if current is None:
-            actions.append(create_action(slug, section, key, item.fields))
+            actions.append(create_action(slug, section, key, item.fields, written=item.written))
             continue
         paths = changed_paths(item.fields, current.fields)
         if floors:
@@ -318,6 +318,7 @@ def diff_section(
                 sensitive_paths=tuple(secret_paths(current.fields)),
                 reason="not in the configuration",
                 version=current.version,
+                answered=current.written,
             )
         )
     return actions
@@ -338,7 +339,13 @@ def floor_met(
 
 
 def create_action(
-    slug: str | None, section: str, key: str, fields: dict[str, Any], reason: str = ""
+    slug: str | None,
+    section: str,
+    key: str,
+    fields: dict[str, Any],
+    reason: str = "",
+    *,
+    written: dict[str, str] | None = None,
 ) -> Action:
     return Action(
         tenant=slug,
@@ -351,6 +358,7 @@ def create_action(
         after=fields,
         sensitive_paths=tuple(secret_paths(fields)),
         reason=reason,
+        written=written,
     )
 
 
@@ -370,7 +378,17 @@ def _update_action(
         changed_paths=tuple(paths),
         sensitive_paths=tuple(secret_paths(want.fields)),
         version=have.version,
+        written=_written_for(want.written, top),
+        answered=_written_for(have.written, top),
     )
+
+
+def _written_for(written: dict[str, str] | None, top: list[str]) -> dict[str, str] | None:
+    """The file's forms of the fields an update sends."""
+    if not written:
+        return None
+    kept = {path: text for path, text in written.items() if path.split(".", 1)[0] in top}
+    return kept or None
 
 
 def _agreement_move(slug: str, wanted: dict[str, Item], live: dict[str, Item]) -> Action | None:
@@ -483,6 +501,7 @@ def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
             after=after,
             sensitive_paths=tuple(secret_paths(after)),
             reason="new tenant",
+            written=identity.written if identity is not None else None,
         )
     )
     for section in sections.each():
@@ -491,7 +510,9 @@ def _plan_new_tenant(want: TenantSnapshot, actions: list[Action]) -> None:
         for key, item in wanted.get(section.name, {}).items():
             if section.name == _USERS and key == owner_key:
                 continue
-            actions.append(create_action(slug, section.name, key, item.fields))
+            actions.append(
+                create_action(slug, section.name, key, item.fields, written=item.written)
+            )
 
 
 _IDENTITY = sections.Identity.name

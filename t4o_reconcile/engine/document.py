@@ -153,7 +153,15 @@ def action_from_document(entry: dict[str, Any]) -> Action:
         reason=as_str(entry["reason"]),
         version=_optional(entry["version"]),
         drift=_drift(entry.get("drift")),
+        written=_written(entry.get("written")),
+        answered=_written(entry.get("answered")),
     )
+
+
+def _written(entry: Any) -> dict[str, str] | None:
+    if entry is None:
+        return None
+    return {as_str(path): as_str(text) for path, text in as_dict(entry).items()} or None
 
 
 def _drift(entry: Any) -> Attribution | None:
@@ -253,6 +261,8 @@ def action_to_dict(action: Action, secret: Callable[[object], Any]) -> dict[str,
         "reason": action.reason,
         "version": action.version,
         "drift": None if action.drift is None else attribution_to_dict(action.drift),
+        **({"written": dict(action.written)} if action.written else {}),
+        **({"answered": dict(action.answered)} if action.answered else {}),
     }
 
 

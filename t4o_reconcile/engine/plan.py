@@ -74,6 +74,11 @@ class Action:
     version: str | None = None  # the live version read, sent as If-Match
     # Drift: the live change outside t4o-reconcile this action undoes, when known.
     drift: Attribution | None = None
+    # The file's own form of "after" values normalising changed, by dotted path
+    # ("contact.phone": "+47 21 00 00 00"): what the plan shows; never compared or sent.
+    written: Mapping[str, str] | None = None
+    # The same for "before" values: the API's own form, where normalising changed it.
+    answered: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         _tuples(self, "changed_paths", "sensitive_paths")

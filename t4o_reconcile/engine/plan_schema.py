@@ -51,6 +51,19 @@ _ACTION: dict[str, Any] = {
         },
         "reason": {"type": "string"},
         "version": {**_STR_OR_NULL, "description": "The live version, sent as If-Match"},
+        "written": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "The file's own form of after values it normalises, by dotted"
+            " path (e.g. contact.phone: +47 21 00 00 00): shown, never compared or sent."
+            " Absent: every value as it is.",
+        },
+        "answered": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "The API's own form of before values it answered otherwise than"
+            " their normal form, by dotted path: shown, never compared. Absent: as they are.",
+        },
         "drift": {
             "description": "Who made the live change this action undoes, from the API's audit"
             " log: a change made outside t4o-reconcile (null: none known)",

@@ -63,6 +63,11 @@ class Section:
     # Where the secret is sent (an SMTP account's host, port and user name): changing one
     # while the secret stays the same is a sensitive change, approved as a delete is.
     destination_fields: ClassVar[tuple[str, ...]] = ()
+    # Money, access and where secrets go: a create or delete of an item, or a change to
+    # one of these fields, is called out at the top of every plan (engine.callouts).
+    callout_fields: ClassVar[tuple[str, ...]] = ()
+    # Fields normalised for comparison that a plan shows as the API answered them.
+    shown_as_answered: ClassVar[tuple[str, ...]] = ()
     # Booleans: an absent one in the API's answer is false.
     flags: ClassVar[tuple[str, ...]] = ()
     # True on exactly one item; setting it true on one item clears it on the others.
@@ -267,6 +272,7 @@ class EmailAccount(Section):
     )
     secret_fields = ("password",)
     destination_fields = ("smtp_host", "smtp_port", "username")
+    callout_fields = ("address", "username", "smtp_host", "smtp_port", "encryption")
     flags = ("allow_unencrypted_password",)
     missing_means = MappingProxyType({"allow_unencrypted_password": False})
     normalisers = MappingProxyType(
@@ -308,6 +314,8 @@ class BankAccounts(Section):
     deletes_need_flag = True
     noun = "bank account"
     fields = ("account_number", "iban", "swift", "invoice_account", "default_for_payments")
+    callout_fields = fields
+    shown_as_answered = ("account_number", "iban", "swift")
     flags = ("invoice_account", "default_for_payments")
     radio_flags = ("invoice_account", "default_for_payments")
     normalisers = MappingProxyType(
@@ -335,6 +343,7 @@ class Users(Section):
     noun = "user"
     fields = ("email", "name", "role", "programs", "custom_invoice_email", "status")
     read_only = ("status",)
+    callout_fields = ("role", "programs", "custom_invoice_email")
     # The extra access "custom invoice e-mail": absent (or not true) means not held.
     flags = ("custom_invoice_email",)
     missing_means = MappingProxyType(

@@ -115,6 +115,9 @@ class UnreadSecret:
 class Item:
     fields: dict[str, Any]
     version: str | None = None  # the live ETag; None on the desired side
+    # The file's own form of fields it normalises ("contact.phone": "+47 21 00 00 00"),
+    # where it differs: shown, never compared. None: every field as it is.
+    written: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

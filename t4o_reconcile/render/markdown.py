@@ -29,16 +29,21 @@ from typing import Any
 
 import jinja2
 
+from t4o_reconcile.engine.callouts import called_out_paths
 from t4o_reconcile.engine.plan import Action, Plan
+from t4o_reconcile.render.approval import CLI, Approval
 from t4o_reconcile.render.common import (
     PARTIAL_ACCESSES,
     PARTIAL_NOTE,
     accesses_shown,
+    callout_text,
     drift_text,
     error_count,
     field_lines,
     summary_line,
+    target_text,
     tenant_counts,
+    uncompared_changed_first,
 )
 from t4o_reconcile.render.escape import code_span, comment_value, markdown, terminal
 
@@ -79,28 +84,33 @@ _env = jinja2.Environment(
 _env.filters["code"] = _code
 
 
-def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
+def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, approval: Approval = CLI) -> str:
     """The whole comment: its parts one after the other (one part for most plans)."""
-    return "".join(iter_markdown(plan, max_chars=max_chars))
+    return "".join(iter_markdown(plan, max_chars=max_chars, approval=approval))
 
 
-def iter_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> Iterator[str]:
+def iter_markdown(
+    plan: Plan, *, max_chars: int = MAX_CHARS, approval: Approval = CLI
+) -> Iterator[str]:
     """``render_markdown`` in pieces, never held whole (see ``_pieces``)."""
     current = 1
-    for number, piece in _pieces(plan, max_chars=max_chars):
+    for number, piece in _pieces(plan, max_chars=max_chars, approval=approval):
         if number != current:
             yield "\n"
             current = number
         yield piece
 
 
-def write_comment_parts(plan: Plan, folder: Path, *, max_chars: int = MAX_CHARS) -> list[Path]:
+def write_comment_parts(
+    plan: Plan, folder: Path, *, max_chars: int = MAX_CHARS, approval: Approval = CLI
+) -> list[Path]:
     """``part-001.md``, ``part-002.md``, … in ``folder``; old parts there are removed."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("part-*.md"):
         old.unlink()
     written: list[Path] = []
-    for number, group in itertools.groupby(_pieces(plan, max_chars=max_chars), key=_number):
+    pieces = _pieces(plan, max_chars=max_chars, approval=approval)
+    for number, group in itertools.groupby(pieces, key=_number):
         path = folder / f"part-{number:03d}.md"
         with path.open("w", encoding="utf-8") as handle:
             handle.writelines(piece for _, piece in group)
@@ -108,10 +118,10 @@ def write_comment_parts(plan: Plan, folder: Path, *, max_chars: int = MAX_CHARS)
     return written
 
 
-def comment_parts(plan: Plan, *, max_chars: int = MAX_CHARS) -> list[str]:
+def comment_parts(plan: Plan, *, max_chars: int = MAX_CHARS, approval: Approval = CLI) -> list[str]:
+    pieces = _pieces(plan, max_chars=max_chars, approval=approval)
     return [
-        "".join(piece for _, piece in group)
-        for _, group in itertools.groupby(_pieces(plan, max_chars=max_chars), key=_number)
+        "".join(piece for _, piece in group) for _, group in itertools.groupby(pieces, key=_number)
     ]
 
 
@@ -124,18 +134,18 @@ def _number(numbered: tuple[int, str]) -> int:
 _KEEP_BLOCKS = 16_000_000
 
 
-def _pieces(plan: Plan, *, max_chars: int) -> Iterator[tuple[int, str]]:
+def _pieces(plan: Plan, *, max_chars: int, approval: Approval) -> Iterator[tuple[int, str]]:
     """The comment as (part number, text) pieces, in order. Every part's marker names the
     part count, so a first pass packs the blocks into parts by their lengths alone."""
-    head = _env.get_template("head.md.j2").render(**_head_context(plan))
+    head = _env.get_template("head.md.j2").render(**_head_context(plan, approval))
     foot = _env.get_template("foot.md.j2").render(**_foot_context(plan))
     first_room = max_chars - len(head) - len(foot) - _PART_HEAD_ROOM
     later_room = max_chars - 2 * _PART_HEAD_ROOM
     if first_room < later_room // 4:
         raise ValueError("the summary alone does not fit in a comment")
     piece_room = min(first_room, later_room)
-    counts, kept = _pack(_blocks(plan, piece_room=piece_room), first_room, later_room)
-    blocks = iter(kept if kept is not None else _blocks(plan, piece_room=piece_room))
+    counts, kept = _pack(_blocks(plan, piece_room, approval), first_room, later_room)
+    blocks = iter(kept if kept is not None else _blocks(plan, piece_room, approval))
     total = len(counts)
     for number, count in enumerate(counts, start=1):
         marker = f"{MARKER} part={number}/{total} plan={comment_value(plan.plan_id)} -->\n"
@@ -189,7 +199,7 @@ def _tenant_order(plan: Plan) -> list[int]:
     return plan.tenants.failing_first(plan.tenants.shown())
 
 
-def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
+def _blocks(plan: Plan, piece_room: int, approval: Approval) -> Iterable[str]:
     if plan.agreement_actions or plan.errors:
         yield from _block(
             title="Agreements",
@@ -206,13 +216,15 @@ def _blocks(plan: Plan, *, piece_room: int) -> Iterable[str]:
         if tenant.errors:
             tail += f" · ❌ {len(tenant.errors)} error(s)"
         if tenant.deletes_need_flag:
-            tail += " · ⚠️ deletes need approval"
+            tail += " · ✅ approved" if approval.approved_by else " · ⚠️ needs approval"
         notes = [f"❌ **{escape(e.address)}**: {escape(e.message)}" for e in tenant.errors]
         if tenant.deletes_need_flag:
-            notes.append(
-                "⚠️ deletes that need approval (`--allow-deletes`): "
-                + escape("; ".join(tenant.deletes_need_flag))
+            head = (
+                f"✅ approved by {approval.by_markdown()}"
+                if approval.approved_by
+                else f"⚠️ needs approval ({approval.how_markdown()})"
             )
+            notes.append(f"{head}: " + escape("; ".join(tenant.deletes_need_flag)))
         yield from _block(
             title=tenant.slug,
             summary_tail=Raw(tail),  # counts and our own words
@@ -269,16 +281,24 @@ def _diff_lines(action: Action) -> list[str]:
     drift = drift_text(action)
     # Inside the fence: neither "+" nor "-", so it reads as a note, not as a change.
     note = [f"!     ↳ {drift}"] if drift else []
-    if action.kind == "create":
-        lines = [f"+ {action.address}{reason}", *(f"+     {f.path}: {f.text}" for f in fields)]
-        return [*lines, *note]
-    if action.kind == "delete":
-        lines = [f"- {action.address}{reason}", *(f"-     {f.path}: {f.text}" for f in fields)]
+    if action.kind in ("create", "delete"):
+        sign = "+" if action.kind == "create" else "-"
+        lines = [f"{sign} {action.address}{reason}"]
+        for f in fields:
+            if f.lines:
+                lines.append(f"{sign}     {f.path}: ({f.text})")
+                lines += [f"{line[0]}       {line[1:]}" for line in f.lines]
+            else:
+                lines.append(f"{sign}     {f.path}: {f.text}")
         return [*lines, *note]
     symbol = "~" if action.kind == "update" else "→"
     lines = [f"@@ {symbol} {action.address} @@{reason}"]
     for f in fields:
-        if " → " in f.text and not f.text.startswith("(sensitive"):
+        if f.lines:
+            # Line by line: "-" and "+" for what changes, unchanged lines as context.
+            lines.append(f"!     {f.path}: ({f.text})")
+            lines += [f"{line[0]}       {line[1:]}" for line in f.lines]
+        elif " → " in f.text and not f.text.startswith("(sensitive"):
             before, after = f.text.split(" → ", 1)
             lines += [f"-     {f.path}: {before}", f"+     {f.path}: {after}"]
         else:
@@ -302,7 +322,7 @@ def _short(commit: str | None) -> str | None:
     return commit[:12] if commit else None
 
 
-def _head_context(plan: Plan) -> dict[str, Any]:
+def _head_context(plan: Plan, approval: Approval) -> dict[str, Any]:
     tenants = _tenant_order(plan)
     errors = [*plan.errors, *(e for t in plan.tenants if t.errors for e in t.errors)]
     flagged = [t for t in map(plan.tenants.get, plan.tenants.flagged_slugs()) if t is not None]
@@ -315,8 +335,10 @@ def _head_context(plan: Plan) -> dict[str, Any]:
         }
         for t in (plan.tenants[p] for p in tenants[:_ROW_CAP])
     ]
+    callouts, more_callouts = _callouts(plan)
+    uncompared, in_changed = uncompared_changed_first(plan)
     return {
-        "target": plan.target,
+        "target": target_text(plan.target),
         "plan_id": plan.plan_id,
         "commit": _short(plan.commit),
         "summary": summary_line(plan),
@@ -335,12 +357,40 @@ def _head_context(plan: Plan) -> dict[str, Any]:
         ],
         "more_flagged": max(0, len(flagged) - _LIST_CAP),
         "approved": plan.deletes_approved,
+        "flag_cell": "approved" if approval.approved_by else "yes",
+        "approved_by": Raw(approval.by_markdown()),
+        "how_to_approve": Raw(approval.how_markdown()),
+        "callouts": callouts,
+        "more_callouts": more_callouts,
         "leaving": plan.leaving,
         "kept_outside": plan.kept_outside,
         "delete_unmanaged": plan.delete_unmanaged,
-        "uncompared": plan.uncompared,
+        "uncompared": uncompared[:_UNCOMPARED_CAP],
+        "uncompared_total": len(uncompared),
+        "uncompared_changed": in_changed,
+        "more_uncompared": max(0, len(uncompared) - _UNCOMPARED_CAP),
         "partial_note": PARTIAL_NOTE,
     }
+
+
+_UNCOMPARED_CAP = 200  # listed in the folded details (the JSON plan lists them all)
+
+
+def _callouts(plan: Plan) -> tuple[list[dict[str, str]], int]:
+    """The sensitive changes, first _LIST_CAP of them, and how many more there are."""
+    found: list[dict[str, str]] = []
+    more = 0
+    tenants = (plan.tenants[p] for p in _tenant_order(plan))
+    for tenant in tenants:
+        for action in tenant.actions:
+            paths = called_out_paths(action)
+            if paths is None:
+                continue
+            if len(found) < _LIST_CAP:
+                found.append({"slug": tenant.slug, "text": callout_text(action, paths)})
+            else:
+                more += 1
+    return found, more
 
 
 def _foot_context(plan: Plan) -> dict[str, Any]:

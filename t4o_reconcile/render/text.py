@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from t4o_reconcile.engine.callouts import called_out_paths
 from t4o_reconcile.engine.plan import Action, Plan, PlanError, TenantPlan
+from t4o_reconcile.render.approval import CLI, Approval
 from t4o_reconcile.render.common import (
     ACCESSES_LABEL,
     PARTIAL_NOTE,
@@ -12,12 +14,15 @@ from t4o_reconcile.render.common import (
     UNLISTED_ADVICE,
     accesses_shown,
     accesses_text,
+    callout_text,
     drift_text,
     error_count,
     field_lines,
     leaving_text,
     shown_tenants,
     summary_line,
+    target_text,
+    uncompared_changed_first,
 )
 from t4o_reconcile.render.escape import terminal
 
@@ -41,6 +46,7 @@ class _Writer:
     def __init__(self, color: bool) -> None:
         self.color = color
         self.lines: list[str] = []
+        self.approval = CLI
 
     def paint(self, style: str, text: str) -> str:
         return f"{_COLORS[style]}{text}{_RESET}" if self.color else text
@@ -54,14 +60,15 @@ class _Writer:
         return text
 
 
-def render_text(plan: Plan, *, color: bool) -> str:
-    return "".join(iter_text(plan, color=color))
+def render_text(plan: Plan, *, color: bool, approval: Approval = CLI) -> str:
+    return "".join(iter_text(plan, color=color, approval=approval))
 
 
-def iter_text(plan: Plan, *, color: bool) -> Iterator[str]:
+def iter_text(plan: Plan, *, color: bool, approval: Approval = CLI) -> Iterator[str]:
     """The terminal plan in pieces (each whole lines): ``render_text``, streamed."""
     out = _Writer(color)
-    out.add(f"Target: {terminal(plan.target)}")
+    out.approval = approval
+    out.add(f"Target: {terminal(target_text(plan.target))}")
     if plan.only is not None:
         since = (
             f" (files changed since {terminal(plan.changed_since)})" if plan.changed_since else ""
@@ -70,6 +77,7 @@ def iter_text(plan: Plan, *, color: bool) -> Iterator[str]:
             f"Targeted plan: {len(plan.tenants)} tenant(s) planned{since},"
             f" {plan.skipped_tenants} tenant(s) skipped."
         )
+    _callouts(out, plan)
     _agreements(out, plan)
     for tenant in shown_tenants(plan):
         yield out.take()
@@ -99,11 +107,13 @@ def _tenant(out: _Writer, tenant: TenantPlan) -> None:
     for error in tenant.errors:
         _error(out, error)
     if tenant.deletes_need_flag:
-        out.add(
-            "  "
-            + out.paint("warn", "! needs --allow-deletes: ")
-            + terminal("; ".join(tenant.deletes_need_flag))
+        approval = out.approval
+        head = (
+            f"! approved by {approval.by_text()}: "
+            if approval.approved_by
+            else f"! needs approval ({approval.how_text()}): "
         )
+        out.add("  " + out.paint("warn", head) + terminal("; ".join(tenant.deletes_need_flag)))
 
 
 def _others(out: _Writer, plan: Plan) -> None:
@@ -139,12 +149,38 @@ def _others(out: _Writer, plan: Plan) -> None:
             out.add(f"  {terminal(users.agreement)}: {accesses_text(users)}")
 
 
+_UNCOMPARED_CAP = 20  # listed here; the JSON plan lists them all
+
+
 def _partial(out: _Writer, plan: Plan) -> None:
     if plan.partial:
+        uncompared, _ = uncompared_changed_first(plan)
         out.add()
-        out.add(out.paint("warn", PARTIAL_NOTE))
-        for entry in plan.uncompared:
+        out.add(out.paint("warn", f"{len(uncompared)} secret(s) not compared. {PARTIAL_NOTE}"))
+        for entry in uncompared[:_UNCOMPARED_CAP]:
             out.add(f"  ? {terminal(entry)}")
+        if len(uncompared) > _UNCOMPARED_CAP:
+            more = len(uncompared) - _UNCOMPARED_CAP
+            out.add(f"  ? … and {more} more (--format json lists them all)")
+
+
+def _callouts(out: _Writer, plan: Plan) -> None:
+    """Sensitive changes first: bank accounts, user rights, where secrets are sent."""
+    lines = [
+        f"  ! {terminal(tenant.slug)}: {terminal(callout_text(action, paths))}"
+        for tenant in shown_tenants(plan)
+        for action in tenant.actions
+        if (paths := called_out_paths(action)) is not None
+    ]
+    if lines:
+        out.add()
+        out.add(
+            out.paint(
+                "warn", "Sensitive changes (bank accounts, user rights, where secrets are sent):"
+            )
+        )
+        for line in lines:
+            out.add(line)
 
 
 def _footer(out: _Writer, plan: Plan) -> None:
@@ -154,7 +190,14 @@ def _footer(out: _Writer, plan: Plan) -> None:
         out.add(out.paint("error", f"{errors} plan error(s): apply would fail; fix them first."))
     flagged = plan.tenants.flagged_slugs()
     if flagged:
-        out.add(out.paint("warn", "Needs --allow-deletes: " + terminal(", ".join(flagged))))
+        approval = out.approval
+        if approval.approved_by:
+            head = f"Approved by {approval.by_text()}: "
+        elif plan.deletes_approved:
+            head = "Approved in this plan (plan --allow-deletes): "
+        else:
+            head = f"Needs approval ({approval.how_text()}): "
+        out.add(out.paint("warn", head + terminal(", ".join(flagged))))
     out.add(summary_line(plan))
 
 
@@ -163,7 +206,12 @@ def _action(out: _Writer, action: Action) -> None:
     reason = out.paint("dim", f"  # {terminal(action.reason)}") if action.reason else ""
     out.add(f"  {symbol} {terminal(action.address)}{reason}")
     for line in field_lines(action):
-        out.add("      " + terminal(f"{line.path}: {line.text}"))
+        if line.lines:
+            out.add("      " + terminal(f"{line.path}: ({line.text})"))
+            for row in line.lines:
+                out.add("        " + _paint_row(out, row))
+        else:
+            out.add("      " + terminal(f"{line.path}: {line.text}"))
     drift = drift_text(action)
     if drift is not None:
         out.add("      " + out.paint("warn", "↳ " + terminal(drift)))
@@ -176,3 +224,10 @@ def _error(out: _Writer, error: PlanError) -> None:
         + out.paint("error", "✗ ERROR")
         + f" {terminal(error.address)}: {terminal(error.message)}{where}"
     )
+
+
+def _paint_row(out: _Writer, row: str) -> str:
+    """One line of a multi-line value: ``+``, ``-`` or `` `` (unchanged), as diff shows it."""
+    style = {"+": "create", "-": "delete"}.get(row[:1])
+    text = terminal(row)
+    return out.paint(style, text) if style else text

@@ -160,7 +160,7 @@ def test_the_whole_loop(server: Server, tmp_path: Path) -> None:
     comment = parts[0].read_text()
     assert comment.startswith(MARKER + "1/1 ")
     assert "```diff" in comment and "+4799112233" in comment
-    assert "Deletes approved in this plan" in comment
+    assert "Approved in this plan (`plan --allow-deletes`)" in comment
     saved = plan_document(artifact / "tenants.plan")
     assert saved["deletes_approved"] is True
     assert saved["identity"] == "e2e-partner"

@@ -91,5 +91,41 @@ def test_the_divergent_plan_holds_every_kind_of_action() -> None:
     text = (GOLDEN / "divergent.txt").read_text()
     for marker in ("\n  + ", "\n  ~ ", "\n  - ", "\n  → ", "(sensitive, changed)"):
         assert marker in text, marker
-    assert "needs --allow-deletes" in text
+    assert "needs approval (pass --allow-deletes to plan and apply)" in text
     assert "Unmanaged tenants" in text
+
+
+def test_ci_wording_through_plan_and_show_and_no_part_of_the_token(
+    divergent: Server, workdir: Path
+) -> None:
+    """plan --format markdown and show (--comment-dir too) with --approval-label and
+    --approved-by, against a serve process: the label, never the flag, and who approved,
+    escaped; and no part of the token in any output or in the plan file."""
+    cwd = workdir
+    env = divergent.env()
+    ci = ("--approval-label", "t4o:allow-deletes")
+    by = ("--approved-by", "<b>octocat</b> at 2026-12-07T10:00:00Z")
+    plan_file = cwd / "ci.plan"
+    done = cli("plan", "tenants", "--format", "markdown", "--out", str(plan_file), *ci, env=env,
+               cwd=cwd)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "### ⚠️ Needs approval: add the label `t4o:allow-deletes`" in done.stdout
+    assert "--allow-deletes`" not in done.stdout
+    shown = cli("show", str(plan_file), "--format", "markdown", *ci, *by, env=env, cwd=cwd)
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "### ✅ Approved by &#60;b&#62;octocat&#60;/b&#62; at 2026-12-07T10:00:00Z" in shown.stdout
+    )
+    assert "<b>" not in shown.stdout
+    parts = cwd / "comment"
+    wrote = cli("show", str(plan_file), "--comment-dir", str(parts), *ci, env=env, cwd=cwd)
+    assert wrote.returncode == 0, wrote.stderr
+    comment = (parts / "part-001.md").read_text()
+    assert "add the label `t4o:allow-deletes`" in comment and "### 🔐 Sensitive changes" in comment
+    terminal = cli("show", str(plan_file), env=env, cwd=cwd)
+    assert "Needs approval (pass --allow-deletes to plan and apply): ok-skogen" in terminal.stdout
+    token = divergent.token
+    outputs = [done.stdout, shown.stdout, comment, terminal.stdout, plan_file.read_text()]
+    outputs += [cli("plan", "tenants", "--format", "json", env=env, cwd=cwd).stdout]
+    for output in outputs:
+        assert token[-4:] not in output and token[:8] not in output and "token …" not in output

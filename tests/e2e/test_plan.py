@@ -29,7 +29,7 @@ def test_a_fresh_sandbox_plans_only_creates_and_detailed_exitcode_says_changes(
     code, out, err = plan(module_server, "--detailed-exitcode")
 
     assert code == 2, err
-    assert out.splitlines()[0].startswith(f"Target: {module_server.url} ")
+    assert out.splitlines()[0] == f"Target: {module_server.url}"  # no part of the token
     actions = [line.lstrip()[0] for line in out.splitlines() if re.match(r"\s+[+~\-→] \S", line)]
     assert actions and set(actions) == {"+"}
     assert (

@@ -53,7 +53,7 @@ def test_summary_then_errors_and_deletes_then_one_block_per_tenant() -> None:
     text = render_markdown(mixed_plan())
     assert text.startswith(MARKER + " part=1/1 plan=")
     errors = text.index("plan error(s): apply would fail")
-    deletes = text.index("Deletes that need approval")
+    deletes = text.index("Needs approval: pass `--allow-deletes`")
     table = text.index("| Tenant | Create |")
     first_block = text.index("<details")
     assert errors < deletes < table < first_block

@@ -46,7 +46,8 @@ def test_errors_flags_unmanaged_tenants_and_user_counts_are_shown() -> None:
     text = render_text(mixed_plan(), color=False)
     assert "✗ ERROR ok-skogen.invoicing: next_invoice_number 1000" in text
     assert "1 plan error(s): apply would fail" in text
-    assert "! needs --allow-deletes: deletes user kari@ok-skogen.no" in text
+    needs = "! needs approval (pass --allow-deletes to plan and apply): deletes user kari@"
+    assert needs in text
     assert (
         "Unmanaged tenants (live, no file; left alone unless deletion is requested): ok-stray"
         in text
