@@ -36,6 +36,13 @@ As in Terraform:
 | `0` | success; with `plan --detailed-exitcode`, no changes |
 | `1` | an error: invalid files, plan errors, a refused or failed apply, a usage error |
 | `2` | success with changes (`plan --detailed-exitcode` only: 2 never means anything else) |
+| `3` | changes that need an approval that was not given (`plan --detailed-exitcode` only) |
+
+Exit 3 is the pull-request check's own result: the plan's changes include some that only
+an approval lets apply make (a delete of a user, a bank account or a tenant, more than a
+tenant's safety share of its items, a secret sent to a new destination), and the plan was
+made without `--allow-deletes`; in the CI kit the approval is the label
+`t4o:allow-deletes` (see [Run it in CI](ci-loop.md)).
 
 Every error is one line on stderr (`Error: ...`, after the `file:line:column` problems of
 invalid files); `--log-level debug` adds the traceback. Every error a user can cause derives

@@ -500,7 +500,10 @@ def _plan_format(func: Callable[..., None]) -> Callable[..., None]:
 @_plan_format
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for apply.")
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 on error."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 for no changes, 2 for changes, 3 for changes that need an approval"
+    " (--allow-deletes) that was not given, 1 on error.",
 )
 @click.option(
     "--unmanaged-is-drift",
@@ -565,10 +568,24 @@ def plan(
         )
     if the_plan.has_errors:
         _fail("the plan has errors; apply would refuse it.")
+    if detailed_exitcode and the_plan.has_changes and _unapproved(the_plan):
+        # Changes the run may not make yet: CI's check fails apart from "changes" until
+        # the approval (the label that becomes --allow-deletes) is given.
+        sys.exit(EXIT_NEEDS_APPROVAL)
     if detailed_exitcode and (
         the_plan.has_changes or (unmanaged_is_drift and the_plan.unmanaged_tenants)
     ):
         sys.exit(2)
+
+
+# plan --detailed-exitcode: changes that need an approval that was not given.
+EXIT_NEEDS_APPROVAL = 3
+
+
+def _unapproved(the_plan: Plan) -> bool:
+    """Whether a tenant's changes need --allow-deletes (deletes, sensitive changes) and
+    the plan was made without it."""
+    return not the_plan.deletes_approved and bool(the_plan.tenants.flagged_slugs())
 
 
 @main.command()
@@ -581,7 +598,26 @@ def plan(
     help="Write the markdown comment as numbered parts (part-001.md, …), each below"
     " GitHub's comment limit, every tenant in exactly one part.",
 )
-def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
+@click.option(
+    "--approval-label",
+    metavar="NAME",
+    default=None,
+    help="CI's wording: the approval is the label NAME (add the label) instead of the"
+    " flag --allow-deletes.",
+)
+@click.option(
+    "--approved-by",
+    metavar="TEXT",
+    default=None,
+    help="Who approved and when (CI's approval check), shown where the approval is called out.",
+)
+def show(
+    plan_file: Path,
+    fmt: str,
+    comment_dir: Path | None,
+    approval_label: str | None,
+    approved_by: str | None,
+) -> None:
     """Render a saved plan (plan --out) in any format: the full plan artifact."""
     from t4o_reconcile.workflow import read_plan
 
@@ -590,9 +626,34 @@ def show(plan_file: Path, fmt: str, comment_dir: Path | None) -> None:
         from t4o_reconcile.render.markdown import write_comment_parts
 
         written = write_comment_parts(the_plan, comment_dir)
+        for part in written if approval_label or approved_by else ():
+            part.write_text(_ci_wording(part.read_text(), approval_label, approved_by))
         click.echo(f"wrote {len(written)} comment part(s) to {comment_dir}", err=True)
         return
+    if fmt == "markdown" and (approval_label or approved_by):
+        from t4o_reconcile.render.markdown import render_markdown
+
+        click.echo(_ci_wording(render_markdown(the_plan), approval_label, approved_by))
+        return
     _write_plan(the_plan, fmt)
+
+
+def _ci_wording(text: str, label: str | None, approved_by: str | None) -> str:
+    """The comment in CI's words: the label to add, and who approved. A stopgap over the
+    renderer's CLI wording until the renderer takes the approval itself (issue 21.5)."""
+    from t4o_reconcile.render.escape import code_span, markdown
+
+    if label:
+        text = text.replace("(`plan --allow-deletes`)", f"(label {code_span(label)})")
+        text = text.replace("(`--allow-deletes`)", f"(add the label {code_span(label)})")
+    if approved_by:
+        heading = "### ⚠️ Deletes approved in this plan"
+        lines = text.split("\n")
+        text = "\n".join(
+            f"{line}\n\nApproved by {markdown(approved_by)}." if line.startswith(heading) else line
+            for line in lines
+        )
+    return text
 
 
 def _write_plan(the_plan: Plan, fmt: str, warnings: Sequence[Problem] = ()) -> None:
