@@ -26,9 +26,18 @@ _VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
 
 # The least each job needs, and nothing more (GITHUB_TOKEN scopes).
 PERMISSIONS = {
+    ("t4o-plan.yml", "approval"): {"pull-requests": "read", "issues": "read"},
     ("t4o-plan.yml", "plan"): {"contents": "read"},
     ("t4o-plan.yml", "comment"): {"pull-requests": "write"},
-    ("t4o-apply.yml", "apply"): {"contents": "read", "actions": "read", "pull-requests": "read"},
+    ("t4o-apply.yml", "apply"): {
+        "contents": "read",
+        "actions": "read",
+        "pull-requests": "read",
+        "issues": "read",
+    },
+    ("t4o-apply.yml", "recovery-plan"): {"contents": "read"},
+    ("t4o-apply.yml", "recovery-apply"): {"contents": "read"},
+    ("t4o-apply.yml", "report"): {"pull-requests": "write", "statuses": "write"},
     ("t4o-drift.yml", "drift"): {"contents": "read"},
 }
 # Secrets a branch's own workflow may read (repository secrets): the read-only token only.
@@ -66,7 +75,7 @@ def test_every_checkout_keeps_no_credentials() -> None:
     checkouts = [
         (where, s) for where, s in steps() if s.get("uses", "").startswith("actions/checkout@")
     ]
-    assert len(checkouts) == 3
+    assert len(checkouts) == 5
     for where, step in checkouts:
         assert step.get("with", {}).get("persist-credentials") is False, where
 
@@ -88,7 +97,8 @@ def test_every_action_is_pinned_by_full_commit_sha_with_its_version() -> None:
             continue
         assert _PINNED.fullmatch(ref), f"{where}: {ref} is not pinned by a full commit SHA"
         assert _VERSION_COMMENT.search(text), f"{where}: say the version the SHA is: # vX.Y.Z"
-    assert seen.count(OWN_ACTION) == 3  # one install in each job that runs the tool
+    # One install in each job that runs the tool or a script of scripts/ci.
+    assert seen.count(OWN_ACTION) == 8
     assert any(ref.startswith("actions/setup-python@") for ref in seen)  # action.yml's
 
 
@@ -185,7 +195,9 @@ def test_writing_tokens_and_secret_values_live_only_in_protected_environments() 
         text = str(job)
         used = set(re.findall(r"secrets\.(\w+)", text))
         if used - REPOSITORY_SECRETS:
-            assert job.get("environment") in {"production", "drift"}, f"{name}:{job_name}"
+            assert job.get("environment") in {"production", "drift", "t4o-recovery"}, (
+                f"{name}:{job_name}"
+            )
     apply = load(GITHUB / "t4o-apply.yml")["jobs"]["apply"]
     assert apply["environment"] == "production"
     assert "secrets.T4O_API_TOKEN }}" in (GITHUB / "t4o-apply.yml").read_text()
@@ -332,3 +344,49 @@ def test_the_install_script_refuses_a_wrong_call(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("usage: ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_approvals_come_from_the_api_never_from_the_event_or_the_artifact() -> None:
+    plan = load(GITHUB / "t4o-plan.yml")["jobs"]
+    step = next(s for s in plan["plan"]["steps"] if s.get("id") == "plan")
+    assert step["env"]["ALLOW_DELETES"] == "${{ needs.approval.outputs.approved }}"
+    assert "approval.py" in plan["approval"]["steps"][-1]["run"]
+    assert "labels" not in (GITHUB / "t4o-plan.yml").read_text().split("jobs:", 1)[1]
+    assert "github-script" not in (GITHUB / "t4o-plan.yml").read_text()
+    apply = load(GITHUB / "t4o-apply.yml")["jobs"]["apply"]["steps"]
+    ids = [s.get("id") for s in apply]
+    assert ids.index("reviewed") < ids.index("approval") < ids.index("plan")
+    for step_id in ("plan", "apply"):
+        env = apply[ids.index(step_id)]["env"]
+        assert env["ALLOW_DELETES"] == "${{ steps.approval.outputs.approved }}", step_id
+
+
+def test_the_recovery_applies_only_this_runs_sealed_plan_after_an_environment_approval() -> None:
+    workflow = load(GITHUB / "t4o-apply.yml")
+    assert "workflow_dispatch" in workflow["on"]
+    assert set(workflow["on"]["workflow_dispatch"]["inputs"]) == {"tenants", "allow-deletes"}
+    jobs = workflow["jobs"]
+    assert jobs["apply"]["if"] == "${{ github.event_name == 'push' }}"
+    plan, apply = jobs["recovery-plan"], jobs["recovery-apply"]
+    assert "workflow_dispatch" in plan["if"] and "refs/heads/main" in plan["if"]
+    assert plan["environment"] == "production"
+    assert apply["needs"] == "recovery-plan" and apply["environment"] == "t4o-recovery"
+    planned = next(s for s in plan["steps"] if s.get("id") == "plan")["run"]
+    assert '--out "$out/recovery.plan"' in planned and "--without-secrets" not in planned
+    assert 'show "$out/recovery.plan" --format markdown >> "$GITHUB_STEP_SUMMARY"' in planned
+    download = next(s for s in apply["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"] == {
+        "name": "t4o-recovery-${{ github.run_id }}",
+        "path": "${{ runner.temp }}/recovery",
+    }  # no run-id, no github-token: this run's artifact only
+    # The tenant list reaches the script as data (env), checked against the slug shape.
+    assert "inputs.tenants" not in planned
+    assert "grep -Eqx '[a-z0-9][a-z0-9-]{0,62}'" in planned
+
+
+def test_the_report_job_holds_no_api_token_and_no_secret() -> None:
+    report = load(GITHUB / "t4o-apply.yml")["jobs"]["report"]
+    assert "secrets." not in str(report)
+    assert "environment" not in report
+    assert "actions/checkout" not in str(report)
+    assert "report.py" in report["steps"][-1]["run"]
