@@ -226,7 +226,7 @@ def gitlab_jobs() -> dict[str, dict[str, Any]]:
 
 
 def test_gitlab_protected_variables_only_on_the_default_branch() -> None:
-    protected = ('$T4O_API_TOKEN"', "T4O_SECRETS_FILE", "T4O_GITLAB_READ_TOKEN")
+    protected = ('$T4O_API_TOKEN"', "T4O_SECRETS_FILE", "T4O_GITLAB_READ_TOKEN", "report.py")
     for name, job in gitlab_jobs().items():
         text = "\n".join([*job["script"]])
         holds = [v for v in protected if v in text] or (
@@ -235,7 +235,10 @@ def test_gitlab_protected_variables_only_on_the_default_branch() -> None:
         on_default = all("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in r["if"] for r in job["rules"])
         if holds:
             assert on_default, f"{name} uses {holds} outside the default branch"
-            assert job.get("environment") in {"production", "drift"}, name
+            environment = job.get("environment")
+            if isinstance(environment, dict):  # the report job: access, not a deployment
+                environment = environment["name"]
+            assert environment in {"production", "drift", "t4o-recovery"}, name
         if any("merge_request_event" in r["if"] for r in job["rules"]):
             # Merge request pipelines: nothing that can write, to the API or to GitLab.
             assert not holds, name
@@ -246,8 +249,8 @@ def test_gitlab_protected_variables_only_on_the_default_branch() -> None:
 def test_gitlab_fixes_the_secrets_file_mode_before_use() -> None:
     for name, job in gitlab_jobs().items():
         script = job["script"]
-        users = [i for i, line in enumerate(script) if "t4o-reconcile plan" in line]
-        if name in {"t4o-apply", "t4o-drift"}:
+        users = [i for i, line in enumerate(script) if "t4o-reconcile " in line]
+        if name in {"t4o-apply", "t4o-drift", "t4o-recovery-plan", "t4o-recovery-apply"}:
             assert script[0] == 'chmod 600 "$T4O_SECRETS_FILE"', name
             assert users and users[0] > 0
         else:
@@ -390,3 +393,23 @@ def test_the_report_job_holds_no_api_token_and_no_secret() -> None:
     assert "environment" not in report
     assert "actions/checkout" not in str(report)
     assert "report.py" in report["steps"][-1]["run"]
+
+
+def test_gitlab_recovery_is_two_manual_jobs_and_the_apply_in_a_protected_environment() -> None:
+    jobs = gitlab_jobs()
+    plan, apply = jobs["t4o-recovery-plan"], jobs["t4o-recovery-apply"]
+    for job in (plan, apply):
+        (rule,) = job["rules"]
+        assert rule["when"] == "manual"
+        assert '$CI_PIPELINE_SOURCE == "web"' in rule["if"]
+    assert plan["environment"] == "production"
+    assert apply["environment"] == "t4o-recovery"
+    assert apply["needs"] == [{"job": "t4o-recovery-plan", "artifacts": True}]
+    assert apply["resource_group"] == "t4o-apply"
+    assert any("--plan .t4o-out/recovery.plan" in line for line in apply["script"])
+    merge = "\n".join(jobs["t4o-apply"]["script"])
+    assert 'approval.py" gitlab --project' in merge and "--approval-out" in merge
+    assert "reviewed_plan.py" in merge and "--approval-out" not in merge.split("approval.py")[0]
+    report = jobs["t4o-report"]
+    assert report["rules"][0]["when"] == "always"
+    assert report["needs"] == [{"job": "t4o-apply", "artifacts": True}]
