@@ -145,8 +145,8 @@ def body_of(outcome: Outcome, sha: str, run_url: str, recovery_url: str) -> str:
             " (a pull request, if the files are wrong), then run the recovery:"
             f" [run the apply workflow by hand]({markdown(recovery_url)}) (tenants: empty"
             " for all, or the ones named above). It plans main against live as it is now,"
-            " shows that plan in its summary, and applies it once the `production`"
-            " environment's reviewers approve; it converges from any half-applied state.",
+            " shows that plan in its summary, and applies it once the reviewers of its"
+            " protected environment approve; it converges from any half-applied state.",
         ]
     return "\n".join(parts) + "\n"
 

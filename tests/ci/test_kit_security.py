@@ -374,7 +374,7 @@ def test_the_recovery_applies_only_this_runs_sealed_plan_after_an_environment_ap
     assert "workflow_dispatch" in plan["if"] and "refs/heads/main" in plan["if"]
     assert plan["environment"] == "production"
     assert apply["needs"] == "recovery-plan" and apply["environment"] == "t4o-recovery"
-    planned = next(s for s in plan["steps"] if s.get("id") == "plan")["run"]
+    planned = next(s for s in plan["steps"] if s.get("id") == "recovery-plan")["run"]
     assert '--out "$out/recovery.plan"' in planned and "--without-secrets" not in planned
     assert 'show "$out/recovery.plan" --format markdown >> "$GITHUB_STEP_SUMMARY"' in planned
     download = next(s for s in apply["steps"] if "download-artifact" in s.get("uses", ""))
