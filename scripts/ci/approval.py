@@ -12,6 +12,13 @@ admin permission on the repository (GET /repos/{o}/{r}/collaborators/{login}/per
 With --commit, the pull request is the merged one that brought the commit
 (GET /repos/{o}/{r}/commits/{sha}/pulls): the merge job's call, at merge time.
 
+With --workflow (the plan workflow's file), a label added before the pull request's head
+was pushed does not count either: an approval is for the changes the approver saw. When
+the head was pushed is when GitHub created the first run of that workflow for it
+(GET /repos/{o}/{r}/actions/runs?head_sha=...&event=pull_request, `created_at`), a time
+the branch cannot set (a commit's own date can be anything). Push again, and the label
+must be added again (removed and added) after the new plan.
+
 It writes to $GITHUB_OUTPUT: `approved` (true or false), `allow-deletes` (--allow-deletes
 or empty), `approved-by` (who and when: "@login (maintain), 2026-12-07 10:00 UTC") and
 `why` (one line: who approved, or why the label does not count), and prints `why`.
@@ -96,7 +103,28 @@ def github_pull_of(github: Any, commit: str) -> int:
     return int(forge._field(merged[0], "number", int, f"commit {commit}"))
 
 
-def github_verdict(github: Any, pull: int, label: str) -> Verdict:
+def pushed_at(github: Any, head: str, workflow: str) -> str | None:
+    """When the head was pushed: the creation of the first run of the plan workflow."""
+    runs = github.pages("/actions/runs", "workflow_runs", head_sha=head, event="pull_request")
+    times = [
+        str(r.get("created_at"))
+        for r in runs
+        if isinstance(r, dict)
+        and r.get("head_sha") == head
+        and forge._workflow_path(r, github.repo) == workflow
+        and isinstance(r.get("created_at"), str)
+    ]
+    return min(times, key=_moment) if times else None
+
+
+def _moment(stamp: str) -> datetime:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise Refused(f"{stamp!r} is not a timestamp") from None
+
+
+def github_verdict(github: Any, pull: int, label: str, workflow: str | None = None) -> Verdict:
     where = f"pull request #{pull}"
     request = github.get(f"/pulls/{pull}")
     author = _login(forge._field(request, "user", dict, where), where)
@@ -118,7 +146,18 @@ def github_verdict(github: Any, pull: int, label: str) -> Verdict:
         raise Refused(f"{where} carries {label}, but no event says who added it")
     newest = max(events, key=lambda e: (str(e.get("created_at", "")), e.get("id", 0)))
     actor = _login(forge._field(newest, "actor", dict, "the label event"), "the label event")
-    when = _when(str(forge._field(newest, "created_at", str, "the label event")))
+    labelled_at = str(forge._field(newest, "created_at", str, "the label event"))
+    when = _when(labelled_at)
+    if workflow is not None:
+        head = forge._field(forge._field(request, "head", dict, where), "sha", str, where)
+        pushed = pushed_at(github, head, workflow)
+        if pushed is None:
+            return Verdict(False, f"no run of {workflow} for {head}: when it was pushed is"
+                           f" unknown, so {label} cannot approve it")  # fmt: skip
+        if _moment(labelled_at) < _moment(pushed):
+            return Verdict(False, f"{label} was added at {when}, before the newest commits"
+                           f" were pushed ({_when(pushed)}): remove it and add it again"
+                           " once the new plan is read")  # fmt: skip
     if actor.lower() == author.lower():
         return Verdict(False, f"{label} was added by @{actor}, the author of {where}: "
                        "someone else with write access must add it")  # fmt: skip
@@ -199,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--pull", type=int, help="the pull request's number")
     which.add_argument("--commit", help="a merge commit SHA: its merged pull request")
     github.add_argument("--label", default=forge.APPROVAL_LABEL)
+    github.add_argument(
+        "--workflow",
+        help="the plan workflow's file: a label added before the head's first run of it"
+        " (before the push) does not count",
+    )
     gitlab = sub.add_parser("gitlab", help="a merge request's approval label")
     gitlab.add_argument("--project", required=True, help="the project's ID (CI_PROJECT_ID)")
     which = gitlab.add_mutually_exclusive_group(required=True)
@@ -218,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
             client = forge.GitHub(api, args.repo, os.environ.get("GITHUB_TOKEN", ""))
             pull = args.pull if args.pull is not None else github_pull_of(client, args.commit)
-            verdict = github_verdict(client, pull, args.label)
+            verdict = github_verdict(client, pull, args.label, args.workflow)
         else:
             api = os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4")
             client = forge.GitLab(api, args.project, os.environ.get("T4O_GITLAB_READ_TOKEN", ""))

@@ -396,6 +396,7 @@ def github_run(
     event: str = "pull_request",
     conclusion: str | None = "success",
     number: int | None = None,
+    created_at: str = "2026-12-07T09:00:00Z",
 ) -> dict[str, Any]:
     return {
         "id": run_id,
@@ -414,7 +415,7 @@ def github_run(
         "url": f"{API}/actions/runs/{run_id}",
         "html_url": f"https://github.com/{OWNER}/{REPO}/actions/runs/{run_id}",
         "pull_requests": [],
-        "created_at": "2026-12-07T09:00:00Z",
+        "created_at": created_at,
         "updated_at": "2026-12-07T09:05:00Z",
         "run_attempt": 1,
         "run_started_at": "2026-12-07T09:00:00Z",

@@ -26,7 +26,7 @@ _VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
 
 # The least each job needs, and nothing more (GITHUB_TOKEN scopes).
 PERMISSIONS = {
-    ("t4o-plan.yml", "approval"): {"pull-requests": "read", "issues": "read"},
+    ("t4o-plan.yml", "approval"): {"pull-requests": "read", "issues": "read", "actions": "read"},
     ("t4o-plan.yml", "plan"): {"contents": "read"},
     ("t4o-plan.yml", "comment"): {"pull-requests": "write"},
     ("t4o-apply.yml", "apply"): {

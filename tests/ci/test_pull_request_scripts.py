@@ -25,6 +25,7 @@ from tests.ci.forge_standin import (
     github_label_event,
     github_pull,
     github_pull_request,
+    github_run,
     github_user,
     gitlab_label_event,
     gitlab_merge_request,
@@ -437,3 +438,35 @@ def test_report_refuses_bad_arguments_in_one_line(forge: Forge, tmp_path: Path) 
     assert done.returncode == 1
     assert done.stderr.startswith("Error: ") and "apply --report's document" in done.stderr
     assert forge.statuses == {}
+
+
+@pytest.mark.parametrize(
+    ("pushed", "approved"),
+    [("2026-12-07T09:00:00Z", True), ("2026-12-07T09:30:00Z", False), (None, False)],
+    ids=["label-after-push", "pushed-after-label", "never-planned"],
+)
+def test_a_label_added_before_the_newest_push_does_not_count(
+    forge: Forge, tmp_path: Path, pushed: str | None, approved: bool
+) -> None:
+    labelled(forge, "kari", "maintain")  # labelled at 09:15
+    if pushed is not None:
+        # The head's first plan run (created at the push), a later one, another workflow's.
+        forge.runs += [
+            github_run(700, HEAD, created_at=pushed),
+            github_run(701, HEAD, created_at="2026-12-07T09:40:00Z"),
+            github_run(702, HEAD, path=".github/workflows/lint.yml",
+                       created_at="2026-12-07T08:00:00Z"),
+        ]  # fmt: skip
+
+    done, outputs = approval(
+        forge, tmp_path, "--pull", "12", "--workflow", ".github/workflows/t4o-plan.yml"
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert outputs["approved"] == ("true" if approved else "false"), outputs["why"]
+    if pushed == "2026-12-07T09:30:00Z":
+        assert outputs["why"] == (
+            f"{LABEL} was added at 2026-12-07 09:15 UTC, before the newest commits were"
+            " pushed (2026-12-07 09:30 UTC): remove it and add it again once the new plan"
+            " is read"
+        )

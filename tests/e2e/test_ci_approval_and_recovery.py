@@ -36,6 +36,7 @@ from tests.ci.forge_standin import (
     github_label_event,
     github_pull,
     github_pull_request,
+    github_run,
     serve,
 )
 from tests.ci.workflows import REPO as SOURCE
@@ -50,6 +51,7 @@ LABEL = "t4o:allow-deletes"
 TAKEN_NUMBER = "998877660"
 RUN_URL = f"https://github.com/{OWNER}/{REPO}/actions/runs/77"
 RECOVERY_URL = f"https://github.com/{OWNER}/{REPO}/actions/workflows/t4o-apply.yml"
+PLAN_WORKFLOW = ".github/workflows/t4o-plan.yml"
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ def merge_job(runner: Runner, forge: Forge, artifact: Path, commit: str) -> dict
     reviewed.mkdir()
     shutil.copy(artifact, reviewed / "tenants.plan")
     approval = script(forge, runner, "approval.py", "github", "--repo", f"{OWNER}/{REPO}",
-                      "--commit", commit)  # fmt: skip
+                      "--commit", commit, "--workflow", PLAN_WORKFLOW)  # fmt: skip
     env = {**secrets_env(runner), "ALLOW_DELETES": approval["approved"]}
     if runner.run("t4o-apply.yml", "plan", **env).returncode == 0:
         runner.run("t4o-apply.yml", "apply", **env)
@@ -173,10 +175,12 @@ def test_an_unapproved_delete_fails_the_check_until_a_maintainer_labels_it(
     git(runner.work, "commit", "-q", "-am", "one user less")
     head = git(runner.work, "rev-parse", "HEAD").strip()
     forge.pull_requests[12] = github_pull_request(12, head, author="ola")
+    forge.runs.append(github_run(900, head, created_at="2026-12-07T08:00:00Z"))  # the push
     pull = ("github", "--repo", f"{OWNER}/{REPO}", "--pull", "12")
+    approving = (*pull, "--workflow", PLAN_WORKFLOW)
 
     # 1. No label: exit 3, the check fails and names the label.
-    approval = script(forge, runner, "approval.py", *pull)
+    approval = script(forge, runner, "approval.py", *approving)
     status, gate = check(runner, reader, approval)
     assert (approval["approved"], status) == ("false", "3")
     assert gate is not None and gate.returncode == 3
@@ -187,7 +191,7 @@ def test_an_unapproved_delete_fails_the_check_until_a_maintainer_labels_it(
     forge.pull_requests[12] = github_pull_request(12, head, author="ola", labels=(LABEL,))
     forge.issue_events[12] = [github_label_event(1, "ola", LABEL, "2026-12-07T09:00:00Z")]
     forge.permissions["ola"] = "write"
-    approval = script(forge, runner, "approval.py", *pull)
+    approval = script(forge, runner, "approval.py", *approving)
     status, gate = check(runner, reader, approval)
     assert (approval["approved"], status) == ("false", "3")
     assert gate is not None and gate.returncode == 3
@@ -196,7 +200,7 @@ def test_an_unapproved_delete_fails_the_check_until_a_maintainer_labels_it(
     # 3. A maintainer adds it (the `labeled` event runs the check again): it passes.
     forge.issue_events[12].append(github_label_event(2, "kari", LABEL, "2026-12-07T09:20:00Z"))
     forge.permissions["kari"] = "maintain"
-    approval = script(forge, runner, "approval.py", *pull)
+    approval = script(forge, runner, "approval.py", *approving)
     status, gate = check(runner, reader, approval)
     assert (approval["approved"], status, gate) == ("true", "2", None)
     assert approval["approved-by"] == "@kari (maintain), 2026-12-07 09:20 UTC"
@@ -261,8 +265,9 @@ def test_a_merge_that_fails_half_way_is_reported_and_the_recovery_run_converges(
         git(runner.work, "commit", "-q", "-am", "two changes")
         head = git(runner.work, "rev-parse", "HEAD").strip()
         forge.pull_requests[13] = github_pull_request(13, head)
+        forge.runs.append(github_run(901, head, created_at="2026-12-07T08:00:00Z"))
         approval = script(forge, runner, "approval.py", "github", "--repo", f"{OWNER}/{REPO}",
-                          "--pull", "13")  # fmt: skip
+                          "--pull", "13", "--workflow", PLAN_WORKFLOW)  # fmt: skip
         status, gate = check(runner, reader, approval)
         assert (status, gate) == ("2", None)
         artifact = tmp_path / "reviewed-13.plan"
