@@ -470,3 +470,27 @@ def test_a_label_added_before_the_newest_push_does_not_count(
             " pushed (2026-12-07 09:30 UTC): remove it and add it again once the new plan"
             " is read"
         )
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "error"),
+    [
+        ("approval.py", ("github", "--repo", "../x", "--pull", "1"),
+         "Error: --repo '../x' is not OWNER/REPO"),
+        ("approval.py", ("github", "--repo", f"{OWNER}/{REPO}", "--commit", "main"),
+         "Error: --commit 'main' is not a full commit SHA"),
+        ("approval.py", ("github", "--repo", f"{OWNER}/{REPO}", "--pull", "404"),
+         "Error: GET /pulls/404 answered HTTP 404"),
+        ("comment.py", ("github", "--repo", f"{OWNER}/{REPO}", "--pull", "1", "--dir",
+                        "/nonexistent/comment"),
+         "Error: cannot read /nonexistent/comment: No such file or directory"),
+    ],
+    ids=["bad-repo", "bad-commit", "no-such-pull", "no-such-dir"],
+)  # fmt: skip
+def test_bad_arguments_and_missing_things_are_one_line(
+    forge: Forge, tmp_path: Path, script: str, args: tuple[str, ...], error: str
+) -> None:
+    done, outputs = run(forge, tmp_path, script, *args)
+
+    assert (done.returncode, done.stderr) == (1, error + "\n")
+    assert outputs == {}

@@ -186,6 +186,11 @@ def test_an_unapproved_delete_fails_the_check_until_a_maintainer_labels_it(
     assert gate is not None and gate.returncode == 3
     assert "::error title=t4o-reconcile needs approval::" in gate.stdout
     assert "adds the label t4o:allow-deletes" in gate.stdout
+    parts = runner.run("t4o-plan.yml", "comment-parts", APPROVED_BY="")
+    assert parts.returncode == 0, parts.stderr
+    callout = (runner.tmp / "t4o" / "comment" / "part-001.md").read_text()
+    assert "Deletes that need approval (add the label `t4o:allow-deletes`)" in callout
+    assert "--allow-deletes`)" not in callout  # CI's words, not the CLI's
 
     # 2. The author adds the label themself: it does not count.
     forge.pull_requests[12] = github_pull_request(12, head, author="ola", labels=(LABEL,))
