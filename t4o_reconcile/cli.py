@@ -568,18 +568,22 @@ def plan(
         )
     if the_plan.has_errors:
         _fail("the plan has errors; apply would refuse it.")
-    if detailed_exitcode and the_plan.has_changes and _unapproved(the_plan):
-        # Changes the run may not make yet: CI's check fails apart from "changes" until
-        # the approval (the label that becomes --allow-deletes) is given.
-        sys.exit(EXIT_NEEDS_APPROVAL)
-    if detailed_exitcode and (
-        the_plan.has_changes or (unmanaged_is_drift and the_plan.unmanaged_tenants)
-    ):
-        sys.exit(2)
+    if detailed_exitcode:
+        sys.exit(_detailed_exit(the_plan, unmanaged_is_drift))
 
 
 # plan --detailed-exitcode: changes that need an approval that was not given.
 EXIT_NEEDS_APPROVAL = 3
+
+
+def _detailed_exit(the_plan: Plan, unmanaged_is_drift: bool) -> int:
+    if the_plan.has_changes and _unapproved(the_plan):
+        # Changes the run may not make yet: CI's check fails apart from "changes" until
+        # the approval (the label that becomes --allow-deletes) is given.
+        return EXIT_NEEDS_APPROVAL
+    if the_plan.has_changes or (unmanaged_is_drift and the_plan.unmanaged_tenants):
+        return 2
+    return 0
 
 
 def _unapproved(the_plan: Plan) -> bool:
