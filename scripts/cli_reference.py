@@ -36,8 +36,15 @@ As in Terraform:
 | `0` | success; with `plan --detailed-exitcode`, no changes |
 | `1` | an error: invalid files, plan errors, a refused or failed apply, a usage error |
 | `2` | success with changes (`plan --detailed-exitcode` only: 2 never means anything else) |
+| `3` | changes that need an approval that was not given (`plan --detailed-exitcode` only) |
 | `4` | `plan --detailed-exitcode` only: live tenants with no file, not [kept out](lifecycle.md) |
 | `6` | `plan --detailed-exitcode` only: changes (2) and such tenants (4) |
+
+Exit 3 is the pull-request check's own result: the plan's changes include some that only
+an approval lets apply make (a delete of a user, a bank account or a tenant, more than a
+tenant's safety share of its items, a secret sent to a new destination), and the plan was
+made without `--allow-deletes`; in the CI kit the approval is the label
+`t4o:allow-deletes` (see [Run it in CI](ci-loop.md)).
 
 With `plan --detailed-exitcode`, 4 is a bit OR-ed into the code of the changes, so a script
 tells a new unmanaged tenant apart from drift with `$(( code & 4 ))`, and drift with

@@ -538,8 +538,9 @@ def _approval(kwargs: dict[str, Any]) -> Approval:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 for no changes, 2 for changes, 4 for live tenants that have no file and"
-    " are not on --unmanaged-list (6: both), 1 on error.",
+    help="Exit 0 for no changes, 2 for changes, 3 for changes that need an approval"
+    " (--allow-deletes) that was not given, 4 for live tenants that have no file and are"
+    " not on --unmanaged-list (OR-ed: 6, 7), 1 on error.",
 )
 @click.option(
     "--unmanaged-is-drift",
@@ -609,9 +610,7 @@ def plan(
     if unmanaged_is_drift:
         click.echo(UNMANAGED_IS_DRIFT_GONE, err=True)
     if detailed_exitcode:
-        code = (2 if the_plan.has_changes else 0) | (UNLISTED_EXIT if the_plan.unlisted else 0)
-        if code:
-            sys.exit(code)
+        sys.exit(_detailed_exit(the_plan))
 
 
 # plan --detailed-exitcode's bit for live tenants that have no file and are not on the
@@ -623,6 +622,25 @@ UNMANAGED_IS_DRIFT_GONE = (
     " exits 4 (6 with changes) for live tenants that have no file and are not on"
     " --unmanaged-list"
 )
+
+
+# plan --detailed-exitcode: changes that need an approval that was not given.
+EXIT_NEEDS_APPROVAL = 3
+
+
+def _detailed_exit(the_plan: Plan) -> int:
+    code = 0
+    if the_plan.has_changes:
+        # Changes the run may not make yet: CI's check fails apart from "changes" until
+        # the approval (the label that becomes --allow-deletes) is given.
+        code = EXIT_NEEDS_APPROVAL if _unapproved(the_plan) else 2
+    return code | (UNLISTED_EXIT if the_plan.unlisted else 0)
+
+
+def _unapproved(the_plan: Plan) -> bool:
+    """Whether a tenant's changes need --allow-deletes (deletes, sensitive changes) and
+    the plan was made without it."""
+    return not the_plan.deletes_approved and bool(the_plan.tenants.flagged_slugs())
 
 
 @main.command()

@@ -105,6 +105,28 @@ class Api:
             raise Refused(f"GET {path} answered more than {_MAX_ANSWER} bytes")
         return body
 
+    def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST, PATCH, PUT or DELETE with a JSON body; the JSON answer (None when empty).
+        Used by the scripts that write back (comment.py, report.py), never by this one."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {**self.headers, "Content-Type": "application/json"} if data else self.headers
+        request = urllib.request.Request(
+            f"{self.base}{path}", data=data, headers=headers, method=method
+        )
+        try:
+            with _OPENER.open(request, timeout=60) as answer:
+                raw: bytes = answer.read(_MAX_ANSWER + 1)
+        except urllib.error.HTTPError as exc:
+            raise Refused(f"{method} {path} answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise Refused(f"{method} {path} failed: {getattr(exc, 'reason', exc)}") from None
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise Refused(f"{method} {path} answered something that is not JSON") from None
+
     def get(self, path: str, **query: str | int) -> Any:
         try:
             return json.loads(self.raw(path, **query))

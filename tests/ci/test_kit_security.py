@@ -26,9 +26,18 @@ _VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
 
 # The least each job needs, and nothing more (GITHUB_TOKEN scopes).
 PERMISSIONS = {
+    ("t4o-plan.yml", "approval"): {"pull-requests": "read", "issues": "read", "actions": "read"},
     ("t4o-plan.yml", "plan"): {"contents": "read"},
     ("t4o-plan.yml", "comment"): {"pull-requests": "write"},
-    ("t4o-apply.yml", "apply"): {"contents": "read", "actions": "read", "pull-requests": "read"},
+    ("t4o-apply.yml", "apply"): {
+        "contents": "read",
+        "actions": "read",
+        "pull-requests": "read",
+        "issues": "read",
+    },
+    ("t4o-apply.yml", "recovery-plan"): {"contents": "read"},
+    ("t4o-apply.yml", "recovery-apply"): {"contents": "read"},
+    ("t4o-apply.yml", "report"): {"pull-requests": "write", "statuses": "write"},
     ("t4o-drift.yml", "drift"): {"contents": "read"},
 }
 # Secrets a branch's own workflow may read (repository secrets): the read-only token only.
@@ -66,7 +75,7 @@ def test_every_checkout_keeps_no_credentials() -> None:
     checkouts = [
         (where, s) for where, s in steps() if s.get("uses", "").startswith("actions/checkout@")
     ]
-    assert len(checkouts) == 3
+    assert len(checkouts) == 5
     for where, step in checkouts:
         assert step.get("with", {}).get("persist-credentials") is False, where
 
@@ -88,7 +97,8 @@ def test_every_action_is_pinned_by_full_commit_sha_with_its_version() -> None:
             continue
         assert _PINNED.fullmatch(ref), f"{where}: {ref} is not pinned by a full commit SHA"
         assert _VERSION_COMMENT.search(text), f"{where}: say the version the SHA is: # vX.Y.Z"
-    assert seen.count(OWN_ACTION) == 3  # one install in each job that runs the tool
+    # One install in each job that runs the tool or a script of scripts/ci.
+    assert seen.count(OWN_ACTION) == 8
     assert any(ref.startswith("actions/setup-python@") for ref in seen)  # action.yml's
 
 
@@ -185,7 +195,9 @@ def test_writing_tokens_and_secret_values_live_only_in_protected_environments() 
         text = str(job)
         used = set(re.findall(r"secrets\.(\w+)", text))
         if used - REPOSITORY_SECRETS:
-            assert job.get("environment") in {"production", "drift"}, f"{name}:{job_name}"
+            assert job.get("environment") in {"production", "drift", "t4o-recovery"}, (
+                f"{name}:{job_name}"
+            )
     apply = load(GITHUB / "t4o-apply.yml")["jobs"]["apply"]
     assert apply["environment"] == "production"
     assert "secrets.T4O_API_TOKEN }}" in (GITHUB / "t4o-apply.yml").read_text()
@@ -214,7 +226,7 @@ def gitlab_jobs() -> dict[str, dict[str, Any]]:
 
 
 def test_gitlab_protected_variables_only_on_the_default_branch() -> None:
-    protected = ('$T4O_API_TOKEN"', "T4O_SECRETS_FILE", "T4O_GITLAB_READ_TOKEN")
+    protected = ('$T4O_API_TOKEN"', "T4O_SECRETS_FILE", "T4O_GITLAB_READ_TOKEN", "report.py")
     for name, job in gitlab_jobs().items():
         text = "\n".join([*job["script"]])
         holds = [v for v in protected if v in text] or (
@@ -223,7 +235,10 @@ def test_gitlab_protected_variables_only_on_the_default_branch() -> None:
         on_default = all("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in r["if"] for r in job["rules"])
         if holds:
             assert on_default, f"{name} uses {holds} outside the default branch"
-            assert job.get("environment") in {"production", "drift"}, name
+            environment = job.get("environment")
+            if isinstance(environment, dict):  # the report job: access, not a deployment
+                environment = environment["name"]
+            assert environment in {"production", "drift", "t4o-recovery"}, name
         if any("merge_request_event" in r["if"] for r in job["rules"]):
             # Merge request pipelines: nothing that can write, to the API or to GitLab.
             assert not holds, name
@@ -234,8 +249,8 @@ def test_gitlab_protected_variables_only_on_the_default_branch() -> None:
 def test_gitlab_fixes_the_secrets_file_mode_before_use() -> None:
     for name, job in gitlab_jobs().items():
         script = job["script"]
-        users = [i for i, line in enumerate(script) if "t4o-reconcile plan" in line]
-        if name in {"t4o-apply", "t4o-drift"}:
+        users = [i for i, line in enumerate(script) if "t4o-reconcile " in line]
+        if name in {"t4o-apply", "t4o-drift", "t4o-recovery-plan", "t4o-recovery-apply"}:
             assert script[0] == 'chmod 600 "$T4O_SECRETS_FILE"', name
             assert users and users[0] > 0
         else:
@@ -332,3 +347,69 @@ def test_the_install_script_refuses_a_wrong_call(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("usage: ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_approvals_come_from_the_api_never_from_the_event_or_the_artifact() -> None:
+    plan = load(GITHUB / "t4o-plan.yml")["jobs"]
+    step = next(s for s in plan["plan"]["steps"] if s.get("id") == "plan")
+    assert step["env"]["ALLOW_DELETES"] == "${{ needs.approval.outputs.approved }}"
+    assert "approval.py" in plan["approval"]["steps"][-1]["run"]
+    assert "labels" not in (GITHUB / "t4o-plan.yml").read_text().split("jobs:", 1)[1]
+    assert "github-script" not in (GITHUB / "t4o-plan.yml").read_text()
+    apply = load(GITHUB / "t4o-apply.yml")["jobs"]["apply"]["steps"]
+    ids = [s.get("id") for s in apply]
+    assert ids.index("reviewed") < ids.index("approval") < ids.index("plan")
+    for step_id in ("plan", "apply"):
+        env = apply[ids.index(step_id)]["env"]
+        assert env["ALLOW_DELETES"] == "${{ steps.approval.outputs.approved }}", step_id
+
+
+def test_the_recovery_applies_only_this_runs_sealed_plan_after_an_environment_approval() -> None:
+    workflow = load(GITHUB / "t4o-apply.yml")
+    assert "workflow_dispatch" in workflow["on"]
+    assert set(workflow["on"]["workflow_dispatch"]["inputs"]) == {"tenants", "allow-deletes"}
+    jobs = workflow["jobs"]
+    assert jobs["apply"]["if"] == "${{ github.event_name == 'push' }}"
+    plan, apply = jobs["recovery-plan"], jobs["recovery-apply"]
+    assert "workflow_dispatch" in plan["if"] and "refs/heads/main" in plan["if"]
+    assert plan["environment"] == "production"
+    assert apply["needs"] == "recovery-plan" and apply["environment"] == "t4o-recovery"
+    planned = next(s for s in plan["steps"] if s.get("id") == "recovery-plan")["run"]
+    assert '--out "$out/recovery.plan"' in planned and "--without-secrets" not in planned
+    assert 'show "$out/recovery.plan" --format markdown >> "$GITHUB_STEP_SUMMARY"' in planned
+    download = next(s for s in apply["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"] == {
+        "name": "t4o-recovery-${{ github.run_id }}",
+        "path": "${{ runner.temp }}/recovery",
+    }  # no run-id, no github-token: this run's artifact only
+    # The tenant list reaches the script as data (env), checked against the slug shape.
+    assert "inputs.tenants" not in planned
+    assert "grep -Eqx '[a-z0-9][a-z0-9-]{0,62}'" in planned
+
+
+def test_the_report_job_holds_no_api_token_and_no_secret() -> None:
+    report = load(GITHUB / "t4o-apply.yml")["jobs"]["report"]
+    assert "secrets." not in str(report)
+    assert "environment" not in report
+    assert "actions/checkout" not in str(report)
+    assert "report.py" in report["steps"][-1]["run"]
+
+
+def test_gitlab_recovery_is_two_manual_jobs_and_the_apply_in_a_protected_environment() -> None:
+    jobs = gitlab_jobs()
+    plan, apply = jobs["t4o-recovery-plan"], jobs["t4o-recovery-apply"]
+    for job in (plan, apply):
+        (rule,) = job["rules"]
+        assert rule["when"] == "manual"
+        assert '$CI_PIPELINE_SOURCE == "web"' in rule["if"]
+    assert plan["environment"] == "production"
+    assert apply["environment"] == "t4o-recovery"
+    assert apply["needs"] == [{"job": "t4o-recovery-plan", "artifacts": True}]
+    assert apply["resource_group"] == "t4o-apply"
+    assert any("--plan .t4o-out/recovery.plan" in line for line in apply["script"])
+    merge = "\n".join(jobs["t4o-apply"]["script"])
+    assert 'approval.py" gitlab --project' in merge and "--approval-out" in merge
+    assert "reviewed_plan.py" in merge and "--approval-out" not in merge.split("approval.py")[0]
+    report = jobs["t4o-report"]
+    assert report["rules"][0]["when"] == "always"
+    assert report["needs"] == [{"job": "t4o-apply", "artifacts": True}]

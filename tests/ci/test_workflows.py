@@ -141,9 +141,17 @@ def test_the_gitlab_pipeline_is_well_formed() -> None:
     pipeline = load(GITLAB)
     stages = pipeline["stages"]
     jobs = {name: job for name, job in pipeline.items() if name.startswith("t4o-")}
-    assert set(jobs) == {"t4o-validate", "t4o-plan", "t4o-apply", "t4o-drift"}
+    assert set(jobs) == {
+        "t4o-validate",
+        "t4o-plan",
+        "t4o-apply",
+        "t4o-report",
+        "t4o-drift",
+        "t4o-recovery-plan",
+        "t4o-recovery-apply",
+    }
     known = {"stage", "rules", "before_script", "script", "artifacts", "resource_group"}
-    known |= {"environment", "image", "variables"}
+    known |= {"environment", "image", "variables", "needs"}
     for name, job in jobs.items():
         assert set(job) <= known, f"{name}: unknown keys {set(job) - known}"
         assert job["stage"] in stages, name
