@@ -144,7 +144,6 @@ class RunResult:
         return "\n".join(lines)
 
 
-_STICKY_COMMENT = "<!-- t4o-reconcile:plan part="
 
 
 class StepFailed(Exception):
@@ -488,34 +487,11 @@ class _RunContext:
             self.actions.download(self.run, with_, target)
             return {"download-path": str(target)}, f"downloaded into {target}"
         if action.startswith("actions/github-script@"):
-            if _STICKY_COMMENT in with_.get("script", ""):
-                return {}, self.sticky_comment(temp)
             raise StepFailed(
                 "actions/github-script runs JavaScript, which this harness does not run: "
-                "the comment belongs in a script under scripts/ci/ (issue 21)"
+                "the kit's logic belongs in a script under scripts/ci/"
             )
         raise StepFailed(f"the harness does not know the action {action}")
-
-    def sticky_comment(self, temp: Path) -> str:
-        """What t4o-plan.yml's github-script did before issue 21 moved it into a script:
-        the comment parts in $RUNNER_TEMP/t4o/comment replace the bot's earlier parts, in
-        order (JavaScript is not run here; this mirrors that one script and nothing else)."""
-        parts = sorted((temp / "t4o" / "comment").glob("part-*.md"))
-        number = int(self.github["event"]["number"])
-        thread = self.actions.forge.comments.setdefault(number, [])
-        ours = [
-            c
-            for c in thread
-            if c["user"]["type"] == "Bot" and c["body"].startswith(_STICKY_COMMENT)
-        ]
-        for i, part in enumerate(parts):
-            if i < len(ours):
-                ours[i]["body"] = part.read_text()
-            else:
-                thread.append(self.actions.forge._comment(number, part.read_text()))
-        for stale in ours[len(parts) :]:
-            thread.remove(stale)
-        return f"{len(parts)} comment part(s)"
 
     def shell(
         self,

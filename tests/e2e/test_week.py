@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server, base_env, cli
+from tests.e2e.conftest import Server, cli
 from tests.e2e.helpers import edit_tenant, get
 from tests.e2e.week import APPROVAL_LABEL, ORGANISATION_NUMBERS, Week, stuck_runs
 from tests.e2e.week_forge import WeekForge, serve_forge
@@ -35,19 +35,10 @@ PEOPLE = {"ana": "write", "bo": "write", "eva": "admin", "gjest": "read"}
 NEW_NUMBER = ORGANISATION_NUMBERS[CLUBS + 5]  # a number no club of ours has yet
 
 
-def read_only_token(server: Server) -> str:
-    made = cli(
-        "sandbox", "token", "create", "--db", server.db, "--partner", "e2e-partner", "--read-only",
-        env=base_env(),
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture
 def week(server: Server, tmp_path: Path) -> Iterator[Week]:
     with serve_forge(WeekForge(permissions=dict(PEOPLE))) as forge:
-        started = Week(server, forge, tmp_path, CLUBS, server.token, read_only_token(server))
+        started = Week(server, forge, tmp_path, CLUBS, server.token, server.read_only_token())
         started.start()
         yield started
 

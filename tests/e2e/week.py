@@ -25,7 +25,7 @@ How each `Week` method maps to what a team or GitHub does:
 `Week.nightly_drift`         the ``schedule`` event: t4o-drift.yml runs on main.
 `Week.keep_outside_git`      the operator lists a live tenant as kept outside Git: a file
                              outside the repository (T4O_UNMANAGED_LIST for a terminal) and
-                             the CI variable ``vars.T4O_UNMANAGED_LIST`` (its lines).
+                             the drift Environment's ``vars.T4O_UNMANAGED_TENANTS`` (its lines).
 `Week.full_plan`             an operator's full plan of main with the writing token and the
                              secret values: the week's end state.
 ==========================  ================================================================
@@ -412,11 +412,12 @@ class Week:
     def keep_outside_git(self, slug: str) -> None:
         """The operator adds a live tenant to its list of tenants kept outside Git: a file
         outside the repository (T4O_UNMANAGED_LIST in an operator's terminal) and the same
-        list as the CI variable T4O_UNMANAGED_LIST (one slug a line) for the drift job."""
+        list as the drift Environment's variable T4O_UNMANAGED_TENANTS (one slug a line), which
+        the drift workflow writes to a file for the job."""
         listed = self.work / "kept-outside-git.txt"
         kept = listed.read_text() if listed.exists() else ""
         listed.write_text(kept + f"{slug}  # left management in the week\n")
-        self.actions.variables["T4O_UNMANAGED_LIST"] = listed.read_text()
+        self.actions.variables["T4O_UNMANAGED_TENANTS"] = listed.read_text()
         self.kept_outside = listed
 
     # Runs that no pull request starts.
