@@ -3,9 +3,12 @@
 The pull-request job plans with a read-only token and without secret values; the merge
 job plans again on the merged commit, with the secrets and a token that can write, and
 applies that plan only if it matches the reviewed one: same target and identity, the
-same configuration (secrets compared by reference), every resource the review read at
-the same version, the same actions, and the same approval of deletes. A change the
-review could not see (a secret it did not compare) is the only difference allowed.
+same configuration (secrets compared by reference), the same actions, each changing the
+same fields from the same values to the same values, and the same approval of deletes. A
+change the review could not see (a secret it did not compare) is the only difference
+allowed. A resource whose version moved since the review (an invoice moves a counter, a
+colleague edits another field) refuses nothing when the plan does there exactly what the
+review showed; apply's If-Match still guards the write against the version read now.
 
 A scoped review (``plan --changed-since``) covered its tenants, and the agreements when
 it planned them: the comparison is strict inside that scope and blind outside it (a live
@@ -21,7 +24,7 @@ from collections.abc import Iterator, Sequence
 
 from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Action, Plan, kinds_of
-from t4o_reconcile.engine.stale import STALE, check_stale
+from t4o_reconcile.engine.stale import STALE, agreement_differences
 
 DIFFERS = "the plan differs from the reviewed plan: "
 
@@ -46,14 +49,51 @@ def check_reviewed(
     digest = fresh.reference_digest if reference_digest is None else reference_digest
     if reviewed.reference_digest != digest:
         problems.append(DIFFERS + "the configuration changed since the review")
-    # Versions only: the value digest cannot match a review made without secret values.
-    problems.extend(
-        p.replace(STALE, DIFFERS) for p in check_stale(reviewed, fresh, reviewed.config_digest)
-    )
+    problems.extend(p.replace(STALE, DIFFERS) for p in agreement_differences(reviewed, fresh))
     problems.extend(_action_differences(reviewed, fresh, uncompared or set()))
+    problems.extend(_moved_under_actions(reviewed, fresh))
     if reviewed.delete_unmanaged != fresh.delete_unmanaged:
         problems.append(DIFFERS + "--delete-unmanaged differs")
     return problems
+
+
+def _moved_under_actions(reviewed: Plan, fresh: Plan) -> list[str]:
+    """Resources that changed live since the review where the plan now changes them from
+    other values than the review showed (the shapes are compared by
+    ``_action_differences``; secrets, which the review did not read, are left out)."""
+    problems: list[str] = []
+    for tenant in reviewed.tenants:
+        now = fresh.tenants.get(tenant.slug)
+        if now is None:
+            continue
+        shown = {action.address: action for action in tenant.actions}
+        for action in now.actions:
+            was, is_now = tenant.versions.get(action.address), now.versions.get(action.address)
+            old = shown.get(action.address)
+            if was == is_now or old is None or _shape(old) != _shape(action):
+                continue
+            if _values(old) != _values(action):
+                problems.append(
+                    DIFFERS + f"{action.address} changed since the review (version {was} →"
+                    f" {is_now}), and the plan would now change it from other values"
+                )
+    return problems
+
+
+def _values(action: Action) -> dict[str, tuple[object, object]]:
+    secret = set(action.sensitive_paths)
+    return {
+        path: (_at(action.before, path), _at(action.after, path))
+        for path in action.changed_paths
+        if path not in secret
+    }
+
+
+def _at(fields: dict[str, object] | None, path: str) -> object:
+    value: object = fields
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def reviewed_scope(reviewed: Plan) -> set[str] | None:

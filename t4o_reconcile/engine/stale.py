@@ -34,16 +34,20 @@ def check_stale(saved: Plan, fresh: Plan, config_digest: str) -> list[str]:
         now = fresh.tenants.get(tenant.slug)
         problems.extend(_differences(tenant.versions, now.versions if now is not None else {}))
 
+    problems.extend(agreement_differences(saved, fresh))
+    return problems
+
+
+def agreement_differences(saved: Plan, fresh: Plan) -> list[str]:
+    """Why the agreements ``saved`` read are no longer as they were."""
     # A plan that neither read nor touched agreements leaves them unmanaged, and a scoped
     # plan that left them out never read them: a new agreement someone else made, or an
     # edit of one, is none of its business.
-    if saved.agreements_in_scope and (saved.agreement_versions or saved.agreement_actions):
-        problems.extend(
-            _differences(
-                _agreements(saved.agreement_versions), _agreements(fresh.agreement_versions)
-            )
-        )
-    return problems
+    if not (saved.agreements_in_scope and (saved.agreement_versions or saved.agreement_actions)):
+        return []
+    return _differences(
+        _agreements(saved.agreement_versions), _agreements(fresh.agreement_versions)
+    )
 
 
 def _agreements(versions: dict[str, str]) -> dict[str, str]:

@@ -144,8 +144,6 @@ class RunResult:
         return "\n".join(lines)
 
 
-
-
 class StepFailed(Exception):
     """A ``uses:`` step the harness does as the action would, and which failed."""
 

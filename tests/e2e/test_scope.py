@@ -144,7 +144,7 @@ def test_a_live_change_inside_the_scope_still_refuses(team: Team) -> None:
     refused, nothing = team.runner.merge(artifact)
 
     assert refused.returncode != 0 and nothing is None
-    assert "il-fjellrev.identity changed" in refused.stderr
+    assert "update il-fjellrev.identity was not in it" in refused.stderr, refused.stderr
     assert live_state(team.server) == before
 
 

@@ -106,6 +106,11 @@ def test_a_week_of_pull_requests_merges_a_failure_and_drift(week: Week, subtests
         assert "klubb-011" not in comment, comment  # an untouched tenant is not listed
         assert "--allow-deletes" not in comment, comment
 
+    # Between its review and its merge the club invoices again: a counter moves inside the
+    # pull request's own scope, and the merge still does exactly what the review showed.
+    invoiced = week.issue_invoices("klubb-003", 1)
+    assert invoiced == 1030 + 3
+
     merged_first = week.merge(first, "bo")
 
     with subtests.test("2. the first merge applies exactly the reviewed change"):

@@ -46,15 +46,44 @@ def test_other_target_config_or_actions_differ() -> None:
     assert f"{dropped.kind} {dropped.address} is no longer planned" in text
 
 
-def test_a_version_that_moved_differs() -> None:
+def _moved(plan: Plan, slug: str, where: str) -> Plan:
+    moved = copy.deepcopy(plan)
+    mine = next(t for t in moved.tenants if t.slug == slug)
+    moved.tenants.replace(replace(mine, versions={**mine.versions, where: "99"}))
+    return moved
+
+
+def test_a_version_that_moved_under_the_same_change_refuses_nothing() -> None:
+    """An invoice moves a counter, a colleague edits another field: the resource's version
+    moves, and the plan still does there exactly what the review showed (If-Match guards
+    the write against the version read now)."""
     reviewed = reviewed_plan()
-    tenant = next(t for t in reviewed.tenants if t.versions)
-    address = next(iter(tenant.versions))
-    moved = copy.deepcopy(reviewed)
-    mine = next(t for t in moved.tenants if t.slug == tenant.slug)
-    moved.tenants.replace(replace(mine, versions={**mine.versions, address: "99"}))
-    problems = check_reviewed(moved, twin(reviewed))
-    assert any(address in p and "changed" in p for p in problems), problems
+    for tenant in reviewed.tenants:
+        for where in tenant.versions:
+            assert check_reviewed(reviewed, _moved(twin(reviewed), tenant.slug, where)) == []
+
+
+def test_a_version_that_moved_under_other_values_differs() -> None:
+    reviewed = reviewed_plan()
+    tenant, action = next(
+        (t, a)
+        for t in reviewed.tenants
+        for a in t.actions
+        if a.kind == "update" and a.address in t.versions and a.before
+        and set(a.changed_paths) - set(a.sensitive_paths)
+    )  # fmt: skip
+    path = next(p for p in action.changed_paths if p not in action.sensitive_paths)
+    fresh = _moved(twin(reviewed), tenant.slug, action.address)
+    mine = next(t for t in fresh.tenants if t.slug == tenant.slug)
+    edited = [
+        replace(a, before={**(a.before or {}), path.split(".")[0]: "edited live"})
+        if a.address == action.address
+        else a
+        for a in mine.actions
+    ]
+    fresh.tenants.replace(replace(mine, actions=edited))
+    problems = check_reviewed(reviewed, fresh)
+    assert any(action.address in p and "changed since the review" in p for p in problems), problems
 
 
 def test_a_secret_the_review_did_not_compare_may_change() -> None:
