@@ -98,7 +98,11 @@ def team(server: Server, tmp_path: Path) -> tuple[Runner, str]:
 def check(runner: Runner, reader: str, approval: dict[str, str]) -> Any:
     """The pull-request job's plan and its failing step, with the approval job's outputs."""
     planned = runner.run(
-        "t4o-plan.yml", "plan", T4O_API_TOKEN=reader, ALLOW_DELETES=approval["approved"]
+        "t4o-plan.yml",
+        "plan",
+        T4O_API_TOKEN=reader,
+        ALLOW_DELETES=approval["approved"],
+        BASE_SHA=git(runner.work, "rev-parse", "main").strip(),
     )
     assert planned.returncode == 0, planned.stderr
     status = runner.outputs["status"]
@@ -189,7 +193,7 @@ def test_an_unapproved_delete_fails_the_check_until_a_maintainer_labels_it(
     parts = runner.run("t4o-plan.yml", "comment-parts", APPROVED_BY="")
     assert parts.returncode == 0, parts.stderr
     callout = (runner.tmp / "t4o" / "comment" / "part-001.md").read_text()
-    assert "Deletes that need approval (add the label `t4o:allow-deletes`)" in callout
+    assert "### ⚠️ Needs approval: add the label `t4o:allow-deletes`" in callout
     assert "--allow-deletes`)" not in callout  # CI's words, not the CLI's
 
     # 2. The author adds the label themself: it does not count.
@@ -215,7 +219,9 @@ def test_an_unapproved_delete_fails_the_check_until_a_maintainer_labels_it(
     script(forge, runner, "comment.py", *pull[:-2], "--pull", "12",
            "--dir", str(runner.tmp / "t4o" / "comment"))  # fmt: skip
     (comment,) = forge.comments[12]
-    assert "Approved by &#64;kari &#40;maintain&#41;, 2026-12-07 09:20 UTC." in comment["body"]
+    assert (
+        "### ✅ Approved by &#64;kari &#40;maintain&#41;, 2026-12-07 09:20 UTC" in comment["body"]
+    )
     assert "ola.hansen" in comment["body"] or "ingrid.berg" in comment["body"]
 
     # 4. Merged: the merge job reads the approval from the pull request again and applies.

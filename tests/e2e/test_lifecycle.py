@@ -139,8 +139,10 @@ def test_decommissioning_is_refused_without_the_approval_and_converges_with_it(
     _decommission(examples_copy)
 
     planned = cli("plan", examples_copy, "--detailed-exitcode", env=env)
-    assert planned.returncode == 2, planned.stderr
-    assert "needs --allow-deletes: decommissions the client" in planned.stdout
+    assert planned.returncode == 3, planned.stderr  # changes that need the approval
+    assert "needs approval (pass --allow-deletes to plan and apply): decommissions the client" in (
+        planned.stdout
+    )
     assert "enabled: true → false" in planned.stdout
     assert "distribution_enabled: true → false" in planned.stdout
     assert 'ok-skogen.connections["eventor-norway"]' in planned.stdout

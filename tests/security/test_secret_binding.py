@@ -219,8 +219,10 @@ def test_moving_an_unchanged_secret_needs_the_approval_of_a_delete(change: dict[
     assert any("needs --allow-deletes" in line and "sensitive change" in line for line in refused)
     assert check_applicable(plan, allow_deletes=True) == []
     # Shown in every format, as a guarded delete is.
-    assert "needs --allow-deletes: sensitive change" in render_text(plan, color=False)
-    assert "⚠️ deletes that need approval (`--allow-deletes`): sensitive change" in (
+    assert "needs approval (pass --allow-deletes to plan and apply): sensitive change" in (
+        render_text(plan, color=False)
+    )
+    assert "⚠️ needs approval (pass `--allow-deletes` to plan and apply): sensitive change" in (
         render_markdown(plan)
     )
     document = json.loads(render_json(plan))
