@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from t4o_reconcile.engine.diff import make_plan
-from t4o_reconcile.engine.order import flatten
+from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import Snapshot
 from t4o_reconcile.render.markdown import MAX_CHARS, comment_parts, write_comment_parts
@@ -49,7 +49,7 @@ def main() -> None:
     assert sorted(shown) == sorted(t.slug for t in plan.tenants), "each tenant exactly once"
     largest = max(len(p) for p in parts)
     assert largest < MAX_CHARS
-    print(f"{TENANTS} tenants changed, {len(flatten(plan))} actions")
+    print(f"{TENANTS} tenants changed, {sum(1 for _ in iter_flat(plan))} actions")
     print(f"comment parts: {len(parts)}; largest {largest:,} characters (limit {MAX_CHARS:,})")
     print(f"rendered in {took:.2f} s")
     if "--out" in sys.argv:

@@ -144,18 +144,11 @@ def is_tenant_delete(action: Action) -> bool:
     return action.section == WHOLE_TENANT and action.kind == "delete"
 
 
-def flatten(plan: Plan) -> list[Action]:
-    """Every action of the plan in the order apply runs them.
-
-    ``make_plan`` sorts each tenant's actions with the functions above, so every output
-    shows them in apply order; apply sorts again here, so that a plan file written by
-    another version (or by hand) still runs in the API's order.
-    """
-    return list(iter_flat(plan))
-
-
 def iter_flat(plan: Plan) -> Iterator[Action]:
-    """``flatten``'s actions one by one: a tenant on disk is read only in turn."""
+    """Every action of the plan in the order apply runs them, one by one (a tenant on disk
+    is read only in turn). ``make_plan`` sorts each tenant's actions already, so every
+    output shows them in apply order; this sorts again, so that a plan file written by
+    another version still runs in the API's order."""
     return iter(schedule(plan))
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from t4o_reconcile.engine.order import iter_flat
+from t4o_reconcile.engine.plan import Action, Plan
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, Snapshot, TenantSnapshot
 
 EVENTOR_TOKEN = "eventor-token-value-0001"
@@ -201,3 +203,8 @@ def agreements(*names_numbers: tuple[str, str], version: str | None = None) -> d
         name: Item({"name": name, "customer_number": number}, version=version)
         for name, number in names_numbers
     }
+
+
+def flatten(plan: Plan) -> list[Action]:
+    """Every action of the plan in the order apply runs them, as a list."""
+    return list(iter_flat(plan))

@@ -15,7 +15,6 @@ from t4o_reconcile.engine.apply import (
     apply_plan,
     idempotency_key,
 )
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import (
     AGREEMENTS,
     WHOLE_TENANT,
@@ -29,6 +28,7 @@ from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.provider import ActionResult, ExecutionContext, ProviderTarget
 from t4o_reconcile.engine.snapshot import Item, Secret, Snapshot, TenantSnapshot
 from t4o_reconcile.errors import ApplyRefused
+from tests.engine.builders import flatten
 
 
 class FakeProvider:

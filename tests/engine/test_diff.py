@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from t4o_reconcile import normalize
 from t4o_reconcile.engine.diff import make_plan
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan
 from t4o_reconcile.engine.snapshot import Fingerprint, Item, Secret, UnresolvedSecret
+from tests.engine.builders import flatten
 
 from .builders import agreements, desired_tenant, live_twin, snapshot
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from t4o_reconcile.engine.diff import make_plan
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import address
 from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot
+from tests.engine.builders import flatten
 
 _word = st.text(alphabet="abcxyz", min_size=1, max_size=4)
 _scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), _word)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from t4o_reconcile.engine.diff import make_plan
-from t4o_reconcile.engine.order import flatten, sort_tenant_actions
+from t4o_reconcile.engine.order import sort_tenant_actions
 from t4o_reconcile.engine.plan import AGREEMENTS, WHOLE_TENANT, Action, Plan, TenantPlan
 from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.snapshot import Item
+from tests.engine.builders import flatten
 
 from .builders import agreements, desired_tenant, live_twin, snapshot
 

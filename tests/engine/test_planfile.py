@@ -11,7 +11,6 @@ import pytest
 from t4o_reconcile import __version__
 from t4o_reconcile.engine.diff import make_plan
 from t4o_reconcile.engine.digest import config_digest
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import (
     PLAN_FILE_KIND,
@@ -24,6 +23,7 @@ from t4o_reconcile.engine.sensitive import SavedSecret
 from t4o_reconcile.engine.snapshot import Fingerprint
 from t4o_reconcile.errors import PlanFileError
 from t4o_reconcile.render.text import render_text
+from tests.engine.builders import flatten
 from tests.render.plans import json_document
 
 from .builders import EVENTOR_TOKEN, agreements, desired_tenant, live_twin, snapshot

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.review import DIFFERS, check_reviewed
+from tests.engine.builders import flatten
 from tests.render.plans import mixed_plan
 
 

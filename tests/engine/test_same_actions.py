@@ -6,10 +6,11 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
-from t4o_reconcile.engine.order import flatten, iter_flat
+from t4o_reconcile.engine.order import iter_flat
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planstore import TenantStore
 from t4o_reconcile.engine.review import same_actions
+from tests.engine.builders import flatten
 from tests.render.plans import mixed_plan, tenant_plan
 
 

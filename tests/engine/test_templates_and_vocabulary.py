@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from t4o_reconcile.engine.diff import make_plan
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.snapshot import Item, Snapshot, TenantSnapshot
 from t4o_reconcile.vocabulary import BUILT_IN, Vocabulary
+from tests.engine.builders import flatten
 
 from .builders import desired_tenant, live_twin, snapshot
 

@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 
 from t4o_reconcile.api.client import ApiClient, ApiError
 from t4o_reconcile.engine.digest import UNKEYED
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.engine.planfile import load_plan, save_plan
 from t4o_reconcile.sandbox.faults import Faults
@@ -42,6 +41,7 @@ from t4o_reconcile.workflow import (
     fresh_plan_for_saved,
     plan_configuration,
 )
+from tests.engine.builders import flatten
 from tests.property.generators import (
     RepoData,
     first_repository,

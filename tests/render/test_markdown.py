@@ -12,7 +12,6 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from t4o_reconcile.engine.order import flatten
 from t4o_reconcile.engine.plan import Plan
 from t4o_reconcile.render.markdown import (
     MARKER,
@@ -23,6 +22,7 @@ from t4o_reconcile.render.markdown import (
     render_markdown,
     write_comment_parts,
 )
+from tests.engine.builders import flatten
 
 from .plans import mixed_plan, set_first_error, tenant_plan
 
