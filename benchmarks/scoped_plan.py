@@ -30,6 +30,7 @@ waiting for a core).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -128,10 +129,15 @@ def best(repeats: int, args: list[str], env: dict[str, str], cwd: Path) -> tuple
     return min(runs)
 
 
-def measure(count: int, changed_count: int, repeats: int) -> None:
+def measure(count: int, changed_count: int, repeats: int, keep: Path | None) -> None:
     """Set up ``count`` tenants with ``changed_count`` changed on a branch, and time the
     pull-request plan and the merge plan."""
-    with tempfile.TemporaryDirectory(prefix="t4o-scoped-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if keep is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="t4o-scoped-"))
+        else:
+            keep.mkdir(parents=True)
+            tmp = str(keep)
         work = Path(tmp) / "repo"
         tenants = work / "tenants"
         started = time.perf_counter()
@@ -228,9 +234,16 @@ def main() -> None:
     )
     parser.add_argument("--changed", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="set up in this new folder and leave it there, to profile the commands again",
+    )
     args = parser.parse_args()
+    if args.keep is not None and len(args.tenants) > 1:
+        parser.error("--keep takes one repository size")
     for count in args.tenants:
-        measure(count, args.changed, args.repeats)
+        measure(count, args.changed, args.repeats, args.keep)
 
 
 if __name__ == "__main__":

@@ -255,6 +255,7 @@ class Changes:
     """What a change holds: the commit it is measured from and its files."""
 
     base: str  # the merge base of the ref and HEAD (the ref itself when it is an ancestor)
+    head: str | None  # the commit checked out; None before the first commit
     # ``(status, name)``, names relative to the tenant directory; new untracked files "A".
     entries: tuple[tuple[str, str], ...]
 
@@ -278,7 +279,7 @@ def changes_since(path: Path, ref: str) -> Changes:
         raise WorkflowError(f"--changed-since: {path} is not inside a git repository")
     checked(location)
     commit = resolve_commit(location, ref)
-    base = _merge_base(location, commit, ref)
+    base, head = _merge_base(location, commit, ref)
     diff = _git(
         location,
         "diff",
@@ -297,15 +298,17 @@ def changes_since(path: Path, ref: str) -> Changes:
     entries = [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
     untracked = _git(location, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
     entries += [("A", name) for name in untracked.split("\0") if name]
-    return Changes(base, tuple(entries))
+    return Changes(base, head, tuple(entries))
 
 
-def _merge_base(location: Location, commit: str, ref: str) -> str:
-    """The merge base of ``commit`` and HEAD; ``commit`` when there is no HEAD."""
-    head = _run(location, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}"), TIMEOUT)
-    if head.returncode != 0 or not _COMMIT_ID.fullmatch(head.stdout.strip()):
-        return commit
-    done = _run(location, ("merge-base", commit, head.stdout.strip()), TIMEOUT)
+def _merge_base(location: Location, commit: str, ref: str) -> tuple[str, str | None]:
+    """The merge base of ``commit`` and HEAD, and HEAD; ``commit`` and None when there is
+    no HEAD."""
+    asked = _run(location, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}"), TIMEOUT)
+    head = asked.stdout.strip()
+    if asked.returncode != 0 or not _COMMIT_ID.fullmatch(head):
+        return commit, None
+    done = _run(location, ("merge-base", commit, head), TIMEOUT)
     base = done.stdout.strip()
     if done.returncode != 0 or not _COMMIT_ID.fullmatch(base):
         raise WorkflowError(
@@ -313,7 +316,7 @@ def _merge_base(location: Location, commit: str, ref: str) -> str:
             f" {location.root}; expected the base branch the change was made from (fetched"
             " with enough history to reach the merge base)"
         )
-    return base
+    return base, head
 
 
 def _shown(text: str) -> str:

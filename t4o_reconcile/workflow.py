@@ -91,6 +91,7 @@ class Scope:
     named: tuple[str, ...] = ()
     changed_since: str | None = None  # the git ref ``only`` was found from
     base: str | None = None  # the commit the change was measured from (the merge base)
+    head: str | None = None  # the commit checked out then (None: not asked, or none yet)
     # The agreements planned whole; otherwise only the ones the planned tenants need are
     # created, and the rest (live edits included) is outside the plan.
     agreements: bool = True
@@ -113,6 +114,7 @@ class Scope:
             options.tenants,
             options.changed_since,
             change.base,
+            change.head,
             agreements=only is None or change.agreements,
         )
 
@@ -126,6 +128,7 @@ class Scope:
             self.named,
             ref,
             change.base,
+            change.head,
             agreements=only is None or self.agreements or change.agreements,
             reviewed=self.reviewed,
             reviewed_agreements=self.reviewed_agreements,
@@ -502,12 +505,13 @@ async def _plan_configuration(request: PlanRequest, provider: Provider, whole: b
     plan.base = scope.base
     plan.agreements_in_scope = scope.agreements
     if only is not None:
-        plan.skipped_tenants = sum(1 for slug in tenant_slugs(made.repository) if slug not in only)
+        plan.skipped_tenants = len(made.repository.slugs - only)
     plan.delete_unmanaged = request.delete_unmanaged
     plan.endpoint = endpoint_of(provider)
     plan.identity = await identity
     plan.deletes_approved = request.deletes_approved
-    plan.commit = git_commit(request.path)
+    # The scope's git run already read HEAD: a scoped plan asks git once.
+    plan.commit = scope.head if scope.head is not None else git_commit(request.path)
     diffed = time.perf_counter()
     if request.attribute and plan.has_changes:
         from t4o_reconcile.activity import attribute_drift
@@ -523,13 +527,6 @@ async def _plan_configuration(request: PlanRequest, provider: Provider, whole: b
         "attribution": time.perf_counter() - diffed,
     }
     return Planned(plan, made.desired, made.live, made.repository, timings, reviewed_digest)
-
-
-def tenant_slugs(repository: Repository) -> list[str]:
-    """The slug of every tenant file of the repository, read or not."""
-    from t4o_reconcile.config.loader import AGREEMENTS, DEFAULTS
-
-    return [p.stem for p in repository.files if p.stem not in (DEFAULTS, AGREEMENTS)]
 
 
 async def _plan_whole(
@@ -658,6 +655,7 @@ class TenantChange:
     deleted: frozenset[str]  # tenant files deleted: those tenants leave management
     agreements: bool  # _agreements.yaml changed: the agreements are planned whole
     base: str  # the commit the change was measured from
+    head: str | None  # the commit checked out; None before the first commit
 
 
 def changed_tenants(path: Path, ref: str) -> TenantChange:
@@ -687,7 +685,11 @@ def changed_tenants(path: Path, ref: str) -> TenantChange:
     # A file renamed between .yaml and .yml is deleted and added: it stays managed.
     deleted -= changed
     return TenantChange(
-        None if everything else frozenset(changed), frozenset(deleted), agreements, change.base
+        None if everything else frozenset(changed),
+        frozenset(deleted),
+        agreements,
+        change.base,
+        change.head,
     )
 
 

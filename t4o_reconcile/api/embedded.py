@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 # Light (no web framework): this module is imported only for the embedded target.
-from t4o_reconcile.sandbox.reads import READS, checked_params
+from t4o_reconcile.sandbox.reads import checked_params, read_of
 from t4o_reconcile.sandbox.rules import ProblemError
 from t4o_reconcile.sandbox.secrets import COMPARE_PATH, compare_answer
 from t4o_reconcile.sandbox.store import client_of
@@ -63,9 +63,10 @@ class EmbeddedTransport(httpx.AsyncBaseTransport):
         return await self._app.handle_async_request(request)
 
     def _read(self, request: httpx.Request) -> httpx.Response | None:
-        read = READS.get(request.url.path) if request.method == "GET" else None
-        if read is None or request.url.raw_path.split(b"?")[0] != request.url.path.encode():
+        found = read_of(request.url.path) if request.method == "GET" else None
+        if found is None or request.url.raw_path.split(b"?")[0] != request.url.path.encode():
             return None
+        read, in_path = found
         params = checked_params(read, request.url.params.multi_items())
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if params is None or scheme.lower() != "bearer" or not token:
@@ -74,7 +75,7 @@ class EmbeddedTransport(httpx.AsyncBaseTransport):
         if principal is None:
             return None  # the app words the 401
         try:
-            text = read.answer(self._store, principal, params)
+            text = read.answer(self._store, principal, {**params, **in_path})
         except ProblemError:
             return None  # a bad cursor, say: the app words it the same way again
         return httpx.Response(

@@ -125,7 +125,10 @@ class Repository:
     tenants: dict[str, TenantEntry]  # by slug, in slug order
     # None when there is no _agreements.yaml: agreements are then unmanaged.
     agreements: list[AgreementEntry] | None
-    # Every file read, in a stable order (for a digest of the configuration).
+    # Every file read (the shared ones and the tenant files in scope), in name order.
     files: list[Path] = field(default_factory=list)
+    # The slug of every tenant file in the directory, read or not (a scoped plan reads
+    # only its own, and counts the others as skipped).
+    slugs: frozenset[str] = frozenset()
     # What validate would warn about: plan prints these, they never stop it.
     warnings: list[Problem] = field(default_factory=list)

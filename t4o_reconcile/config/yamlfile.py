@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from t4o_reconcile.config import fastyaml
 from t4o_reconcile.config.problems import DocPath
 
@@ -113,6 +111,9 @@ class SourceFile:
 
     def _tree(self) -> _Rt:
         if self._positions is None:
+            # Only a file with a problem gets here: most runs never import ruamel.
+            from ruamel.yaml import YAML
+
             try:
                 self._positions = _Rt(YAML(typ="rt").load(self.text))
             except Exception:

@@ -36,7 +36,7 @@ from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
 from t4o_reconcile.sandbox.reads import decode_cursor
 from t4o_reconcile.sandbox.reads import dumps as _dumps
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.secrets import audit_shown, compare_answer, shown
+from t4o_reconcile.sandbox.secrets import compare_answer, shown
 from t4o_reconcile.sandbox.store import (
     BANK_ACCOUNTS,
     CONNECTIONS,
@@ -416,7 +416,7 @@ def _with_config(tx: Tx, row: Row) -> dict[str, Any]:
 @router.get("/tenants/{slug}", response_model=m.TenantOut, responses=READ, tags=["tenants"])
 async def get_tenant(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
-        return _row(ops.visible_tenant(tx, slug), read_only=ctx.principal.read_only)
+        return _row(reads.visible_tenant(tx, slug), read_only=ctx.principal.read_only)
 
 
 @router.patch("/tenants/{slug}", response_model=m.TenantOut, responses=UPDATE, tags=["tenants"])
@@ -443,7 +443,7 @@ async def delete_tenant(slug: str, ctx: Ctx, if_match: IfMatch = None) -> Respon
 @router.get("/tenants/{slug}/config", response_model=m.TenantConfig, responses=READ, tags=["bulk"])
 async def get_tenant_config(slug: str, ctx: Ctx) -> Response:
     with ctx.read() as tx:
-        ops.visible_tenant(tx, slug)
+        reads.visible_tenant(tx, slug)
         _, text, _ = tenant_configs(tx, after="", limit=1, slugs=[slug])
     return Response(text[1:-1], media_type=JSON)
 
@@ -591,7 +591,7 @@ async def delete_email_account(slug: str, ctx: Ctx, if_match: IfMatch = None) ->
 def _list_items(ctx: Context, slug: str, section: str, limit: int, cursor: str | None) -> Response:
     after = decode_cursor(cursor, str)
     with ctx.read() as tx:
-        ops.visible_tenant(tx, slug)
+        reads.visible_tenant(tx, slug)
         rows = tx.items(slug, section, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -956,17 +956,11 @@ async def audit_log(
     ] = "asc",
 ) -> Response:
     """Who changed what, when: every write to the tenant, with the token's name."""
-    newest_first = order == "desc"
-    key = "before" if newest_first else "after"
-    after = decode_cursor(cursor, int, key)
     with ctx.read() as tx:
-        ops.visible_tenant(tx, slug)
-        entries = tx.audit_entries(
-            slug, after, limit + 1, since=_since(since), newest_first=newest_first
+        text = reads.audit_log(
+            tx, slug, limit, cursor, since=_since(since), newest_first=order == "desc"
         )
-    more = len(entries) > limit
-    entries = [audit_shown(entry, ctx.principal.read_only) for entry in entries[:limit]]
-    return _page(entries, entries[-1]["id"] if more else None, key)
+    return Response(text, media_type=JSON)
 
 
 @router.get(
@@ -981,7 +975,7 @@ async def distribution_log(
     """Every invoice issued through the API and how it was distributed, oldest first."""
     after = decode_cursor(cursor, int)
     with ctx.read() as tx:
-        ops.visible_tenant(tx, slug)
+        reads.visible_tenant(tx, slug)
         entries = tx.distributions(slug, after, limit + 1, since=_since(since))
     more = len(entries) > limit
     entries = entries[:limit]

@@ -21,6 +21,7 @@ from t4o_reconcile.config.tenant_models import (
 from t4o_reconcile.engine.sections import holds_program_right
 from t4o_reconcile.sandbox import bodies as m
 from t4o_reconcile.sandbox import rules
+from t4o_reconcile.sandbox.reads import not_found, visible_tenant
 from t4o_reconcile.sandbox.rules import ProblemError
 from t4o_reconcile.sandbox.store import (
     BANK_ACCOUNTS,
@@ -64,10 +65,6 @@ def check_version(if_match: str | None, row: Row, what: str) -> None:
         f"{what}: If-Match {if_match.strip()} is not the current version {etag(row.version)}",
         field="If-Match",
     )
-
-
-def not_found(what: str) -> ProblemError:
-    return ProblemError(rules.NOT_FOUND, f"{what} does not exist")
 
 
 def _sent(patch: BaseModel, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -123,16 +120,6 @@ def _write(
 
 
 # Tenants ---------------------------------------------------------------------------
-
-
-def visible_tenant(tx: Tx, slug: str) -> Row:
-    """The tenant if the token may see it; another partner's tenant is simply not found."""
-    if tx.principal is None:
-        raise RuntimeError("tx.principal is set for every request that gets here")
-    found = tx.tenant(slug)
-    if found is None or found.partner != tx.principal.partner or not tx.principal.sees(slug):
-        raise not_found(f"tenant {slug!r}")
-    return found.row
 
 
 def _check_identity_numbers(data: dict[str, Any]) -> None:

@@ -1,10 +1,12 @@
 """The sandbox's list reads as plain functions: the answers of ``GET /v1/whoami``,
-``/v1/vocabulary``, ``/v1/tenants``, ``/v1/bulk/tenants`` and ``/v1/agreements``.
+``/v1/vocabulary``, ``/v1/tenants``, ``/v1/bulk/tenants``, ``/v1/agreements`` and
+``/v1/tenants/{slug}/audit-log``.
 
-A plan reads nothing else. The FastAPI app (app.py) serves them over HTTP, and the
-embedded sandbox (api/embedded.py) calls them in-process for a well-formed request, so
-that a plan on the embedded sandbox does not import FastAPI at all (half a second of a
-1,000-tenant plan). Nothing here imports a web framework or the request models.
+A plan reads nothing else (the audit log: who made the drift it shows). The FastAPI app
+(app.py) serves them over HTTP, and the embedded sandbox (api/embedded.py) calls them
+in-process for a well-formed request, so that a plan on the embedded sandbox does not
+import FastAPI at all (half a second of a 1,000-tenant plan, and of a scoped plan's
+whole second). Nothing here imports a web framework or the request models.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.bulk import tenant_configs
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.secrets import shown
+from t4o_reconcile.sandbox.secrets import audit_shown, shown
 from t4o_reconcile.sandbox.store import Principal, Row, Store, Tx
 
 MAX_LIMIT = 100
@@ -104,6 +106,35 @@ def agreements_out(tx: Tx, rows: list[Row]) -> list[dict[str, Any]]:
     return [{**r.out(), "tenant_count": counts[r.data["name"]]} for r in rows]
 
 
+def not_found(what: str) -> ProblemError:
+    return ProblemError(rules.NOT_FOUND, f"{what} does not exist")
+
+
+def visible_tenant(tx: Tx, slug: str) -> Row:
+    """The tenant if the token may see it; another partner's tenant is simply not found."""
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
+    found = tx.tenant(slug)
+    if found is None or found.partner != tx.principal.partner or not tx.principal.sees(slug):
+        raise not_found(f"tenant {slug!r}")
+    return found.row
+
+
+def audit_log(
+    tx: Tx, slug: str, limit: int, cursor: str | None, *, since: str = "", newest_first: bool
+) -> str:
+    """A page of the tenant's audit log (newest first: paged by "before" cursors)."""
+    if tx.principal is None:
+        raise RuntimeError("tx.principal is set for every request that gets here")
+    key = "before" if newest_first else "after"
+    after = decode_cursor(cursor, int, key)
+    visible_tenant(tx, slug)
+    entries = tx.audit_entries(slug, after, limit + 1, since=since, newest_first=newest_first)
+    more = len(entries) > limit
+    entries = [audit_shown(entry, tx.principal.read_only) for entry in entries[:limit]]
+    return page(entries, entries[-1]["id"] if more else None, key)
+
+
 # -- the embedded sandbox's direct path
 
 
@@ -126,6 +157,20 @@ def _listed(
     return answer
 
 
+def _audit(store: Store, principal: Principal, params: Mapping[str, str | None]) -> str:
+    if params["order"] not in (None, "asc", "desc"):
+        # The embedded sandbox passes it to the app, which words the refusal.
+        raise ProblemError(rules.INVALID_REQUEST, "order: expected asc or desc")
+    with store.transaction(principal, write=False) as tx:
+        return audit_log(
+            tx,
+            str(params["slug"]),
+            int(params["limit"] or 50),
+            params["cursor"],
+            newest_first=params["order"] == "desc",
+        )
+
+
 def _bulk(store: Store, principal: Principal, params: Mapping[str, str | None]) -> str:
     with store.transaction(principal, write=False) as tx:
         return bulk_tenants(tx, int(params["limit"] or 100), params["cursor"], params["slugs"])
@@ -139,6 +184,21 @@ READS: dict[str, Read] = {
     "/v1/agreements": Read(LISTED, _listed(agreements, 50)),
     "/v1/bulk/tenants": Read({**LISTED, "slugs": None}, _bulk),
 }
+# Reads of one tenant, by the path's shape: the slug is the path's, never a parameter.
+_AUDIT_PATH = re.compile(r"/v1/tenants/([a-z0-9][a-z0-9-]{1,62})/audit-log")
+_AUDIT = Read({**LISTED, "order": None}, _audit)
+
+
+def read_of(path: str) -> tuple[Read, dict[str, str]] | None:
+    """The read the embedded sandbox answers itself at ``path``, and what the path says
+    (a tenant's slug); None for any other path (the app answers it)."""
+    read = READS.get(path)
+    if read is not None:
+        return read, {}
+    found = _AUDIT_PATH.fullmatch(path)
+    return None if found is None else (_AUDIT, {"slug": found.group(1)})
+
+
 # What the app's parameter validation accepts without a word: 1..100, plain digits.
 _LIMIT = re.compile(r"[1-9][0-9]{0,2}")
 _PLAIN = re.compile(r"[A-Za-z0-9_.,=-]*")

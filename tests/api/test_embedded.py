@@ -7,6 +7,7 @@ Its direct answers must be the app's answers, byte for byte; anything it is not 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,9 @@ def test_the_reads_of_a_plan_are_answered_without_the_app_and_as_the_app_does(
         ("GET", "/v1/agreements?limit=100", token),
         ("GET", "/v1/bulk/tenants?slugs=club-c,club-a", token),
         ("GET", "/v1/bulk/tenants?limit=2", token),
+        ("GET", "/v1/tenants/club-a/audit-log", token),
+        ("GET", "/v1/tenants/club-a/audit-log?order=desc&limit=1", token),
+        ("GET", "/v1/tenants/club-b/audit-log?order=asc&limit=100", token),
     ]
     embedded = EmbeddedTransport(Store(path))
 
@@ -104,6 +108,8 @@ def test_the_reads_of_a_plan_are_answered_without_the_app_and_as_the_app_does(
     assert [status for status, _, _ in direct] == [200] * len(requests)
     bulk = json.loads(direct[6][2])
     assert [item["slug"] for item in bulk["items"]] == ["club-a", "club-c"]
+    newest = json.loads(direct[9][2])
+    assert len(newest["items"]) == 1 and newest["next_cursor"] is not None
 
 
 @pytest.mark.parametrize(
@@ -122,6 +128,11 @@ def test_the_reads_of_a_plan_are_answered_without_the_app_and_as_the_app_does(
         ("/v1/whoami", "t4o_000000000000_not-a-token"),
         ("/v1/%77hoami", "token"),
         ("/v1/tenants/club-a", "token"),
+        ("/v1/tenants/club-a/audit-log?order=sideways", "token"),
+        ("/v1/tenants/club-a/audit-log?since=2020-01-01", "token"),
+        ("/v1/tenants/no-such-club/audit-log", "token"),
+        ("/v1/tenants/Club-A/audit-log", "token"),
+        ("/v1/tenants/club-a/audit-log/", "token"),
     ],
 )
 def test_anything_else_is_left_to_the_app_which_answers_it(
@@ -154,12 +165,14 @@ def test_a_write_goes_to_the_app_over_the_same_database(db: tuple[Path, str]) ->
     embedded.close()
 
 
-def test_a_plan_on_the_embedded_sandbox_does_not_import_fastapi(tmp_path: Path) -> None:
+def _cli_in_process(tmp_path: Path, *args: str) -> str:
+    """What one CLI run in a fresh interpreter printed to stderr, ending with whether it
+    imported FastAPI and Starlette."""
     script = (
         "import sys\n"
         "from t4o_reconcile.cli import main\n"
         "try:\n"
-        f"    main(['plan', {str(EXAMPLES)!r}, '--tenant', 'ok-skogen'])\n"
+        f"    main({list(args)!r})\n"
         "except SystemExit as exit:\n"
         "    print('exit', exit.code, file=sys.stderr)\n"
         "print('fastapi' in sys.modules, 'starlette' in sys.modules, file=sys.stderr)\n"
@@ -169,6 +182,34 @@ def test_a_plan_on_the_embedded_sandbox_does_not_import_fastapi(tmp_path: Path) 
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
     )
+    return done.stderr
 
-    assert "exit 0" in done.stderr, done.stderr
-    assert done.stderr.strip().endswith("False False"), done.stderr
+
+def test_a_plan_on_the_embedded_sandbox_does_not_import_fastapi(tmp_path: Path) -> None:
+    shown = _cli_in_process(tmp_path, "plan", str(EXAMPLES), "--tenant", "ok-skogen")
+
+    assert "exit 0" in shown, shown
+    assert shown.strip().endswith("False False"), shown
+
+
+def test_nor_does_a_plan_of_changes_that_reads_who_made_them(tmp_path: Path) -> None:
+    """A plan that changes a live tenant reads its audit log (who changed it last); that
+    read is answered without the app too."""
+    tenants = tmp_path / "tenants"
+    shutil.copytree(EXAMPLES, tenants)
+    applied = _cli_in_process(
+        tmp_path, "apply", str(tenants), "--tenant", "ok-skogen", "--auto-approve"
+    )
+    assert "exit 0" in applied, applied
+    tenant = tenants / "ok-skogen.yaml"
+    text = tenant.read_text()
+    changed = text.replace('phone: "+47 22 33 44 55"', 'phone: "+47 99 00 11 22"', 1)
+    assert changed != text
+    tenant.write_text(changed)
+
+    shown = _cli_in_process(
+        tmp_path, "plan", str(tenants), "--tenant", "ok-skogen", "--detailed-exitcode"
+    )
+
+    assert "exit 2" in shown, shown
+    assert shown.strip().endswith("False False"), shown
