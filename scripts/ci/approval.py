@@ -41,30 +41,15 @@ if somebody had.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-
-def _sibling(name: str) -> ModuleType:
-    """A script next to this one, by its path (python -I puts no directory on sys.path)."""
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"t4o_ci_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-forge = _sibling("reviewed_plan")
-Refused = forge.Refused
+from t4o_reconcile.forge import client as forge
+from t4o_reconcile.forge.client import Refused
 
 # Repository roles that may approve. GitHub's `permission` is admin, write, read or none
 # (maintain shows as write, triage as read); `role_name` names the role itself.
@@ -91,19 +76,19 @@ def _when(stamp: str) -> str:
 
 
 def _login(user: Any, where: str) -> str:
-    login = forge._field(user, "login", str, where)
+    login = forge.field(user, "login", str, where)
     return str(login)
 
 
-def github_pull_of(github: Any, commit: str) -> int:
+def github_pull_of(github: forge.GitHub, commit: str) -> int:
     pulls = github.pages(f"/commits/{commit}/pulls", None)
     merged = [p for p in pulls if isinstance(p, dict) and p.get("merged_at")]
     if not merged:
         raise Refused(f"commit {commit} came from no merged pull request")
-    return int(forge._field(merged[0], "number", int, f"commit {commit}"))
+    return int(forge.field(merged[0], "number", int, f"commit {commit}"))
 
 
-def pushed_at(github: Any, head: str, workflow: str) -> str | None:
+def pushed_at(github: forge.GitHub, head: str, workflow: str) -> str | None:
     """When the head was pushed: the creation of the first run of the plan workflow."""
     runs = github.pages("/actions/runs", "workflow_runs", head_sha=head, event="pull_request")
     times = [
@@ -111,7 +96,7 @@ def pushed_at(github: Any, head: str, workflow: str) -> str | None:
         for r in runs
         if isinstance(r, dict)
         and r.get("head_sha") == head
-        and forge._workflow_path(r, github.repo) == workflow
+        and forge.workflow_path(r, github.repo) == workflow
         and isinstance(r.get("created_at"), str)
     ]
     return min(times, key=_moment) if times else None
@@ -124,12 +109,14 @@ def _moment(stamp: str) -> datetime:
         raise Refused(f"{stamp!r} is not a timestamp") from None
 
 
-def github_verdict(github: Any, pull: int, label: str, workflow: str | None = None) -> Verdict:
+def github_verdict(
+    github: forge.GitHub, pull: int, label: str, workflow: str | None = None
+) -> Verdict:
     where = f"pull request #{pull}"
     request = github.get(f"/pulls/{pull}")
-    author = _login(forge._field(request, "user", dict, where), where)
+    author = _login(forge.field(request, "user", dict, where), where)
     names = {
-        item.get("name") for item in forge._field(request, "labels", list, where)
+        item.get("name") for item in forge.field(request, "labels", list, where)
         if isinstance(item, dict)
     }  # fmt: skip
     if label not in names:
@@ -145,11 +132,11 @@ def github_verdict(github: Any, pull: int, label: str, workflow: str | None = No
     if not events:
         raise Refused(f"{where} carries {label}, but no event says who added it")
     newest = max(events, key=lambda e: (str(e.get("created_at", "")), e.get("id", 0)))
-    actor = _login(forge._field(newest, "actor", dict, "the label event"), "the label event")
-    labelled_at = str(forge._field(newest, "created_at", str, "the label event"))
+    actor = _login(forge.field(newest, "actor", dict, "the label event"), "the label event")
+    labelled_at = str(forge.field(newest, "created_at", str, "the label event"))
     when = _when(labelled_at)
     if workflow is not None:
-        head = forge._field(forge._field(request, "head", dict, where), "sha", str, where)
+        head = forge.field(forge.field(request, "head", dict, where), "sha", str, where)
         pushed = pushed_at(github, head, workflow)
         if pushed is None:
             return Verdict(False, f"no run of {workflow} for {head}: when it was pushed is"
@@ -177,19 +164,19 @@ def github_verdict(github: Any, pull: int, label: str, workflow: str | None = No
     return Verdict(True, f"{label} added by {by}", by)
 
 
-def gitlab_iid_of(gitlab: Any, commit: str) -> int:
+def gitlab_iid_of(gitlab: forge.GitLab, commit: str) -> int:
     requests = gitlab.pages(f"/repository/commits/{commit}/merge_requests")
     merged = [r for r in requests if isinstance(r, dict) and r.get("state") == "merged"]
     if not merged:
         raise Refused(f"commit {commit} came from no merged merge request")
-    return int(forge._field(merged[0], "iid", int, f"commit {commit}"))
+    return int(forge.field(merged[0], "iid", int, f"commit {commit}"))
 
 
-def gitlab_verdict(gitlab: Any, iid: int, label: str) -> Verdict:
+def gitlab_verdict(gitlab: forge.GitLab, iid: int, label: str) -> Verdict:
     where = f"merge request !{iid}"
     request = gitlab.get(f"/merge_requests/{iid}")
-    author = forge._field(forge._field(request, "author", dict, where), "id", int, where)
-    labels = forge._field(request, "labels", list, where)
+    author = forge.field(forge.field(request, "author", dict, where), "id", int, where)
+    labels = forge.field(request, "labels", list, where)
     if label not in labels:
         return Verdict(False, f"{where} does not carry the label {label}")
     events = [
@@ -203,10 +190,10 @@ def gitlab_verdict(gitlab: Any, iid: int, label: str) -> Verdict:
     if not events:
         raise Refused(f"{where} carries {label}, but no event says who added it")
     newest = max(events, key=lambda e: (str(e.get("created_at", "")), e.get("id", 0)))
-    user = forge._field(newest, "user", dict, "the label event")
-    user_id = forge._field(user, "id", int, "the label event")
-    name = str(forge._field(user, "username", str, "the label event"))
-    when = _when(str(forge._field(newest, "created_at", str, "the label event")))
+    user = forge.field(newest, "user", dict, "the label event")
+    user_id = forge.field(user, "id", int, "the label event")
+    name = str(forge.field(user, "username", str, "the label event"))
+    when = _when(str(forge.field(newest, "created_at", str, "the label event")))
     if user_id == author:
         return Verdict(False, f"{label} was added by @{name}, the author of {where}: "
                        "someone else with Developer access or more must add it")  # fmt: skip
@@ -253,23 +240,20 @@ def main(argv: list[str] | None = None) -> int:
     gitlab.add_argument("--approved-by-out", help="write who approved and when here")
     args = parser.parse_args(argv)
 
-    if args.commit is not None and not forge._SHA.fullmatch(args.commit):
-        forge._fail(f"--commit {args.commit!r} is not a full commit SHA")
+    if args.commit is not None and not forge.SHA.fullmatch(args.commit):
+        forge.fail(f"--commit {args.commit!r} is not a full commit SHA")
     try:
         if args.forge == "github":
-            if not forge._REPO.fullmatch(args.repo):
-                forge._fail(f"--repo {args.repo!r} is not OWNER/REPO")
-            api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-            client = forge.GitHub(api, args.repo, os.environ.get("GITHUB_TOKEN", ""))
-            pull = args.pull if args.pull is not None else github_pull_of(client, args.commit)
-            verdict = github_verdict(client, pull, args.label, args.workflow)
+            repo = forge.github_client(args.repo)
+            pull = args.pull if args.pull is not None else github_pull_of(repo, args.commit)
+            verdict = github_verdict(repo, pull, args.label, args.workflow)
         else:
             api = os.environ.get("CI_API_V4_URL", "https://gitlab.com/api/v4")
-            client = forge.GitLab(api, args.project, os.environ.get("T4O_GITLAB_READ_TOKEN", ""))
-            iid = args.mr if args.mr is not None else gitlab_iid_of(client, args.commit)
-            verdict = gitlab_verdict(client, iid, args.label)
+            project = forge.GitLab(api, args.project, os.environ.get("T4O_GITLAB_READ_TOKEN", ""))
+            iid = args.mr if args.mr is not None else gitlab_iid_of(project, args.commit)
+            verdict = gitlab_verdict(project, iid, args.label)
     except Refused as exc:
-        forge._fail(str(exc))
+        forge.fail(str(exc))
     flag = "--allow-deletes" if verdict.approved else ""
     if args.forge == "github":
         output = os.environ.get("GITHUB_OUTPUT")
@@ -286,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                     with open(path, "x", encoding="utf-8") as out:
                         out.write(f"{_flat(text)}\n" if text else "")
                 except OSError as exc:
-                    forge._fail(f"cannot write {path}: {exc.strerror}")
+                    forge.fail(f"cannot write {path}: {exc.strerror}")
     print(("Approved: " if verdict.approved else "Not approved: ") + _flat(verdict.why))
     return 0
 

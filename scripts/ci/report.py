@@ -33,31 +33,16 @@ name `t4o-reconcile/apply`, state success or failed). Reads T4O_GITLAB_REPORT_TO
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from t4o_reconcile.forge import client as forge
+from t4o_reconcile.forge import comments as comment
+from t4o_reconcile.forge.client import Refused
 from t4o_reconcile.render.escape import code_span, markdown
-
-
-def _sibling(name: str) -> ModuleType:
-    """A script next to this one, by its path (python -I puts no directory on sys.path)."""
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"t4o_ci_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-comment = _sibling("comment")
-forge = comment.forge
-Refused = forge.Refused
 
 CONTEXT = "t4o-reconcile/apply"
 MARKER = "<!-- t4o-reconcile:apply sha="
@@ -156,7 +141,7 @@ def _description(text: str) -> str:
 
 
 def github_report(args: argparse.Namespace, outcome: Outcome, body: str) -> str:
-    github = comment.github_client(args.repo)
+    github = forge.github_client(args.repo)
     said = []
     if not args.no_comment:
         pull = args.pull
@@ -231,11 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         each.add_argument("--recovery-url", required=True, help="where to start the recovery")
         each.add_argument("--no-comment", action="store_true", help="the status only")
     args = parser.parse_args(argv)
-    if not forge._SHA.fullmatch(args.commit):
-        forge._fail(f"--commit {args.commit!r} is not a full commit SHA")
+    if not forge.SHA.fullmatch(args.commit):
+        forge.fail(f"--commit {args.commit!r} is not a full commit SHA")
     for url in (args.run_url, args.recovery_url):
         if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
-            forge._fail(f"{url!r} is not an https URL")
+            forge.fail(f"{url!r} is not an https URL")
     try:
         document = read_report(args.report)
         log = ""
@@ -245,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         body = body_of(outcome, args.commit, args.run_url, args.recovery_url)
         said = (github_report if args.forge == "github" else gitlab_report)(args, outcome, body)
     except Refused as exc:
-        forge._fail(str(exc))
+        forge.fail(str(exc))
     print(f"{outcome.status}; {said}")
     return 0
 

@@ -34,31 +34,26 @@ and GITHUB_OUTPUT from the environment.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
+
+from t4o_reconcile.forge.client import (
+    APPROVAL_LABEL,
+    SHA,
+    GitHub,
+    GitLab,
+    Refused,
+    fail,
+    field,
+    github_client,
+    quoted_path,
+    workflow_path,
+)
 
 PLAN_WORKFLOW = ".github/workflows/t4o-plan.yml"
-# The label that approves a merged change's deletes: read from the merged pull or merge
-# request through the API at merge time, never from the plan its own pipeline wrote.
-APPROVAL_LABEL = "t4o:allow-deletes"
 ARTIFACT_PREFIX = "t4o-plan-"
-_SHA = re.compile(r"[0-9a-f]{40}")
-# GitHub's own rules: an owner is letters, digits and inner hyphens; a name is letters,
-# digits, '-', '_' and '.', but never '.' or '..' (a path segment that climbs).
-_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/(?!\.\.?$)[A-Za-z0-9_.-]+")
-_PAGE = 100
-_MAX_PAGES = 50
-
-
-class Refused(Exception):
-    """Why no reviewed plan may be applied: one line for the job's log."""
 
 
 @dataclass(frozen=True)
@@ -69,114 +64,6 @@ class Reviewed:
     artifact_id: int
     artifact_name: str
     allow_deletes: bool
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an error: urllib would send the token on to wherever it points."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-_MAX_ANSWER = 64 * 1024 * 1024
-
-
-class Api:
-    """GET on one forge's REST API, with its token; every failure is a Refused line."""
-
-    def __init__(self, base: str, headers: dict[str, str]) -> None:
-        self.base = base
-        self.headers = {"User-Agent": "t4o-reconcile-ci", **headers}
-
-    def raw(self, path: str, **query: str | int) -> bytes:
-        url = f"{self.base}{path}"
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        request = urllib.request.Request(url, headers=self.headers, method="GET")
-        try:
-            with _OPENER.open(request, timeout=60) as answer:
-                body: bytes = answer.read(_MAX_ANSWER + 1)
-        except urllib.error.HTTPError as exc:
-            raise Refused(f"GET {path} answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise Refused(f"GET {path} failed: {getattr(exc, 'reason', exc)}") from None
-        if len(body) > _MAX_ANSWER:
-            raise Refused(f"GET {path} answered more than {_MAX_ANSWER} bytes")
-        return body
-
-    def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """POST, PATCH, PUT or DELETE with a JSON body; the JSON answer (None when empty).
-        Used by the scripts that write back (comment.py, report.py), never by this one."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {**self.headers, "Content-Type": "application/json"} if data else self.headers
-        request = urllib.request.Request(
-            f"{self.base}{path}", data=data, headers=headers, method=method
-        )
-        try:
-            with _OPENER.open(request, timeout=60) as answer:
-                raw: bytes = answer.read(_MAX_ANSWER + 1)
-        except urllib.error.HTTPError as exc:
-            raise Refused(f"{method} {path} answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise Refused(f"{method} {path} failed: {getattr(exc, 'reason', exc)}") from None
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise Refused(f"{method} {path} answered something that is not JSON") from None
-
-    def get(self, path: str, **query: str | int) -> Any:
-        try:
-            return json.loads(self.raw(path, **query))
-        except ValueError:
-            raise Refused(f"GET {path} answered something that is not JSON") from None
-
-    def pages(self, path: str, key: str | None = None, **query: str | int) -> list[Any]:
-        """Every item of a paginated list (a bare array, or the array under `key`)."""
-        items: list[Any] = []
-        for page in range(1, _MAX_PAGES + 1):
-            answer = self.get(path, **query, per_page=_PAGE, page=page)
-            batch = answer if key is None else _field(answer, key, list, path)
-            if not isinstance(batch, list):
-                raise Refused(f"GET {path} answered {type(batch).__name__}, not a list")
-            items += batch
-            if len(batch) < _PAGE:
-                return items
-        raise Refused(f"GET {path}: more than {_MAX_PAGES * _PAGE} items")
-
-
-class GitHub(Api):
-    def __init__(self, api: str, repo: str, token: str) -> None:
-        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        super().__init__(f"{api.rstrip('/')}/repos/{repo}", headers)
-        self.repo = repo
-
-
-class GitLab(Api):
-    def __init__(self, api: str, project: str, token: str) -> None:
-        headers = {"PRIVATE-TOKEN": token} if token else {}
-        quoted = urllib.parse.quote(project, safe="")
-        super().__init__(f"{api.rstrip('/')}/projects/{quoted}", headers)
-
-
-def _field(obj: Any, name: str, kind: type, where: str) -> Any:
-    value = obj.get(name) if isinstance(obj, dict) else None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise Refused(f"{where}: the answer has no {kind.__name__} {name!r}")
-    return value
-
-
-def _workflow_path(run: dict[str, Any], repo: str) -> str:
-    """The run's workflow file, as `.github/workflows/x.yml` whichever form `path` takes
-    (`owner/repo/.github/workflows/x.yml@ref` names it with its repository and ref)."""
-    path = str(run.get("path", ""))
-    if path.startswith(f"{repo}/"):
-        path = path[len(repo) + 1 :].split("@", 1)[0]
-    return path
 
 
 def _labelled(request: dict[str, Any]) -> bool:
@@ -194,9 +81,9 @@ def merged_pull(github: GitHub, commit: str) -> tuple[int, str, bool]:
     if not merged:
         raise Refused(f"{where} came from no merged pull request: nothing reviewed to apply")
     pull = merged[0]
-    number = _field(pull, "number", int, where)
-    head = _field(_field(pull, "head", dict, where), "sha", str, where)
-    if not _SHA.fullmatch(head):
+    number = field(pull, "number", int, where)
+    head = field(field(pull, "head", dict, where), "sha", str, where)
+    if not SHA.fullmatch(head):
         raise Refused(f"pull request #{number}: head {head!r} is not a commit SHA")
     return number, head, _labelled(pull)
 
@@ -208,7 +95,7 @@ def plan_run(github: GitHub, head: str, workflow: str) -> dict[str, Any]:
         for run in runs
         if isinstance(run, dict)
         and run.get("head_sha") == head
-        and _workflow_path(run, github.repo) == workflow
+        and workflow_path(run, github.repo) == workflow
         and run.get("event") == "pull_request"
     ]
     if not ours:
@@ -216,7 +103,7 @@ def plan_run(github: GitHub, head: str, workflow: str) -> dict[str, Any]:
     newest: dict[str, Any] = max(
         ours, key=lambda r: (r.get("run_number", 0), r.get("run_attempt", 0), r.get("id", 0))
     )
-    run_id = _field(newest, "id", int, "workflow run")
+    run_id = field(newest, "id", int, "workflow run")
     if newest.get("status") != "completed" or newest.get("conclusion") != "success":
         state = newest.get("conclusion") or newest.get("status")
         raise Refused(
@@ -227,14 +114,14 @@ def plan_run(github: GitHub, head: str, workflow: str) -> dict[str, Any]:
 
 
 def plan_artifact(github: GitHub, run: dict[str, Any], head: str, prefix: str) -> dict[str, Any]:
-    run_id = _field(run, "id", int, "workflow run")
+    run_id = field(run, "id", int, "workflow run")
     name = f"{prefix}{head}"
     artifacts = github.pages(f"/actions/runs/{run_id}/artifacts", "artifacts", name=name)
     found = [a for a in artifacts if isinstance(a, dict) and a.get("name") == name]
     if not found:
         raise Refused(f"run {run_id} has no artifact {name}")
     artifact = max(found, key=lambda a: a.get("id", 0))
-    made_by = _field(artifact, "workflow_run", dict, f"artifact {name}")
+    made_by = field(artifact, "workflow_run", dict, f"artifact {name}")
     if made_by.get("id") != run_id or made_by.get("head_sha") != head:
         raise Refused(
             f"artifact {name} was made by run {made_by.get('id')} for "
@@ -253,7 +140,7 @@ def find(github: GitHub, commit: str, workflow: str, prefix: str) -> Reviewed:
         pull=pull,
         head_sha=head,
         run_id=run["id"],
-        artifact_id=_field(artifact, "id", int, "artifact"),
+        artifact_id=field(artifact, "id", int, "artifact"),
         artifact_name=artifact["name"],
         allow_deletes=approved,
     )
@@ -269,10 +156,10 @@ def gitlab_find(
     merged = [r for r in requests if isinstance(r, dict) and r.get("state") == "merged"]
     if not merged:
         raise Refused(f"{where} came from no merged merge request: nothing reviewed to apply")
-    iid = _field(merged[0], "iid", int, where)
+    iid = field(merged[0], "iid", int, where)
     approved = _labelled(merged[0])
-    head = _field(merged[0], "sha", str, f"merge request !{iid}")
-    if not _SHA.fullmatch(head):
+    head = field(merged[0], "sha", str, f"merge request !{iid}")
+    if not SHA.fullmatch(head):
         raise Refused(f"merge request !{iid}: head {head!r} is not a commit SHA")
     pipelines = [
         p
@@ -282,7 +169,7 @@ def gitlab_find(
     if not pipelines:
         raise Refused(f"no pipeline of merge request !{iid} for {head}: its head was never planned")
     newest = max(pipelines, key=lambda p: p.get("id", 0))
-    pipeline_id = _field(newest, "id", int, "pipeline")
+    pipeline_id = field(newest, "id", int, "pipeline")
     if newest.get("status") != "success":
         raise Refused(
             f"the newest pipeline of merge request !{iid} for {head} (pipeline {pipeline_id}) "
@@ -296,9 +183,9 @@ def gitlab_find(
     if not jobs:
         raise Refused(f"pipeline {pipeline_id} has no job {job_name}")
     job = max(jobs, key=lambda j: j.get("id", 0))
-    job_id = _field(job, "id", int, f"job {job_name}")
-    made_in = _field(job, "pipeline", dict, f"job {job_id}")
-    job_commit = _field(job, "commit", dict, f"job {job_id}").get("id")
+    job_id = field(job, "id", int, f"job {job_name}")
+    made_in = field(job, "pipeline", dict, f"job {job_id}")
+    job_commit = field(job, "commit", dict, f"job {job_id}").get("id")
     if made_in.get("id") != pipeline_id or job_commit != head:
         raise Refused(
             f"job {job_id} ran in pipeline {made_in.get('id')} on {job_commit}, "
@@ -306,21 +193,13 @@ def gitlab_find(
         )
     if job.get("status") != "success":
         raise Refused(f"job {job_name} ({job_id}) is {job.get('status')}, not success")
-    path = "/".join(urllib.parse.quote(part, safe="") for part in artifact.split("/"))
-    body = gitlab.raw(f"/jobs/{job_id}/artifacts/{path}")
+    body = gitlab.raw(f"/jobs/{job_id}/artifacts/{quoted_path(artifact)}")
     return (
         f"Reviewed plan: {artifact} of job {job_id}, pipeline {pipeline_id}, "
         f"merge request !{iid} at {head}",
         body,
         approved,
     )
-
-
-def _fail(message: str) -> NoReturn:
-    # One line, whatever the answer held: no newline can start a workflow command.
-    flat = message.replace("\r", "\\r").replace("\n", "\\n")
-    print(f"Error: {flat}", file=sys.stderr)
-    sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,18 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     gitlab.add_argument("--artifact", default=".t4o-out/tenants.plan")
     args = parser.parse_args(argv)
 
-    if not _SHA.fullmatch(args.commit):
-        _fail(f"--commit {args.commit!r} is not a full commit SHA")
+    if not SHA.fullmatch(args.commit):
+        fail(f"--commit {args.commit!r} is not a full commit SHA")
     if args.forge == "gitlab":
         return _gitlab(args)
-    if not _REPO.fullmatch(args.repo):
-        _fail(f"--repo {args.repo!r} is not OWNER/REPO")
-    api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-    client = GitHub(api, args.repo, os.environ.get("GITHUB_TOKEN", ""))
+    client = github_client(args.repo)
     try:
         reviewed = find(client, args.commit, args.workflow, args.artifact_prefix)
     except Refused as exc:
-        _fail(str(exc))
+        fail(str(exc))
     lines = [
         f"pull={reviewed.pull}",
         f"head-sha={reviewed.head_sha}",
@@ -380,13 +256,13 @@ def _gitlab(args: argparse.Namespace) -> int:
     try:
         said, body, approved = gitlab_find(client, args.commit, args.job, args.artifact)
     except Refused as exc:
-        _fail(str(exc))
+        fail(str(exc))
     # Only a new file: a path that exists (or a symlink planted there) is refused.
     try:
         with open(args.out, "xb") as out:
             out.write(body)
     except OSError as exc:
-        _fail(f"cannot write {args.out}: {exc.strerror}")
+        fail(f"cannot write {args.out}: {exc.strerror}")
     if args.approval_out:
         with open(args.approval_out, "x", encoding="utf-8") as out:
             out.write("--allow-deletes\n" if approved else "")
