@@ -178,6 +178,10 @@ class _Loader:
                         self.on_tenant(entry)
                     if self.keep_tenants:
                         entries.append(entry)
+                    else:
+                        # The rules across files hold on to where each tenant is, not to
+                        # its text: every text would be held to the end of the load.
+                        entry.origin.let_go()
         self.problems += across.finish()
 
         repository = Repository(

@@ -35,6 +35,12 @@ class Origin:
             self.written = parse(self.tenant_file.text)
         return self.written
 
+    def let_go(self) -> None:
+        """Drop what the tenant file's text gave once the file has loaded (see
+        ``SourceFile.let_go``): a rule across files may still locate a place in it."""
+        self.written = None
+        self.tenant_file.let_go()
+
     def locate(self, path: DocPath, *, key: bool = False) -> tuple[str, int, int]:
         source = self.source_of(path)
         line, column = source.position(path, key=key)

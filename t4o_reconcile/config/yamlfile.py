@@ -101,13 +101,26 @@ class SourceFile:
     """A file's text and (lazily) the positions of its keys and values."""
 
     path: Path
-    text: str
+    _text: str | None  # None: let go (``let_go``), read again when a place is named
     _positions: _Rt | None = field(default=None, repr=False)
     # Positions already found: a problem across files names the other file's place too,
     # and one file (the first holder of a shared value) may be named by every other.
     _found: dict[tuple[DocPath, bool], tuple[int, int] | None] = field(
         default_factory=dict, repr=False
     )
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = _read_again(self.path)
+        return self._text
+
+    def let_go(self) -> None:
+        """Drop the text of a file that loaded: a rule across files may name a place in
+        it later (the first holder of a shared value), and only then is it read again.
+        Held for every file, the texts were 50 MB of a 10,000-tenant plan."""
+        self._text = None
+        self._positions = None
 
     def _tree(self) -> _Rt:
         if self._positions is None:
@@ -187,3 +200,15 @@ def _start_of(node: Any) -> tuple[int, int] | None:
     if hasattr(node, "lc") and node.lc.line is not None:
         return int(node.lc.line), int(node.lc.col)
     return None
+
+
+def _read_again(path: Path) -> str:
+    """A file's text read again to name a place in it (never through a link); empty when
+    it can no longer be read, and the place is then its first line."""
+    from t4o_reconcile.config.regularfile import NotRegular, read_regular
+
+    try:
+        text = decode(read_regular(path, 1 << 20))
+    except (NotRegular, OSError):
+        return ""
+    return text if isinstance(text, str) else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,3 +242,27 @@ def test_without_its_tenants_a_valid_repository_is_still_valid(tmp_path: Path) -
 
     assert result.problems == [] and result.tenant_count == 1
     assert result.repository is not None and result.repository.tenants == {}
+
+
+def test_a_loaded_file_is_let_go_and_read_again_only_to_name_a_place_in_it(
+    tmp_path: Path,
+) -> None:
+    """A plan does not hold every file's text to the end of the load (50 MB at 10,000
+    tenants): a rule across files that names an earlier file reads it again."""
+    for n in range(2):
+        (tmp_path / f"club-{n}.yaml").write_text(HEAD.replace("club", f"club-{n}"))
+    (tmp_path / "club-2.yaml").write_text(
+        HEAD.replace("club", "club-2").replace("914820332", "910000012")
+    )
+    handed: list[Any] = []
+
+    result = load_repository(tmp_path, keep_tenants=False, on_tenant=handed.append)
+
+    assert [entry.slug for entry in handed] == ["club-0", "club-1", "club-2"]
+    # Let go once loaded; club-0, named by club-1's problem, was read again for it.
+    texts = [entry.origin.tenant_file._text for entry in handed]
+    assert texts[0] is not None and texts[1:] == [None, None]
+    shared = [p for p in result.problems if "also used by tenant 'club-0'" in p.message]
+    assert len(shared) == 1, result.problems
+    assert "club-0.yaml:3:22" in shared[0].message  # the value's place in the first file
+    assert load_repository(tmp_path).problems == result.problems  # as when each is kept
