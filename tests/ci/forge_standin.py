@@ -38,12 +38,15 @@ Without the expected token both answer 401 as the real ones do. Every request is
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 OWNER, REPO = "club-admin", "tenants"
@@ -611,3 +614,39 @@ def gitlab_note(note_id: int, iid: int, body: str, author: dict[str, Any]) -> di
         "confidential": False,
         "internal": False,
     }
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "ci"
+
+
+def run_script(
+    forge: Forge, tmp_path: Path, script: str, *args: str, token: str = GITHUB_TOKEN
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """``scripts/ci/SCRIPT ARGS`` as the jobs run it (``python -I``, from a checkout that
+    holds a trap ``json.py`` where the job stands and on ``PYTHONPATH``: the script must
+    not import it) against ``forge``; what it did, and what it wrote to GITHUB_OUTPUT."""
+    trap = tmp_path / "checkout"
+    trap.mkdir(exist_ok=True)
+    (trap / "json.py").write_text("raise SystemExit('imported json.py from the checkout')\n")
+    output = tmp_path / "github_output"
+    output.write_text("")
+    done = subprocess.run(
+        [sys.executable, "-I", str(SCRIPTS / script), *args],
+        cwd=trap,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(trap),
+            "GITHUB_API_URL": forge.url,
+            "GITHUB_TOKEN": token,
+            "GITHUB_OUTPUT": str(output),
+            "CI_API_V4_URL": f"{forge.url}/api/v4",
+            "T4O_GITLAB_READ_TOKEN": token,
+            "T4O_GITLAB_REPORT_TOKEN": token,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return done, outputs

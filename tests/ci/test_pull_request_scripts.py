@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from tests.ci.forge_standin import (
     gitlab_merge_request,
     gitlab_note,
     gitlab_user,
-    serve,
+    run_script,
 )
 from tests.ci.workflows import REPO as SOURCE
 
@@ -43,40 +41,10 @@ MARKER = "<!-- t4o-reconcile:plan part="
 RECOVERY = "https://github.com/club-admin/tenants/actions/workflows/t4o-apply.yml"
 
 
-@pytest.fixture
-def forge() -> Iterator[Forge]:
-    with serve(Forge()) as running:
-        yield running
-
-
 def run(
     forge: Forge, tmp_path: Path, script: str, *args: str, token: str = GITHUB_TOKEN
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-    trap = tmp_path / "checkout"
-    trap.mkdir(exist_ok=True)
-    (trap / "json.py").write_text("raise SystemExit('imported json.py from the checkout')\n")
-    output = tmp_path / "github_output"
-    output.write_text("")
-    done = subprocess.run(
-        [sys.executable, "-I", str(SCRIPTS / script), *args],
-        cwd=trap,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(trap),
-            "GITHUB_API_URL": forge.url,
-            "GITHUB_TOKEN": token,
-            "GITHUB_OUTPUT": str(output),
-            "CI_API_V4_URL": f"{forge.url}/api/v4",
-            "T4O_GITLAB_READ_TOKEN": token,
-            "T4O_GITLAB_REPORT_TOKEN": token,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    return done, outputs
+    return run_script(forge, tmp_path, script, *args, token=token)
 
 
 # Approval: the label counts only when someone else with write access added it.

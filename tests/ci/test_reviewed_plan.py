@@ -6,8 +6,6 @@ commit, and refuses anything else with one line."""
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,7 @@ from tests.ci.forge_standin import (
     gitlab_job,
     gitlab_merge_request,
     gitlab_pipeline,
-    serve,
+    run_script,
 )
 from tests.ci.workflows import REPO as SOURCE
 
@@ -36,39 +34,10 @@ OTHER = "0" * 39 + "1"
 NAME = f"t4o-plan-{HEAD}"
 
 
-@pytest.fixture
-def forge() -> Iterator[Forge]:
-    with serve(Forge()) as running:
-        yield running
-
-
 def run(
     forge: Forge, tmp_path: Path, *args: str, token: str = GITHUB_TOKEN
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-    # A json.py where the job stands and on PYTHONPATH: the script must not import it.
-    trap = tmp_path / "checkout"
-    trap.mkdir(exist_ok=True)
-    (trap / "json.py").write_text("raise SystemExit('imported json.py from the checkout')\n")
-    output = tmp_path / "github_output"
-    output.write_text("")
-    done = subprocess.run(
-        [sys.executable, "-I", str(SCRIPT), *args],
-        cwd=trap,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(trap),
-            "GITHUB_API_URL": forge.url,
-            "GITHUB_TOKEN": token,
-            "GITHUB_OUTPUT": str(output),
-            "CI_API_V4_URL": f"{forge.url}/api/v4",
-            "T4O_GITLAB_READ_TOKEN": token,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    return done, outputs
+    return run_script(forge, tmp_path, "reviewed_plan.py", *args, token=token)
 
 
 def github(forge: Forge, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
