@@ -42,6 +42,20 @@ class Team:
         git(self.work, "checkout", "-q", "main")
         git(self.work, "merge", "-q", "--no-ff", "-m", f"merge {branch}", branch)
 
+    def reviewed_phone(self) -> Path:
+        """A pull request that changes il-fjellrev's phone, planned and reviewed: its
+        plan artifact (the branch "phone" is left checked out)."""
+        self.branch("phone")
+        edit_tenant(self.tenants, "il-fjellrev", lambda d: d["contact"].update(phone="+4799112233"))
+        self.commit("a new phone")
+        return pull_request(self.runner, self.reader)
+
+    def merging(self, branch: str) -> None:
+        """``branch`` merged into main without a commit yet: the merge commit may then
+        bring changes of its own (a hand-made merge)."""
+        git(self.work, "checkout", "-q", "main")
+        git(self.work, "merge", "-q", "--no-ff", "--no-commit", branch)
+
     def plan_json(self, *args: str) -> Any:
         done = cli(
             "plan", self.tenants, "--format", "json", *args,
@@ -73,10 +87,7 @@ def _applied(runner: Runner, artifact: Path) -> None:
 
 def test_two_pull_requests_from_one_base_merge_one_after_the_other(team: Team) -> None:
     base = git(team.work, "rev-parse", "main").strip()
-    team.branch("phone")
-    edit_tenant(team.tenants, "il-fjellrev", lambda d: d["contact"].update(phone="+4799112233"))
-    team.commit("a new phone")
-    phone = pull_request(team.runner, team.reader)
+    phone = team.reviewed_phone()
     team.branch("rename")
     edit_tenant(team.tenants, "kartverkstedet", lambda d: d.update(name="Kartverket AS"))
     team.commit("a new name")
@@ -126,10 +137,7 @@ def test_two_pull_requests_from_one_base_merge_one_after_the_other(team: Team) -
 
 
 def test_a_live_change_inside_the_scope_still_refuses(team: Team) -> None:
-    team.branch("phone")
-    edit_tenant(team.tenants, "il-fjellrev", lambda d: d["contact"].update(phone="+4799112233"))
-    team.commit("a new phone")
-    artifact = pull_request(team.runner, team.reader)
+    artifact = team.reviewed_phone()
     with team.server.client() as client:
         tenant = client.get("/v1/tenants/il-fjellrev").json()
         edited = client.patch(
@@ -149,14 +157,10 @@ def test_a_live_change_inside_the_scope_still_refuses(team: Team) -> None:
 
 
 def test_a_change_the_merge_brings_that_nobody_reviewed_is_refused(team: Team) -> None:
-    team.branch("phone")
-    edit_tenant(team.tenants, "il-fjellrev", lambda d: d["contact"].update(phone="+4799112233"))
-    team.commit("a new phone")
-    artifact = pull_request(team.runner, team.reader)
+    artifact = team.reviewed_phone()
     # The merge commit itself changes two more tenants (a hand-made merge): one with a
     # change, one without (its file only reformatted).
-    git(team.work, "checkout", "-q", "main")
-    git(team.work, "merge", "-q", "--no-ff", "--no-commit", "phone")
+    team.merging("phone")
     edit_tenant(team.tenants, "kartverkstedet", lambda d: d.update(name="Kartverket AS"))
     path = team.tenants / "ok-skogen.yaml"
     path.write_text(path.read_text() + "\n# reformatted\n")
@@ -251,12 +255,8 @@ def test_a_scoped_plan_says_its_charged_accesses_are_partial(team: Team) -> None
 
 
 def test_an_agreements_change_nobody_reviewed_is_refused(team: Team) -> None:
-    team.branch("phone")
-    edit_tenant(team.tenants, "il-fjellrev", lambda d: d["contact"].update(phone="+4799112233"))
-    team.commit("a new phone")
-    artifact = pull_request(team.runner, team.reader)
-    git(team.work, "checkout", "-q", "main")
-    git(team.work, "merge", "-q", "--no-ff", "--no-commit", "phone")
+    artifact = team.reviewed_phone()
+    team.merging("phone")
     edit_file(
         team.tenants / "_agreements.yaml",
         lambda d: d["agreements"][1].update(customer_number="10009"),
