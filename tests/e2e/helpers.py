@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 from ruamel.yaml import YAML
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, cli
 
 _yaml = YAML()  # round-trip: comments, order and the schema line survive an edit
 _yaml.width = 4096
@@ -187,3 +188,28 @@ def divergent_env(server: Server) -> dict[str, str]:
         T4O_SECRET_OK_SKOGEN_TEST_TOKEN="e2e-divergent-ok-skogen-test-token",
         T4O_SECRET_IFK_LIDINGO_SOK_EVENTOR_SWEDEN_TOKEN="e2e-divergent-ifk-token",
     )
+
+
+# An organisation number that another partner's tenant holds (``other_partner_holds``): a
+# tenant file that uses it is refused by the API at apply, alone.
+TAKEN_NUMBER = "998877660"
+
+
+def other_partner_holds(server: Server, organization_number: str) -> str:
+    """Another partner's tenant, with another owner, holds this organisation number; that
+    partner's token."""
+    token = cli("sandbox", "token", "create", "--db", server.db, "--partner", "other")
+    assert token.returncode == 0, token.stderr
+    other = token.stdout.strip().splitlines()[-1]
+    created = httpx.post(
+        f"{server.url}/v1/tenants",
+        headers={"Authorization": f"Bearer {other}", "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "slug": "fremmed-klubb",
+            "name": "Fremmed Klubb",
+            "organization_number": organization_number,
+            "owner": {"email": "eier@fremmed.no", "name": "Fremmed Eier"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return other

@@ -20,7 +20,6 @@ import json
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,13 @@ from tests.ci.forge_standin import (
 )
 from tests.ci.workflows import REPO as SOURCE
 from tests.e2e.conftest import EXAMPLES, Server, cli, sandbox_process
-from tests.e2e.helpers import edit_tenant, live_state
+from tests.e2e.helpers import TAKEN_NUMBER, edit_tenant, live_state, other_partner_holds
 from tests.e2e.test_ci_loop import Runner, git, secrets_file_content
 
 pytestmark = pytest.mark.e2e
 
 SCRIPTS = SOURCE / "scripts" / "ci"
 LABEL = "t4o:allow-deletes"
-TAKEN_NUMBER = "998877660"
 RUN_URL = f"https://github.com/{OWNER}/{REPO}/actions/runs/77"
 RECOVERY_URL = f"https://github.com/{OWNER}/{REPO}/actions/workflows/t4o-apply.yml"
 PLAN_WORKFLOW = ".github/workflows/t4o-plan.yml"
@@ -241,24 +239,6 @@ def test_an_unapproved_delete_fails_the_check_until_a_maintainer_labels_it(
     assert (status_made["context"], status_made["state"]) == ("t4o-reconcile/apply", "success")
     replanned = cli("plan", runner.work / "tenants", "--detailed-exitcode", env=server.env())
     assert replanned.returncode == 0, replanned.stdout
-
-
-def other_partner_holds(server: Server, organization_number: str) -> str:
-    token = cli("sandbox", "token", "create", "--db", server.db, "--partner", "other")
-    assert token.returncode == 0, token.stderr
-    other = token.stdout.strip().splitlines()[-1]
-    made = httpx.post(
-        f"{server.url}/v1/tenants",
-        headers={"Authorization": f"Bearer {other}", "Idempotency-Key": uuid.uuid4().hex},
-        json={
-            "slug": "fremmed-klubb",
-            "name": "Fremmed Klubb",
-            "organization_number": organization_number,
-            "owner": {"email": "eier@fremmed.no", "name": "Fremmed Eier"},
-        },
-    )
-    assert made.status_code == 201, made.text
-    return other
 
 
 def test_a_merge_that_fails_half_way_is_reported_and_the_recovery_run_converges(

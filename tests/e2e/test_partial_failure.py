@@ -4,37 +4,15 @@ fixed, apply converges."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Server, cli
-from tests.e2e.helpers import edit_tenant, items, read_json
+from tests.e2e.helpers import TAKEN_NUMBER, edit_tenant, items, other_partner_holds, read_json
 
 pytestmark = pytest.mark.e2e
-
-TAKEN_NUMBER = "998877660"
-
-
-def other_partner_holds(server: Server, organization_number: str) -> None:
-    """Another partner's tenant, with another owner, holds this organisation number."""
-    token = cli("sandbox", "token", "create", "--db", server.db, "--partner", "other")
-    assert token.returncode == 0, token.stderr
-    other = token.stdout.strip().splitlines()[-1]
-    created = httpx.post(
-        f"{server.url}/v1/tenants",
-        headers={"Authorization": f"Bearer {other}", "Idempotency-Key": uuid.uuid4().hex},
-        json={
-            "slug": "fremmed-klubb",
-            "name": "Fremmed Klubb",
-            "organization_number": organization_number,
-            "owner": {"email": "eier@fremmed.no", "name": "Fremmed Eier"},
-        },
-    )
-    assert created.status_code == 201, created.text
 
 
 def test_a_refused_tenant_fails_alone_and_a_fixed_config_converges(

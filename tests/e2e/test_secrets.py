@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PERSONAL_NUMBERS, Server, cli, example_secrets
-from tests.e2e.helpers import edit_tenant
-from tests.e2e.test_partial_failure import TAKEN_NUMBER, other_partner_holds
+from tests.e2e.helpers import TAKEN_NUMBER, edit_tenant, other_partner_holds
 
 pytestmark = pytest.mark.e2e
 
