@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 OWNER, REPO = "club-admin", "tenants"
 GITHUB_TOKEN = "ghs_standin"
@@ -311,8 +311,11 @@ def page(items: list[Any], query: dict[str, str]) -> list[Any]:
     return items[(number - 1) * size : number * size]
 
 
+ServedForge = TypeVar("ServedForge", bound=Forge)
+
+
 @contextmanager
-def serve(forge: Forge) -> Iterator[Forge]:
+def serve(forge: ServedForge) -> Iterator[ServedForge]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urllib.parse.urlsplit(self.path)

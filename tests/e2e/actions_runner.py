@@ -290,7 +290,7 @@ class Actions:
                 raise StepFailed(f"upload-artifact: no files at {paths}")
             return
         root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in existing]))
-        artifact_id = next(self.forge.ids)
+        artifact_id = self.forge.new_id()
         store = self.artifacts / str(artifact_id)
         for path in existing:
             target = store / path.relative_to(root)

@@ -290,10 +290,10 @@ class Week:
         """A person adds a label: the labels and the issue's ``labeled`` event (with its
         actor) change in the API, and the ``labeled`` event runs the check again."""
         entry = self.forge.pull_requests[pull.number]
-        entry["labels"].append({"id": next(self.forge.ids), "name": label, "color": "ededed"})
-        self.forge.events.setdefault(pull.number, []).append(
+        entry["labels"].append({"id": self.forge.new_id(), "name": label, "color": "ededed"})
+        self.forge.issue_events.setdefault(pull.number, []).append(
             {
-                "id": next(self.forge.ids),
+                "id": self.forge.new_id(),
                 "event": "labeled",
                 "actor": {"login": actor, "type": "User"},
                 "label": {"name": label, "color": "ededed"},
@@ -308,9 +308,9 @@ class Week:
         """A person removes a label: ``unlabeled``, and the check runs again."""
         entry = self.forge.pull_requests[pull.number]
         entry["labels"] = [item for item in entry["labels"] if item["name"] != label]
-        self.forge.events.setdefault(pull.number, []).append(
+        self.forge.issue_events.setdefault(pull.number, []).append(
             {
-                "id": next(self.forge.ids),
+                "id": self.forge.new_id(),
                 "event": "unlabeled",
                 "actor": {"login": actor, "type": "User"},
                 "label": {"name": label, "color": "ededed"},
