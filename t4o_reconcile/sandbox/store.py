@@ -308,7 +308,10 @@ class Tx:
         self, partner: str, only: str | None, after: str, limit: int, slugs: list[str] | None
     ) -> list[tuple[str, str, int]]:
         """Like ``tenant_page`` but with the stored JSON text: the bulk read splices it."""
-        sql = "SELECT slug, data, version FROM tenants WHERE partner = ? AND slug > ?"
+        # With named slugs, their primary key finds them (``+partner``: not the partner's
+        # index, which walks every tenant of the partner, 10,000 for a plan of three).
+        by = "partner" if slugs is None else "+partner"
+        sql = f"SELECT slug, data, version FROM tenants WHERE {by} = ? AND slug > ?"
         args: list[Any] = [partner, after]
         if only is not None:
             sql += " AND slug = ?"
