@@ -55,17 +55,7 @@ class Api:
         url = f"{self.base}{path}"
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        request = urllib.request.Request(url, headers=self.headers, method="GET")
-        try:
-            with _OPENER.open(request, timeout=60) as answer:
-                body: bytes = answer.read(_MAX_ANSWER + 1)
-        except urllib.error.HTTPError as exc:
-            raise Refused(f"GET {path} answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise Refused(f"GET {path} failed: {getattr(exc, 'reason', exc)}") from None
-        if len(body) > _MAX_ANSWER:
-            raise Refused(f"GET {path} answered more than {_MAX_ANSWER} bytes")
-        return body
+        return _answer(urllib.request.Request(url, headers=self.headers, method="GET"), path)
 
     def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST, PATCH, PUT or DELETE with a JSON body; the JSON answer (None when empty).
@@ -75,13 +65,7 @@ class Api:
         request = urllib.request.Request(
             f"{self.base}{path}", data=data, headers=headers, method=method
         )
-        try:
-            with _OPENER.open(request, timeout=60) as answer:
-                raw: bytes = answer.read(_MAX_ANSWER + 1)
-        except urllib.error.HTTPError as exc:
-            raise Refused(f"{method} {path} answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise Refused(f"{method} {path} failed: {getattr(exc, 'reason', exc)}") from None
+        raw = _answer(request, path)
         if not raw.strip():
             return None
         try:
@@ -107,6 +91,22 @@ class Api:
             if len(batch) < _PAGE:
                 return items
         raise Refused(f"GET {path}: more than {_MAX_PAGES * _PAGE} items")
+
+
+def _answer(request: urllib.request.Request, path: str) -> bytes:
+    """The body of the answer to ``request`` (at most ``_MAX_ANSWER`` bytes); a Refused
+    line naming the method and ``path`` for an HTTP error, a failure or too much."""
+    method = request.get_method()
+    try:
+        with _OPENER.open(request, timeout=60) as answer:
+            body: bytes = answer.read(_MAX_ANSWER + 1)
+    except urllib.error.HTTPError as exc:
+        raise Refused(f"{method} {path} answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise Refused(f"{method} {path} failed: {getattr(exc, 'reason', exc)}") from None
+    if len(body) > _MAX_ANSWER:
+        raise Refused(f"{method} {path} answered more than {_MAX_ANSWER} bytes")
+    return body
 
 
 class GitHub(Api):

@@ -58,6 +58,7 @@ from tests.ci.forge_standin import (
 )
 from tests.e2e.actions_runner import Actions, RunResult, git
 from tests.e2e.conftest import Server, cli
+from tests.e2e.helpers import other_partner_holds
 from tests.e2e.week_forge import WeekForge, timestamp
 
 TENANTS = "tenants"
@@ -382,20 +383,7 @@ class Week:
         """The fault: another partner's tenant takes an organisation number, so the API
         refuses (409) the write of any tenant of ours that moves to it, and only that one
         (tests/e2e/test_partial_failure.py's cause, in the middle of a merge)."""
-        token = cli("sandbox", "token", "create", "--db", self.server.db, "--partner", "annen")
-        assert token.returncode == 0, token.stderr
-        self._other = token.stdout.strip().splitlines()[-1]
-        created = httpx.post(
-            f"{self.server.url}/v1/tenants",
-            headers={"Authorization": f"Bearer {self._other}", "Idempotency-Key": uuid.uuid4().hex},
-            json={
-                "slug": "fremmed-klubb",
-                "name": "Fremmed Klubb",
-                "organization_number": organisation_number,
-                "owner": {"email": "eier@fremmed.no", "name": "Fremmed Eier"},
-            },
-        )
-        assert created.status_code == 201, created.text
+        self._other = other_partner_holds(self.server, organisation_number)
 
     def other_partner_releases(self, organisation_number: str) -> None:
         """The other partner corrects its tenant's number: the fault is gone."""
