@@ -260,12 +260,6 @@ class Changes:
     entries: tuple[tuple[str, str], ...]
 
 
-def changed_files(path: Path, ref: str) -> list[tuple[str, str]]:
-    """``(status, name)`` of every file under the tenant directory ``path`` that differs
-    from the merge base of ``ref`` and HEAD (see ``changes_since``)."""
-    return list(changes_since(path, ref).entries)
-
-
 def changes_since(path: Path, ref: str) -> Changes:
     """Every file under the tenant directory ``path`` that differs from the merge base of
     the commit ``ref`` names and HEAD (committed or not, new untracked files as ``A``),

@@ -48,8 +48,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from t4o_reconcile.forge import client as forge
-from t4o_reconcile.forge.client import Refused
+from t4o_reconcile.forge import rest as forge
+from t4o_reconcile.forge.rest import Refused
 
 # Repository roles that may approve. GitHub's `permission` is admin, write, read or none
 # (maintain shows as write, triage as read); `role_name` names the role itself.

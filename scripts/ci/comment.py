@@ -26,7 +26,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from t4o_reconcile.forge.client import GitLab, Refused, fail, github_client
 from t4o_reconcile.forge.comments import (
     GITHUB_BOT,
     PLAN_MARKER,
@@ -36,6 +35,7 @@ from t4o_reconcile.forge.comments import (
     gitlab_sync,
     read_parts,
 )
+from t4o_reconcile.forge.rest import GitLab, Refused, fail, github_client
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from t4o_reconcile.forge import client as forge
 from t4o_reconcile.forge import comments as comment
-from t4o_reconcile.forge.client import Refused
+from t4o_reconcile.forge import rest as forge
+from t4o_reconcile.forge.rest import Refused
 from t4o_reconcile.render.escape import code_span, markdown
 
 CONTEXT = "t4o-reconcile/apply"

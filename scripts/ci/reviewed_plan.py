@@ -39,7 +39,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from t4o_reconcile.forge.client import (
+from t4o_reconcile.forge.rest import (
     APPROVAL_LABEL,
     SHA,
     GitHub,

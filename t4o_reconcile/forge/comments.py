@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from t4o_reconcile.forge.client import Api, GitHub, GitLab, Refused, field
+from t4o_reconcile.forge.rest import Api, GitHub, GitLab, Refused, field
 
 PLAN_MARKER = "<!-- t4o-reconcile:plan part="
 GITHUB_BOT = "github-actions[bot]"
