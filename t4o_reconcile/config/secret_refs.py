@@ -335,20 +335,18 @@ def load_secrets_file(path: Path) -> dict[str, str]:
 
 
 def _parsed_secrets(path: Path) -> Any:
-    """The secrets file's data, read by the tenant files' parser (libyaml's events, YAML
-    1.2): a merge job's file holds every club's key, and ruamel took a third of a second
-    over 10,000 of them. An error names the line, never what is on it."""
-    from t4o_reconcile.config import fastyaml
+    """The secrets file's data, read by the tenant files' parser (``yamlfile.parse``:
+    libyaml's events, YAML 1.2): a merge job's file holds every club's key, and ruamel
+    took a third of a second over 10,000 of them. An error names the line, never what is
+    on it."""
+    from t4o_reconcile.config.yamlfile import YAMLSyntax, parse
 
     try:
-        return fastyaml.load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, fastyaml.Refused, fastyaml.SyntaxProblem) as exc:
+        return parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
         where = ""
-        if isinstance(exc, fastyaml.Refused):
-            where = f":{exc.line}"
-        elif isinstance(exc, fastyaml.SyntaxProblem):
-            mark = getattr(exc.error, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-        raise SecretPolicyError(
-            f"secrets file {path}{where}: expected a YAML mapping of NAME: value"
-        ) from None
+    except YAMLSyntax as exc:
+        where = f":{exc.error.line}"
+    raise SecretPolicyError(
+        f"secrets file {path}{where}: expected a YAML mapping of NAME: value"
+    ) from None

@@ -205,10 +205,11 @@ def _start_of(node: Any) -> tuple[int, int] | None:
 def _read_again(path: Path) -> str:
     """A file's text read again to name a place in it (never through a link); empty when
     it can no longer be read, and the place is then its first line."""
+    from t4o_reconcile.config.loader import MAX_FILE_BYTES
     from t4o_reconcile.config.regularfile import NotRegular, read_regular
 
     try:
-        text = decode(read_regular(path, 1 << 20))
+        text = decode(read_regular(path, MAX_FILE_BYTES))
     except (NotRegular, OSError):
         return ""
     return text if isinstance(text, str) else ""
