@@ -180,6 +180,7 @@ def load(text: str) -> Any:
     Raises ``Refused`` (with its position) for what tenant files never use, a duplicate
     key or nesting past ``MAX_DEPTH``; ``SyntaxProblem`` for a syntax error."""
     require()
+    _refuse_other_line_breaks(text)
     if not text.endswith("\n"):
         # libyaml drops a block scalar's last line when no line break ends it ("x\n "
         # for the spec's "x\n \n"); ending the stream with one changes nothing else.
@@ -255,6 +256,26 @@ def _refuse_extras(event: Any) -> None:
 # whether that '#' is inside a scalar.
 _GLUED_COMMENT = re.compile(r"[\]},\"']#|([|>][-+1-9]{0,2})#")
 _BEFORE_COMMENT = frozenset("]},\"'|>-+123456789")
+
+
+def _refuse_other_line_breaks(text: str) -> None:
+    """NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR (``_OTHER_BREAKS``) are line breaks to
+    libyaml (YAML 1.1), which folds one inside a quoted value into a space, and ordinary
+    characters to YAML 1.2: a value would read differently to the two, so it is refused
+    where it stands."""
+    starts = [at for at in (text.find(brk) for brk in _OTHER_BREAKS) if at >= 0]
+    if not starts:
+        return
+    at = min(starts)
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    raise Refused(
+        line,
+        column,
+        f"character U+{ord(text[at]):04X} (a line break to YAML 1.1, not to 1.2);"
+        " expected a plain line break (\\n), or the character escaped in a double-quoted"
+        ' value ("\\N", "\\L", "\\P")',
+    )
 
 
 def _glued_comment(text: str) -> bool:

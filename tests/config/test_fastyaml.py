@@ -242,3 +242,13 @@ def test_without_libyaml_the_tool_stops_with_one_error(
         load_repository(tmp_path, environ={}, cache=None)
     with pytest.raises(fastyaml.ParserMissing):
         fastyaml.load("a: 1")
+
+
+@pytest.mark.parametrize("character", ["\x85", "\u2028", "\u2029"])
+def test_a_line_break_only_yaml_1_1_knows_is_refused_where_it_stands(character: str) -> None:
+    """libyaml folds one in a quoted value into a space; YAML 1.2 keeps it: refused."""
+    with pytest.raises(fastyaml.Refused) as refused:
+        fastyaml.load(f"name: x\nnote: 'a{character}b'\n")
+    assert (refused.value.line, refused.value.column) == (2, 9)
+    assert f"U+{ord(character):04X}" in refused.value.message
+    assert fastyaml.load('note: "a\\Nb"\n') == {"note": "a\x85b"}  # escaped, it is kept
