@@ -605,6 +605,7 @@ async def _plan_streamed(
     from t4o_reconcile.engine.diff import Planner
     from t4o_reconcile.engine.provider import SecretComparer
     from t4o_reconcile.join import join_and_plan
+    from t4o_reconcile.loading_child import load_desired_aside
 
     def planner(shared: Snapshot) -> Planner:
         return Planner(
@@ -626,7 +627,7 @@ async def _plan_streamed(
     planning, joined = await join_and_plan(
         planner,
         provider,
-        lambda on_tenant: load_desired(
+        lambda on_tenant: load_desired_aside(
             request.path, request.policy, on_tenant, only=request.scope.only
         ),
         read_only=None if only is None else only | leaving,

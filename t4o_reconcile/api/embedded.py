@@ -18,7 +18,12 @@ import httpx
 # Light (no web framework): this module is imported only for the embedded target.
 from t4o_reconcile.sandbox.reads import checked_params, read_of
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.secrets import COMPARE_PATH, compare_answer
+from t4o_reconcile.sandbox.secrets import (
+    BULK_COMPARE_PATH,
+    COMPARE_PATH,
+    bulk_compare_answer,
+    compare_answer,
+)
 from t4o_reconcile.sandbox.store import client_of
 
 if TYPE_CHECKING:
@@ -84,24 +89,25 @@ class EmbeddedTransport(httpx.AsyncBaseTransport):
 
     async def _compare(self, request: httpx.Request) -> httpx.Response | None:
         """A plan's one write-like call, answered as the app would when all is well: a
-        fingerprint comparison by a writing token within its budget. Anything else (a
-        refusal included) the app words."""
-        found = COMPARE_PATH.match(request.url.path) if request.method == "POST" else None
-        if found is None or request.url.raw_path.decode() != request.url.path or request.url.query:
+        fingerprint comparison (of one tenant or many) by a writing token within its
+        budget. Anything else (a refusal included) the app words."""
+        path = request.url.path
+        if request.method != "POST" or request.url.raw_path.decode() != path or request.url.query:
+            return None
+        one = COMPARE_PATH.match(path)
+        if one is None and path != BULK_COMPARE_PATH:
             return None
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         principal = self._store.authenticate(token) if scheme.lower() == "bearer" else None
         if principal is None or principal.read_only:
             return None
+        client = client_of(request.headers.get("user-agent"))
         try:
             body = json.loads(await request.aread())
-            text = compare_answer(
-                self._store,
-                principal,
-                found.group(1),
-                body,
-                client_of(request.headers.get("user-agent")),
-            )
+            if one is None:
+                text = bulk_compare_answer(self._store, principal, body, client)
+            else:
+                text = compare_answer(self._store, principal, one.group(1), body, client)
         except (ValueError, ProblemError):
             return None
         return httpx.Response(

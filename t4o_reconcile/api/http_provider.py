@@ -27,6 +27,7 @@ from t4o_reconcile.api.client import (
     snippet,
     version_of,
 )
+from t4o_reconcile.api.comparing import Comparer
 from t4o_reconcile.api.target import DEFAULT_SANDBOX_DB
 from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.compare import same
@@ -201,7 +202,9 @@ class HttpProvider:
         # GET /v1/whoami, asked once: the identity a plan records, and whether the token
         # may compare secrets (a read-only one may not).
         self._who: asyncio.Future[Any] | None = None
-        self._compares = True  # False once the API refused a comparison for good
+        self._comparer = Comparer(
+            client, self._may_compare, lambda slug: f"{tenant_path(slug)}/fingerprints:compare"
+        )
 
     @classmethod
     def from_target(cls, target: ProviderTarget) -> Self:
@@ -464,33 +467,13 @@ class HttpProvider:
     # -- secrets -----------------------------------------------------------------------
 
     async def compare_secrets(self, want: TenantSnapshot, have: TenantSnapshot) -> None:
-        """Ask the API, in one call for the tenant, whether each desired secret is the one
-        it stores, and lay the answers on ``have`` (``engine.comparisons``). Nothing is
+        """Ask the API whether each desired secret of the tenant is the one it stores, and
+        lay the answers on ``have`` (``api.comparing``: many tenants a call). Nothing is
         asked with a read-only token (the secrets stay not compared), nor of an API
         without the call."""
-        from t4o_reconcile.engine import comparisons
-
-        asked = comparisons.pending(want, have)
-        if not asked or not await self._may_compare():
-            return
-        fields = [_compare_field(one) for one in asked]
-        path = f"{tenant_path(have.slug)}/fingerprints:compare"
-        try:
-            response = await self._client.request(
-                "POST", path, json={"fields": fields}, changes_nothing=True
-            )
-        except ApiError as error:
-            if isinstance(error, UnexpectedAnswer) or error.status not in (403, 404, 405):
-                raise
-            # Read-only after all (not asked again), an API without the call, or a tenant
-            # deleted since the read: left not compared, and the plan says so.
-            self._compares = error.status != 403
-            return
-        comparisons.settle(have, _answers(asked, fields, answer_json(response), path))
+        await self._comparer.compare(want, have)
 
     async def _may_compare(self) -> bool:
-        if not self._compares:
-            return False
         answer = await self._whoami_answer()
         return not (isinstance(answer, Mapping) and answer.get("read_only") is True)
 
@@ -766,51 +749,6 @@ class HttpProvider:
         return ActionResult(
             action.address, "applied", message="already applied", new_version=version
         )
-
-
-# The secrets a client may compare: a section's secret fields under the section's name,
-# and the personal number, which the API names as a field of the tenant.
-_COMPARED = {_IDENTITY: ("tenant", "personal_number")}
-
-
-def _compare_field(asked: Any) -> Fields:
-    resource, field = _COMPARED.get(asked.section, (asked.section, asked.field))
-    if field != asked.field or (
-        asked.section not in _COMPARED
-        and field not in sections.SECRET_FIELDS.get(asked.section, ())
-    ):
-        raise ValueError(f"{asked.section}.{asked.field} is not a secret the API compares")
-    return {"resource": resource, "key": asked.key, "field": field, "value": asked.value}
-
-
-def _answers(asked: list[Any], fields: list[Fields], answer: Any, path: str) -> dict[Any, bool]:
-    """The API's same/different per field, checked against what was asked: every field
-    answered once, with a boolean; anything else is refused whole."""
-    results = answer.get("fields") if isinstance(answer, Mapping) else None
-    wanted = {
-        (f["resource"], f["key"], f["field"]): one for f, one in zip(fields, asked, strict=True)
-    }
-    found: dict[Any, bool] = {}
-    for result in results if isinstance(results, list) else [None]:
-        name = (
-            (result.get("resource"), result.get("key", ""), result.get("field"))
-            if isinstance(result, Mapping)
-            else None
-        )
-        same = result.get("same") if isinstance(result, Mapping) else None
-        if name not in wanted or wanted[name] in found or not isinstance(same, bool):
-            raise UnexpectedAnswer(
-                "the answer does not have the documented shape (expected"
-                " {fields: [{resource, key, field, same}]}, one for each field asked)",
-                method="POST",
-                path=path,
-            )
-        found[wanted[name]] = same
-    if len(found) != len(asked):
-        raise UnexpectedAnswer(
-            "the answer leaves out fields that were asked", method="POST", path=path
-        )
-    return found
 
 
 def _tenant_body(slug: str, after: Mapping[str, Any]) -> Fields:

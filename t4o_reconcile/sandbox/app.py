@@ -36,7 +36,7 @@ from t4o_reconcile.sandbox.faults import FaultMiddleware, Faults
 from t4o_reconcile.sandbox.reads import decode_cursor
 from t4o_reconcile.sandbox.reads import dumps as _dumps
 from t4o_reconcile.sandbox.rules import ProblemError
-from t4o_reconcile.sandbox.secrets import compare_answer, shown
+from t4o_reconcile.sandbox.secrets import bulk_compare_answer, compare_answer, shown
 from t4o_reconcile.sandbox.store import (
     BANK_ACCOUNTS,
     CONNECTIONS,
@@ -461,6 +461,16 @@ async def bulk_tenants(
         return Response(reads.bulk_tenants(tx, limit, cursor, slugs), media_type=JSON)
 
 
+def plain(fields: list[m.CompareField]) -> dict[str, Any]:
+    """The candidates as the comparison takes them, each value in the clear."""
+    return {
+        "fields": [
+            {**field.model_dump(exclude={"value"}), "value": field.value.get_secret_value()}
+            for field in fields
+        ]
+    }
+
+
 @router.post(
     "/tenants/{slug}/fingerprints:compare",
     response_model=m.CompareAnswer,
@@ -472,13 +482,22 @@ async def compare_fingerprints(slug: str, body: m.CompareRequest, ctx: Ctx) -> R
     writing token may ask, with at most 10 answers finding a difference a minute per token
     and tenant (429 with Retry-After beyond), and every call is in the audit log (which
     fields, never values)."""
-    plain = {
-        "fields": [
-            {**field.model_dump(exclude={"value"}), "value": field.value.get_secret_value()}
-            for field in body.fields
-        ]
-    }
-    answer = compare_answer(ctx.store, ctx.principal, slug, plain, ctx.client)
+    answer = compare_answer(ctx.store, ctx.principal, slug, plain(body.fields), ctx.client)
+    return Response(answer, media_type=JSON)
+
+
+@router.post(
+    "/bulk/fingerprints:compare",
+    response_model=m.BulkCompareAnswer,
+    responses=_problems(403),
+    tags=["secrets"],
+)
+async def bulk_compare_fingerprints(body: m.BulkCompareRequest, ctx: Ctx) -> Response:
+    """Many tenants' comparisons in one call: each tenant answered as its own
+    ``fingerprints:compare`` would answer it, or with the problem that call would give
+    (404, 429) in its place. The same budget and the same audit entry per tenant."""
+    tenants = [{"slug": one.slug, **plain(one.fields)} for one in body.tenants]
+    answer = bulk_compare_answer(ctx.store, ctx.principal, {"tenants": tenants}, ctx.client)
     return Response(answer, media_type=JSON)
 
 

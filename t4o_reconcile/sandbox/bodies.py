@@ -123,6 +123,33 @@ class CompareAnswer(Out):
     fields: list[CompareResult]
 
 
+class TenantCompare(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    fields: list[CompareField] = Field(min_length=1, max_length=100)
+
+
+class BulkCompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenants: list[TenantCompare] = Field(min_length=1, max_length=100)
+
+
+class TenantCompareAnswer(Out):
+    """The tenant's answer (``fields``), or the problem its own call would have answered
+    (404, 429 with ``retry_after`` seconds) in its place."""
+
+    slug: str
+    fields: list[CompareResult] | None = None
+    problem: Problem | None = None
+    retry_after: int | None = None
+
+
+class BulkCompareAnswer(Out):
+    tenants: list[TenantCompareAnswer]
+
+
 # Tenants ---------------------------------------------------------------------------
 
 

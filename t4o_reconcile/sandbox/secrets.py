@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS secret_key (
 COMPARABLE = {"tenant": "personal_number", "email_account": "password", "connections": "token"}
 MAX_FIELDS = 100
 MAX_VALUE = 4096
+# Tenants one bulk comparison may ask about: a plan asks about many in one call.
+MAX_TENANTS = 100
 # Comparisons finding a difference one token may make for one tenant in a window: a plan
 # makes one call per tenant, a guesser gets this many wrong guesses a minute, each audited.
 COMPARE_BUDGET = 10
@@ -179,18 +181,19 @@ class Candidate:
         return f"{where}.{self.field}"
 
 
-def candidates(body: Any) -> list[Candidate]:
+def candidates(body: Any, at: str = "") -> list[Candidate]:
     """The compare request's fields, checked: ``{"fields": [{resource, key?, field,
-    value}, ...]}``, each comparable field at most once."""
+    value}, ...]}``, each comparable field at most once (``at``: where the body is in the
+    request, for the error)."""
     if not isinstance(body, Mapping) or set(body) != {"fields"}:
-        raise _invalid("body", 'expected {"fields": [{resource, key, field, value}, ...]}')
+        raise _invalid(at + "body", 'expected {"fields": [{resource, key, field, value}, ...]}')
     fields = body["fields"]
     if not isinstance(fields, list) or not 1 <= len(fields) <= MAX_FIELDS:
-        raise _invalid("fields", f"expected a list of 1..{MAX_FIELDS} fields")
+        raise _invalid(at + "fields", f"expected a list of 1..{MAX_FIELDS} fields")
     out: list[Candidate] = []
     seen: set[tuple[str, str, str]] = set()
     for index, raw in enumerate(fields):
-        where = f"fields.{index}"
+        where = f"{at}fields.{index}"
         if (
             not isinstance(raw, Mapping)
             or not {"resource", "field", "value"} <= set(raw)
@@ -209,6 +212,28 @@ def candidates(body: Any) -> list[Candidate]:
             raise _invalid(where, "each field at most once a call")
         seen.add((resource, key, name))
         out.append(Candidate(resource, key, name, value))
+    return out
+
+
+def bulk_candidates(body: Any) -> list[tuple[str, list[Candidate]]]:
+    """The bulk compare request, checked: ``{"tenants": [{slug, fields}, ...]}``, each
+    tenant at most once, each one's fields as ``candidates`` checks them."""
+    if not isinstance(body, Mapping) or set(body) != {"tenants"}:
+        raise _invalid("body", 'expected {"tenants": [{slug, fields}, ...]}')
+    tenants = body["tenants"]
+    if not isinstance(tenants, list) or not 1 <= len(tenants) <= MAX_TENANTS:
+        raise _invalid("tenants", f"expected a list of 1..{MAX_TENANTS} tenants")
+    out: list[tuple[str, list[Candidate]]] = []
+    for index, raw in enumerate(tenants):
+        where = f"tenants.{index}"
+        if not isinstance(raw, Mapping) or set(raw) != {"slug", "fields"}:
+            raise _invalid(where, "expected {slug, fields}")
+        slug = raw["slug"]
+        if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+            raise _invalid(f"{where}.slug", "expected a tenant's slug")
+        if any(slug == seen for seen, _ in out):
+            raise _invalid(f"{where}.slug", "each tenant at most once a call")
+        out.append((slug, candidates({"fields": raw["fields"]}, f"{where}.")))
     return out
 
 
@@ -248,7 +273,9 @@ class CompareBudget:
         self._misses.setdefault((token, slug), collections.deque()).append(time.monotonic())
 
 
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 COMPARE_PATH = re.compile(r"^/v1/tenants/([a-z0-9][a-z0-9-]{1,62})/fingerprints:compare$")
+BULK_COMPARE_PATH = "/v1/bulk/fingerprints:compare"
 
 
 def compare_answer(
@@ -258,25 +285,72 @@ def compare_answer(
     ProblemError: 403 for a read-only token, 404 for a tenant the token does not see,
     422 for a body of another shape, 429 over the budget. The same function serves the
     app and the embedded sandbox's direct path."""
+    _may_compare(principal)
+    # One transaction: a plan's read transaction before the writing one (for the audit
+    # entry) was a fifth of the embedded sandbox's answer.
+    with store.compare_budget.lock, store.transaction(principal, write=True, client=client) as tx:
+        found = _visible(tx, principal, slug)
+        answer = _compared(store, tx, principal, slug, found, candidates(body))
+    return json.dumps(answer, separators=(",", ":"))
+
+
+def bulk_compare_answer(
+    store: Store, principal: Principal, body: Any, client: str | None = None
+) -> str:
+    """The answer to ``POST /v1/bulk/fingerprints:compare`` (JSON text): each tenant's
+    answer as the tenant's own call would give it, or the problem that call would answer
+    (404, 429) in its place; a read-only token (403) or a body of another shape (422) is
+    refused whole. One transaction for every tenant: a plan asks about each tenant once,
+    and a call per tenant was most of a no-change plan's time."""
+    _may_compare(principal)
+    asked = bulk_candidates(body)
+    answers: list[dict[str, Any]] = []
+    with store.compare_budget.lock, store.transaction(principal, write=True, client=client) as tx:
+        for slug, fields in asked:
+            try:
+                found = _visible(tx, principal, slug)
+                answer = _compared(store, tx, principal, slug, found, fields)
+            except ProblemError as refused:
+                answer = {"problem": refused.body()}
+                if "Retry-After" in refused.headers:
+                    answer["retry_after"] = int(refused.headers["Retry-After"])
+            answers.append({"slug": slug, **answer})
+    return json.dumps({"tenants": answers}, separators=(",", ":"))
+
+
+def _may_compare(principal: Principal) -> None:
     if principal.read_only:
         raise ProblemError(
             rules.READ_ONLY_TOKEN,
             "fingerprints:compare: a read-only token cannot compare secrets; a plan made"
             " with it leaves them not compared",
         )
+
+
+def _visible(tx: Tx, principal: Principal, slug: str) -> TenantRow:
+    # Not reads.visible_tenant: reads imports this module.
+    found = tx.tenant(slug)
+    if found is None or found.partner != principal.partner or not principal.sees(slug):
+        raise ProblemError(rules.NOT_FOUND, f"tenant {slug!r} does not exist")
+    return found
+
+
+def _compared(
+    store: Store,
+    tx: Tx,
+    principal: Principal,
+    slug: str,
+    found: TenantRow,
+    asked: list[Candidate],
+) -> dict[str, Any]:
+    """The comparison within the token's budget for the tenant (decided first, so a
+    refusal says nothing about a value); a difference found spends one."""
     budget, who = store.compare_budget, principal.token_id or principal.actor
-    # One transaction: a plan asks this once a tenant, and a read transaction before the
-    # writing one (for the audit entry) was a fifth of the embedded sandbox's answer.
-    with budget.lock, store.transaction(principal, write=True, client=client) as tx:
-        found = tx.tenant(slug)
-        if found is None or found.partner != principal.partner or not principal.sees(slug):
-            raise ProblemError(rules.NOT_FOUND, f"tenant {slug!r} does not exist")
-        asked = candidates(body)
-        budget.check(who, slug)
-        answer = compare(tx, slug, found, asked, store.pepper)
-        if not all(field["same"] for field in answer["fields"]):
-            budget.spend(who, slug)
-    return json.dumps(answer, separators=(",", ":"))
+    budget.check(who, slug)
+    answer = compare(tx, slug, found, asked, store.pepper)
+    if not all(field["same"] for field in answer["fields"]):
+        budget.spend(who, slug)
+    return answer
 
 
 def compare(

@@ -193,6 +193,82 @@ def test_every_compare_is_audited_with_who_and_which_fields_never_values(
     assert "CANARY-guess" not in text and PERSONAL_NUMBER not in text and "same" not in text
 
 
+def _bulk(api: Api, *tenants: tuple[str, tuple[str, str, str, str]]) -> httpx.Response:
+    """``POST /v1/bulk/fingerprints:compare``: one (resource, key, field, value) each."""
+    body = {
+        "tenants": [
+            {
+                "slug": slug,
+                "fields": [dict(zip(("resource", "key", "field", "value"), one, strict=True))],
+            }
+            for slug, one in tenants
+        ]
+    }
+    response: httpx.Response = api.client.post(
+        "/v1/bulk/fingerprints:compare", json=body, headers=api.headers
+    )
+    return response
+
+
+def test_bulk_compare_answers_each_tenant_as_its_own_call_would(
+    sandbox: tuple[Store, TestClient],
+) -> None:
+    writer = _association_written(sandbox)
+    store, client = sandbox
+    stranger = Api(client, store.create_token("someone-else"))
+    password = ("email_account", "", "password", PASSWORD)
+
+    answer = _bulk(
+        writer,
+        ("il-fjell", password),
+        ("no-such-club", password),
+    )
+    theirs = _bulk(stranger, ("il-fjell", password))
+
+    assert answer.status_code == 200, answer.text
+    mine, missing = answer.json()["tenants"]
+    assert mine == {
+        "slug": "il-fjell",
+        "fields": [{"resource": "email_account", "key": "", "field": "password", "same": True}],
+    }
+    assert missing["slug"] == "no-such-club" and missing["problem"]["status"] == 404
+    # Another partner's tenant is as missing as one that does not exist.
+    assert theirs.json()["tenants"][0]["problem"]["status"] == 404
+    assert PASSWORD not in answer.text + theirs.text
+    reader = _api(*sandbox, read_only=True)
+    refused = _bulk(reader, ("il-fjell", password))
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/read-only-token")
+    twice = _bulk(writer, ("il-fjell", password), ("il-fjell", password))
+    assert twice.status_code == 422 and PASSWORD not in twice.text
+    log = writer.get("/v1/tenants/il-fjell/audit-log", limit=100).json()["items"]
+    # Audited as the tenant's own call is: one entry per tenant compared (the
+    # stranger's, the read-only and the refused bodies were not run).
+    assert [e["after"] for e in log if e["action"] == "compare"] == [
+        {"fields": ["email_account.password"]}
+    ]
+
+
+def test_bulk_compare_spends_each_tenants_own_budget(
+    sandbox: tuple[Store, TestClient],
+) -> None:
+    writer = _association_written(sandbox)
+    second = tenant_body("ok-skogen", organization_number=None, personal_number=PERSONAL_NUMBER)
+    assert writer.create("/v1/tenants", second).status_code == 201
+    guess = ("tenant", "", "personal_number", "01010112345")
+    right = ("tenant", "", "personal_number", PERSONAL_NUMBER)
+
+    for _ in range(COMPARE_BUDGET):
+        assert _bulk(writer, ("il-fjell", guess)).status_code == 200
+    answer = _bulk(writer, ("il-fjell", right), ("ok-skogen", right))
+
+    spent, other = answer.json()["tenants"]
+    assert spent["problem"]["status"] == 429 and "fields" not in spent
+    assert 1 <= spent["retry_after"] <= 60
+    assert other["fields"][0]["same"] is True
+    # The tenant's own call sees the same budget spent.
+    assert writer.compare("il-fjell", right).status_code == 429
+
+
 # -- the client
 
 
@@ -216,6 +292,22 @@ def test_the_embedded_sandbox_compares_without_building_the_app(tmp_path: Path) 
     answer = asyncio.run(transport.handle_async_request(request))
     assert answer.status_code == 200
     assert json.loads(answer.read())["fields"][0]["same"] is True
+    many = httpx.Request(
+        "POST",
+        "http://sandbox.invalid/v1/bulk/fingerprints:compare",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "tenants": [
+                {
+                    "slug": "il-fjell",
+                    "fields": [{"resource": "email_account", "field": "password", "value": "x"}],
+                }
+            ]
+        },
+    )
+    answer = asyncio.run(transport.handle_async_request(many))
+    assert answer.status_code == 200
+    assert json.loads(answer.read())["tenants"][0]["fields"][0]["same"] is False
     assert not transport.app_built
     store.close()
 
@@ -294,7 +386,8 @@ def test_a_plan_with_a_read_only_token_says_secrets_not_compared(
 def test_a_plan_on_the_embedded_sandbox_asks_once_per_tenant_with_secrets(
     tmp_path: Path,
 ) -> None:
-    """One compare call per tenant holding secrets, no more; and still without FastAPI."""
+    """Each of the examples' tenants holding secrets asked once, through the bulk
+    compare call; and still without FastAPI."""
     examples = Path(__file__).resolve().parents[2] / "examples" / "tenants"
     with_secrets = sum(1 for path in examples.glob("*.yaml") if "secret: env:" in path.read_text())
     env = {
@@ -311,12 +404,15 @@ def test_a_plan_on_the_embedded_sandbox_asks_once_per_tenant_with_secrets(
         cwd=tmp_path,
     )
     script = (
-        "import sys\n"
+        "import json, sys\n"
         "from t4o_reconcile.api import embedded\n"
         "calls = []\n"
+        "asked = []\n"
         "original = embedded.EmbeddedTransport.handle_async_request\n"
         "async def counted(self, request):\n"
         "    calls.append((request.method, request.url.path))\n"
+        "    if request.method == 'POST':\n"
+        "        asked.extend(t['slug'] for t in json.loads(await request.aread())['tenants'])\n"
         "    return await original(self, request)\n"
         "embedded.EmbeddedTransport.handle_async_request = counted\n"
         "from t4o_reconcile.cli import main\n"
@@ -325,7 +421,8 @@ def test_a_plan_on_the_embedded_sandbox_asks_once_per_tenant_with_secrets(
         "except SystemExit as exit:\n"
         "    print('exit', exit.code, file=sys.stderr)\n"
         "posts = [path for method, path in calls if method != 'GET']\n"
-        "print('compares', len(posts), len(set(posts)), file=sys.stderr)\n"
+        "print('posts', set(posts), file=sys.stderr)\n"
+        "print('compares', len(asked), len(set(asked)), file=sys.stderr)\n"
         "print('fastapi', 'fastapi' in sys.modules, file=sys.stderr)\n"
     )
     planned = subprocess.run(
@@ -334,5 +431,7 @@ def test_a_plan_on_the_embedded_sandbox_asks_once_per_tenant_with_secrets(
 
     assert with_secrets >= 4 and applied.returncode == 0, applied.stderr
     assert "exit 0" in planned.stderr, planned.stdout + planned.stderr  # converged, compared
+    # Through the bulk call (how many calls depends on when each tenant is ready).
+    assert "posts {'/v1/bulk/fingerprints:compare'}" in planned.stderr, planned.stderr
     assert f"compares {with_secrets} {with_secrets}" in planned.stderr, planned.stderr
     assert "fastapi False" in planned.stderr
