@@ -10,12 +10,16 @@ installed (``pip install -e '.[bench]'``), N zones of 30 records each on both si
 octoDNS's ``YamlProvider`` (octodns_zones.py).
 
 Then ``--repeats`` rounds, interleaved so that a busy neighbour slows every contender
-alike, each one run as its own process with its peak resident set from ``wait4``:
+alike, each one run as its own process, with the CPU time and the peak resident set from
+``wait4`` of it and of every process it started (the child that loads the files, the
+parse workers, the fork server: see ``_common.Run``; ``procs`` counts them):
 
 * cold: the real CLI's ``plan --detailed-exitcode`` with an empty parse cache (it parses
   every file and writes the cache);
 * cache off: ``T4O_CACHE=off``, what a CI job does by default;
 * warm: every file in the parse cache (the nightly drift job, a second local run);
+* warm, in one process: the same with ``T4O_LOAD_IN_PROCESS=1``, the files loaded in a
+  thread of the plan's process (what every plan of fewer than 200 files does);
 * octoDNS: ``octodns-sync`` without ``--doit`` (its dry-run) over the N zones.
 
 Printed: best of the rounds (and every round) for each, the ratio of each of ours to
@@ -48,6 +52,8 @@ from _common import REPO, Run, run_cli, run_process, seeded_sandbox, set_secrets
 from octodns_zones import RECORDS_PER_ZONE, available, dry_run
 from parse_parts import best, load_parts, parser_table
 
+from t4o_reconcile.loading_child import IN_PROCESS
+
 WARM_RATIO_TARGET = 0.1  # of octoDNS's no-change dry-run, at 1,000 tenants
 WARM_TARGET_S = {10000: 8.0}
 MEMORY_TARGET_MB = {10000: 300.0}
@@ -59,12 +65,13 @@ PLAN_IMPORTS = (
 )
 
 
-def our_plan(root: Path, env: dict[str, str], cache: str, cache_dir: Path) -> Run:
-    run = run_cli(
-        ["plan", str(root), "--detailed-exitcode"],
-        {**env, "T4O_CACHE": cache, "T4O_CACHE_DIR": str(cache_dir)},
-        root.parent,
-    )
+def our_plan(
+    root: Path, env: dict[str, str], cache: str, cache_dir: Path, *, one_process: bool = False
+) -> Run:
+    settings = {"T4O_CACHE": cache, "T4O_CACHE_DIR": str(cache_dir)}
+    if one_process:
+        settings[IN_PROCESS] = "1"
+    run = run_cli(["plan", str(root), "--detailed-exitcode"], {**env, **settings}, root.parent)
     if run.exit_code != 0:
         raise SystemExit(f"the plan exited {run.exit_code} (not an empty plan):\n{run.errors}")
     return run
@@ -88,7 +95,7 @@ def side_by_side(
     config = octodns_config(workdir / "octodns", count) if octodns else None
     warm_dir = workdir / "cache-warm"
     our_plan(root, env, "readwrite", warm_dir)  # fills the warm cache (not counted)
-    runs: dict[str, list[Run]] = {"cold": [], "off": [], "warm": [], "octodns": []}
+    runs: dict[str, list[Run]] = {"cold": [], "off": [], "warm": [], "one": [], "octodns": []}
     for round_ in range(repeats):
         cold_dir = workdir / f"cache-cold-{os.getpid()}-{round_}"
         runs["cold"].append(our_plan(root, env, "readwrite", cold_dir))
@@ -96,6 +103,7 @@ def side_by_side(
             runs["octodns"].append(dry_run(config, env))
         runs["warm"].append(our_plan(root, env, "readwrite", warm_dir))
         runs["off"].append(our_plan(root, env, "off", warm_dir))
+        runs["one"].append(our_plan(root, env, "readwrite", warm_dir, one_process=True))
         shutil.rmtree(cold_dir, ignore_errors=True)
     print(
         f"\nno-change plan of {count} tenants against the embedded sandbox, and octoDNS's"
@@ -107,12 +115,13 @@ def side_by_side(
     octo = min(runs["octodns"], key=lambda r: r.seconds) if runs["octodns"] else None
     print(
         f"  {'run':<44} {'best s':>7} {'median':>7} {'CPU s':>6} {'peak MB':>8}"
-        f" {'/ octoDNS':>10} {'CPU /':>6}   rounds (wall s)"
+        f" {'/ octoDNS':>10} {'CPU /':>6} {'procs':>5}   rounds (wall s)"
     )
     labels = {
         "cold": "ours, cold: empty parse cache (fills it)",
         "off": "ours, cache off (T4O_CACHE=off, CI default)",
         "warm": "ours, warm: every file in the parse cache",
+        "one": "ours, warm, files loaded in the plan's process",
         "octodns": "octodns-sync dry-run",
     }
     for name, label in labels.items():
@@ -127,7 +136,8 @@ def side_by_side(
         median = statistics.median(r.seconds for r in runs[name])
         print(
             f"  {label:<44} {fastest.seconds:>7.2f} {median:>7.2f} {cpu:>6.2f}"
-            f" {max(r.peak_mb for r in runs[name]):>8.0f} {vs} {cpu_vs}   {rounds}"
+            f" {max(r.peak_mb for r in runs[name]):>8.0f} {vs} {cpu_vs}"
+            f" {max(r.processes for r in runs[name]):>5}   {rounds}"
         )
     warm = min(runs["warm"], key=lambda r: r.seconds)
     if octo is not None and count == 1000:
@@ -167,17 +177,19 @@ def plan_parts(root: Path, db: Path, repeats: int) -> list[tuple[str, float]]:
 
     _, desired = load_desired(root)
 
-    async def read() -> object:
+    live: list[object] = []
+
+    async def read() -> None:
         provider = HttpProvider.from_target(Target(url=None, db_path=db).for_provider(8))
         try:
-            return await provider.read(None)
+            # Kept here, not returned: asyncio.run's clean-up formats its task's result
+            # (a repr of every tenant, about 0.4 s at 1,000), which no plan pays.
+            live[:] = [await provider.read(None)]
         finally:
             await provider.aclose()
 
-    live: list[object] = []
-
     def read_live() -> None:
-        live[:] = [asyncio.run(read())]
+        asyncio.run(read())
 
     def with_gc_paused(run: Callable[[], object]) -> Callable[[], object]:
         def paused() -> object:

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from t4o_reconcile.engine import sections
 from t4o_reconcile.engine.snapshot import Fingerprint, Secret, TenantSnapshot
 
 
@@ -28,17 +29,21 @@ class Comparison:
 
 
 def pending(want: TenantSnapshot, have: TenantSnapshot) -> list[Comparison]:
+    """The desired secrets to ask the API about: in the registry's secret fields only (a
+    walk of every field of every item was a tenth of a no-change plan's own work). A
+    secret anywhere else would be left not compared, which the plan reports, never
+    taken as unchanged (``plan_errors.unread_secrets`` walks every field)."""
     found: list[Comparison] = []
-    for section, items in want.sections.items():
-        live = have.sections.get(section)
-        if not live:
+    for section, names in secret_fields():
+        items, live = want.sections.get(section), have.sections.get(section)
+        if not items or not live:
             continue
         for key, item in items.items():
             stored = live.get(key)
             if stored is None:
                 continue
-            for name, value in item.fields.items():
-                print_ = stored.fields.get(name)
+            for name in names:
+                value, print_ = item.fields.get(name), stored.fields.get(name)
                 if (
                     isinstance(value, Secret)
                     and isinstance(print_, Fingerprint)
@@ -46,6 +51,12 @@ def pending(want: TenantSnapshot, have: TenantSnapshot) -> list[Comparison]:
                 ):
                     found.append(Comparison(section, key, name, value.value))
     return found
+
+
+def secret_fields() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Where a desired secret may be: each section's secret fields, and the personal
+    number of the tenant."""
+    return (*sections.SECRET_FIELDS.items(), (sections.Identity.name, ("personal_number",)))
 
 
 def settle(have: TenantSnapshot, answers: Mapping[Comparison, bool]) -> None:
