@@ -60,7 +60,9 @@ def load_desired_aside(
         target=_load_and_send,
         args=(sending, os.getcwd(), dict(os.environ), path, policy, only),
         name="t4o-load",
-        daemon=True,
+        # Not a daemon: a daemon may not start processes, and a cold load parses in a
+        # pool of workers. It is stopped below, whatever happens.
+        daemon=False,
     )
     child.start()
     sending.close()
