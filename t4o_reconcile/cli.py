@@ -475,6 +475,15 @@ def _run(
     return _run_step(go(), fmt=fmt)
 
 
+def _get_ready(path: Path, kwargs: dict[str, Any]) -> None:
+    """A plan of the whole repository loads a large one in a child process: its fork
+    server starts now, beside this process's imports (``loading_child``)."""
+    if not kwargs.get("tenants") and not kwargs.get("changed_since"):
+        from t4o_reconcile.loading_child import get_ready
+
+        get_ready(path)
+
+
 def _run_step(step: Coroutine[Any, Any, T], *, fmt: str = "text") -> T:
     """Run one workflow step; invalid files are shown here in the format asked for (and
     reported once more, as the error, by ``_Cli``)."""
@@ -584,6 +593,7 @@ def plan(
     **kwargs: Any,
 ) -> None:
     """Show what apply would change on the target for the tenant files under PATH."""
+    _get_ready(path, kwargs)
     from t4o_reconcile.workflow import plan_and_save, refuse_changing_options
 
     approval = _approval(kwargs)
@@ -743,6 +753,7 @@ def apply(
     **kwargs: Any,
 ) -> None:
     """Plan, confirm and make the changes (or apply a saved plan with --plan)."""
+    _get_ready(path, kwargs)
     from t4o_reconcile.workflow import apply_configuration
 
     outcome = _run_step(

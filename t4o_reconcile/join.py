@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 # Tenants one side may hold while they wait for the other side.
 AHEAD = 400
+# Tenants the loading thread hands over before it waits for room (at most this many
+# more than AHEAD wait, on their way).
+HAND_OFF = 32
 
 Side = Literal["want", "have"]
 # Loads the files, handing each tenant's snapshot over as it loads: the repository and a
@@ -176,16 +179,19 @@ class _Join:
         return self._planner, joined
 
     async def _loading(self, loop: asyncio.AbstractEventLoop) -> tuple[Repository, Snapshot]:
+        handed = 0
+
         def on_tenant(tenant: TenantSnapshot) -> None:
-            # In the loading thread: hand the tenant over, then wait for room on the loop.
+            # In the loading thread: hand the tenant over, and every HAND_OFF tenants wait
+            # for room on the loop. A wait for each tenant held the loader (and the child
+            # process feeding it) for every turn of a busy loop.
+            nonlocal handed
             if self._abandoned.is_set():
                 return
-
-            async def put() -> None:
-                self._events.put_nowait(("want", tenant))
-                await self._sides.room("want")
-
-            asyncio.run_coroutine_threadsafe(put(), loop).result()
+            loop.call_soon_threadsafe(self._events.put_nowait, ("want", tenant))
+            handed += 1
+            if handed % HAND_OFF == 0:
+                asyncio.run_coroutine_threadsafe(self._sides.room("want"), loop).result()
 
         try:
             return await asyncio.to_thread(self._load, on_tenant)

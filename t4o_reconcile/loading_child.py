@@ -11,13 +11,16 @@ process, whose threads make a fork unsafe. It is given what the load depends on 
 working directory, the environment (the secrets' values, the parse cache's settings),
 the path, the secret policy and the scope — rather than whatever the fork server
 started with, and sends back, over a pipe between the two processes only, the tenants'
-snapshots in chunks, then the repository and the agreements, or the load's error. A load
+snapshots in chunks, then the repository (without the agreements' models: the plan reads
+the agreements as the desired snapshot's) and the agreements' snapshot, or the load's
+error. A load
 of fewer than ``FROM`` tenant files stays in a thread: a child's start-up is a fraction
 of a second, and a scoped plan never pays it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +41,25 @@ FROM = 200
 CHUNK = 32
 # Set (to anything) in the environment: every load stays in this process.
 IN_PROCESS = "T4O_LOAD_IN_PROCESS"
+# What the child runs, imported once in the fork server (each child is forked with them).
+_PRELOAD = (
+    "t4o_reconcile.loading_child",
+    "t4o_reconcile.workflow",
+    "t4o_reconcile.config.loader",
+    "t4o_reconcile.config.desired",
+)
+
+
+def get_ready(path: Path) -> None:
+    """Start the fork server now when the files under ``path`` will load in a child (a
+    whole repository of ``FROM`` files or more): it starts Python and imports what the load
+    needs beside this process's own start-up, not after it. Nothing else happens early:
+    the load itself still starts when the plan asks for it."""
+    if _worth_a_process(path, None):
+        _context()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def load_desired_aside(
@@ -108,7 +130,11 @@ def _context() -> Any:
     import multiprocessing
 
     if "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
+        context = multiprocessing.get_context("forkserver")
+        # Read once the server starts: a server started before (by the loader's parse
+        # workers) keeps its own, which imports what the child needs on first use.
+        context.set_forkserver_preload(list(_PRELOAD))
+        return context
     return multiprocessing.get_context("spawn")
 
 
@@ -149,6 +175,10 @@ def _load_and_send(
             return
         if chunk:
             sending.send(("tenants", chunk))
-        sending.send(("done", made))
+        repository, desired = made
+        # The agreements' models stay here: the plan reads them as the desired snapshot's
+        # agreements, and without them it never imports pydantic (a quarter of a second).
+        agreements: list[Any] | None = None if repository.agreements is None else []
+        sending.send(("done", (dataclasses.replace(repository, agreements=agreements), desired)))
     finally:
         sending.close()

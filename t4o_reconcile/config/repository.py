@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from t4o_reconcile.config.problems import DocPath, Level, Problem
-from t4o_reconcile.config.tenant_models import Agreement, Tenant
-from t4o_reconcile.config.yamlfile import SourceFile, parse
 from t4o_reconcile.engine.snapshot import Secret, UnreadSecret, UnresolvedSecret
+
+if TYPE_CHECKING:
+    # Only named here: a plan whose files loaded in a child process holds a Repository
+    # without the models (loading_child), and never imports pydantic nor the parser.
+    from t4o_reconcile.config.tenant_models import Agreement, Tenant
+    from t4o_reconcile.config.yamlfile import SourceFile
 
 
 @dataclass(slots=True)
@@ -32,6 +36,8 @@ class Origin:
     @property
     def tenant_data(self) -> Any:
         if self.written is None:
+            from t4o_reconcile.config.yamlfile import parse
+
             self.written = parse(self.tenant_file.text)
         return self.written
 

@@ -59,6 +59,8 @@ def test_a_child_loads_what_a_load_here_loads(tenants: Path) -> None:
     assert repository.warnings == repository_here.warnings
     assert all(not Path(w.file).is_absolute() for w in repository.warnings)
     assert repository.slugs == repository_here.slugs
+    # The agreements come back as the desired snapshot's, their models stay in the child.
+    assert desired.agreements and repository.agreements == [] != repository_here.agreements
 
 
 def test_the_child_has_the_environment_of_the_call_not_of_its_fork_server(

@@ -5,6 +5,9 @@ broken one."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,32 @@ def test_a_broken_file_among_many_is_reported_the_same_way(many: Path) -> None:
     assert aside == here
     assert aside[0] == 1 and "tenants/club-0007.yaml:2:" in aside[2]
     assert "Traceback" not in aside[2]
+
+
+def test_the_plans_own_process_imports_no_model_of_the_files(many: Path) -> None:
+    """Validation is the child's: the plan's process never imports pydantic, the tenant
+    models or the YAML parser (a quarter of a second of its start)."""
+    env = base_env()
+    env["T4O_SANDBOX_DB"] = str(many.parent / "sandbox.db")
+    script = (
+        "import sys\n"
+        "from t4o_reconcile.cli import main\n"
+        "try:\n"
+        "    main(['plan', 'tenants'])\n"
+        "except SystemExit as exit:\n"
+        "    print('exit', exit.code, file=sys.stderr)\n"
+        "names = ('pydantic', 'yaml', 't4o_reconcile.config.tenant_models')\n"
+        "print('imported', [name for name in names if name in sys.modules], file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=many.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert "exit 0" in done.stderr, done.stderr
+    if (os.cpu_count() or 1) >= 2:  # else every load is the plan's own
+        assert "imported []" in done.stderr, done.stderr
