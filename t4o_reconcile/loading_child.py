@@ -93,9 +93,10 @@ def load_desired_aside(
             try:
                 kind, payload = receiving.recv()
             except EOFError:
+                child.join(5)
                 raise ConfigError(
                     f"{path}: the process loading the tenant files ended without an answer"
-                    f" (exit code {child.join(5) or child.exitcode})"
+                    f" (exit code {child.exitcode})"
                 ) from None
             if kind == "tenants":
                 for tenant in payload:

@@ -137,3 +137,20 @@ def test_an_error_that_cannot_be_sent_is_sent_as_its_words(
 
 def receive(connection: Connection) -> Any:
     return connection.recv()
+
+
+def _ends_at_once(sending: Connection, *args: Any) -> None:
+    os._exit(3)  # as a child killed by the kernel would: no answer, no clean-up
+
+
+def test_a_child_that_dies_without_an_answer_is_one_error(
+    tenants: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loading_child, "_load_and_send", _ends_at_once)
+
+    with pytest.raises(ConfigError) as raised:
+        aside(tenants)
+
+    assert str(raised.value) == (
+        "tenants: the process loading the tenant files ended without an answer (exit code 3)"
+    )
