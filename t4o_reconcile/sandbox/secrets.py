@@ -223,7 +223,7 @@ def bulk_candidates(body: Any) -> list[tuple[str, list[Candidate]]]:
     tenants = body["tenants"]
     if not isinstance(tenants, list) or not 1 <= len(tenants) <= MAX_TENANTS:
         raise _invalid("tenants", f"expected a list of 1..{MAX_TENANTS} tenants")
-    out: list[tuple[str, list[Candidate]]] = []
+    out: dict[str, list[Candidate]] = {}
     for index, raw in enumerate(tenants):
         where = f"tenants.{index}"
         if not isinstance(raw, Mapping) or set(raw) != {"slug", "fields"}:
@@ -231,10 +231,10 @@ def bulk_candidates(body: Any) -> list[tuple[str, list[Candidate]]]:
         slug = raw["slug"]
         if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
             raise _invalid(f"{where}.slug", "expected a tenant's slug")
-        if any(slug == seen for seen, _ in out):
+        if slug in out:
             raise _invalid(f"{where}.slug", "each tenant at most once a call")
-        out.append((slug, candidates({"fields": raw["fields"]}, f"{where}.")))
-    return out
+        out[slug] = candidates({"fields": raw["fields"]}, f"{where}.")
+    return list(out.items())
 
 
 def _invalid(field: str, detail: str) -> ProblemError:

@@ -435,3 +435,40 @@ def test_a_plan_on_the_embedded_sandbox_asks_once_per_tenant_with_secrets(
     assert "posts {'/v1/bulk/fingerprints:compare'}" in planned.stderr, planned.stderr
     assert f"compares {with_secrets} {with_secrets}" in planned.stderr, planned.stderr
     assert "fastapi False" in planned.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "body"),
+        ({"tenants": [], "extra": 1}, "body"),
+        ({"tenants": []}, "tenants"),
+        ({"tenants": [{"slug": "a-club"}] * 101}, "tenants"),
+        ({"tenants": ["a-club"]}, "tenants.0"),
+        ({"tenants": [{"slug": "A Club", "fields": []}]}, "tenants.0.slug"),
+        ({"tenants": [{"slug": "a-club", "fields": []}]}, "tenants.0.fields"),
+        (
+            {"tenants": [{"slug": "a-club", "fields": [{"resource": "users"}]}]},
+            "tenants.0.fields.0",
+        ),
+        (
+            {
+                "tenants": [
+                    {
+                        "slug": "a-club",
+                        "fields": [{"resource": "tenant", "field": "name", "value": "x"}],
+                    }
+                ]
+            },
+            "tenants.0.fields.0.field",
+        ),
+    ],
+)
+def test_a_bulk_compare_body_of_another_shape_names_where(body: Any, field: str) -> None:
+    from t4o_reconcile.sandbox.rules import ProblemError
+    from t4o_reconcile.sandbox.secrets import bulk_candidates
+
+    with pytest.raises(ProblemError) as raised:
+        bulk_candidates(body)
+
+    assert raised.value.rule.status == 422 and raised.value.field == field
