@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -245,9 +246,11 @@ class Run:
     CPU and memory count the processes it starts too (a plan of many tenants loads its
     files in a child, forked by a fork server, and a cold load parses in workers): on
     Linux this process becomes their subreaper, so that they are reaped here once the
-    command has exited, each with its ``wait4`` figures. ``peak_mb`` is then the command's
-    peak plus each other process's (a bound on the whole: they run at the same time);
-    ``processes`` says how many there were."""
+    command has exited, each with its ``wait4`` figures (``processes`` says how many there
+    were). ``peak_mb`` is the most memory the whole tree held at once: its processes'
+    proportional set sizes summed, sampled from /proc every 20 ms while the command runs,
+    and never below the largest single process's own peak resident set from the kernel
+    (which alone is the figure of a run of one process, as before)."""
 
     seconds: float
     peak_mb: float
@@ -255,6 +258,9 @@ class Run:
     errors: str
     cpu: float = 0.0
     processes: int = 1
+    # Every process's own peak resident set, summed (pages the fork server shares with
+    # the child it forked count in both).
+    peaks_summed_mb: float = 0.0
 
 
 # prctl(2): orphans of descendants are reparented to this process, not to init.
@@ -286,6 +292,39 @@ def _children() -> set[int]:
     return found
 
 
+def _tree_kb(root: int) -> int:
+    """The proportional set size (Pss: a page shared by n processes counts 1/n in each)
+    of ``root`` and every process under it, now (from /proc): a child forked from the
+    fork server shares its pages, which counting each one's resident set would count
+    twice."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        parent[int(entry)] = int(fields[1])
+    total, tree = 0, {root}
+    while tree:
+        pid = tree.pop()
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            rollup = ""
+        total += next(
+            (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
+        )
+        tree.update(child for child, up in parent.items() if up == pid)
+    return total
+
+
+def _sampled(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    while not stop.wait(0.02):
+        peak[0] = max(peak[0], _tree_kb(pid))
+
+
 def run_process(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Run:
     """Run ``command`` with its output thrown away and its CPU time and peak memory read
     from the kernel, its other processes' included (see ``Run``). Used for every CLI step
@@ -302,8 +341,15 @@ def run_process(command: list[str], env: dict[str, str], cwd: Path | None = None
         stderr=subprocess.PIPE,
     )
     assert process.stderr is not None
+    stop, tree_peak = threading.Event(), [0]
+    sampler = threading.Thread(target=_sampled, args=(process.pid, stop, tree_peak))
+    if reaping:
+        sampler.start()
     # Read stderr first so a chatty child never blocks on a full pipe; then reap it.
     errors = process.stderr.read()
+    stop.set()
+    if reaping:
+        sampler.join()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -321,11 +367,12 @@ def run_process(command: list[str], env: dict[str, str], cwd: Path | None = None
             peaks.append(usage.ru_maxrss)
     return Run(
         seconds,
-        sum(peaks) / 1024,
+        max(tree_peak[0], *peaks) / 1024,
         process.returncode,
         errors.decode()[-2000:],
         cpu,
         len(peaks),
+        sum(peaks) / 1024,
     )
 
 

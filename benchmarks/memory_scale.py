@@ -6,8 +6,10 @@
 For each N: N generated tenant files (see _common.py: ~43 items each) and a fresh
 embedded sandbox (``T4O_SANDBOX_DB`` in a temporary folder). Each step is the real
 ``t4o-reconcile`` command run as its own process, its output thrown away, and its peak
-resident set read from the kernel (``wait4``'s ``ru_maxrss``, which also counts the
-parent's resident set at the start, about 45 MB here: a floor, not the step's own):
+memory: the kernel's peak resident set (``wait4``'s ``ru_maxrss``, which also counts the
+parent's resident set at the start, about 45 MB here: a floor, not the step's own), or,
+when the step starts processes (the files' child from 200 files on, the parse workers,
+the fork server), the most the whole tree held at once (``_common.Run``):
 
 1. ``validate``;
 2. ``plan`` against the empty sandbox (every tenant created), once per ``--formats``;
