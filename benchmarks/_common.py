@@ -276,9 +276,9 @@ def _subreaper() -> bool:
     return done == 0
 
 
-def _children() -> set[int]:
-    """The processes whose parent is this one (from /proc)."""
-    mine, found = os.getpid(), set()
+def _parents() -> dict[int, int]:
+    """Each process's parent (from /proc)."""
+    parent: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -287,9 +287,14 @@ def _children() -> set[int]:
         except OSError:
             continue  # gone meanwhile
         # The fields after the command name (in parentheses, which may hold spaces).
-        if int(stat.rpartition(")")[2].split()[1]) == mine:
-            found.add(int(entry))
-    return found
+        parent[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+    return parent
+
+
+def _children() -> set[int]:
+    """The processes whose parent is this one."""
+    mine = os.getpid()
+    return {pid for pid, up in _parents().items() if up == mine}
 
 
 def _tree_kb(root: int) -> int:
@@ -297,15 +302,7 @@ def _tree_kb(root: int) -> int:
     of ``root`` and every process under it, now (from /proc): a child forked from the
     fork server shares its pages, which counting each one's resident set would count
     twice."""
-    parent: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # gone meanwhile
-        parent[int(entry)] = int(fields[1])
+    parent = _parents()
     total, tree = 0, {root}
     while tree:
         pid = tree.pop()

@@ -40,6 +40,7 @@ from t4o_reconcile.config.tenant_models import (
     Invoicing as InvoicingSettings,
 )
 from t4o_reconcile.vocabulary import (
+    SLUG_PATTERN,
     Connector,
     Encryption,
     Program,
@@ -126,7 +127,7 @@ class CompareAnswer(Out):
 class TenantCompare(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    slug: str = Field(pattern=SLUG_PATTERN)
     fields: list[CompareField] = Field(min_length=1, max_length=100)
 
 

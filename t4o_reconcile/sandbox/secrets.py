@@ -37,6 +37,7 @@ from t4o_reconcile import national_id
 from t4o_reconcile.fingerprint import matches as legacy_matches
 from t4o_reconcile.sandbox import rules
 from t4o_reconcile.sandbox.rules import ProblemError
+from t4o_reconcile.vocabulary import SLUG_PATTERN
 
 if TYPE_CHECKING:
     from t4o_reconcile.sandbox.store import Principal, Store, TenantRow, Tx
@@ -273,7 +274,7 @@ class CompareBudget:
         self._misses.setdefault((token, slug), collections.deque()).append(time.monotonic())
 
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+_SLUG = re.compile(SLUG_PATTERN)
 COMPARE_PATH = re.compile(r"^/v1/tenants/([a-z0-9][a-z0-9-]{1,62})/fingerprints:compare$")
 BULK_COMPARE_PATH = "/v1/bulk/fingerprints:compare"
 
